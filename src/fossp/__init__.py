@@ -1,0 +1,3 @@
+"""FOSSP: the FedoraOS Server Platform made real."""
+
+__version__ = "0.1.0"

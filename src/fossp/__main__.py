@@ -1,0 +1,3 @@
+from fossp.cli.main import run
+
+run()

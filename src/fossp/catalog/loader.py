@@ -1,0 +1,167 @@
+"""Load and cross-check the catalog data files.
+
+The data ships inside the package (``fossp/data``); a site adds or overrides roles with
+YAML files in ``/etc/fossp/roles.d`` (or the folder named by ``FOSSP_ROLES_DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from fossp.catalog.schema import Feature, PlatformComponent, Role, Service
+from fossp.errors import BadInput
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+SITE_ROLES_DIR = Path("/etc/fossp/roles.d")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class CatalogError(BadInput):
+    """A data file that does not follow the schema: names the file, the field and why."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line for the first problem (and a count of the others)."""
+    problems = error.errors()
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"field '{where}': {message}{more}"
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise BadInput(f"{path}:{line} is not valid YAML: {getattr(error, 'problem', error)}") from None
+
+
+def parse_model(model: type[M], data: Any, source: str) -> M:
+    """Validate ``data`` as ``model``; a failure becomes a CatalogError naming ``source``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise CatalogError(f"{source}: {describe_validation_error(error)}") from None
+
+
+def _parse_list(model: type[M], path: Path) -> list[M]:
+    data = read_yaml(path)
+    if not isinstance(data, list):
+        raise CatalogError(f"{path.name}: expected a list of entries")
+    return [parse_model(model, item, f"{path.name}: entry {n}") for n, item in enumerate(data)]
+
+
+def load_role_file(path: Path) -> Role:
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: expected a mapping of role fields")
+    return parse_model(Role, data, str(path))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Roles, services, the feature vocabulary and the platform definition, cross-checked."""
+
+    services: dict[str, Service]
+    features: dict[str, Feature]
+    platform: list[PlatformComponent]
+    roles: dict[str, Role] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def role(self, ref: str) -> Role:
+        """Find a role by ID or name, case-insensitively; raise BadInput with close matches."""
+        wanted = ref.strip().lower()
+        for role in self.roles.values():
+            if wanted in (role.id.lower(), role.name):
+                return role
+        matches = [r for r in self.roles.values() if r.implementation.lower() == wanted]
+        if len(matches) == 1:
+            return matches[0]
+        from fossp.selection.text import closest
+
+        hint = closest(wanted, [*(r.name for r in self.roles.values()), *self.roles])
+        suffix = f"; did you mean {', '.join(hint)}?" if hint else ""
+        if len(matches) > 1:
+            suffix = f"; it is ambiguous: {', '.join(r.id for r in matches)}"
+        raise BadInput(f"unknown role '{ref}'{suffix}")
+
+    def providers(self, feature: str) -> list[Role]:
+        """Roles that provide ``feature``, best first."""
+        return sorted(
+            (r for r in self.roles.values() if feature in r.features),
+            key=lambda r: (-r.preference, r.id),
+        )
+
+
+def _cross_check(catalog: Catalog) -> None:
+    for role in catalog.roles.values():
+        source = catalog.sources[role.id]
+        service = catalog.services.get(role.service)
+        if service is None:
+            raise CatalogError(f"{source}: field 'service': unknown service '{role.service}'")
+        expected = f"FOSSP-{service.code}S{role.code}"
+        if role.id != expected:
+            raise CatalogError(
+                f"{source}: field 'id': {role.id} does not follow the ID scheme "
+                f"(service code {service.code} + implementation code {role.code} = {expected})"
+            )
+        unknown = [f for f in role.features if f not in catalog.features]
+        if unknown:
+            raise CatalogError(f"{source}: field 'features': unknown feature '{unknown[0]}'")
+        for kind, relations in (("requires", role.requires), ("conflicts", role.conflicts)):
+            for relation in relations:
+                if relation.role not in catalog.roles:
+                    raise CatalogError(f"{source}: field '{kind}': unknown role {relation.role}")
+    for feature in catalog.features.values():
+        for implied in feature.implies:
+            if implied not in catalog.features:
+                raise CatalogError(f"features.yaml: feature '{feature.key}' implies unknown '{implied}'")
+
+
+def build_catalog(data_dir: Path, extra_role_dirs: Iterable[Path] = ()) -> Catalog:
+    """Load every data file under ``data_dir`` (and extra role folders) and cross-check them."""
+    services = {s.key: s for s in _parse_list(Service, data_dir / "services.yaml")}
+    features = {f.key: f for f in _parse_list(Feature, data_dir / "features.yaml")}
+    platform = _parse_list(PlatformComponent, data_dir / "platform.yaml")
+    catalog = Catalog(services=services, features=features, platform=platform)
+    names: dict[str, str] = {}
+    for folder in [data_dir / "roles", *extra_role_dirs]:
+        for path in sorted(folder.glob("*.yaml")):
+            role = load_role_file(path)
+            source = path.name if folder == data_dir / "roles" else str(path)
+            if role.id in catalog.roles and folder == data_dir / "roles":
+                raise CatalogError(f"{source}: field 'id': {role.id} is already used by {catalog.sources[role.id]}")
+            if names.get(role.name, role.id) != role.id:
+                raise CatalogError(f"{source}: field 'name': '{role.name}' is already used by {names[role.name]}")
+            catalog.roles[role.id] = role
+            catalog.sources[role.id] = source
+            names[role.name] = role.id
+    _cross_check(catalog)
+    return catalog
+
+
+def site_role_dirs() -> list[Path]:
+    configured = os.environ.get("FOSSP_ROLES_DIR")
+    if configured:
+        return [Path(configured)]
+    return [SITE_ROLES_DIR] if SITE_ROLES_DIR.is_dir() else []
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalog this installation uses (packaged data plus site roles), loaded once."""
+    return build_catalog(DATA_DIR, site_role_dirs())

@@ -1,0 +1,388 @@
+"""Typed schema of the catalog's data files (roles, services, features, platform).
+
+Every data file is validated by these models when it is loaded, so a role written as
+YAML gets the same guarantees as code: unknown fields, wrong types and inconsistent
+values are refused with the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ROLE_ID_PATTERN = r"^FOSSP-[A-Z0-9]{2}S[A-Z0-9]{2}$"
+RoleId = Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+SettingName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")]
+UnitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@._:-]+$")]
+PackageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Strict(BaseModel):
+    """Base for data-file models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Family(StrEnum):
+    """OS families FOSSP deploys to."""
+
+    FEDORA = "fedora"
+    DEBIAN = "debian"
+
+
+class CatalogStatus(StrEnum):
+    """What the catalog offers: launched roles deploy by default, others are shown only."""
+
+    LAUNCHED = "launched"
+    PREVIEW = "preview"
+    RETIRED = "retired"
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    SCTP = "sctp"
+
+
+class PortSpec(Strict):
+    """A port the role listens on; ``setting`` names the setting that can move it."""
+
+    port: Port
+    protocol: Protocol = Protocol.TCP
+    purpose: str
+    setting: SettingName | None = None
+    expose: bool = Field(default=True, description="open it in the firewall")
+
+
+class PortLabel(Strict):
+    """An SELinux port type the role's port must carry (semanage port -a -t TYPE)."""
+
+    type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+_t$")]
+    port: Port
+    protocol: Protocol = Protocol.TCP
+    setting: SettingName | None = None
+
+
+class FamilyPackages(Strict):
+    """Packages of one OS family, or why that family has none."""
+
+    packages: list[PackageName] = []
+    available: bool = True
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FamilyPackages:
+        if self.available and not self.packages:
+            raise ValueError("an available family must list its packages")
+        if not self.available and not self.note:
+            raise ValueError("an unavailable family needs a note saying why")
+        return self
+
+
+class Firewall(Strict):
+    """firewalld service names; the role's exposed ports are opened as well."""
+
+    services: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]] = []
+
+
+class SELinux(Strict):
+    booleans: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")], bool] = {}
+    port_labels: list[PortLabel] = []
+
+
+class SettingType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    PORT = "port"
+    PATH = "path"
+    HOSTNAME = "hostname"
+    IP = "ip"
+    CIDR = "cidr"
+    CHOICE = "choice"
+    SECRET = "secret"
+    LIST = "list"
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+class Setting(Strict):
+    """One typed, validated role setting with its default."""
+
+    name: SettingName
+    type: SettingType
+    description: str
+    default: Any = None
+    required: bool = False
+    choices: list[str] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Setting:
+        if self.type is SettingType.CHOICE and not self.choices:
+            raise ValueError("a choice setting needs choices")
+        if self.type is not SettingType.CHOICE and self.choices:
+            raise ValueError("only a choice setting takes choices")
+        if self.required and self.default is not None:
+            raise ValueError("a required setting has no default")
+        if self.type is SettingType.SECRET and self.default is not None:
+            raise ValueError("a secret setting must not have a default")
+        if self.pattern is not None:
+            re.compile(self.pattern)
+        if self.default is not None:
+            self.check(self.default)
+        return self
+
+    def check(self, value: Any) -> Any:
+        """Return ``value`` converted to the setting's type, or raise ValueError saying why."""
+        kind = self.type
+        if kind is SettingType.BOOLEAN:
+            if not isinstance(value, bool):
+                raise ValueError(f"expected true or false, got {value!r}")
+            return value
+        if kind in (SettingType.INTEGER, SettingType.PORT):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"expected an integer, got {value!r}")
+            low = 1 if kind is SettingType.PORT else self.minimum
+            high = 65535 if kind is SettingType.PORT else self.maximum
+            low = self.minimum if self.minimum is not None else low
+            high = self.maximum if self.maximum is not None else high
+            if low is not None and value < low:
+                raise ValueError(f"{value} is below the minimum {low}")
+            if high is not None and value > high:
+                raise ValueError(f"{value} is above the maximum {high}")
+            return value
+        if kind is SettingType.LIST:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"expected a list of strings, got {value!r}")
+            for item in value:
+                self._check_pattern(item)
+            return list(value)
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string, got {value!r}")
+        if "\n" in value or "\x00" in value:
+            raise ValueError("newlines and NUL characters are not allowed")
+        self._check_text(kind, value)
+        self._check_pattern(value)
+        return value
+
+    def _check_text(self, kind: SettingType, value: str) -> None:
+        if kind is SettingType.CHOICE and value not in (self.choices or []):
+            raise ValueError(f"{value!r} is not one of {', '.join(self.choices or [])}")
+        if kind is SettingType.PATH and not value.startswith("/"):
+            raise ValueError(f"{value!r} is not an absolute path")
+        if kind is SettingType.HOSTNAME and not _HOSTNAME.match(value):
+            raise ValueError(f"{value!r} is not a valid host name")
+        if kind is SettingType.IP:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an IP address") from None
+        if kind is SettingType.CIDR:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a network in CIDR form") from None
+
+    def _check_pattern(self, value: str) -> None:
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ValueError(f"{value!r} does not match {self.pattern}")
+
+
+class ProbeKind(StrEnum):
+    """Protocol-level health probes; each connects and speaks the role's protocol."""
+
+    TCP = "tcp"  # connect, optionally send ``send`` and expect ``expect`` in the reply
+    HTTP = "http"  # GET ``path``; expect the status ``status`` and ``expect`` in the body
+    DNS = "dns"  # query ``query`` of ``record`` type; expect an answer (``expect`` in it)
+    POSTGRESQL = "postgresql"  # connect and run ``query``; expect ``expect`` in the result
+    MYSQL = "mysql"  # connect and run ``query``
+    LDAP = "ldap"  # anonymous search of the root DSE
+    TFTP = "tftp"  # read request for ``path``; expect a DATA or ERROR packet
+    COMMAND = "command"  # run ``argv`` on the host; exit 0 and ``expect`` in its output
+
+
+class Probe(Strict):
+    """What proves a role works, beyond 'the unit is active'."""
+
+    name: Slug
+    kind: ProbeKind
+    description: str
+    port: Port | None = None
+    port_setting: SettingName | None = None
+    protocol: Protocol = Protocol.TCP
+    path: str | None = None
+    query: str | None = None
+    record: str | None = None
+    send: str | None = None
+    expect: str | None = None
+    status: int | None = None
+    argv: list[str] | None = None
+    timeout: float = Field(default=5.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Probe:
+        if self.kind is ProbeKind.COMMAND:
+            if not self.argv:
+                raise ValueError("a command probe needs argv")
+        elif self.port is None:
+            raise ValueError(f"a {self.kind.value} probe needs a port")
+        if self.kind is ProbeKind.DNS and not self.query:
+            raise ValueError("a dns probe needs a query name")
+        if self.kind in (ProbeKind.POSTGRESQL, ProbeKind.MYSQL) and not self.query:
+            raise ValueError(f"a {self.kind.value} probe needs a query")
+        return self
+
+
+class Relation(Strict):
+    """A requires or conflicts link to another role, with the reason and a way out."""
+
+    role: RoleId
+    reason: str
+    resolution: str | None = None
+
+
+class Upstream(Strict):
+    status: Literal["active", "maintenance", "dead"]
+    homepage: str | None = None
+    reason: str | None = None
+    replacement: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Upstream:
+        if self.status == "dead" and not (self.reason and self.replacement):
+            raise ValueError("a dead upstream needs a reason and a suggested replacement")
+        return self
+
+
+class Lifecycle(Strict):
+    """The seed's lifecycle table: release, release date and end of fixes (None: not announced)."""
+
+    release: Annotated[str, StringConstraints(pattern=r"^\d{2}-\d{6}$")]
+    release_date: date
+    support_end: date | None = None
+    status: CatalogStatus = CatalogStatus.LAUNCHED
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lifecycle:
+        if self.support_end is not None and self.support_end < self.release_date:
+            raise ValueError("support_end is before release_date")
+        return self
+
+
+class Role(Strict):
+    """One implementation of a server role (PostgreSQL for Database Services, ...)."""
+
+    id: RoleId
+    name: Slug
+    service: Slug
+    implementation: str
+    code: Code
+    description: str
+    features: list[Slug] = Field(min_length=1)
+    preference: int = Field(default=50, ge=0, le=100, description="higher is offered first")
+    packages: dict[Family, FamilyPackages]
+    units: dict[Family, list[UnitName]] = {}
+    ports: list[PortSpec] = []
+    firewall: Firewall = Firewall()
+    selinux: SELinux = SELinux()
+    settings: list[Setting] = []
+    requires: list[Relation] = []
+    conflicts: list[Relation] = []
+    probes: list[Probe] = []
+    backup_paths: dict[Family, list[str]] = {}
+    lifecycle: Lifecycle
+    upstream: Upstream
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Role:
+        if set(self.packages) != set(Family):
+            missing = sorted(set(Family) - set(self.packages))
+            raise ValueError(f"packages must cover every family; missing {', '.join(missing)}")
+        names = [s.name for s in self.settings]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate settings: {', '.join(duplicates)}")
+        self._check_setting_references(set(names))
+        for family, paths in self.backup_paths.items():
+            for path in paths:
+                if not path.startswith("/"):
+                    raise ValueError(f"backup path {path!r} for {family} is not absolute")
+        if any(r.role == self.id for r in [*self.requires, *self.conflicts]):
+            raise ValueError("a role cannot require or conflict with itself")
+        if self.probes == [] and self.lifecycle.status is CatalogStatus.LAUNCHED:
+            raise ValueError("a launched role needs at least one health probe")
+        return self
+
+    def _check_setting_references(self, names: set[str]) -> None:
+        for where, setting_name in [
+            *(("ports", p.setting) for p in self.ports),
+            *(("selinux.port_labels", p.setting) for p in self.selinux.port_labels),
+            *(("probes", p.port_setting) for p in self.probes),
+        ]:
+            if setting_name is not None and setting_name not in names:
+                raise ValueError(f"{where} refers to unknown setting {setting_name!r}")
+        for setting_ref in (p.setting for p in self.ports if p.setting):
+            kind = next(s.type for s in self.settings if s.name == setting_ref)
+            if kind is not SettingType.PORT:
+                raise ValueError(f"setting {setting_ref!r} moves a port but is not of type port")
+
+    @property
+    def title(self) -> str:
+        return f"{self.implementation} ({self.id})"
+
+    def setting(self, name: str) -> Setting | None:
+        return next((s for s in self.settings if s.name == name), None)
+
+    def available_on(self, family: Family) -> bool:
+        return self.packages[family].available
+
+
+class Service(Strict):
+    """A server role in the seed's sense (Database Services), grouping implementations."""
+
+    key: Slug
+    name: str
+    code: Code
+    description: str
+
+
+class Feature(Strict):
+    """A word of the feature vocabulary, with the phrases that ask for it."""
+
+    key: Slug
+    description: str
+    synonyms: list[str] = []
+    implies: list[Slug] = []
+
+
+class PlatformCheckKind(StrEnum):
+    KERNEL = "kernel"
+    PID1 = "pid1"
+    SELINUX = "selinux"
+    ROOT_FS = "root_fs"
+    COMMAND = "command"
+
+
+class PlatformComponent(Strict):
+    """One of the seed's fifteen platform components and how to check it on a host."""
+
+    key: Slug
+    name: str
+    purpose: str
+    check: PlatformCheckKind
+    commands: list[str] = []
+    expect: str | None = None
+    packages: dict[Family, list[PackageName]] = {}
+    missing: Literal["fail", "warn"] = "fail"

@@ -1,0 +1,1 @@
+"""The `fossp` command line: one module per command group, heavy imports inside commands."""

@@ -1,0 +1,36 @@
+"""Entry point of `fossp`: registers the command groups and maps errors to exit codes.
+
+Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from fossp.cli import catalog_cmds, platform_cmds, selection_cmds
+from fossp.cli.common import new_app
+
+app = new_app(
+    "FOSSP, the FedoraOS Server Platform: choose, deploy and govern server roles.\n\n"
+    "Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error."
+)
+app.add_typer(catalog_cmds.roles_app, name="roles")
+app.command("lifecycle")(catalog_cmds.lifecycle)
+app.command("features")(selection_cmds.features)
+app.command("recommend")(selection_cmds.recommend)
+app.add_typer(catalog_cmds.release_app, name="release")
+app.add_typer(platform_cmds.app, name="platform")
+
+
+def run() -> None:
+    """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
+    from fossp.errors import FosspError
+
+    try:
+        app()
+    except FosspError as error:
+        sys.stderr.write(f"fossp: {error.message}\n")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("fossp: interrupted\n")
+        sys.exit(130)

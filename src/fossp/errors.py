@@ -1,0 +1,28 @@
+"""Errors that the CLI turns into one clear line and a documented exit code.
+
+Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.
+"""
+
+EXIT_OK = 0
+EXIT_FINDING = 1
+EXIT_ERROR = 2
+
+
+class FosspError(Exception):
+    """A user-facing error: the message names what went wrong and where."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(FosspError):
+    """Input (a file, an argument, a setting) that FOSSP refuses."""
+
+
+class Finding(FosspError):
+    """Not an error in FOSSP but a result the caller must act on (exit 1)."""
+
+    exit_code = EXIT_FINDING
