@@ -1,0 +1,102 @@
+"""Opening the gate database: URL resolution, engine, and migrations on open.
+
+A SQLite file works with no set-up; PostgreSQL is used by giving its URL. Opening a
+database runs ``alembic upgrade head`` so an upgraded FOSSP never meets an old schema.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from fossp.errors import BadInput
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SYSTEM_DIR = Path("/var/lib/fossp")
+USER_DIR = Path.home() / ".local" / "share" / "fossp"
+
+
+def _writable_dir(path: Path) -> bool:
+    """True when ``path`` exists and is writable, or can be created."""
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    return os.access(existing, os.W_OK)
+
+
+def default_url() -> str:
+    """FOSSP_DB, else a SQLite file in /var/lib/fossp when writable, else in ~/.local/share."""
+    configured = os.environ.get("FOSSP_DB")
+    if configured:
+        return configured
+    folder = SYSTEM_DIR if _writable_dir(SYSTEM_DIR) else USER_DIR
+    return f"sqlite:///{folder / 'gate.db'}"
+
+
+def normalise_url(url: str | None) -> str:
+    """The SQLAlchemy URL for ``url``: a bare path means SQLite; postgresql:// uses psycopg 3."""
+    url = url or default_url()
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    if not url.startswith(("sqlite", "postgresql+")):
+        raise BadInput(
+            f"database URL '{url.split('://')[0]}://...': use sqlite:/// or postgresql://"
+        )
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for other databases or an in-memory one)."""
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (a no-op when it is there already)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@dataclass
+class Database:
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None) -> Database:
+    """Connect to ``url`` (or the default), creating and migrating the schema as needed."""
+    resolved = normalise_url(url)
+    path = sqlite_path(resolved)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(resolved)
+    except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin
+        raise BadInput(f"database URL: {error}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    migrate(engine)
+    return Database(resolved, engine, sessionmaker(engine, expire_on_commit=False))

@@ -1,0 +1,559 @@
+"""The gate service: every change is one transaction that applies the rules and audits.
+
+Callers (CLI, web pages, REST API) name the acting user; the service loads the facts,
+asks ``fossp.gate.rules`` whether the change is allowed, writes it and its audit entry
+together, and returns plain dicts ready for JSON or a template. A refused request raises
+before anything is flushed, and the transaction is rolled back, so it writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fossp.catalog.schema import CatalogStatus
+from fossp.gate import rules
+from fossp.gate.db import Database
+from fossp.gate.errors import Invalid, NotFound, Refused
+from fossp.gate.models import (
+    Application,
+    ApplicationRole,
+    AuditEntry,
+    CorrectiveAction,
+    CriterionRecord,
+    Decision,
+    DeliverableRecord,
+    Review,
+    User,
+)
+from fossp.gate.passwords import hash_password
+from fossp.gate.process import Gate, Participant, Process, load_process
+from fossp.gate.rules import Action, Actor, AppState, Outcome, Position
+
+CONSOLE = "console"  # the audit name of the server's administrator using the CLI
+KINDS = ("application", "stack")
+ACTION_OPEN, ACTION_DONE, ACTION_APPROVED = "open", "done", "approved"
+
+
+def _text(field: str, value: str, limit: int = 4000) -> str:
+    value = value.strip()
+    if not value:
+        raise Invalid(field, "must not be empty")
+    if len(value) > limit:
+        raise Invalid(field, f"is longer than {limit} characters")
+    return value
+
+
+def _choice(field: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise Invalid(field, f"'{value}' is not one of {', '.join(choices)}")
+    return value
+
+
+class GateService:
+    """Operations of the stage gate process over one database."""
+
+    def __init__(self, db: Database, process: Process | None = None) -> None:
+        self.db = db
+        self.process = process or load_process()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Session]:
+        with self.db.sessions.begin() as session:
+            yield session
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def _user(self, s: Session, name: str, field: str = "user") -> User:
+        user = s.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise NotFound(f"{field}: no user named '{name}'")
+        return user
+
+    def _actor(self, s: Session, name: str, action: Action, app: Application | None = None) -> User:
+        user = self._user(s, name, "acting user")
+        lead = app.lead.name if app is not None else None
+        rules.require(Actor(user.name, Participant(user.role)), action, lead)
+        return user
+
+    def _app(self, s: Session, ref: str | int, lock: bool = False) -> Application:
+        query = select(Application)
+        text = str(ref).strip()
+        if text.isdigit():
+            query = query.where(Application.id == int(text))
+        else:
+            query = query.where(Application.name == text)
+        app = s.scalar(query.with_for_update() if lock else query)
+        if app is None:
+            raise NotFound(f"no application '{ref}'")
+        return app
+
+    def _position(self, app: Application) -> Position:
+        phase = -1 if app.phase is None else self.process.index(app.phase)
+        return Position(phase=phase, state=AppState(app.state), round=app.round)
+
+    def _gate(self, app: Application) -> Gate | None:
+        """The gate the application faces next (None once it is in its last phase)."""
+        position = self._position(app)
+        if position.phase + 1 >= len(self.process.phases):
+            return None
+        return self.process.gate(self.process.phases[position.phase + 1].key)
+
+    def _open_gate(self, app: Application) -> Gate:
+        rules.require_changeable(self._position(app))
+        gate = self._gate(app)
+        if gate is None:
+            raise Refused("the application has passed its last gate")
+        return gate
+
+    def _audit(
+        self, s: Session, actor: str, action: str, app: Application | None, **detail: Any
+    ) -> None:
+        s.add(
+            AuditEntry(
+                actor=actor,
+                action=action,
+                application_id=app.id if app is not None else None,
+                detail=json.dumps(detail, default=str, sort_keys=True),
+            )
+        )
+
+    # -- accounts ----------------------------------------------------------------------
+
+    def add_user(
+        self, actor: str | None, name: str, role: str, password: str | None
+    ) -> dict[str, Any]:
+        """Create an account; ``actor`` None is the administrator's console (the CLI)."""
+        with self._tx() as s:
+            if actor is not None:
+                self._actor(s, actor, Action.MANAGE_USERS)
+            name = _text("name", name, 64)
+            if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+                raise Invalid("name", "use letters, digits, '.', '-' and '_' only")
+            role = _choice("role", role, [p.value for p in Participant])
+            if s.scalar(select(User).where(User.name == name)) is not None:
+                raise Refused(f"a user named '{name}' already exists")
+            user = User(
+                name=name, role=role, password_hash=hash_password(password) if password else None
+            )
+            s.add(user)
+            self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role)
+        return {"name": name, "role": role, "can_sign_in": password is not None}
+
+    def users(self) -> list[dict[str, Any]]:
+        with self._tx() as s:
+            return [
+                {"name": u.name, "role": u.role, "can_sign_in": u.password_hash is not None}
+                for u in s.scalars(select(User).order_by(User.name))
+            ]
+
+    # -- proposing and working through a gate -------------------------------------------
+
+    def propose(
+        self,
+        actor: str,
+        name: str,
+        summary: str,
+        roles: Sequence[str],
+        kind: str = "application",
+        lead: str | None = None,
+        maintainers: Sequence[str] = (),
+    ) -> dict[str, Any]:
+        """Propose an application (or stack) for catalog roles; it faces the Initiation gate."""
+        from fossp.catalog import load_catalog
+
+        with self._tx() as s:
+            user = self._actor(s, actor, Action.PROPOSE)
+            name = _text("name", name, 100)
+            kind = _choice("kind", kind, KINDS)
+            if not roles:
+                raise Invalid("roles", "name at least one catalog role ID")
+            catalog = load_catalog()
+            try:
+                role_ids = sorted({catalog.role(ref).id for ref in roles})
+            except Exception as error:
+                raise Invalid("roles", getattr(error, "message", str(error))) from None
+            if s.scalar(select(Application).where(Application.name == name)) is not None:
+                raise Refused(f"an application named '{name}' is already proposed")
+            app = Application(
+                name=name,
+                kind=kind,
+                summary=_text("summary", summary),
+                phase=None,
+                state=AppState.ACTIVE.value,
+                round=1,
+                lead=self._lead(s, lead),
+                proposed_by=user,
+                roles=[ApplicationRole(role_id=r) for r in role_ids],
+                maintainers=[self._user(s, m, "maintainers") for m in maintainers],
+            )
+            s.add(app)
+            s.flush()
+            self._audit(s, actor, "proposed", app, name=name, roles=role_ids, lead=app.lead.name)
+            return self._view(s, app)
+
+    def _lead(self, s: Session, name: str | None) -> User:
+        """The named lead, or by default the FESCo liaison (seed: Best Practices)."""
+        if name:
+            user = self._user(s, name, "lead")
+            if Participant(user.role) not in rules.LEAD_ROLES:
+                raise Invalid(
+                    "lead", f"{name} is {user.role}; a review lead is a liaison or member"
+                )
+            return user
+        liaison = s.scalar(
+            select(User).where(User.role == Participant.LIAISON.value).order_by(User.id)
+        )
+        if liaison is None:
+            raise Invalid("lead", "there is no FESCo liaison account; name a review lead")
+        return liaison
+
+    def deliver(self, actor: str, ref: str | int, key: str, reference: str) -> dict[str, Any]:
+        """Record that a deliverable of the open gate exists, with where to find it."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            user = self._actor(s, actor, Action.DELIVER, app)
+            gate = self._open_gate(app)
+            _choice("key", key, [d.key for d in gate.deliverables])
+            record = s.scalar(
+                select(DeliverableRecord).filter_by(
+                    application_id=app.id, phase=gate.phase, key=key
+                )
+            )
+            if record is None:
+                record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
+                s.add(record)
+            record.reference = _text("reference", reference, 2000)
+            record.provided_by = user
+            self._audit(
+                s, actor, "deliverable", app, gate=gate.phase, key=key, reference=record.reference
+            )
+            return self._view(s, app)
+
+    def assess(
+        self, actor: str, ref: str | int, key: str, met: bool, note: str = ""
+    ) -> dict[str, Any]:
+        """Record whether an exit criterion of the open gate is met in this round."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            user = self._actor(s, actor, Action.ASSESS, app)
+            gate = self._open_gate(app)
+            _choice("key", key, [c.key for c in gate.criteria])
+            where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
+            record = s.scalar(select(CriterionRecord).filter_by(**where))
+            if record is None:
+                record = CriterionRecord(**where)
+                s.add(record)
+            record.met, record.note, record.assessed_by = met, note.strip(), user
+            self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
+            return self._view(s, app)
+
+    def review(
+        self, actor: str, ref: str | int, recommendation: str, findings: str
+    ) -> dict[str, Any]:
+        """Add the acting participant's findings to this round (one review per person)."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            user = self._actor(s, actor, Action.REVIEW, app)
+            gate = self._open_gate(app)
+            recommendation = _choice("recommendation", recommendation, [o.value for o in Outcome])
+            where = {
+                "application_id": app.id,
+                "phase": gate.phase,
+                "round": app.round,
+                "user_id": user.id,
+            }
+            if s.scalar(select(Review).filter_by(**where)) is not None:
+                raise Refused(f"{actor} already reviewed round {app.round} of {gate.name}")
+            s.add(
+                Review(**where, recommendation=recommendation, findings=_text("findings", findings))
+            )
+            self._audit(s, actor, "reviewed", app, gate=gate.phase, recommendation=recommendation)
+            return self._view(s, app)
+
+    def open_action(
+        self, actor: str, ref: str | int, title: str, owner: str, due: date
+    ) -> dict[str, Any]:
+        """Ask for corrective work; it blocks a go until the working group approves it."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            self._actor(s, actor, Action.OPEN_ACTION, app)
+            gate = self._open_gate(app)
+            action = CorrectiveAction(
+                application_id=app.id,
+                phase=gate.phase,
+                title=_text("title", title, 500),
+                owner=self._user(s, owner, "owner"),
+                due=due,
+                status=ACTION_OPEN,
+            )
+            s.add(action)
+            s.flush()
+            self._audit(s, actor, "action-opened", app, action_id=action.id, owner=owner, due=due)
+            return self._view(s, app)
+
+    def complete_action(self, actor: str, action_id: int) -> dict[str, Any]:
+        return self._move_action(actor, action_id, Action.COMPLETE_ACTION, ACTION_OPEN, ACTION_DONE)
+
+    def approve_action(self, actor: str, action_id: int) -> dict[str, Any]:
+        return self._move_action(
+            actor, action_id, Action.APPROVE_ACTION, ACTION_DONE, ACTION_APPROVED
+        )
+
+    def _move_action(
+        self, actor: str, action_id: int, right: Action, before: str, after: str
+    ) -> dict[str, Any]:
+        """Corrective actions go open -> done (by anyone working on it) -> approved (by the WG)."""
+        with self._tx() as s:
+            action = s.get(CorrectiveAction, action_id)
+            if action is None:
+                raise NotFound(f"no corrective action #{action_id}")
+            app = self._app(s, action.application_id, lock=True)
+            self._actor(s, actor, right, app)
+            rules.require_changeable(self._position(app))
+            if action.status != before:
+                raise Refused(f"corrective action #{action_id} is {action.status}, not {before}")
+            action.status = after
+            self._audit(s, actor, f"action-{after}", app, action_id=action_id)
+            return self._view(s, app)
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def decide(self, actor: str, ref: str | int, outcome: str, rationale: str) -> dict[str, Any]:
+        """The review lead's decision at the open gate; a go moves the application on."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            user = self._actor(s, actor, Action.DECIDE, app)
+            chosen = Outcome(_choice("outcome", outcome, [o.value for o in Outcome]))
+            position = self._position(app)
+            gate = self._gate(app)
+            facts = self._facts(s, app, gate) if gate is not None else rules.GateFacts()
+            rules.check_decision(position, chosen, rationale, facts)
+            assert gate is not None  # check_decision refuses a DONE application
+            s.add(
+                Decision(
+                    application_id=app.id,
+                    phase=gate.phase,
+                    round=app.round,
+                    outcome=chosen.value,
+                    rationale=rationale.strip(),
+                    user=user,
+                )
+            )
+            self._move(app, rules.after_decision(position, chosen, len(self.process.phases)))
+            self._audit(
+                s, actor, "decided", app, gate=gate.phase, outcome=chosen, rationale=rationale
+            )
+            return self._view(s, app)
+
+    def resume(self, actor: str, ref: str | int) -> dict[str, Any]:
+        """The review lead resumes a held application, or reopens a stopped one."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            self._actor(s, actor, Action.RESUME, app)
+            self._move(app, rules.after_resume(self._position(app)))
+            self._audit(s, actor, "resumed", app, state=app.state, round=app.round)
+            return self._view(s, app)
+
+    def _move(self, app: Application, position: Position) -> None:
+        app.phase = None if position.phase < 0 else self.process.phases[position.phase].key
+        app.state = position.state.value
+        app.round = position.round
+
+    def _facts(self, s: Session, app: Application, gate: Gate) -> rules.GateFacts:
+        provided = set(
+            s.scalars(
+                select(DeliverableRecord.key).filter_by(application_id=app.id, phase=gate.phase)
+            )
+        )
+        met = set(
+            s.scalars(
+                select(CriterionRecord.key).filter_by(
+                    application_id=app.id, phase=gate.phase, round=app.round, met=True
+                )
+            )
+        )
+        reviews = self._reviews(s, app, gate)
+        return rules.GateFacts(
+            missing_deliverables=[
+                d.key for d in gate.deliverables if d.required and d.key not in provided
+            ],
+            unmet_criteria=[c.key for c in gate.criteria if c.key not in met],
+            open_actions=[f"#{a.id}" for a in self._actions(s, app) if a.status != ACTION_APPROVED],
+            reviewed_by=frozenset(Participant(r.user.role) for r in reviews),
+            required_reviews=gate.reviews,
+            review_count=len(reviews),
+        )
+
+    def _reviews(self, s: Session, app: Application, gate: Gate) -> list[Review]:
+        query = select(Review).filter_by(application_id=app.id, phase=gate.phase, round=app.round)
+        return list(s.scalars(query.order_by(Review.id)))
+
+    def _actions(self, s: Session, app: Application) -> list[CorrectiveAction]:
+        query = select(CorrectiveAction).filter_by(application_id=app.id)
+        return list(s.scalars(query.order_by(CorrectiveAction.id)))
+
+    # -- views -------------------------------------------------------------------------
+
+    def _status(self, app: Application) -> CatalogStatus:
+        phase = self.process.phase(app.phase) if app.phase else None
+        return rules.catalog_status(phase.catalog_status if phase else None, AppState(app.state))
+
+    def _summary(self, app: Application) -> dict[str, Any]:
+        phase = self.process.phase(app.phase) if app.phase else None
+        gate = self._gate(app)
+        return {
+            "id": app.id,
+            "name": app.name,
+            "kind": app.kind,
+            "summary": app.summary,
+            "roles": [r.role_id for r in app.roles],
+            "phase": app.phase,
+            "phase_name": phase.name if phase else "Proposed",
+            "state": app.state,
+            "round": app.round,
+            "next_gate": gate.name if gate else None,
+            "lead": app.lead.name,
+            "maintainers": [m.name for m in app.maintainers],
+            "catalog_status": self._status(app).value,
+        }
+
+    def _view(self, s: Session, app: Application) -> dict[str, Any]:
+        s.flush()
+        view = self._summary(app)
+        view["proposed_by"] = app.proposed_by.name
+        view["gate"] = self._gate_view(s, app)
+        view["actions"] = [
+            {
+                "id": a.id,
+                "gate": a.phase,
+                "title": a.title,
+                "owner": a.owner.name,
+                "due": a.due.isoformat(),
+                "status": a.status,
+                "overdue": a.status == ACTION_OPEN and a.due < date.today(),
+            }
+            for a in self._actions(s, app)
+        ]
+        decisions = select(Decision).filter_by(application_id=app.id).order_by(Decision.id)
+        view["decisions"] = [
+            {
+                "gate": d.phase,
+                "round": d.round,
+                "outcome": d.outcome,
+                "rationale": d.rationale,
+                "by": d.user.name,
+                "at": d.created_at.isoformat(timespec="seconds"),
+            }
+            for d in s.scalars(decisions)
+        ]
+        return view
+
+    def _gate_view(self, s: Session, app: Application) -> dict[str, Any] | None:
+        gate = self._gate(app)
+        if gate is None:
+            return None
+        delivered = {
+            d.key: d
+            for d in s.scalars(
+                select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase)
+            )
+        }
+        assessed = {
+            c.key: c
+            for c in s.scalars(
+                select(CriterionRecord).filter_by(
+                    application_id=app.id, phase=gate.phase, round=app.round
+                )
+            )
+        }
+        facts = self._facts(s, app, gate)
+        return {
+            "phase": gate.phase,
+            "name": gate.name,
+            "round": app.round,
+            "deliverables": [
+                {
+                    "key": d.key,
+                    "title": d.title,
+                    "required": d.required,
+                    "reference": delivered[d.key].reference if d.key in delivered else None,
+                    "provided_by": delivered[d.key].provided_by.name
+                    if d.key in delivered
+                    else None,
+                }
+                for d in gate.deliverables
+            ],
+            "criteria": [
+                {
+                    "key": c.key,
+                    "text": c.text,
+                    "met": assessed[c.key].met if c.key in assessed else False,
+                    "note": assessed[c.key].note if c.key in assessed else "",
+                    "assessed_by": assessed[c.key].assessed_by.name if c.key in assessed else None,
+                }
+                for c in gate.criteria
+            ],
+            "required_reviews": [r.value for r in gate.reviews],
+            "reviews": [
+                {
+                    "by": r.user.name,
+                    "role": r.user.role,
+                    "recommendation": r.recommendation,
+                    "findings": r.findings,
+                    "at": r.created_at.isoformat(timespec="seconds"),
+                }
+                for r in self._reviews(s, app, gate)
+            ],
+            "go_blockers": rules.go_blockers(facts),
+        }
+
+    def show(self, ref: str | int) -> dict[str, Any]:
+        with self._tx() as s:
+            return self._view(s, self._app(s, ref))
+
+    def applications(self) -> list[dict[str, Any]]:
+        with self._tx() as s:
+            return [
+                self._summary(a) for a in s.scalars(select(Application).order_by(Application.name))
+            ]
+
+    def board(self) -> list[dict[str, Any]]:
+        """Applications by phase, in process order, starting with those only proposed."""
+        apps = self.applications()
+        columns = [{"key": None, "name": "Proposed"}] + [
+            {"key": p.key, "name": p.name} for p in self.process.phases
+        ]
+        return [{**c, "applications": [a for a in apps if a["phase"] == c["key"]]} for c in columns]
+
+    def audit(self, ref: str | int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        with self._tx() as s:
+            query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+            if ref is not None:
+                query = query.where(AuditEntry.application_id == self._app(s, ref).id)
+            return [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(timespec="seconds"),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "application_id": e.application_id,
+                    "detail": json.loads(e.detail),
+                }
+                for e in s.scalars(query)
+            ]
+
+    def role_statuses(self) -> dict[str, CatalogStatus]:
+        """Catalog role ID -> status from the phase of the applications linked to it."""
+        found: dict[str, list[CatalogStatus]] = {}
+        with self._tx() as s:
+            for app in s.scalars(select(Application)):
+                for role in app.roles:
+                    found.setdefault(role.role_id, []).append(self._status(app))
+        return {role: rules.strongest(statuses) for role, statuses in sorted(found.items())}
