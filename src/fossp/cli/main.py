@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from fossp.cli import catalog_cmds, platform_cmds, selection_cmds
+from fossp.cli import lab_cmds
 from fossp.cli.common import new_app
 
 app = new_app(
@@ -20,6 +21,7 @@ app.command("features")(selection_cmds.features)
 app.command("recommend")(selection_cmds.recommend)
 app.add_typer(catalog_cmds.release_app, name="release")
 app.add_typer(platform_cmds.app, name="platform")
+app.add_typer(lab_cmds.app, name="lab")
 
 
 def run() -> None:

@@ -1,0 +1,328 @@
+"""Lab hosts: disposable local machines with systemd as PID 1, their own address and sshd.
+
+A host is a BTRFS snapshot of the cached base, booted in new PID, mount, UTS and IPC
+namespaces inside its own network namespace. Its record (JSON in the lab's hosts
+folder) says how to reach it; whether it runs is always read from /proc, never
+remembered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from fossp.errors import BadInput
+from fossp.lab import image, keys, network, pool, repo
+from fossp.lab.cgroups import host_cgroups, remove_cgroup
+from fossp.lab.paths import LabPaths, validate_name, validate_names
+from fossp.lab.system import LabError, require_root, require_tools, run, tail
+
+Report = Callable[[str], None]
+BOOT_TIMEOUT = float(os.environ.get("FOSSP_LAB_BOOT_TIMEOUT", "120"))
+TARGET_PREFIX = "lab:"
+
+#: Launchers this process started, reaped on `down` so no zombie is left behind.
+_launchers: dict[str, subprocess.Popen[bytes]] = {}
+
+
+class LabHost(BaseModel):
+    """How to reach one lab host; ``running`` and ``ssh`` are live, the rest is its record."""
+
+    name: str
+    address: str
+    ssh_user: str = "root"
+    key_path: Path
+    known_hosts_path: Path
+    root_path: Path
+    log_path: Path
+    netns: str
+    veth: str
+    host_key: str
+    created: datetime
+    pid: int | None = None
+    pid_start: int | None = None
+    cgroups: list[Path] = []
+    running: bool = False
+    ssh: bool = False
+
+    @property
+    def target(self) -> str:
+        return f"{TARGET_PREFIX}{self.name}"
+
+    def ssh_command(self, *command: str) -> list[str]:
+        """An ssh argv running ``command`` on the host (arguments are quoted for its shell)."""
+        destination = f"{self.ssh_user}@{self.address}"
+        argv = keys.ssh_argv(self.key_path, self.known_hosts_path, destination)
+        return [*argv, "--", shlex.join(command)] if command else argv
+
+
+def _noop(_: str) -> None:
+    """Default progress reporter: library callers need no output."""
+
+
+def _record_path(paths: LabPaths, name: str) -> Path:
+    return paths.host_dir(name) / "host.json"
+
+
+def _save(paths: LabPaths, host: LabHost) -> None:
+    record = host.model_dump(mode="json", exclude={"running", "ssh"})
+    target = _record_path(paths, host.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    temporary.rename(target)
+
+
+def _load(paths: LabPaths, name: str) -> LabHost | None:
+    try:
+        return LabHost.model_validate_json(_record_path(paths, name).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    """The kernel's start time of ``pid``: with the pid it identifies a process for good."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def _alive(host: LabHost) -> bool:
+    return host.pid is not None and _start_time(host.pid) == host.pid_start
+
+
+def _port_open(address: str, port: int = 22, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _live(host: LabHost) -> LabHost:
+    running = _alive(host)
+    return host.model_copy(update={"running": running, "ssh": running and _port_open(host.address)})
+
+
+def _refresh_known_hosts(paths: LabPaths) -> None:
+    entries = [(h.address, h.host_key) for h in _records(paths)]
+    keys.write_known_hosts(paths, entries)
+
+
+def _records(paths: LabPaths) -> list[LabHost]:
+    if not paths.hosts.is_dir():
+        return []
+    found = (_load(paths, entry.name) for entry in sorted(paths.hosts.iterdir()))
+    return [host for host in found if host is not None]
+
+
+def _stop(host: LabHost) -> None:
+    """SIGKILL the host's PID 1, which ends every process of its PID namespace."""
+    if _alive(host) and host.pid is not None:
+        os.kill(host.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while _start_time(host.pid) == host.pid_start and time.monotonic() < deadline:
+            time.sleep(0.05)
+    launcher = _launchers.pop(host.name, None)
+    if launcher is not None:
+        launcher.wait(timeout=15)
+    for cgroup in host.cgroups:
+        remove_cgroup(cgroup)
+
+
+def _new_host(paths: LabPaths, name: str) -> LabHost:
+    """Snapshot the base into a fresh root and give it an address and keys."""
+    root = paths.host_root(name)
+    pool.delete_subvolume(root)
+    pool.snapshot(paths.base, root)
+    host_key = image.configure_root(root, name, keys.client_public_key(paths))
+    address = network.free_address({h.address for h in _records(paths) if h.name != name})
+    return LabHost(
+        name=name,
+        address=address,
+        key_path=paths.key,
+        known_hosts_path=paths.known_hosts,
+        root_path=root,
+        log_path=paths.host_dir(name) / "console.log",
+        netns=network.netns_name(name),
+        veth=network.veth_name(address),
+        host_key=host_key,
+        created=datetime.now(UTC),
+    )
+
+
+def _launch(paths: LabPaths, host: LabHost) -> LabHost:
+    """Start the host's PID 1 detached, and record which process it is."""
+    cgroups = host_cgroups(host.name)
+    for cgroup in cgroups:
+        remove_cgroup(cgroup)
+    host.log_path.parent.mkdir(parents=True, exist_ok=True)
+    host.log_path.write_text("")
+    argv = [
+        "nsenter", f"--net={network.netns_path(host.name)}",
+        "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--",
+        sys.executable, "-m", "fossp.lab.boot",
+        "--root", str(host.root_path), "--hostname", host.name,
+        "--repo", str(paths.repo), "--console", str(host.log_path),
+        *[arg for cgroup in cgroups for arg in ("--cgroup", str(cgroup))],
+    ]
+    with open(host.log_path, "ab") as log:
+        launcher = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    _launchers[host.name] = launcher
+    pid = _child_of(launcher, host)
+    return host.model_copy(update={"pid": pid, "pid_start": _start_time(pid), "cgroups": cgroups})
+
+
+def _child_of(launcher: subprocess.Popen[bytes], host: LabHost) -> int:
+    """unshare --fork's child is the host's PID 1; wait until it exists."""
+    children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if launcher.poll() is not None:
+            raise LabError(f"lab host {host.name}: failed to start:\n{tail(host.log_path)}")
+        found = children.read_text().split() if children.exists() else []
+        if found:
+            return int(found[0])
+        time.sleep(0.02)
+    raise LabError(f"lab host {host.name}: PID 1 did not appear within 10 s")
+
+
+def _wait_for_ssh(paths: LabPaths, host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
+    """Return once sshd accepts the lab key with a verified host key; else say why."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(host):
+            raise LabError(f"lab host {host.name}: PID 1 exited during boot; "
+                           f"log {host.log_path}:\n{tail(host.log_path)}")
+        if _port_open(host.address):
+            probe = run(host.ssh_command("true"), f"ssh to {host.name}", check=False, timeout=30)
+            if probe.returncode == 0:
+                return
+        time.sleep(0.5)
+    raise LabError(
+        f"lab host {host.name}: sshd on {host.address} did not answer within {timeout:.0f} s "
+        f"(inspect it, then `fossp lab down {host.name}`); log {host.log_path}:\n"
+        f"{tail(host.log_path)}"
+    )
+
+
+def prepare(paths: LabPaths, packages: list[str] | None = None, report: Report = _noop) -> None:
+    """Everything hosts share: pool, key, base image and local repository (cached)."""
+    require_root()
+    require_tools("ip", "nsenter", "unshare", "ssh", "ssh-keygen", "btrfs")
+    with paths.lock():
+        pool.ensure_pool(paths)
+        keys.ensure_client_key(paths)
+        if not image.base_is_current(paths):
+            report("building the base image with debootstrap (once, about a minute)")
+            image.build_base(paths)
+        wanted = repo.default_packages() + list(packages or [])
+        if not set(wanted) <= set(repo.repo_packages(paths)):
+            report("filling the local package repository")
+        repo.ensure_repo(paths, wanted)
+
+
+def _bring_up(paths: LabPaths, name: str) -> tuple[LabHost, bool]:
+    """Start host ``name`` (reusing its root if it exists); return it and whether it was new."""
+    with paths.lock():
+        host = _load(paths, name)
+        if host is not None and _alive(host):
+            return host, False
+        if host is not None:
+            _stop(host)
+        if host is None or not pool.is_subvolume(host.root_path):
+            host = _new_host(paths, name)
+        network.create_host_network(name, host.address)
+        _save(paths, host)
+        _refresh_known_hosts(paths)
+        host = _launch(paths, host)
+        _save(paths, host)
+    return host, True
+
+
+def up(
+    names: list[str], packages: list[str] | None = None, report: Report = _noop
+) -> list[LabHost]:
+    """Bring up lab hosts (concurrently); a host that already runs is left as it is."""
+    names = validate_names(names)
+    if not names:
+        raise BadInput("fossp lab up: name at least one host")
+    repo.validate_packages(list(packages or []))
+    paths = LabPaths.current()
+    prepare(paths, packages, report)
+    started = [_bring_up(paths, name) for name in names]
+    report(f"waiting for {len(started)} host(s) to boot")
+    with ThreadPoolExecutor(max_workers=len(started)) as executor:
+        list(executor.map(lambda item: _wait_for_ssh(paths, item[0]), started))
+    return [_live(host) for host, _ in started]
+
+
+def _leftovers(paths: LabPaths, name: str) -> bool:
+    return paths.host_root(name).exists() or network.netns_path(name).exists()
+
+
+def down(names: list[str]) -> list[str]:
+    """Stop lab hosts and delete their roots, network and records; return the names."""
+    names = validate_names(names)
+    paths = LabPaths.current()
+    unknown = [n for n in names if _load(paths, n) is None and not _leftovers(paths, n)]
+    if unknown:
+        raise BadInput(f"unknown lab host(s): {', '.join(unknown)} (see `fossp lab list`)")
+    require_root()
+    with paths.lock():
+        for name in names:
+            host = _load(paths, name)
+            if host is not None:
+                _stop(host)
+            network.remove_host_network(name, host.address if host else None)
+            pool.delete_subvolume(paths.host_root(name))
+            _record_path(paths, name).unlink(missing_ok=True)
+            _remove_dir(paths.host_dir(name))
+        _refresh_known_hosts(paths)
+    return names
+
+
+def _remove_dir(folder: Path) -> None:
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            entry.unlink()
+        folder.rmdir()
+
+
+def list_hosts() -> list[LabHost]:
+    """All lab hosts with their live state (is PID 1 alive, does sshd answer)."""
+    paths = LabPaths.current()
+    records = _records(paths)
+    with ThreadPoolExecutor(max_workers=max(1, len(records))) as executor:
+        return list(executor.map(_live, records))
+
+
+def get(name: str) -> LabHost:
+    """One lab host with its live state; BadInput if there is none of that name."""
+    host = _load(LabPaths.current(), validate_name(name))
+    if host is None:
+        raise BadInput(f"unknown lab host {name!r} (see `fossp lab list`)")
+    return _live(host)
+
+
+def resolve_target(target: str) -> LabHost:
+    """Turn a ``--target lab:NAME`` value into the lab host it names."""
+    if not target.startswith(TARGET_PREFIX):
+        raise BadInput(f"target {target!r}: a lab target looks like lab:NAME")
+    return get(target[len(TARGET_PREFIX):])

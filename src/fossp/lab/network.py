@@ -1,0 +1,83 @@
+"""The lab network: a bridge on the controller and one network namespace per host.
+
+Hosts sit on a private /24 that exists only on links the lab creates; they get no
+default route, so nothing they send can leave the controller.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from fossp.lab.system import LabError, require_tools, run
+
+BRIDGE = "fossp-lab0"
+SUBNET = ipaddress.IPv4Network(os.environ.get("FOSSP_LAB_SUBNET", "10.213.0.0/24"))
+CONTROLLER_ADDRESS = str(SUBNET.network_address + 1)
+FIRST_HOST = 10
+NETNS_DIR = Path("/run/netns")
+
+
+def netns_name(name: str) -> str:
+    return f"fossp-{name}"
+
+
+def netns_path(name: str) -> Path:
+    return NETNS_DIR / netns_name(name)
+
+
+def veth_name(address: str) -> str:
+    """Interface names have 15 characters at most, so the veth is named after the address."""
+    return f"fossp-v{int(ipaddress.IPv4Address(address)) - int(SUBNET.network_address)}"
+
+
+def free_address(taken: set[str]) -> str:
+    """The lowest host address no lab host uses."""
+    for offset in range(FIRST_HOST, SUBNET.num_addresses - 1):
+        address = str(SUBNET.network_address + offset)
+        if address not in taken:
+            return address
+    raise LabError(f"lab network {SUBNET} is full; remove hosts with `fossp lab down`")
+
+
+def _link_exists(link: str) -> bool:
+    return Path("/sys/class/net", link).exists()
+
+
+def ensure_bridge() -> None:
+    """Make the lab bridge with the controller's address (idempotent)."""
+    require_tools("ip")
+    if not _link_exists(BRIDGE):
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"], f"create bridge {BRIDGE}")
+    addresses = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE], f"read {BRIDGE}").stdout
+    if f" {CONTROLLER_ADDRESS}/" not in addresses:
+        run(
+            ["ip", "addr", "add", f"{CONTROLLER_ADDRESS}/{SUBNET.prefixlen}", "dev", BRIDGE],
+            f"address bridge {BRIDGE}",
+        )
+    run(["ip", "link", "set", BRIDGE, "up"], f"bring up bridge {BRIDGE}")
+
+
+def remove_host_network(name: str, address: str | None) -> None:
+    """Remove a host's namespace and veth; missing pieces are fine (cleanup of a killed run)."""
+    if address and _link_exists(veth_name(address)):
+        run(["ip", "link", "del", veth_name(address)], f"remove link {veth_name(address)}")
+    if netns_path(name).exists():
+        run(["ip", "netns", "del", netns_name(name)], f"remove netns {netns_name(name)}")
+
+
+def create_host_network(name: str, address: str) -> None:
+    """A fresh namespace whose eth0 is plugged into the lab bridge with ``address``."""
+    ensure_bridge()
+    remove_host_network(name, address)
+    netns, veth = netns_name(name), veth_name(address)
+    run(["ip", "netns", "add", netns], f"create netns {netns}")
+    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns],
+        f"create veth {veth}")
+    run(["ip", "link", "set", veth, "master", BRIDGE, "up"], f"plug {veth} into {BRIDGE}")
+    inside = ["ip", "-n", netns]
+    run([*inside, "addr", "add", f"{address}/{SUBNET.prefixlen}", "dev", "eth0"],
+        f"address eth0 in {netns}")
+    run([*inside, "link", "set", "eth0", "up"], f"bring up eth0 in {netns}")
+    run([*inside, "link", "set", "lo", "up"], f"bring up lo in {netns}")

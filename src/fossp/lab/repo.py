@@ -1,0 +1,117 @@
+"""The lab's local apt repository: lab hosts have no outside network, so the
+controller downloads what they may install and the hosts read it through a
+read-only bind mount.
+
+The repository holds the packages asked for plus every dependency the cached base
+lacks, found by running apt against the base's dpkg status. Adding packages is
+incremental: apt downloads only the .deb files that are not there yet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from fossp.errors import BadInput
+from fossp.lab.paths import LabPaths
+from fossp.lab.system import LabError, require_tools, run
+
+DEFAULT_ROLES = ("postgresql", "nginx", "bind")
+PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+APT_LISTS = Path("/var/lib/apt/lists")
+
+
+def role_packages(roles: list[str]) -> list[str]:
+    """The Debian packages of catalog roles (BadInput naming an unknown role)."""
+    from fossp.catalog import load_catalog
+    from fossp.catalog.schema import Family
+
+    catalog = load_catalog()
+    packages: list[str] = []
+    for ref in roles:
+        role = catalog.role(ref)
+        implementation = role.packages.get(Family.DEBIAN)
+        if implementation is None:
+            raise BadInput(f"role {ref!r} has no Debian packages in the catalog")
+        packages.extend(implementation.packages)
+    return packages
+
+
+def validate_packages(packages: list[str]) -> list[str]:
+    for package in packages:
+        if not PACKAGE_RE.fullmatch(package):
+            raise BadInput(f"package name {package!r}: not a Debian package name")
+    return packages
+
+
+def _state_file(paths: LabPaths) -> Path:
+    return paths.repo / "fossp-repo.json"
+
+
+def repo_packages(paths: LabPaths) -> list[str]:
+    """The packages asked for so far (their dependencies are in the repository too)."""
+    try:
+        return list(json.loads(_state_file(paths).read_text())["packages"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return []
+
+
+def _ensure_apt_lists() -> None:
+    """The controller's package lists drive dependency resolution; fetch them if absent."""
+    if not any(APT_LISTS.glob("*_Packages*")):
+        run(["apt-get", "update", "-qq"], "apt-get update on the controller", timeout=900)
+
+
+def _download(paths: LabPaths, packages: list[str]) -> None:
+    status = paths.base / "var" / "lib" / "dpkg" / "status"
+    (paths.repo / "partial").mkdir(parents=True, exist_ok=True)
+    result = run(
+        ["apt-get", "-q", "-y", "--download-only", "--no-install-recommends",
+         "-o", f"Dir::State::status={status}",
+         "-o", f"Dir::Cache::archives={paths.repo}",
+         "-o", "Debug::NoLocking=true",
+         "-o", "APT::Sandbox::User=root",
+         "install", *packages],
+        "download packages for the lab repository",
+        check=False,
+        timeout=1800,
+    )
+    if result.returncode != 0:
+        lines = [line for line in result.stderr.splitlines() if line.startswith("E:")]
+        message = lines[0][3:] if lines else result.stderr.strip()[-300:]
+        if "Unable to locate package" in message or "has no installation candidate" in message:
+            raise BadInput(f"lab repository: {message}")
+        raise LabError(f"download packages for the lab repository: {message}")
+
+
+def _index(paths: LabPaths) -> None:
+    """Write Packages and Release so apt inside the hosts accepts the flat repository."""
+    require_tools("apt-ftparchive")
+    packages = run(["apt-ftparchive", "packages", "."], "index the lab repository",
+                   cwd=paths.repo).stdout
+    (paths.repo / "Packages").write_text(packages)
+    release = run(["apt-ftparchive", "release", "."], "index the lab repository",
+                  cwd=paths.repo).stdout
+    (paths.repo / "Release").write_text(release)
+
+
+def ensure_repo(paths: LabPaths, packages: list[str]) -> list[str]:
+    """Make sure ``packages`` (and their dependencies) are in the repository.
+
+    Callers hold the lab lock and have built the base. Returns all packages asked for.
+    """
+    validate_packages(packages)
+    known = repo_packages(paths)
+    wanted = sorted(set(known) | set(packages))
+    if set(packages) <= set(known) and (paths.repo / "Release").exists():
+        return known
+    _ensure_apt_lists()
+    _download(paths, wanted)
+    _index(paths)
+    _state_file(paths).write_text(json.dumps({"packages": wanted}, indent=2) + "\n")
+    return wanted
+
+
+def default_packages() -> list[str]:
+    return role_packages(list(DEFAULT_ROLES))
