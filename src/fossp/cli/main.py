@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 
+import fossp.cli.gate_cmds as gate_cmds
 from fossp.cli import catalog_cmds, platform_cmds, selection_cmds
 from fossp.cli import lab_cmds
 from fossp.cli.common import new_app
@@ -22,6 +23,9 @@ app.command("recommend")(selection_cmds.recommend)
 app.add_typer(catalog_cmds.release_app, name="release")
 app.add_typer(platform_cmds.app, name="platform")
 app.add_typer(lab_cmds.app, name="lab")
+app.add_typer(gate_cmds.gate_app, name="gate")
+app.add_typer(gate_cmds.users_app, name="users")
+app.command("serve")(gate_cmds.serve)
 
 
 def run() -> None:

@@ -1,0 +1,349 @@
+"""`fossp gate`, `fossp users` and `fossp serve`: the stage gate process from the shell.
+
+The CLI runs on the server as the administrator's console: `--as USER` names whose
+permissions a gate command uses (and who the audit trail records); the web console
+instead requires a sign-in. Heavy imports stay inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fossp.cli.common import JsonOption, new_app
+
+if TYPE_CHECKING:
+    from fossp.gate.service import GateService
+
+gate_app = new_app("The stage gate review process: propose, review and decide on server roles.")
+actions_app = new_app("Corrective actions: open, complete and approve them.")
+gate_app.add_typer(actions_app, name="actions")
+users_app = new_app("Accounts of the gate review participants.")
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db", envvar="FOSSP_DB", help="Database URL (sqlite:///FILE or postgresql://...)."
+    ),
+]
+AsOption = Annotated[str, typer.Option("--as", help="Act as this user, with their permissions.")]
+AppArg = Annotated[str, typer.Argument(help="Application name or number.")]
+
+
+def _service(db: str | None) -> GateService:
+    from fossp.gate.db import open_database
+    from fossp.gate.service import GateService
+
+    return GateService(open_database(db))
+
+
+def _show(view: dict[str, Any], as_json: bool) -> None:
+    from fossp.output import console, emit, table
+
+    def render() -> None:
+        out = console()
+        out.print(f"[bold]{view['name']}[/bold] #{view['id']} ({view['kind']}): {view['summary']}")
+        out.print(
+            f"roles {', '.join(view['roles'])}; phase {view['phase_name']}; state {view['state']}; "
+            f"catalog {view['catalog_status']}; lead {view['lead']}"
+        )
+        gate = view.get("gate")
+        if gate:
+            out.print(f"\n{gate['name']}, round {gate['round']}")
+            table(
+                None,
+                ["", "item", "status"],
+                [
+                    ("deliverable", d["key"], d["reference"] or "missing")
+                    for d in gate["deliverables"]
+                ]
+                + [
+                    ("criterion", c["key"], "met" if c["met"] else "not met")
+                    for c in gate["criteria"]
+                ]
+                + [("review", r["by"], r["recommendation"]) for r in gate["reviews"]],
+            )
+            blockers = gate["go_blockers"]
+            out.print("go blocked: " + "; ".join(blockers) if blockers else "ready for a go")
+        for action in view.get("actions", []):
+            out.print(
+                f"action #{action['id']} {action['status']}: {action['title']} ({action['owner']})"
+            )
+
+    emit(view, as_json, render)
+
+
+@gate_app.command("propose")
+def propose(
+    name: Annotated[str, typer.Argument(help="Name of the application or stack.")],
+    actor: AsOption,
+    role: Annotated[list[str], typer.Option("--role", help="Catalog role ID or name (repeat).")],
+    summary: Annotated[str, typer.Option("--summary", help="What it is and why.")],
+    kind: Annotated[str, typer.Option("--kind", help="application or stack")] = "application",
+    lead: Annotated[
+        str | None, typer.Option("--lead", help="Review lead (default: FESCo liaison).")
+    ] = None,
+    maintainer: Annotated[
+        list[str] | None, typer.Option("--maintainer", help="Maintainer (repeat).")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose an application or application stack for catalog roles."""
+    view = _service(db).propose(actor, name, summary, role, kind, lead, maintainer or [])
+    _show(view, as_json)
+
+
+@gate_app.command("deliver")
+def deliver(
+    app: AppArg,
+    key: Annotated[str, typer.Argument(help="Deliverable key of the open gate.")],
+    actor: AsOption,
+    ref: Annotated[str, typer.Option("--ref", help="Where the deliverable is (URL, document).")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a deliverable of the open gate."""
+    _show(_service(db).deliver(actor, app, key, ref), as_json)
+
+
+@gate_app.command("assess")
+def assess(
+    app: AppArg,
+    key: Annotated[str, typer.Argument(help="Exit criterion key of the open gate.")],
+    actor: AsOption,
+    met: Annotated[
+        bool, typer.Option("--met/--unmet", help="Whether the criterion is met.")
+    ] = True,
+    note: Annotated[str, typer.Option("--note")] = "",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record whether an exit criterion of the open gate is met."""
+    _show(_service(db).assess(actor, app, key, met, note), as_json)
+
+
+@gate_app.command("review")
+def review(
+    app: AppArg,
+    actor: AsOption,
+    recommend: Annotated[str, typer.Option("--recommend", help="go, no-go, recycle or hold")],
+    findings: Annotated[str, typer.Option("--findings", help="Your findings.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add your review (findings and recommendation) to the open gate."""
+    _show(_service(db).review(actor, app, recommend, findings), as_json)
+
+
+@gate_app.command("decide")
+def decide(
+    app: AppArg,
+    outcome: Annotated[str, typer.Argument(help="go, no-go, recycle or hold")],
+    actor: AsOption,
+    rationale: Annotated[str, typer.Option("--rationale", help="Why.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record the review lead's decision; a refused go exits 1 with every reason."""
+    _show(_service(db).decide(actor, app, outcome, rationale), as_json)
+
+
+@gate_app.command("resume")
+def resume(app: AppArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Resume an application on hold, or reopen one stopped by a no-go (review lead)."""
+    _show(_service(db).resume(actor, app), as_json)
+
+
+@gate_app.command("show")
+def show(app: AppArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """An application with its open gate, corrective actions and decisions."""
+    _show(_service(db).show(app), as_json)
+
+
+@gate_app.command("list")
+def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Every application with its phase, state and catalog status."""
+    from fossp.output import emit, table
+
+    apps = _service(db).applications()
+    rows = [
+        (
+            a["id"],
+            a["name"],
+            ", ".join(a["roles"]),
+            a["phase_name"],
+            a["state"],
+            a["catalog_status"],
+        )
+        for a in apps
+    ]
+    emit(
+        apps,
+        as_json,
+        lambda: table(None, ["#", "name", "roles", "phase", "state", "catalog"], rows),
+    )
+
+
+@gate_app.command("audit")
+def audit(
+    app: Annotated[str | None, typer.Argument(help="Only this application.")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The audit trail, newest first."""
+    from fossp.output import emit, table
+
+    entries = _service(db).audit(app)
+    rows = [(e["at"], e["actor"], e["action"], e["application_id"], e["detail"]) for e in entries]
+    emit(entries, as_json, lambda: table(None, ["at", "actor", "action", "app", "detail"], rows))
+
+
+@gate_app.command("picture")
+def picture(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="SVG file (default stdout).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The stage gate process picture as SVG, drawn from the phase definitions."""
+    from fossp.gate.picture import process_svg
+    from fossp.gate.process import load_process
+    from fossp.output import print_json
+
+    svg = process_svg(load_process())
+    if output is not None:
+        output.write_text(svg, encoding="utf-8")
+    if as_json:
+        print_json({"svg": svg if output is None else None, "output": output})
+    elif output is None:
+        sys.stdout.write(svg + "\n")
+
+
+@gate_app.command("agenda")
+def agenda(
+    at: Annotated[datetime, typer.Option("--at", help="Meeting start (ISO 8601, UTC if no zone).")],
+    format_: Annotated[str, typer.Option("--format", help="md or ics")] = "md",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The meeting agenda of the open gate reviews, as Markdown or iCalendar."""
+    from fossp.gate.agenda import agenda_ics, agenda_markdown
+    from fossp.gate.errors import Invalid
+    from fossp.output import print_json
+
+    if format_ not in ("md", "ics"):
+        raise Invalid("format", f"'{format_}' is not one of md, ics")
+    service = _service(db)
+    views = [service.show(a["id"]) for a in service.applications()]
+    text = (agenda_ics if format_ == "ics" else agenda_markdown)(views, _utc(at))
+    if as_json:
+        print_json({"format": format_, "agenda": text})
+    else:
+        sys.stdout.write(text)
+
+
+def _date(field: str, text: str) -> date:
+    from fossp.gate.errors import Invalid
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise Invalid(field, f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@actions_app.command("add")
+def action_add(
+    app: AppArg,
+    actor: AsOption,
+    title: Annotated[str, typer.Option("--title")],
+    owner: Annotated[str, typer.Option("--owner")],
+    due: Annotated[str, typer.Option("--due", help="Due date, YYYY-MM-DD.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Open a corrective action with its owner and due date."""
+    _show(
+        _service(db).open_action(actor, app, title, owner, _date("due", due)),
+        as_json,
+    )
+
+
+@actions_app.command("done")
+def action_done(
+    action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Mark a corrective action done (it still needs the working group's approval)."""
+    _show(_service(db).complete_action(actor, action_id), as_json)
+
+
+@actions_app.command("approve")
+def action_approve(
+    action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Approve a completed corrective action (working group)."""
+    _show(_service(db).approve_action(actor, action_id), as_json)
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    role: Annotated[
+        str, typer.Option("--role", help="liaison, member, maintainer, qa, releng, viewer, admin")
+    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+    ] = False,
+    no_password: Annotated[
+        bool, typer.Option("--no-password", help="CLI-only account, no web sign-in.")
+    ] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add an account (administrator's console); the password is never echoed or printed."""
+    from fossp.output import emit
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif not no_password:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = _service(db).add_user(None, name, role, password)
+    emit(user, as_json, lambda: print(f"added {user['name']} ({user['role']})"))
+
+
+@users_app.command("list")
+def users_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Accounts and their roles."""
+    from fossp.output import emit, table
+
+    users = _service(db).users()
+    rows = [(u["name"], u["role"], "yes" if u["can_sign_in"] else "no") for u in users]
+    emit(users, as_json, lambda: table(None, ["name", "role", "web sign-in"], rows))
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8080,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the web console and REST API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+    import uvicorn
+
+    from fossp.output import print_json
+    from fossp.web.app import create_app
+
+    if as_json:
+        print_json({"url": f"http://{host}:{port}/", "api": f"http://{host}:{port}/api/v1"})
+    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
