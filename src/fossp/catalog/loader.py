@@ -33,10 +33,10 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""
     problems = error.errors()
     first = problems[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    where = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"field '{where}': {message}{more}"
+    return f"field '{where}': {message}{more}" if where else f"{message}{more}"
 
 
 def read_yaml(path: Path) -> Any:

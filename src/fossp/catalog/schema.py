@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 ROLE_ID_PATTERN = r"^FOSSP-[A-Z0-9]{2}S[A-Z0-9]{2}$"
 RoleId = Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]
@@ -112,7 +113,14 @@ class SettingType(StrEnum):
     LIST = "list"
 
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
+)
+
+
+def single_line(text: str) -> bool:
+    """True when ``text`` has no control characters or line breaks (safe in any config file)."""
+    return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
 
 
 class Setting(Strict):
@@ -171,8 +179,8 @@ class Setting(Strict):
             return list(value)
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {value!r}")
-        if "\n" in value or "\x00" in value:
-            raise ValueError("newlines and NUL characters are not allowed")
+        if not single_line(value):
+            raise ValueError("control characters and line breaks are not allowed")
         self._check_text(kind, value)
         self._check_pattern(value)
         return value
@@ -305,11 +313,16 @@ class Role(Strict):
     lifecycle: Lifecycle
     upstream: Upstream
 
+    @field_validator("packages")
+    @classmethod
+    def _every_family(cls, packages: dict[Family, FamilyPackages]) -> dict[Family, FamilyPackages]:
+        missing = sorted(set(Family) - set(packages))
+        if missing:
+            raise ValueError(f"packages must cover every family; missing {', '.join(missing)}")
+        return packages
+
     @model_validator(mode="after")
     def _consistent(self) -> Role:
-        if set(self.packages) != set(Family):
-            missing = sorted(set(Family) - set(self.packages))
-            raise ValueError(f"packages must cover every family; missing {', '.join(missing)}")
         names = [s.name for s in self.settings]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

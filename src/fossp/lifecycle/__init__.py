@@ -1,0 +1,1 @@
+"""Release levels (major, service pack, interim fix) and the lifecycle of roles."""

@@ -1,0 +1,32 @@
+"""The seed's lifecycle table, built from the catalog, with endoflife.date field names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fossp.catalog.loader import Catalog
+from fossp.catalog.schema import Role
+
+
+def lifecycle_row(role: Role, catalog: Catalog) -> dict[str, Any]:
+    """One row: endoflife.date names (releaseCycle, releaseDate, eol) plus role identity.
+
+    ``eol`` is the end of fixes as a date, or False when it is not announced.
+    """
+    cycle = role.lifecycle
+    return {
+        "service": catalog.services[role.service].name,
+        "role": role.implementation,
+        "roleId": role.id,
+        "releaseCycle": cycle.release,
+        "releaseDate": cycle.release_date.isoformat(),
+        "eol": cycle.support_end.isoformat() if cycle.support_end else False,
+        "status": cycle.status.value,
+        "upstream": role.upstream.status,
+    }
+
+
+def lifecycle_table(catalog: Catalog, roles: list[Role]) -> list[dict[str, Any]]:
+    """Rows in the seed's order: by service, then role ID."""
+    ordered = sorted(roles, key=lambda r: (catalog.services[r.service].name, r.id))
+    return [lifecycle_row(role, catalog) for role in ordered]

@@ -1,0 +1,1 @@
+"""The platform's fifteen components: facts gathered once, then checks as pure functions."""

@@ -1,0 +1,1 @@
+"""Role selection: wanted features -> roles -> a profile to deploy."""

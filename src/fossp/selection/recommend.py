@@ -1,0 +1,192 @@
+"""The seed's "Infrastructure Tool": wanted features in, a reasoned choice of roles out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fossp.catalog.loader import Catalog
+from fossp.catalog.schema import CatalogStatus, Family, Role
+from fossp.errors import BadInput
+from fossp.selection.conflicts import Conflict, find_conflicts
+from fossp.selection.profile import Profile, RoleChoice, resolve_settings
+from fossp.selection.text import closest_features, match_text
+
+
+@dataclass
+class Request:
+    """What was asked for and how it was understood."""
+
+    text: str
+    features: dict[str, str]
+    roles: dict[str, str]
+    ignored: list[str]
+
+
+@dataclass
+class Alternative:
+    role: Role
+    why_not: str
+
+
+@dataclass
+class Choice:
+    role: Role
+    reasons: list[str]
+    alternatives: list[Alternative] = field(default_factory=list)
+    required_by: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Unmet:
+    feature: str
+    reason: str
+
+
+@dataclass
+class Recommendation:
+    requests: list[Request]
+    choices: list[Choice]
+    conflicts: list[Conflict]
+    unmet: list[Unmet]
+    family: Family | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.conflicts and not self.unmet
+
+    def profile(self) -> Profile:
+        return Profile(roles=[RoleChoice(id=c.role.id, settings=c.settings) for c in self.choices])
+
+
+def understand(texts: list[str], catalog: Catalog) -> list[Request]:
+    """Match each argument; an argument that names nothing is bad input with close matches."""
+    requests = []
+    for text in texts:
+        if text.strip() in catalog.features:
+            requests.append(Request(text, {text.strip(): text.strip()}, {}, []))
+            continue
+        found = match_text(text, catalog)
+        if found.empty:
+            hints = closest_features(text.strip(), catalog)
+            hint = f"; closest: {', '.join(hints)}" if hints else "; see `fossp features`"
+            raise BadInput(f"unknown feature '{text}'{hint}")
+        requests.append(Request(text, found.features, found.roles, found.ignored))
+    return requests
+
+
+def _why_not(role: Role, family: Family | None, include_preview: bool) -> str | None:
+    """Why a role cannot be offered, or None when it can."""
+    if role.upstream.status == "dead":
+        return f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement}"
+    status = role.lifecycle.status
+    if status is CatalogStatus.RETIRED or (status is CatalogStatus.PREVIEW and not include_preview):
+        return f"catalog status is {status.value} (use --include-preview for preview roles)"
+    if family is not None and not role.available_on(family):
+        return f"no {family.value} package: {role.packages[family].note}"
+    if family is None and not any(role.available_on(f) for f in Family):
+        return "not packaged for any family: " + "; ".join(p.note or "" for p in role.packages.values())
+    return None
+
+
+def _expand(features: list[str], catalog: Catalog) -> list[tuple[str, str | None]]:
+    """Features in request order, each followed by what it implies (with the implier)."""
+    ordered: dict[str, str | None] = {}
+    pending: list[tuple[str, str | None]] = [(f, None) for f in features]
+    while pending:
+        feature, implied_by = pending.pop(0)
+        if feature in ordered:
+            continue
+        ordered[feature] = implied_by
+        pending += [(i, feature) for i in catalog.features[feature].implies]
+    return list(ordered.items())
+
+
+class _Chooser:
+    def __init__(self, catalog: Catalog, family: Family | None, include_preview: bool) -> None:
+        self.catalog = catalog
+        self.family = family
+        self.include_preview = include_preview
+        self.choices: dict[str, Choice] = {}
+        self.unmet: list[Unmet] = []
+
+    def pin(self, role: Role, phrase: str) -> None:
+        reason = f"asked for by name ('{phrase}')"
+        problem = _why_not(role, self.family, include_preview=True)
+        if problem:
+            reason += f"; warning: {problem}"
+        self._add(role, reason)
+
+    def provide(self, feature: str, implied_by: str | None) -> None:
+        asked = f"implied by {implied_by}" if implied_by else "asked for"
+        for choice in self.choices.values():
+            if feature in choice.role.features:
+                choice.reasons.append(f"also provides {feature} ({asked})")
+                return
+        providers = self.catalog.providers(feature)
+        eligible = [r for r in providers if _why_not(r, self.family, self.include_preview) is None]
+        if not eligible:
+            reasons = "; ".join(
+                f"{r.implementation}: {_why_not(r, self.family, self.include_preview)}" for r in providers
+            )
+            self.unmet.append(Unmet(feature, reasons or "no role provides it"))
+            return
+        best = eligible[0]
+        choice = self._add(best, f"provides {feature} ({asked}); preferred: preference {best.preference}")
+        for other in (r for r in providers if r is not best):
+            why = _why_not(other, self.family, self.include_preview)
+            choice.alternatives.append(Alternative(other, why or f"lower preference ({other.preference})"))
+
+    def add_dependencies(self) -> None:
+        queue = list(self.choices.values())
+        while queue:
+            choice = queue.pop(0)
+            for relation in choice.role.requires:
+                if relation.role in self.choices:
+                    self.choices[relation.role].reasons.append(f"required by {choice.role.id}")
+                    continue
+                needed = self.catalog.roles[relation.role]
+                added = self._add(needed, f"required by {choice.role.id}: {relation.reason}")
+                added.required_by = choice.role.id
+                queue.append(added)
+
+    def _add(self, role: Role, reason: str) -> Choice:
+        if role.id in self.choices:
+            self.choices[role.id].reasons.append(reason)
+        else:
+            self.choices[role.id] = Choice(role, [reason])
+        return self.choices[role.id]
+
+
+def apply_settings(choices: list[Choice], overrides: dict[str, dict[str, Any]], catalog: Catalog) -> None:
+    """Attach ``--set`` values (keyed by role ID) to the chosen roles, validated."""
+    by_id = {c.role.id: c for c in choices}
+    for role_id, values in overrides.items():
+        if role_id not in by_id:
+            raise BadInput(f"--set: {role_id} is not among the chosen roles")
+        resolve_settings(catalog.roles[role_id], values, "--set")
+        by_id[role_id].settings = dict(values)
+
+
+def recommend(
+    texts: list[str],
+    catalog: Catalog,
+    family: Family | None = None,
+    include_preview: bool = False,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Recommendation:
+    """Choose roles for the wanted features: reasons, alternatives, dependencies, conflicts."""
+    requests = understand(texts, catalog)
+    chooser = _Chooser(catalog, family, include_preview)
+    for request in requests:
+        for role_id, phrase in request.roles.items():
+            chooser.pin(catalog.roles[role_id], phrase)
+    wanted = [f for request in requests for f in request.features]
+    for feature, implied_by in _expand(wanted, catalog):
+        chooser.provide(feature, implied_by)
+    chooser.add_dependencies()
+    choices = list(chooser.choices.values())
+    apply_settings(choices, overrides or {}, catalog)
+    resolved = [(c.role, resolve_settings(c.role, c.settings, "--set")) for c in choices]
+    return Recommendation(requests, choices, find_conflicts(resolved), chooser.unmet, family)

@@ -1,0 +1,38 @@
+"""Shared test helpers: the catalog, a writable copy of the data folder, the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fossp.catalog import Catalog, load_catalog
+from fossp.catalog.loader import DATA_DIR
+
+REPO = Path(__file__).resolve().parent.parent
+FOSSP = [sys.executable, "-m", "fossp"]
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    """A writable copy of the packaged data files, for tests that break them on purpose."""
+    target = tmp_path / "data"
+    shutil.copytree(DATA_DIR, target)
+    return target
+
+
+def run_fossp(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `fossp` command line in a subprocess."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [*FOSSP, *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=env, timeout=120, check=False
+    )

@@ -1,0 +1,22 @@
+"""The lifecycle table uses endoflife.date's field names."""
+
+from __future__ import annotations
+
+from fossp.catalog import Catalog
+from fossp.lifecycle.table import lifecycle_table
+
+
+def test_rows_have_endoflife_fields_and_not_announced_is_false(catalog: Catalog) -> None:
+    rows = lifecycle_table(catalog, list(catalog.roles.values()))
+    assert len(rows) == len(catalog.roles)
+    postgres = next(r for r in rows if r["roleId"] == "FOSSP-DASPO")
+    assert postgres == {
+        "service": "Database Services",
+        "role": "PostgreSQL",
+        "roleId": "FOSSP-DASPO",
+        "releaseCycle": "01-112615",
+        "releaseDate": "2015-10-26",
+        "eol": False,
+        "status": postgres["status"],
+        "upstream": "active",
+    }

@@ -1,0 +1,92 @@
+"""recommend: a role for every feature, reasons, alternatives, dependencies, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from fossp.catalog import Catalog
+from fossp.catalog.schema import Family
+from fossp.errors import BadInput
+from fossp.selection.recommend import recommend
+
+
+def test_every_feature_in_the_vocabulary_gets_a_role(catalog: Catalog) -> None:
+    for feature in catalog.features:
+        result = recommend([feature], catalog, include_preview=True)
+        assert result.choices, feature
+        provided = {f for c in result.choices for f in c.role.features}
+        assert feature in provided, feature
+        for unmet in result.unmet:
+            assert unmet.feature != feature, unmet
+
+
+def test_choice_says_why_and_lists_alternatives(catalog: Catalog) -> None:
+    result = recommend(["relational-database"], catalog)
+    first = result.choices[0]
+    assert first.role.id == max(catalog.providers("relational-database"), key=lambda r: r.preference).id
+    assert any("provides relational-database" in reason for reason in first.reasons)
+    assert {a.role.id for a in first.alternatives} == {r.id for r in catalog.providers("relational-database")} - {
+        first.role.id
+    }
+
+
+def test_httpd_and_nginx_conflict_on_port_80_with_a_way_out(catalog: Catalog) -> None:
+    result = recommend(["httpd", "nginx"], catalog)
+    ports = [c for c in result.conflicts if c.kind == "port" and "80/tcp" in c.reason]
+    assert ports, result.conflicts
+    assert "separate hosts" in ports[0].resolution
+    assert "http_port" in ports[0].resolution or "port" in ports[0].resolution
+    assert not result.ok
+
+
+def test_moving_a_port_by_setting_resolves_the_conflict(catalog: Catalog) -> None:
+    nginx = catalog.role("nginx")
+    result = recommend(["httpd", "nginx"], catalog, overrides={nginx.id: {"http_port": 8080}})
+    assert not [c for c in result.conflicts if c.reason.startswith("both listen on 80/tcp")]
+    assert [c.role.settings for c in result.choices if c.role.id == nginx.id] == [{"http_port": 8080}]
+
+
+def test_samba_ad_and_389ds_conflict_on_the_ldap_ports(catalog: Catalog) -> None:
+    result = recommend(["samba-ad", "389ds"], catalog)
+    reasons = " ".join(c.reason for c in result.conflicts)
+    assert "389/tcp" in reasons and "636/tcp" in reasons
+
+
+def test_every_declared_conflict_is_reported(catalog: Catalog) -> None:
+    for role in catalog.roles.values():
+        for relation in role.conflicts:
+            other = catalog.roles[relation.role]
+            result = recommend([role.name, other.name], catalog, include_preview=True)
+            declared = [c for c in result.conflicts if c.kind == "declared" and c.first == role.id]
+            assert declared and declared[0].reason == relation.reason, (role.id, other.id)
+            assert declared[0].resolution
+
+
+def test_requirements_are_added_with_their_reason(catalog: Catalog) -> None:
+    for role in catalog.roles.values():
+        if not role.requires:
+            continue
+        result = recommend([role.name], catalog, include_preview=True)
+        chosen = {c.role.id: c for c in result.choices}
+        for relation in role.requires:
+            assert relation.role in chosen, (role.id, relation.role)
+
+
+def test_implied_features_are_chosen_too(catalog: Catalog) -> None:
+    result = recommend(["network boot"], catalog, include_preview=True)
+    provided = {f for c in result.choices for f in c.role.features}
+    assert {"network-boot", "dhcp"} <= provided
+
+
+def test_family_filter_skips_roles_without_packages(catalog: Catalog) -> None:
+    for role in catalog.roles.values():
+        if role.available_on(Family.FEDORA) or not role.available_on(Family.DEBIAN):
+            continue
+        for feature in role.features:
+            result = recommend([feature], catalog, family=Family.FEDORA, include_preview=True)
+            assert role.id not in {c.role.id for c in result.choices if c.required_by is None}, feature
+
+
+def test_unknown_feature_lists_the_closest_matches(catalog: Catalog) -> None:
+    with pytest.raises(BadInput, match=r"unknown feature 'postgress'; closest: .*postgresql-database"):
+        recommend(["postgress"], catalog)
