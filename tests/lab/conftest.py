@@ -1,0 +1,5 @@
+"""Lab hosts shared by the lab tests (see fossp.lab.testing for the factory)."""
+
+from fossp.lab.testing import lab_fixture
+
+lab_pair = lab_fixture("t-lab1", "t-lab2")
