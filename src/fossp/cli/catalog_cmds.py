@@ -29,7 +29,7 @@ def _service_key(catalog: Catalog, wanted: str) -> str:
     raise BadInput(f"--service: unknown service '{wanted}' (one of {', '.join(catalog.services)})")
 
 
-def _choice(option: str, value: str, enum: type[Any]) -> Any:
+def parse_choice(option: str, value: str, enum: type[Any]) -> Any:
     from fossp.errors import BadInput
 
     try:
@@ -47,10 +47,10 @@ def filter_roles(catalog: Catalog, service: str | None, family: str | None, stat
         key = _service_key(catalog, service)
         roles = [r for r in roles if r.service == key]
     if family:
-        wanted_family = _choice("--family", family, Family)
+        wanted_family = parse_choice("--family", family, Family)
         roles = [r for r in roles if r.available_on(wanted_family)]
     if status:
-        wanted_status = _choice("--status", status, CatalogStatus)
+        wanted_status = parse_choice("--status", status, CatalogStatus)
         roles = [r for r in roles if r.lifecycle.status is wanted_status]
     return sorted(roles, key=lambda r: r.id)
 
@@ -68,11 +68,11 @@ def roles_list(
     as_json: JsonOption = False,
 ) -> None:
     """List roles with their IDs, status and packages per family."""
-    from fossp.catalog import load_catalog
     from fossp.catalog.schema import Family
+    from fossp.catalog.status import governed_catalog
     from fossp.output import emit, table
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     roles = filter_roles(catalog, service, family, status)
     rows = [
         {
@@ -149,10 +149,10 @@ def _render_role(role: Role, catalog: Catalog) -> None:
 @roles_app.command("show")
 def roles_show(role: Annotated[str, typer.Argument(help="Role ID or name.")], as_json: JsonOption = False) -> None:
     """Show everything the catalog knows about one role."""
-    from fossp.catalog import load_catalog
+    from fossp.catalog.status import governed_catalog
     from fossp.output import emit
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     found = catalog.role(role)
     emit(found.model_dump(mode="json"), as_json, lambda: _render_role(found, catalog))
 
@@ -164,11 +164,11 @@ def lifecycle(
     as_json: JsonOption = False,
 ) -> None:
     """The lifecycle table: service, role, role ID, release, release date, support end."""
-    from fossp.catalog import load_catalog
+    from fossp.catalog.status import governed_catalog
     from fossp.lifecycle.table import lifecycle_table
     from fossp.output import emit, table
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     rows = lifecycle_table(catalog, filter_roles(catalog, service, family, status))
     emit(
         rows,

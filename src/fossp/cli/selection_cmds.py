@@ -19,10 +19,10 @@ profile_app = new_app("Check profiles (roles plus settings) before deploying the
 
 def features(as_json: JsonOption = False) -> None:
     """List the feature vocabulary and the roles that provide each feature."""
-    from fossp.catalog import load_catalog
+    from fossp.catalog.status import governed_catalog
     from fossp.output import emit, table
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     rows = [
         {
             "feature": f.key,
@@ -136,16 +136,16 @@ def recommend(
 
     Exit 1 when chosen roles conflict or a feature cannot be provided.
     """
-    from fossp.catalog import load_catalog
     from fossp.catalog.schema import Family
-    from fossp.cli.catalog_cmds import _choice
+    from fossp.catalog.status import governed_catalog
+    from fossp.cli.catalog_cmds import parse_choice
     from fossp.errors import EXIT_FINDING
     from fossp.output import emit
     from fossp.selection.profile import save_profile
     from fossp.selection.recommend import recommend as choose
 
-    catalog = load_catalog()
-    wanted_family = _choice("--family", family, Family) if family else None
+    catalog = governed_catalog()
+    wanted_family = parse_choice("--family", family, Family) if family else None
     result = choose(wanted, catalog, wanted_family, include_preview, parse_assignments(assign or [], catalog))
     if save is not None:
         save_profile(result.profile(), save)
@@ -160,13 +160,13 @@ def profile_check(
     as_json: JsonOption = False,
 ) -> None:
     """Validate a profile and report conflicts between its roles (exit 1 on conflicts)."""
-    from fossp.catalog import load_catalog
+    from fossp.catalog.status import governed_catalog
     from fossp.errors import EXIT_FINDING
     from fossp.output import emit, table
     from fossp.selection.conflicts import find_conflicts
     from fossp.selection.profile import load_profile, resolve_settings
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     profile = load_profile(path, catalog)
     chosen = [
         (catalog.roles[c.id], resolve_settings(catalog.roles[c.id], c.settings, str(path))) for c in profile.roles
