@@ -1,0 +1,1 @@
+"""The web console and REST API of the stage gate process (`fossp serve`)."""

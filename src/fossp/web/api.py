@@ -1,0 +1,190 @@
+"""REST API under /api/v1: the same service calls as the pages, as JSON.
+
+Clients sign in with POST /api/v1/session, keep the cookie, and send the returned CSRF
+token in the X-CSRF-Token header with every change. Bad fields answer 422 naming the
+field, missing rights 403, refused transitions 409; a refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from fossp.gate.process import Participant
+from fossp.gate.service import GateService
+from fossp.gate.sessions import SessionInfo
+from fossp.web.auth import COOKIE, CSRF_HEADER, check_csrf, current, set_cookie, signed_in, store
+
+router = APIRouter(prefix="/api/v1", tags=["gate"])
+OutcomeName = Literal["go", "no-go", "recycle", "hold"]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+def service(request: Request) -> GateService:
+    gate: GateService = request.app.state.service
+    return gate
+
+
+def writer(
+    info: Annotated[SessionInfo, Depends(signed_in)],
+    token: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
+) -> str:
+    """The acting user of a change, after the CSRF check."""
+    check_csrf(info, token)
+    assert info.user is not None
+    return info.user
+
+
+Service = Annotated[GateService, Depends(service)]
+Writer = Annotated[str, Depends(writer)]
+Reader = Annotated[SessionInfo, Depends(signed_in)]
+View = dict[str, Any]
+
+
+class Credentials(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class Proposal(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    summary: Text
+    roles: list[str] = Field(min_length=1)
+    kind: Literal["application", "stack"] = "application"
+    lead: str | None = None
+    maintainers: list[str] = []
+
+
+class DeliverableIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=2000)
+
+
+class Assessment(BaseModel):
+    met: bool
+    note: str = Field(default="", max_length=4000)
+
+
+class ReviewIn(BaseModel):
+    recommendation: OutcomeName
+    findings: Text
+
+
+class DecisionIn(BaseModel):
+    outcome: OutcomeName
+    rationale: Text
+
+
+class ActionIn(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    owner: str
+    due: date
+
+
+class NewUser(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Participant
+    password: str = Field(min_length=8, max_length=1024)
+
+
+@router.post("/session")
+def sign_in(body: Credentials, request: Request) -> JSONResponse:
+    """Sign in; answers the CSRF token to send as X-CSRF-Token with every change."""
+    old = current(request)
+    info = store(request).sign_in(old.token if old else None, body.name, body.password)
+    if info is None:
+        return JSONResponse({"detail": "wrong name or password"}, status_code=401)
+    response = JSONResponse({"user": info.user, "role": info.role, "csrf_token": info.csrf_token})
+    set_cookie(request, response, info)
+    return response
+
+
+@router.delete("/session", status_code=204)
+def sign_out(request: Request, _user: Writer) -> Response:
+    store(request).end(request.cookies.get(COOKIE))
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/me")
+def me(info: Reader) -> View:
+    return {"user": info.user, "role": info.role, "csrf_token": info.csrf_token}
+
+
+@router.get("/applications")
+def applications(gate: Service, _info: Reader) -> list[View]:
+    return gate.applications()
+
+
+@router.post("/applications", status_code=201)
+def propose(body: Proposal, gate: Service, user: Writer) -> View:
+    return gate.propose(user, body.name, body.summary, body.roles, body.kind, body.lead, body.maintainers)
+
+
+@router.get("/applications/{ref}")
+def show(ref: str, gate: Service, _info: Reader) -> View:
+    return gate.show(ref)
+
+
+@router.put("/applications/{ref}/deliverables/{key}")
+def deliver(ref: str, key: str, body: DeliverableIn, gate: Service, user: Writer) -> View:
+    return gate.deliver(user, ref, key, body.reference)
+
+
+@router.put("/applications/{ref}/criteria/{key}")
+def assess(ref: str, key: str, body: Assessment, gate: Service, user: Writer) -> View:
+    return gate.assess(user, ref, key, body.met, body.note)
+
+
+@router.post("/applications/{ref}/reviews", status_code=201)
+def review(ref: str, body: ReviewIn, gate: Service, user: Writer) -> View:
+    return gate.review(user, ref, body.recommendation, body.findings)
+
+
+@router.post("/applications/{ref}/decisions", status_code=201)
+def decide(ref: str, body: DecisionIn, gate: Service, user: Writer) -> View:
+    return gate.decide(user, ref, body.outcome, body.rationale)
+
+
+@router.post("/applications/{ref}/resume")
+def resume(ref: str, gate: Service, user: Writer) -> View:
+    return gate.resume(user, ref)
+
+
+@router.post("/applications/{ref}/actions", status_code=201)
+def open_action(ref: str, body: ActionIn, gate: Service, user: Writer) -> View:
+    return gate.open_action(user, ref, body.title, body.owner, body.due)
+
+
+@router.post("/actions/{action_id}/done")
+def complete_action(action_id: int, gate: Service, user: Writer) -> View:
+    return gate.complete_action(user, action_id)
+
+
+@router.post("/actions/{action_id}/approve")
+def approve_action(action_id: int, gate: Service, user: Writer) -> View:
+    return gate.approve_action(user, action_id)
+
+
+@router.get("/audit")
+def audit(gate: Service, _info: Reader, application: str | None = None) -> list[View]:
+    return gate.audit(application)
+
+
+@router.get("/process")
+def process(gate: Service, _info: Reader) -> View:
+    return gate.process.model_dump(mode="json")
+
+
+@router.get("/catalog-status")
+def catalog_status(gate: Service, _info: Reader) -> dict[str, str]:
+    return {role: status.value for role, status in gate.role_statuses().items()}
+
+
+@router.post("/users", status_code=201)
+def add_user(body: NewUser, gate: Service, user: Writer) -> View:
+    return gate.add_user(user, body.name, body.role.value, body.password)

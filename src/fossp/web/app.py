@@ -1,0 +1,63 @@
+"""The FastAPI application: pages, REST API, and one mapping of errors to HTTP statuses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from fossp.errors import FosspError
+from fossp.gate.db import open_database
+from fossp.gate.errors import Invalid
+from fossp.gate.service import GateService
+from fossp.gate.sessions import SessionStore
+from fossp.web import api, pages
+from fossp.web.auth import NotSignedIn
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def status_of(error: FosspError) -> int:
+    """409 refused, 403 forbidden, 404 not found, 422 invalid; other bad input is 400."""
+    status: int = getattr(error, "status", 400)
+    return status
+
+
+def _api_error(error: FosspError) -> JSONResponse:
+    if isinstance(error, Invalid):
+        detail = [{"loc": ["body", error.field], "msg": error.reason, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse({"detail": error.message}, status_code=status_of(error))
+
+
+def create_app(db_url: str | None = None) -> FastAPI:
+    """The web console over the database at ``db_url`` (default as for the CLI)."""
+    db = open_database(db_url)
+    app = FastAPI(
+        title="FOSSP stage gate reviews",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.service = GateService(db)
+    app.state.sessions = SessionStore(db)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(FosspError)
+    async def fossp_error(request: Request, error: FosspError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return _api_error(error)
+        return pages.error_page(request, error, status_of(error))
+
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "sign in first (POST /api/v1/session)"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    return app

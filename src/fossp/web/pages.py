@@ -1,0 +1,297 @@
+"""Server-rendered pages of the web console (Jinja2 templates, plain HTML forms).
+
+Each form carries the session's CSRF token; a change redirects back (303) on success,
+and on a refusal the page is shown again with the reason and the matching HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from fossp.errors import FosspError
+from fossp.gate.agenda import agenda_ics, agenda_markdown
+from fossp.gate.errors import Invalid
+from fossp.gate.picture import process_svg
+from fossp.gate.process import Participant
+from fossp.gate.service import GateService
+from fossp.gate.sessions import SessionInfo
+from fossp.web.auth import COOKIE, check_csrf, current, set_cookie, signed_in, store
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[SessionInfo, Depends(signed_in)]
+
+
+def _gate(request: Request) -> GateService:
+    service: GateService = request.app.state.service
+    return service
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    info = current(request)
+    return TEMPLATES.TemplateResponse(request, name, {"me": info, **context}, status_code=status)
+
+
+def error_page(request: Request, error: FosspError, status: int) -> HTMLResponse:
+    """Show the refusal on the page the user came from (the application page if any)."""
+    ref = request.path_params.get("ref")
+    if ref is not None and status != 404:
+        return _app_page(request, str(ref), status, error.message)
+    return render(request, "error.html", status, error=error.message)
+
+
+def _act(request: Request, info: SessionInfo, csrf: str, run: Callable[[str], Any], to: str) -> Response:
+    """Run a change as the signed-in user after the CSRF check, then go back to ``to``."""
+    check_csrf(info, csrf)
+    assert info.user is not None
+    run(info.user)
+    return RedirectResponse(to, status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request) -> Response:
+    info = current(request) or store(request).start()
+    response = render(request, "login.html", csrf=info.csrf_token)
+    set_cookie(request, response, info)
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    name: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    csrf: Annotated[str, Form()],
+) -> Response:
+    info = current(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_csrf(info, csrf)
+    new = store(request).sign_in(info.token, name, password)
+    if new is None:
+        fresh = store(request).start()
+        response = render(request, "login.html", 401, csrf=fresh.csrf_token, error="Wrong name or password.")
+        set_cookie(request, response, fresh)
+        return response
+    redirect = RedirectResponse("/", status_code=303)
+    set_cookie(request, redirect, new)
+    return redirect
+
+
+@router.post("/logout")
+def logout(request: Request, info: Reader, csrf: Annotated[str, Form()]) -> Response:
+    check_csrf(info, csrf)
+    store(request).end(info.token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def board(request: Request, _info: Reader) -> Response:
+    columns = _gate(request).board()
+    return render(request, "board.html", columns=columns)
+
+
+@router.get("/apps/new")
+def propose_form(request: Request, _info: Reader) -> Response:
+    return _propose_page(request)
+
+
+def _propose_page(request: Request, status: int = 200, error: str | None = None) -> Response:
+    from fossp.catalog import load_catalog
+
+    roles = sorted(load_catalog().roles.values(), key=lambda r: r.id)
+    users = _gate(request).users()
+    leads = [u for u in users if u["role"] in (Participant.LIAISON, Participant.MEMBER)]
+    return render(request, "propose.html", status, roles=roles, users=users, leads=leads, error=error)
+
+
+@router.post("/apps")
+def propose(
+    request: Request,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    name: Annotated[str, Form()] = "",
+    summary: Annotated[str, Form()] = "",
+    kind: Annotated[str, Form()] = "application",
+    roles: Annotated[list[str] | None, Form()] = None,
+    lead: Annotated[str, Form()] = "",
+    maintainers: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    check_csrf(info, csrf)
+    assert info.user is not None
+    try:
+        view = _gate(request).propose(info.user, name, summary, roles or [], kind, lead or None, maintainers or [])
+    except FosspError as error:
+        return _propose_page(request, getattr(error, "status", 400), error.message)
+    return RedirectResponse(f"/apps/{view['id']}", status_code=303)
+
+
+def _app_page(request: Request, ref: str, status: int = 200, error: str | None = None) -> HTMLResponse:
+    gate = _gate(request)
+    view = gate.show(ref)
+    svg = process_svg(gate.process, current=view["phase"])
+    return render(
+        request,
+        "app.html",
+        status,
+        app=view,
+        audit=gate.audit(ref, limit=100),
+        users=gate.users(),
+        svg=svg,
+        error=error,
+        today=datetime.now(UTC).date().isoformat(),
+    )
+
+
+@router.get("/apps/{ref}")
+def app_page(request: Request, ref: str, _info: Reader) -> Response:
+    return _app_page(request, ref)
+
+
+@router.post("/apps/{ref}/deliverables")
+def deliver(
+    request: Request,
+    ref: str,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    key: Annotated[str, Form()],
+    reference: Annotated[str, Form()] = "",
+) -> Response:
+    run = partial(_gate(request).deliver, ref=ref, key=key, reference=reference)
+    return _act(request, info, csrf, run, f"/apps/{ref}#deliverables")
+
+
+@router.post("/apps/{ref}/criteria")
+def assess(
+    request: Request,
+    ref: str,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    key: Annotated[str, Form()],
+    met: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    run = partial(_gate(request).assess, ref=ref, key=key, met=met == "yes", note=note)
+    return _act(request, info, csrf, run, f"/apps/{ref}#criteria")
+
+
+@router.post("/apps/{ref}/reviews")
+def review(
+    request: Request,
+    ref: str,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    recommendation: Annotated[str, Form()],
+    findings: Annotated[str, Form()] = "",
+) -> Response:
+    run = partial(_gate(request).review, ref=ref, recommendation=recommendation, findings=findings)
+    return _act(request, info, csrf, run, f"/apps/{ref}#reviews")
+
+
+@router.post("/apps/{ref}/decision")
+def decide(
+    request: Request,
+    ref: str,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    outcome: Annotated[str, Form()],
+    rationale: Annotated[str, Form()] = "",
+) -> Response:
+    run = partial(_gate(request).decide, ref=ref, outcome=outcome, rationale=rationale)
+    return _act(request, info, csrf, run, f"/apps/{ref}")
+
+
+@router.post("/apps/{ref}/resume")
+def resume(request: Request, ref: str, info: Reader, csrf: Annotated[str, Form()]) -> Response:
+    return _act(request, info, csrf, partial(_gate(request).resume, ref=ref), f"/apps/{ref}")
+
+
+@router.post("/apps/{ref}/actions")
+def open_action(
+    request: Request,
+    ref: str,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    title: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
+) -> Response:
+    def run(user: str) -> Any:
+        try:
+            when = datetime.strptime(due, "%Y-%m-%d").date()
+        except ValueError:
+            raise Invalid("due", f"'{due}' is not a date (YYYY-MM-DD)") from None
+        return _gate(request).open_action(user, ref, title, owner, when)
+
+    return _act(request, info, csrf, run, f"/apps/{ref}#actions")
+
+
+@router.post("/apps/{ref}/actions/{action_id}/{step}")
+def move_action(
+    request: Request, ref: str, action_id: int, step: str, info: Reader, csrf: Annotated[str, Form()]
+) -> Response:
+    gate = _gate(request)
+    steps = {"done": gate.complete_action, "approve": gate.approve_action}
+    if step not in steps:
+        raise Invalid("step", f"'{step}' is not one of done, approve")
+    return _act(request, info, csrf, partial(steps[step], action_id=action_id), f"/apps/{ref}#actions")
+
+
+@router.get("/process")
+def process_page(request: Request, _info: Reader) -> Response:
+    gate = _gate(request)
+    counts: dict[str, int] = {}
+    for app in gate.applications():
+        if app["phase"]:
+            counts[app["phase"]] = counts.get(app["phase"], 0) + 1
+    return render(request, "process.html", svg=process_svg(gate.process, counts), process=gate.process)
+
+
+@router.get("/process.svg")
+def process_picture(request: Request) -> Response:
+    """Public: the picture shows the process, not any application."""
+    return Response(process_svg(_gate(request).process), media_type="image/svg+xml")
+
+
+@router.get("/audit")
+def audit_page(request: Request, _info: Reader) -> Response:
+    return render(request, "audit.html", entries=_gate(request).audit())
+
+
+def _meeting_start(at: str | None) -> datetime:
+    if not at:
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        return now + timedelta(hours=1)
+    try:
+        start = datetime.fromisoformat(at)
+    except ValueError:
+        raise Invalid("at", f"'{at}' is not an ISO 8601 date and time") from None
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
+@router.get("/agenda.md")
+def agenda_md(request: Request, _info: Reader, at: str | None = None) -> Response:
+    gate = _gate(request)
+    views = [gate.show(a["id"]) for a in gate.applications()]
+    return Response(agenda_markdown(views, _meeting_start(at)), media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/agenda.ics")
+def agenda_calendar(request: Request, _info: Reader, at: str | None = None) -> Response:
+    gate = _gate(request)
+    views = [gate.show(a["id"]) for a in gate.applications()]
+    return Response(
+        agenda_ics(views, _meeting_start(at)),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="gate-review.ics"'},
+    )
