@@ -1,0 +1,81 @@
+"""Package-manager backends: the argv lists that install and remove packages.
+
+apt for the Debian family, dnf for the Fedora family. Both act on an offline root
+through their own options (``dpkg --root`` is not used: apt cannot run maintainer
+scripts outside a chroot, so offline roots are dnf-only). Removal is checked first with
+a dry run, so decommission never takes away a package FOSSP did not install.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fossp.catalog.schema import Family
+from fossp.errors import BadInput
+from fossp.hosts.facts import Facts
+
+_APT_ENV = ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a"]
+_APT_OPTIONS = ["-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How one package manager installs, removes and dry-runs a removal."""
+
+    name: str
+    install_argv: tuple[str, ...]
+    remove_argv: tuple[str, ...]
+    check_remove_argv: tuple[str, ...]
+    refresh_argv: tuple[str, ...]
+    affected_pattern: str  # a line of the dry run naming a package the removal takes along
+
+    def install(self, packages: list[str]) -> list[str]:
+        return [*self.install_argv, *packages]
+
+    def remove(self, packages: list[str]) -> list[str]:
+        return [*self.remove_argv, *packages]
+
+    def check_remove(self, packages: list[str]) -> list[str]:
+        return [*self.check_remove_argv, *packages]
+
+    def others_affected(self, dry_run_output: str, packages: list[str]) -> set[str]:
+        """Packages besides ``packages`` that the removal would take away or break."""
+        return set(re.findall(self.affected_pattern, dry_run_output, re.MULTILINE)) - set(packages)
+
+
+APT = Backend(
+    name="apt",
+    install_argv=(*_APT_ENV, "apt-get", "install", "--no-install-recommends", *_APT_OPTIONS),
+    remove_argv=(*_APT_ENV, "apt-get", "purge", *_APT_OPTIONS),
+    check_remove_argv=("apt-get", "-s", "purge"),
+    refresh_argv=(*_APT_ENV, "apt-get", "update", "-q"),
+    affected_pattern=r"^(?:Purg|Remv) (\S+)",
+)
+
+
+def dnf_backend(root: str | None, release: str) -> Backend:
+    """dnf, with ``--installroot`` (and a release version) for an offline root."""
+    prefix: tuple[str, ...] = ("dnf", "-y", "-q")
+    if root:
+        prefix += (f"--installroot={root}", f"--releasever={release or '/'}")
+    no_autoremove = "--setopt=clean_requirements_on_remove=False"
+    return Backend(
+        name="dnf",
+        install_argv=(*prefix, "install"),
+        remove_argv=(*prefix, no_autoremove, "remove"),
+        check_remove_argv=("rpm", *(("--root", root) if root else ()), "-e", "--test"),
+        refresh_argv=(*prefix, "makecache"),
+        affected_pattern=r"is needed by \(installed\) (\S+)",
+    )
+
+
+def backend_for(facts: Facts) -> Backend:
+    """The backend for the host's family; offline roots need dnf."""
+    if facts.family is Family.FEDORA:
+        return dnf_backend(facts.offline_root, facts.os.version_id)
+    if facts.family is Family.DEBIAN:
+        if facts.offline_root:
+            raise BadInput(f"{facts.host}: installing into an offline Debian root is not supported (use dnf roots)")
+        return APT
+    raise BadInput(f"{facts.host}: no package backend for OS {facts.os.id!r} (families: fedora, debian)")

@@ -1,0 +1,107 @@
+"""Operations: one change a plan wants (or a no-op saying why nothing is needed).
+
+An operation is data: the commands it would run, the file content it would write, the
+reason, and what the ledger must remember to undo it. ``fossp plan`` prints operations;
+``fossp deploy`` executes the very same objects, so the dry run cannot drift from the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fossp.engine.state import ChangeKind
+
+
+class OpKind(StrEnum):
+    PACKAGES = "install-packages"
+    SELINUX_BOOLEAN = "set-selinux-boolean"
+    SELINUX_PORT = "label-selinux-port"
+    FIREWALL = "open-firewall"
+    STEP = "run-step"
+    DIR = "create-dir"
+    FILE = "write-file"
+    REMOVE = "remove-file"
+    ENABLE = "enable-unit"
+    START = "start-unit"
+    RESTART = "restart-unit"
+
+
+#: What the ledger records for each kind (restarts change nothing to undo).
+LEDGER_KIND: dict[OpKind, ChangeKind | None] = {
+    OpKind.PACKAGES: ChangeKind.PACKAGES,
+    OpKind.SELINUX_BOOLEAN: ChangeKind.SELINUX_BOOLEAN,
+    OpKind.SELINUX_PORT: ChangeKind.SELINUX_PORT,
+    OpKind.FIREWALL: ChangeKind.FIREWALL,
+    OpKind.STEP: ChangeKind.STEP,
+    OpKind.DIR: ChangeKind.DIR,
+    OpKind.FILE: ChangeKind.FILE,
+    OpKind.REMOVE: ChangeKind.REMOVE,
+    OpKind.ENABLE: ChangeKind.UNIT,
+    OpKind.START: ChangeKind.UNIT,
+    OpKind.RESTART: None,
+}
+
+
+class Operation(BaseModel):
+    """A wanted change, or a no-op (``change`` False) with the reason nothing is needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str
+    kind: OpKind
+    target: str
+    reason: str
+    change: bool = True
+    pending: bool = Field(default=False, description="decided again on fresh facts after earlier changes")
+    refresh: bool = Field(default=False, description="the host's facts change after it")
+    commands: list[list[str]] = []
+    stdin: str | None = None
+    content: bytes | None = Field(default=None, exclude=True)
+    mode: str | None = None
+    diff: str | None = None
+    digest: str | None = None
+    previous: str | None = None
+    undo: list[list[str]] = []
+
+    @property
+    def sha256(self) -> str | None:
+        return hashlib.sha256(self.content).hexdigest() if self.content is not None else None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON shape of ``fossp plan --json``."""
+        data = self.model_dump(mode="json", exclude_defaults=True, exclude={"undo", "digest", "previous"})
+        data.setdefault("change", self.change)
+        if self.content is not None:
+            data["sha256"] = self.sha256
+        return data
+
+
+def noop(role: str, kind: OpKind, target: str, reason: str) -> Operation:
+    """Record that ``target`` is already as wanted, and why we know."""
+    return Operation(role=role, kind=kind, target=target, reason=reason, change=False)
+
+
+class Plan(BaseModel):
+    """A host's ordered operations for the wanted roles."""
+
+    host: str
+    family: str | None = None
+    roles: list[str] = []
+    operations: list[Operation] = []
+
+    @property
+    def changes(self) -> list[Operation]:
+        return [op for op in self.operations if op.change]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "family": self.family,
+            "roles": self.roles,
+            "changes": len(self.changes),
+            "operations": [op.summary() for op in self.operations],
+        }

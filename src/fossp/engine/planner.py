@@ -1,0 +1,270 @@
+"""The planner: wanted roles + a host's facts -> ordered operations, each with its reason.
+
+Pure: it reads facts and FOSSP's state (both from the one facts batch) and never touches
+the host, so tests give it recorded facts and expect operations. Order per role:
+packages, SELinux, firewall, setup steps that need the packages, files, units, setup
+steps that need the running service. A decision that depends on an earlier change
+(a file the package creates) is marked ``pending``; apply re-plans on fresh facts after
+every change that alters facts, so such decisions are always taken on the truth.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fossp.catalog.loader import Catalog
+from fossp.catalog.schema import Family, Role
+from fossp.engine.backends import Backend, backend_for
+from fossp.engine.operations import Operation, OpKind, Plan, noop
+from fossp.engine.recipe import FileSpec, Step, fill, load_recipe, placeholders, resolve_vars
+from fossp.engine.render import augeas_edit, ensure_line, render_template
+from fossp.engine.state import HostState
+from fossp.errors import BadInput
+from fossp.hosts.connector import HostError
+from fossp.hosts.facts import Facts
+
+#: systemctl is-enabled states that need no `enable`.
+ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A role to deploy and its resolved settings."""
+
+    role: Role
+    settings: dict[str, Any]
+
+
+def wanted_roles(catalog: Catalog, choices: list[tuple[str, dict[str, Any]]], host_vars: dict[str, Any], where: str) -> list[Wanted]:
+    """Resolve role refs and settings; a host variable ``<role>_<setting>`` overrides."""
+    from fossp.selection.profile import resolve_settings
+
+    wanted = []
+    for ref, given in choices:
+        role = catalog.role(ref)
+        overrides = {s.name: host_vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host_vars}
+        wanted.append(Wanted(role, resolve_settings(role, {**given, **overrides}, where)))
+    return wanted
+
+
+@dataclass
+class _RolePlan:
+    """What one role's builders share while its operations are made."""
+
+    role: Role
+    family: Family
+    settings: dict[str, Any]
+    values: dict[str, str]
+    facts: Facts
+    state: HostState
+    backend: Backend
+    operations: list[Operation]
+
+    @property
+    def stale(self) -> bool:
+        """Facts may be out of date: an earlier change of this role alters them."""
+        return any(op.change and op.refresh for op in self.operations)
+
+    def op(self, kind: OpKind, target: str, reason: str, **fields: Any) -> Operation:
+        return Operation(role=self.role.id, kind=kind, target=target, reason=reason, **fields)
+
+    def noop(self, kind: OpKind, target: str, reason: str) -> Operation:
+        return noop(self.role.id, kind, target, reason)
+
+    def systemctl(self, *args: str) -> list[str]:
+        root = self.facts.offline_root
+        return ["systemctl", *((f"--root={root}",) if root else ()), *args]
+
+
+def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
+    """The host's plan for all wanted roles (each role's operations in order)."""
+    family = facts.family
+    if family is None:
+        raise HostError(f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r}); FOSSP supports fedora and debian")
+    backend = backend_for(facts)
+    operations: list[Operation] = []
+    for item in wanted:
+        operations += plan_role(item, facts, state, family, backend)
+    return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
+
+
+def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, backend: Backend) -> list[Operation]:
+    role = item.role
+    if not role.available_on(family):
+        raise BadInput(f"{facts.host}: {role.title} is not available on {family.value}: {role.packages[family].note}")
+    recipe = load_recipe(role.name).for_family(family)
+    ctx = _RolePlan(role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, [])
+    ctx.operations.append(_packages(ctx))
+    ctx.operations += _selinux(ctx)
+    ctx.operations += _firewall(ctx)
+    for step in (s for s in recipe.steps if s.when == "installed"):
+        ctx.operations.append(_step(ctx, step))
+    for spec in recipe.files:
+        ctx.operations.append(_file(ctx, spec))
+    ctx.operations += _units(ctx, [spec for spec in recipe.files if spec.reload])
+    for step in (s for s in recipe.steps if s.when == "running"):
+        ctx.operations.append(_step(ctx, step))
+    return ctx.operations
+
+
+def _packages(ctx: _RolePlan) -> Operation:
+    names = ctx.role.packages[ctx.family].packages
+    missing = [name for name in names if name not in ctx.facts.packages]
+    target = " ".join(names)
+    if not missing:
+        versions = ", ".join(f"{n} {ctx.facts.packages[n]}" for n in names)
+        return ctx.noop(OpKind.PACKAGES, target, f"installed: {versions}")
+    return ctx.op(OpKind.PACKAGES, " ".join(missing), f"not installed: {', '.join(missing)}", refresh=True, commands=[ctx.backend.install(missing)])
+
+
+def _selinux(ctx: _RolePlan) -> list[Operation]:
+    selinux = ctx.facts.selinux
+    wanted = ctx.role.selinux
+    if not (wanted.booleans or wanted.port_labels):
+        return []
+    if selinux.mode == "disabled":
+        return [ctx.noop(OpKind.SELINUX_BOOLEAN, "selinux", "SELinux is disabled on this host")]
+    operations = []
+    for name, value in wanted.booleans.items():
+        word = "on" if value else "off"
+        current = selinux.booleans.get(name)
+        if current is value:
+            operations.append(ctx.noop(OpKind.SELINUX_BOOLEAN, name, f"already {word}"))
+            continue
+        before = "unknown" if current is None else ("on" if current else "off")
+        operations.append(
+            ctx.op(OpKind.SELINUX_BOOLEAN, name, f"is {before}, the role needs {word}", previous=before,
+                   commands=[["setsebool", "-P", name, word]],
+                   undo=[["setsebool", "-P", name, before]] if current is not None else [])
+        )
+    for label in wanted.port_labels:
+        port = int(ctx.settings[label.setting]) if label.setting else label.port
+        target = f"{label.type} {label.protocol.value}/{port}"
+        if port == label.port:
+            operations.append(ctx.noop(OpKind.SELINUX_PORT, target, "the policy labels the default port already"))
+        elif port in selinux.port_labels.get(f"{label.type}/{label.protocol.value}", []):
+            operations.append(ctx.noop(OpKind.SELINUX_PORT, target, "labelled already"))
+        else:
+            argv = ["-t", label.type, "-p", label.protocol.value, str(port)]
+            operations.append(ctx.op(OpKind.SELINUX_PORT, target, f"port {port} moved from {label.port}; SELinux must allow it",
+                                     commands=[["semanage", "port", "-a", *argv]], undo=[["semanage", "port", "-d", *argv]]))
+    return operations
+
+
+def _firewall(ctx: _RolePlan) -> list[Operation]:
+    firewall = ctx.facts.firewall
+    rules = [(f"service {s}", "--add-service", "--remove-service", s, s in firewall.services) for s in ctx.role.firewall.services]
+    for spec in ctx.role.ports:
+        port = int(ctx.settings[spec.setting]) if spec.setting else spec.port
+        if spec.expose and port != spec.port:  # default ports are in the firewalld services
+            text = f"{port}/{spec.protocol.value}"
+            rules.append((f"port {text}", "--add-port", "--remove-port", text, text in firewall.ports))
+    if not rules:
+        return []
+    if not firewall.running:
+        return [ctx.noop(OpKind.FIREWALL, ", ".join(r[0] for r in rules), "firewalld is not running on this host; nothing to open")]
+    operations = []
+    for target, add, remove, value, present in rules:
+        if present:
+            operations.append(ctx.noop(OpKind.FIREWALL, target, "open already"))
+            continue
+        commands = [["firewall-cmd", f"{add}={value}"], ["firewall-cmd", "--permanent", f"{add}={value}"]]
+        undo = [["firewall-cmd", f"{remove}={value}"], ["firewall-cmd", "--permanent", f"{remove}={value}"]]
+        operations.append(ctx.op(OpKind.FIREWALL, target, "clients must reach the role", commands=commands, undo=undo))
+    return operations
+
+
+def _unknown(text: str, values: dict[str, str]) -> str:
+    return ", ".join(sorted(placeholders(text) - set(values)))
+
+
+def _step(ctx: _RolePlan, step: Step) -> Operation:
+    argv = [fill(arg, ctx.values) for arg in step.argv]
+    stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
+    if None in argv or (step.stdin is not None and stdin is None):
+        missing = _unknown(" ".join(step.argv) + (step.stdin or ""), ctx.values)
+        return ctx.op(OpKind.STEP, step.name, f"{step.description} (needs {missing}, known after install)", pending=True, refresh=True)
+    commands = [[a for a in argv if a is not None]]
+    digest = hashlib.sha256(json.dumps([commands, stdin]).encode()).hexdigest()
+    creates = fill(step.creates, ctx.values) if step.creates else None
+    if creates and creates in ctx.facts.files:
+        return ctx.noop(OpKind.STEP, step.name, f"{creates} exists")
+    done = ctx.state.step_done(ctx.role.id, digest)
+    if done and not creates:
+        return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
+    return ctx.op(OpKind.STEP, step.name, step.description, refresh=True, commands=commands, stdin=stdin, digest=digest,
+                  pending=ctx.stale and creates is not None)
+
+
+def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
+    path = fill(spec.path, ctx.values)
+    kind = OpKind.REMOVE if spec.absent else OpKind.DIR if spec.dir else OpKind.FILE
+    if path is None:
+        missing = _unknown(spec.path, ctx.values)
+        return ctx.op(kind, spec.path, f"path needs {missing}, known after install", pending=True)
+    current = ctx.facts.files.get(path)
+    if spec.absent:
+        if current is None:
+            return ctx.op(kind, path, "decided after install", pending=True) if ctx.stale else ctx.noop(kind, path, "absent already")
+        return ctx.op(kind, path, "FOSSP's site replaces the distribution's default", commands=[["rm", "-f", "--", path]])
+    if spec.dir:
+        if current is not None and current.kind == "dir":
+            return ctx.noop(kind, path, "exists")
+        return ctx.op(kind, path, "missing", mode=spec.mode, commands=[["mkdir", "-p", "-m", spec.mode, "--", path]])
+    if spec.template is None and current is None and ctx.stale:
+        return ctx.op(kind, path, "edited once the package has created it", pending=True)
+    return _file_content(ctx, spec, path)
+
+
+def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
+    current = ctx.facts.files.get(path)
+    old = current.content if current is not None and current.content is not None else b""
+    if spec.template is not None:
+        new = render_template(spec.template, {**ctx.settings, **{k: v for k, v in ctx.values.items() if k not in ctx.settings}})
+        mode = spec.mode.lstrip("0")
+    elif spec.augeas is not None:
+        if current is None:
+            raise HostError(f"{ctx.facts.host}: {path} does not exist; {ctx.role.implementation}'s package should have created it")
+        new = augeas_edit(path, old, spec.augeas, ctx.values)
+        mode = current.mode
+    else:
+        new = ensure_line(old, fill(spec.line or "", ctx.values) or "")
+        mode = current.mode if current is not None else spec.mode.lstrip("0")
+    if current is not None and current.kind == "file" and old == new and current.mode == mode:
+        return ctx.noop(OpKind.FILE, path, "content as wanted")
+    reason = "missing" if current is None else "content differs" if old != new else f"mode is {current.mode}, wanted {mode}"
+    diff = "".join(difflib.unified_diff(old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path))
+    return ctx.op(OpKind.FILE, path, reason, content=new, mode=mode, diff=diff or None)
+
+
+def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
+    changed = [op.target for op in ctx.operations if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)]
+    operations = []
+    for unit in ctx.role.units.get(ctx.family, []):
+        state = ctx.facts.units.get(unit)
+        if state is not None and state.enabled in ENABLED_STATES:
+            operations.append(ctx.noop(OpKind.ENABLE, unit, f"{state.enabled} already"))
+        else:
+            operations.append(ctx.op(OpKind.ENABLE, unit, "not enabled; the role must start at boot", pending=ctx.stale and state is None,
+                                     commands=[ctx.systemctl("enable", unit)], undo=[ctx.systemctl("disable", unit)]))
+        if ctx.facts.offline_root:
+            continue
+        operations.append(_running(ctx, unit, state.active if state else None, changed))
+    return operations
+
+
+def _running(ctx: _RolePlan, unit: str, active: str | None, changed: list[str]) -> Operation:
+    if active == "active" and changed:
+        return ctx.op(OpKind.RESTART, unit, f"its configuration changed: {', '.join(changed)}", commands=[ctx.systemctl("restart", unit)])
+    if active == "active":
+        return ctx.noop(OpKind.START, unit, "active")
+    return ctx.op(OpKind.START, unit, f"{active or 'not loaded'}; the role must run", pending=ctx.stale and active is None,
+                  commands=[ctx.systemctl("restart", unit)], undo=[ctx.systemctl("stop", unit)])
+
+
+def _matches(spec: FileSpec, path: str, ctx: _RolePlan) -> bool:
+    return fill(spec.path, ctx.values) == path

@@ -1,0 +1,184 @@
+"""Recipes: what a role needs beyond packages and units, as validated data.
+
+A recipe (``fossp/data/recipes/<role name>.yaml``) says, per OS family, which files FOSSP
+writes from templates or edits with an Augeas lens, which setup steps run (initdb,
+createdb, ...) and which values come from facts (``vars``, e.g. PostgreSQL's major
+version from the installed package). Text fields may use ``{setting}`` and ``{var}``
+placeholders; values are substituted as data, never as shell syntax.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
+from fossp.catalog.schema import Family, Strict
+from fossp.errors import BadInput
+
+RECIPES_DIR = DATA_DIR / "recipes"
+TEMPLATES_DIR = RECIPES_DIR / "templates"
+AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/")]
+
+
+class PackageVersionVar(Strict):
+    """A value read from an installed package's version, e.g. ``15`` from ``15+248``."""
+
+    package: str
+    pattern: str = Field(description="regular expression; its first group is the value")
+
+    def resolve(self, packages: dict[str, str]) -> str | None:
+        version = packages.get(self.package)
+        match = re.search(self.pattern, version) if version else None
+        return match.group(1) if match else None
+
+
+class TextVar(Strict):
+    """A value built from settings and other text, e.g. a zone file's path from the zone."""
+
+    text: str
+
+
+class AugeasSet(Strict):
+    """Set ``node`` (relative to the file) to ``value``."""
+
+    node: str
+    value: str
+
+
+class AugeasEntry(Strict):
+    """Ensure a numbered entry (pg_hba line, hosts line) with these children exists."""
+
+    entry: dict[str, str]
+
+
+class AugeasEdit(Strict):
+    lens: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*\.lns$")
+    set: list[AugeasSet] = []
+    ensure: list[AugeasEntry] = []
+
+
+class FileSpec(Strict):
+    """A file FOSSP owns (template), edits (augeas), creates as a folder (dir) or removes."""
+
+    path: str
+    template: str | None = None
+    augeas: AugeasEdit | None = None
+    line: str | None = Field(default=None, description="ensure this line is in the file")
+    dir: bool = False
+    absent: bool = False
+    mode: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] = "644"
+    reload: bool = Field(default=True, description="restart the role's units when it changes")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FileSpec:
+        kinds = [self.template is not None, self.augeas is not None, self.line is not None, self.dir, self.absent]
+        if sum(kinds) != 1:
+            raise ValueError(f"{self.path}: give exactly one of template, augeas, line, dir, absent")
+        if self.template and not (TEMPLATES_DIR / self.template).is_file():
+            raise ValueError(f"{self.path}: template {self.template} not found")
+        return self
+
+
+class Step(Strict):
+    """A setup command. ``creates`` makes it idempotent by a file; else the ledger does."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
+    argv: list[str] = Field(min_length=1)
+    when: Literal["installed", "running"] = Field(
+        default="installed", description="after the packages are installed, or after units start"
+    )
+    creates: str | None = None
+    stdin: str | None = Field(default=None, description="data for the command's standard input")
+    description: str
+
+
+class FamilyRecipe(Strict):
+    vars: dict[str, PackageVersionVar | TextVar] = {}
+    files: list[FileSpec] = []
+    steps: list[Step] = []
+
+
+class Recipe(Strict):
+    role: str
+    families: dict[Family, FamilyRecipe]
+
+    def for_family(self, family: Family) -> FamilyRecipe:
+        return self.families.get(family, FamilyRecipe())
+
+
+@cache
+def load_recipe(role_name: str) -> Recipe:
+    """The role's recipe, or an empty one (packages, units, firewall only)."""
+    path = RECIPES_DIR / f"{role_name}.yaml"
+    if not path.is_file():
+        return Recipe(role=role_name, families={})
+    recipe = parse_model(Recipe, read_yaml(path), str(path))
+    if recipe.role != role_name:
+        raise BadInput(f"{path}: field 'role': {recipe.role!r} does not match the file name")
+    return recipe
+
+
+def placeholders(text: str) -> set[str]:
+    """Names used as ``{name}`` in ``text``."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def fill(text: str, values: dict[str, Any]) -> str | None:
+    """``text`` with placeholders filled, or None when a value is not known yet."""
+    if not placeholders(text) <= set(values):
+        return None
+    return text.format_map({k: _plain(v) for k, v in values.items()})
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def fact_paths(recipes: list[tuple[Recipe, dict[str, Any]]]) -> list[str]:
+    """Every path a plan may read, for the facts batch: settings are filled in, values only
+    facts can tell (a package's version) become ``*``; all families, as the family is a fact too."""
+    paths: set[str] = set()
+    for recipe, settings in recipes:
+        for family_recipe in recipe.families.values():
+            values = _Globbing(resolve_vars(family_recipe, settings, None))
+            texts = [spec.path for spec in family_recipe.files]
+            texts += [step.creates for step in family_recipe.steps if step.creates]
+            paths.update(text.format_map(values) for text in texts)
+    return sorted(paths)
+
+
+class _Globbing(dict[str, str]):
+    """Placeholders not known before facts match anything."""
+
+    def __missing__(self, key: str) -> str:
+        return "*"
+
+
+def resolve_vars(recipe: FamilyRecipe, settings: dict[str, Any], packages: dict[str, str] | None) -> dict[str, str]:
+    """Settings plus the recipe's variables that can be known, as text, in declaration order.
+
+    With ``packages`` None (before facts), a package-version variable reads as ``*``.
+    """
+    values = {name: _plain(value) for name, value in settings.items()}
+    for name, var in recipe.vars.items():
+        if isinstance(var, PackageVersionVar):
+            found = "*" if packages is None else var.resolve(packages)
+        else:
+            found = fill(var.text, values)
+        if found is not None:
+            values[name] = found
+    return values
+
+
+def template_path(name: str) -> Path:
+    return TEMPLATES_DIR / name

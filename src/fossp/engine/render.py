@@ -1,0 +1,121 @@
+"""Producing a file's wanted content: Jinja2 templates, Augeas edits and ensured lines.
+
+Every value is quoted for its target format by a filter (``nginx_string``,
+``bind_string``, ``html``), so a setting such as ``$(touch /tmp/x)`` lands literally in
+the file. Augeas edits run through python-augeas on the controller, against a copy of the
+host's file that the facts batch brought back: the lens does the parsing and the quoting,
+the plan knows the exact new content (and so whether anything changes), and the result
+travels to the host as whole-file data, the same way over SSH, locally and into an
+offline root. No augtool or Python is needed on the host.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fossp.engine.recipe import TEMPLATES_DIR, AugeasEdit, fill
+from fossp.errors import BadInput
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+def nginx_string(value: str) -> str:
+    """A double-quoted nginx string; nginx expands ``$`` in strings, so it is refused."""
+    if "$" in value:
+        raise BadInput(f"{value!r}: nginx cannot take a literal '$' in this setting")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def bind_string(value: str) -> str:
+    """A double-quoted named.conf string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@cache
+def _environment() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    from markupsafe import escape
+
+    environment = Environment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters.update(nginx_string=nginx_string, bind_string=bind_string, html=lambda v: str(escape(v)))
+    return environment
+
+
+def render_template(name: str, values: dict[str, Any]) -> bytes:
+    """Render a recipe template; settings keep their types (lists stay lists)."""
+    return _environment().get_template(name).render(**values).encode()
+
+
+def ensure_line(current: bytes, line: str) -> bytes:
+    """``current`` with ``line`` appended unless some line already equals it."""
+    text = current.decode()
+    if line in (existing.strip() for existing in text.splitlines()):
+        return current
+    separator = "" if not text or text.endswith("\n") else "\n"
+    return (text + separator + line + "\n").encode()
+
+
+def _augeas_quote(value: str) -> str:
+    """A string literal inside an Augeas path expression."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, str]) -> bytes:
+    """Apply ``edit`` with its lens to a copy of ``current``; return the new content."""
+    try:
+        import augeas
+    except ImportError:
+        raise BadInput("editing config files needs python-augeas: pip install 'fossp[augeas]'") from None
+    with tempfile.TemporaryDirectory(prefix="fossp-augeas-") as scratch:
+        copy = Path(scratch) / path.lstrip("/")
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(current)
+        aug = augeas.Augeas(root=scratch, flags=augeas.Augeas.NO_MODL_AUTOLOAD)
+        aug.set("/augeas/load/Fossp/lens", edit.lens)
+        aug.set("/augeas/load/Fossp/incl", path)
+        aug.load()
+        _raise_errors(aug, path, "parse")
+        node = f"/files{path}"
+        for change in edit.set:
+            aug.set(f"{node}/{change.node}", _filled(change.value, values))
+        for wanted in edit.ensure:
+            _ensure_entry(aug, node, {k: _filled(v, values) for k, v in wanted.entry.items()})
+        try:
+            aug.save()
+        except OSError:
+            _raise_errors(aug, path, "write")
+            raise
+        return copy.read_bytes()
+
+
+def _ensure_entry(aug: Any, node: str, entry: dict[str, str]) -> None:
+    condition = "".join(f"[{key}={_augeas_quote(value)}]" for key, value in entry.items())
+    if aug.match(f"{node}/*{condition}"):
+        return
+    numbers = [int(p.rsplit("/", 1)[-1]) for p in aug.match(f"{node}/*") if p.rsplit("/", 1)[-1].isdigit()]
+    new = f"{node}/{max(numbers, default=0) + 1}"
+    for key, value in entry.items():
+        aug.set(f"{new}/{key}", value)
+
+
+def _filled(text: str, values: dict[str, str]) -> str:
+    filled = fill(text, values)
+    if filled is None:
+        raise BadInput(f"recipe value {text!r} refers to an unknown setting")
+    return filled
+
+
+def _raise_errors(aug: Any, path: str, stage: str) -> None:
+    errors = aug.match("/augeas//error")
+    if errors:
+        message = aug.get(f"{errors[0]}/message") or aug.get(errors[0]) or "unknown error"
+        raise BadInput(f"{path}: Augeas cannot {stage} the file: {message}")

@@ -1,0 +1,162 @@
+"""FOSSP's state on the host: role instances, the ledger of every change, and the lock.
+
+Kept in /var/lib/fossp/state.json on the host itself, so any controller sees the same
+truth and decommission can undo exactly what FOSSP did, even from another machine.
+States follow rolekit's: persistent nascent, ready, running, error; transitional
+deploying and decommissioning. ``fossp status`` never trusts the stored state alone: it
+re-derives it from live facts and probes (see engine.status).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fossp.hosts.connector import Connector, HostError
+from fossp.hosts.facts import Facts
+
+STATE_DIR = "/var/lib/fossp"
+STATE_FILE = f"{STATE_DIR}/state.json"
+BACKUP_DIR = f"{STATE_DIR}/backups"
+LOCK_DIR = f"{STATE_DIR}/lock"
+
+
+class InstanceState(StrEnum):
+    NASCENT = "nascent"
+    DEPLOYING = "deploying"
+    READY = "ready"
+    RUNNING = "running"
+    ERROR = "error"
+    DECOMMISSIONING = "decommissioning"
+
+
+class ChangeKind(StrEnum):
+    PACKAGES = "packages"
+    FILE = "file"
+    DIR = "dir"
+    REMOVE = "remove"
+    STEP = "step"
+    UNIT = "unit"
+    FIREWALL = "firewall"
+    SELINUX_BOOLEAN = "selinux-boolean"
+    SELINUX_PORT = "selinux-port"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Change(BaseModel):
+    """One change FOSSP made, with what it takes to undo it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str
+    kind: ChangeKind
+    target: str
+    at: str = Field(default_factory=now)
+    packages: list[str] = []  # installed by this change (dependencies included)
+    backup: str | None = None  # copy of the file as it was; None: FOSSP created it
+    link_target: str | None = None  # a removed symbolic link pointed here
+    sha256: str | None = None  # content FOSSP wrote
+    previous: str | None = None  # e.g. an SELinux boolean's value before
+    digest: str | None = None  # a setup step's command and input, to run it once
+    undo: list[list[str]] = []  # commands that take the change back
+
+
+class Instance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role_id: str
+    role_name: str
+    state: InstanceState = InstanceState.NASCENT
+    settings: dict[str, Any] = {}
+    message: str | None = None
+    created: str = Field(default_factory=now)
+    updated: str = Field(default_factory=now)
+
+
+class HostState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fossp_state: int = 1
+    instances: dict[str, Instance] = {}
+    ledger: list[Change] = []
+
+    def changes(self, role_id: str) -> list[Change]:
+        return [change for change in self.ledger if change.role == role_id]
+
+    def first_file_change(self, role_id: str, path: str) -> Change | None:
+        """The change that first touched ``path`` (it holds the original's backup)."""
+        kinds = (ChangeKind.FILE, ChangeKind.REMOVE, ChangeKind.DIR)
+        return next((c for c in self.changes(role_id) if c.kind in kinds and c.target == path), None)
+
+    def wrote(self, role_id: str) -> dict[str, str]:
+        """Path -> sha256 of the content FOSSP last wrote there for the role."""
+        return {c.target: c.sha256 for c in self.changes(role_id) if c.kind is ChangeKind.FILE and c.sha256}
+
+    def step_done(self, role_id: str, digest: str) -> Change | None:
+        return next((c for c in self.changes(role_id) if c.kind is ChangeKind.STEP and c.digest == digest), None)
+
+    def set_state(self, role_id: str, state: InstanceState, message: str | None = None) -> None:
+        instance = self.instances[role_id]
+        instance.state = state
+        instance.message = message
+        instance.updated = now()
+
+
+def parse_state(facts: Facts) -> HostState:
+    """The state file from the facts batch; a damaged one is an error, never silently reset."""
+    if not facts.state_json:
+        return HostState()
+    try:
+        return HostState.model_validate(json.loads(facts.state_json))
+    except (ValueError, ValidationError) as error:
+        raise HostError(f"{facts.host}: {STATE_FILE} is damaged ({error}); fix or move it aside") from None
+
+
+async def save_state(connector: Connector, state: HostState) -> None:
+    await connector.write_file(STATE_FILE, state.model_dump_json(indent=2).encode(), 0o600)
+
+
+_LOCK_SCRIPT = 'mkdir -p "$1" && mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner" || { cat "$1/lock/owner" 2>/dev/null; exit 3; }'
+
+
+class HostLock:
+    """A mkdir lock on the host (atomic on every file system), naming its owner.
+
+    A lock left by a crashed run on this controller (its process is gone) is taken over.
+    """
+
+    def __init__(self, connector: Connector) -> None:
+        self.connector = connector
+        self.owner = f"{socket.gethostname()} {os.getpid()} {now()}"
+
+    async def __aenter__(self) -> HostLock:
+        for _ in range(2):
+            result = await self.connector.run(["sh", "-c", _LOCK_SCRIPT, "lock", self.connector.path(STATE_DIR), self.owner])
+            if result.ok:
+                return self
+            if not self._stale(result.stdout.strip()):
+                break
+            await self._remove()
+        raise HostError(f"{self.connector.name}: another FOSSP run holds the lock ({result.stdout.strip() or 'unknown owner'})")
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._remove()
+
+    async def _remove(self) -> None:
+        await self.connector.run(["rm", "-rf", "--", self.connector.path(LOCK_DIR)])
+
+    @staticmethod
+    def _stale(owner: str) -> bool:
+        fields = owner.split()
+        if len(fields) < 2 or fields[0] != socket.gethostname() or not fields[1].isdigit():
+            return False
+        return not os.path.exists(f"/proc/{fields[1]}")

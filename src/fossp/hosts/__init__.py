@@ -1,0 +1,1 @@
+"""Reaching hosts: inventory, connectors (local, SSH, offline root) and batched facts."""

@@ -1,0 +1,318 @@
+"""Facts: everything a plan needs about a host, gathered in ONE round trip.
+
+A fixed shell script (no user value is ever pasted into it) prints every fact in a
+section behind a ``@@fossp:NAME@@`` marker; values it needs -- the offline root folder and
+the config file paths the chosen roles care about -- arrive as positional arguments.
+Each section has a pure parser, so parsers are tested with recorded output (including
+recorded Fedora hosts) and the host is only ever read, never changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+import time
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from fossp.catalog.schema import Family
+from fossp.hosts.connector import Connector, HostError
+
+FACTS_SCRIPT = r"""
+R="$1"; shift
+m() { printf '\n@@fossp:%s@@\n' "$1"; }
+m hostname; if [ -z "$R" ]; then cat /proc/sys/kernel/hostname; else echo offline; fi
+m os; cat "$R/etc/os-release" 2>/dev/null || cat "$R/usr/lib/os-release" 2>/dev/null
+m tools; for t in dnf apt-get rpm dpkg-query systemctl firewall-cmd getenforce semanage runuser augtool; do command -v "$t"; done
+m packages
+if [ -d "$R/var/lib/dpkg/info" ] && command -v dpkg-query >/dev/null; then
+  dpkg-query --admindir="$R/var/lib/dpkg" -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' 2>/dev/null
+elif command -v rpm >/dev/null; then
+  rpm --root "${R:-/}" -qa --qf 'ii  %{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' 2>/dev/null
+fi
+m unit_files; systemctl ${R:+--root="$R"} list-unit-files --type=service,socket,target --no-legend --no-pager 2>/dev/null
+if [ -z "$R" ]; then
+  m units; systemctl list-units --type=service,socket,target --all --no-legend --no-pager --plain 2>/dev/null
+  m tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  m udp; cat /proc/net/udp /proc/net/udp6 2>/dev/null
+  m firewalld; if command -v firewall-cmd >/dev/null && firewall-cmd --state >/dev/null 2>&1; then
+    echo running; echo "services $(firewall-cmd --list-services)"; echo "ports $(firewall-cmd --list-ports)"; fi
+  m selinux; if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi
+  m sebool; command -v getsebool >/dev/null && getsebool -a 2>/dev/null
+  m seports; command -v semanage >/dev/null && semanage port -l -C 2>/dev/null
+fi
+m rootfs; stat -f -c %T "$R/"
+m state; cat "$R/var/lib/fossp/state.json" 2>/dev/null
+IFS='
+'
+for pattern in "$@"; do for f in $R$pattern; do
+  if [ -L "$f" ]; then m file; printf 'link %s\t%s\n\n' "${f#"$R"}" "$(readlink "$f")"
+  elif [ -f "$f" ]; then m file; printf 'file %s\t%s\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"; base64 -w0 < "$f"; echo
+  elif [ -d "$f" ]; then m file; printf 'dir %s\t%s\n\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
+  fi
+done; done
+m end
+"""
+
+_MARKER = re.compile(r"^@@fossp:([a-z_]+)@@$", re.MULTILINE)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class OsRelease(Frozen):
+    id: str = "unknown"
+    version_id: str = ""
+    id_like: list[str] = []
+    pretty_name: str = ""
+    family: Family | None = None
+
+
+class UnitState(Frozen):
+    enabled: str | None = None  # enabled, disabled, static, masked, ... (None: no unit file)
+    active: str | None = None  # active, inactive, failed, activating, ...
+
+
+class Listener(Frozen):
+    protocol: Literal["tcp", "udp"]
+    address: str
+    port: int
+
+
+class FirewallState(Frozen):
+    running: bool = False
+    services: list[str] = []
+    ports: list[str] = []  # "8080/tcp"
+
+
+class SELinuxState(Frozen):
+    mode: Literal["enforcing", "permissive", "disabled"] = "disabled"
+    booleans: dict[str, bool] = {}
+    #: Local port labels: (type, protocol) -> ports added with semanage.
+    port_labels: dict[str, list[int]] = {}
+
+
+class FileFact(Frozen):
+    path: str
+    kind: Literal["file", "link", "dir"]
+    mode: str = ""
+    owner: str = ""
+    group: str = ""
+    link_target: str | None = None
+    content: bytes | None = None
+
+
+class Facts(Frozen):
+    """A host's facts; read-only, typed, and all gathered in one command."""
+
+    host: str
+    hostname: str = ""
+    offline_root: str | None = None
+    os: OsRelease = OsRelease()
+    tools: list[str] = []
+    package_manager: Literal["dnf", "apt"] | None = None
+    packages: dict[str, str] = {}
+    units: dict[str, UnitState] = {}
+    listening: list[Listener] = []
+    firewall: FirewallState = FirewallState()
+    selinux: SELinuxState = SELinuxState()
+    root_fs: str = ""
+    state_json: str | None = None
+    files: dict[str, FileFact] = {}
+    seconds: float = 0.0
+
+    @property
+    def family(self) -> Family | None:
+        return self.os.family
+
+    def has_tool(self, name: str) -> bool:
+        return any(path.rsplit("/", 1)[-1] == name for path in self.tools)
+
+    def listens(self, protocol: str, port: int) -> bool:
+        return any(item.protocol == protocol and item.port == port for item in self.listening)
+
+
+def split_sections(output: str) -> dict[str, list[str]]:
+    """Section name -> the texts behind each of its markers (``file`` repeats)."""
+    parts = _MARKER.split(output)
+    sections: dict[str, list[str]] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        sections.setdefault(name, []).append(body.strip("\n"))
+    return sections
+
+
+def parse_os_release(text: str) -> OsRelease:
+    """os-release(5): KEY=value lines, values optionally quoted; family from ID and ID_LIKE."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("'\"")
+    os_id = values.get("ID", "unknown")
+    like = values.get("ID_LIKE", "").split()
+    return OsRelease(
+        id=os_id,
+        version_id=values.get("VERSION_ID", ""),
+        id_like=like,
+        pretty_name=values.get("PRETTY_NAME", ""),
+        family=family_of(os_id, like),
+    )
+
+
+def family_of(os_id: str, like: Iterable[str]) -> Family | None:
+    """Fedora, RHEL, CentOS, Alma, Rocky -> fedora; Debian, Ubuntu -> debian."""
+    names = {os_id, *like}
+    if names & {"fedora", "rhel", "centos"}:
+        return Family.FEDORA
+    if names & {"debian", "ubuntu"}:
+        return Family.DEBIAN
+    return None
+
+
+def parse_packages(text: str) -> dict[str, str]:
+    """``ii NAME VERSION`` lines (dpkg status abbreviation or rpm); only installed ones."""
+    packages: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0] == "ii":
+            version = fields[2].removeprefix("0:") if fields[2].startswith("0:") else fields[2]
+            packages[fields[1]] = version
+    return packages
+
+
+def parse_units(unit_files: str, units: str) -> dict[str, UnitState]:
+    """Join ``list-unit-files`` (enablement) with ``list-units`` (activity)."""
+    enabled: dict[str, str] = {}
+    for line in unit_files.splitlines():
+        fields = line.split()
+        if len(fields) >= 2:
+            enabled[fields[0]] = fields[1]
+    active: dict[str, str] = {}
+    for line in units.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            active[fields[0]] = fields[2]
+    return {name: UnitState(enabled=enabled.get(name), active=active.get(name)) for name in sorted({*enabled, *active})}
+
+
+def _hex_address(text: str) -> str:
+    """/proc/net addresses are host-order hex words: 0100007F is 127.0.0.1."""
+    raw = bytes.fromhex(text)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return str(ipaddress.IPv6Address(words))
+
+
+def parse_proc_net(text: str, protocol: Literal["tcp", "udp"]) -> list[Listener]:
+    """Listening TCP sockets (state 0A) and bound UDP sockets (state 07) from /proc/net."""
+    wanted = "0A" if protocol == "tcp" else "07"
+    found: set[Listener] = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or fields[0] == "sl" or fields[3] != wanted:
+            continue
+        address, _, port = fields[1].partition(":")
+        found.add(Listener(protocol=protocol, address=_hex_address(address), port=int(port, 16)))
+    return sorted(found, key=lambda item: (item.protocol, item.port, item.address))
+
+
+def parse_firewalld(text: str) -> FirewallState:
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "running":
+        return FirewallState()
+    values = {key: rest.split() for key, _, rest in (line.partition(" ") for line in lines[1:])}
+    return FirewallState(running=True, services=values.get("services", []), ports=values.get("ports", []))
+
+
+def parse_selinux(mode: str, booleans: str, ports: str) -> SELinuxState:
+    """``getenforce``, ``getsebool -a`` (``name --> on``) and ``semanage port -l -C``."""
+    normal = mode.strip().lower()
+    if normal not in ("enforcing", "permissive"):
+        return SELinuxState()
+    flags: dict[str, bool] = {}
+    for line in booleans.splitlines():
+        name, sep, value = line.partition(" --> ")
+        if sep:
+            flags[name.strip()] = value.strip() == "on"
+    labels: dict[str, list[int]] = {}
+    for line in ports.splitlines():
+        fields = line.replace(",", " ").split()
+        if len(fields) >= 3 and fields[0].endswith("_t"):
+            labels[f"{fields[0]}/{fields[1]}"] = _port_numbers(fields[2:])
+    return SELinuxState(mode=normal, booleans=flags, port_labels=labels)  # type: ignore[arg-type]
+
+
+def _port_numbers(items: list[str]) -> list[int]:
+    numbers: list[int] = []
+    for item in items:
+        low, _, high = item.partition("-")
+        if low.isdigit():
+            numbers += range(int(low), int(high or low) + 1)
+    return numbers
+
+
+def parse_files(bodies: list[str]) -> dict[str, FileFact]:
+    """Each ``file`` section: ``KIND PATH<TAB>DETAILS`` then base64 content for files."""
+    files: dict[str, FileFact] = {}
+    for body in bodies:
+        header, _, content = body.partition("\n")
+        kind, _, rest = header.partition(" ")
+        path, _, details = rest.partition("\t")
+        if kind == "link":
+            files[path] = FileFact(path=path, kind="link", link_target=details)
+            continue
+        mode, owner, group = (details.split() + ["", "", ""])[:3]
+        data = base64.b64decode(content.strip()) if kind == "file" else None
+        files[path] = FileFact(path=path, kind=kind, mode=mode, owner=owner, group=group, content=data)  # type: ignore[arg-type]
+    return files
+
+
+def parse_facts(host: str, output: str, offline_root: str | None = None) -> Facts:
+    """Turn the script's whole output into typed facts (pure: tests feed recorded output)."""
+    sections = split_sections(output)
+
+    def one(name: str) -> str:
+        return sections.get(name, [""])[0]
+
+    if "end" not in sections:
+        raise HostError(f"{host}: facts were cut short (no end marker); output: {output[-500:]!r}")
+    os_release = parse_os_release(one("os"))
+    tools = one("tools").split()
+    return Facts(
+        host=host,
+        hostname=one("hostname").strip(),
+        offline_root=offline_root,
+        os=os_release,
+        tools=tools,
+        package_manager=_package_manager(os_release.family),
+        packages=parse_packages(one("packages")),
+        units=parse_units(one("unit_files"), one("units")),
+        listening=parse_proc_net(one("tcp"), "tcp") + parse_proc_net(one("udp"), "udp"),
+        firewall=parse_firewalld(one("firewalld")),
+        selinux=parse_selinux(one("selinux"), one("sebool"), one("seports")),
+        root_fs=one("rootfs").strip(),
+        state_json=one("state").strip() or None,
+        files=parse_files(sections.get("file", [])),
+    )
+
+
+def _package_manager(family: Family | None) -> Literal["dnf", "apt"] | None:
+    if family is Family.FEDORA:
+        return "dnf"
+    if family is Family.DEBIAN:
+        return "apt"
+    return None
+
+
+async def gather_facts(connector: Connector, paths: Iterable[str] = ()) -> Facts:
+    """Run the facts script once on the host; ``paths`` may hold shell globs (``*``)."""
+    started = time.perf_counter()
+    argv = ["sh", "-s", "--", connector.root or "", *paths]
+    result = await connector.run(argv, stdin=FACTS_SCRIPT.encode())
+    facts = parse_facts(connector.name, result.stdout, connector.root)
+    return facts.model_copy(update={"seconds": time.perf_counter() - started})
