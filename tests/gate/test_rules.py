@@ -1,0 +1,116 @@
+"""The stage gate rules as pure functions: permissions, go blockers, transitions, status."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fossp.catalog.schema import CatalogStatus
+from fossp.gate import rules
+from fossp.gate.errors import Forbidden, Invalid, Refused
+from fossp.gate.process import Participant, load_process
+from fossp.gate.rules import Action, Actor, AppState, GateFacts, Outcome, Position
+
+PHASES = len(load_process().phases)
+READY = GateFacts(
+    reviewed_by=frozenset({Participant.MEMBER}), required_reviews=[Participant.MEMBER], review_count=1
+)
+
+
+def test_the_process_data_has_the_seeds_eleven_phases() -> None:
+    names = [p.name for p in load_process().phases]
+    assert names[0] == "Initiation" and names[-1] == "Service Removal" and len(names) == 11
+    assert "Launch/Availability" in names and "Operations and Maintenance" in names
+
+
+def test_gates_reuse_templates() -> None:
+    process = load_process()
+    testing = process.gate("testing")
+    assert {"phase-summary", "role-definition"} <= {d.key for d in testing.deliverables}
+    assert testing.name == "Gate 7: enter Testing"
+
+
+def test_only_the_review_lead_decides() -> None:
+    lead = Actor("lia", Participant.LIAISON)
+    assert rules.may(lead, Action.DECIDE, lead="lia")
+    with pytest.raises(Forbidden, match="not the review lead"):
+        rules.require(Actor("mem", Participant.MEMBER), Action.DECIDE, lead="lia")
+    with pytest.raises(Forbidden, match="maintainer"):
+        rules.require(Actor("mai", Participant.MAINTAINER), Action.DECIDE, lead="mai")
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_a_viewer_changes_nothing(action: Action) -> None:
+    assert not rules.may(Actor("vic", Participant.VIEWER), action, lead="vic")
+
+
+def test_a_go_needs_everything() -> None:
+    facts = GateFacts(
+        missing_deliverables=["proposal"],
+        unmet_criteria=["fits-platform"],
+        open_actions=["#3"],
+        reviewed_by=frozenset({Participant.MEMBER}),
+        required_reviews=[Participant.MEMBER, Participant.QA],
+        review_count=1,
+    )
+    blockers = rules.go_blockers(facts)
+    assert blockers == [
+        "deliverable 'proposal' is missing",
+        "exit criterion 'fits-platform' is not met",
+        "corrective action #3 is not approved",
+        "no review by qa yet",
+    ]
+    with pytest.raises(Refused, match="go refused: deliverable 'proposal'"):
+        rules.check_decision(Position(0), Outcome.GO, "ok", facts)
+    rules.check_decision(Position(0), Outcome.RECYCLE, "rework the proposal", facts)
+
+
+def test_a_decision_comes_after_the_reviews_and_has_a_rationale() -> None:
+    with pytest.raises(Refused, match="no review yet"):
+        rules.check_decision(Position(0), Outcome.NO_GO, "no", GateFacts())
+    with pytest.raises(Invalid, match="rationale"):
+        rules.check_decision(Position(0), Outcome.GO, "  ", READY)
+
+
+@pytest.mark.parametrize("state", [AppState.ON_HOLD, AppState.STOPPED, AppState.DONE])
+def test_no_decision_unless_active(state: AppState) -> None:
+    with pytest.raises(Refused):
+        rules.check_decision(Position(3, state), Outcome.GO, "ok", READY)
+
+
+def test_catalog_status_follows_the_phase() -> None:
+    assert rules.catalog_status(None, AppState.ACTIVE) is CatalogStatus.PREVIEW
+    assert rules.catalog_status(CatalogStatus.LAUNCHED, AppState.ON_HOLD) is CatalogStatus.LAUNCHED
+    assert rules.catalog_status(CatalogStatus.PREVIEW, AppState.STOPPED) is CatalogStatus.RETIRED
+    assert rules.catalog_status(CatalogStatus.LAUNCHED, AppState.STOPPED) is CatalogStatus.LAUNCHED
+    statuses = [CatalogStatus.RETIRED, CatalogStatus.LAUNCHED, CatalogStatus.PREVIEW]
+    assert rules.strongest(statuses) is CatalogStatus.LAUNCHED
+
+
+def test_resume() -> None:
+    assert rules.after_resume(Position(2, AppState.ON_HOLD, 1)) == Position(2, AppState.ACTIVE, 1)
+    assert rules.after_resume(Position(2, AppState.STOPPED, 1)) == Position(2, AppState.ACTIVE, 2)
+    with pytest.raises(Refused):
+        rules.after_resume(Position(2))
+
+
+@given(st.lists(st.sampled_from(list(Outcome)) | st.just(None), max_size=40))
+def test_only_a_go_advances_and_by_one_phase(steps: list[Outcome | None]) -> None:
+    """Any sequence of decisions and resumes: the phase moves only on a go, one at a time."""
+    position = Position(-1)
+    for step in steps:
+        if position.state is AppState.DONE:
+            break
+        if step is None or position.state is not AppState.ACTIVE:
+            if position.state in (AppState.ON_HOLD, AppState.STOPPED):
+                position = rules.after_resume(position)
+            continue
+        after = rules.after_decision(position, step, PHASES)
+        if step is Outcome.GO:
+            assert after.phase == position.phase + 1 and after.round == 1
+        else:
+            assert after.phase == position.phase and after.round >= position.round
+        assert after.phase <= PHASES - 1
+        assert (after.state is AppState.DONE) == (after.phase == PHASES - 1)
+        position = after
