@@ -55,12 +55,6 @@ def _show_hosts(hosts: list[LabHost], as_json: bool, title: str) -> None:
     emit(data, as_json, lambda: table(title, columns, [_host_row(h) for h in hosts]))
 
 
-def _extra_packages(packages: list[str], roles: list[str]) -> list[str]:
-    from fossp.lab.repo import role_packages, validate_packages
-
-    return validate_packages(list(packages)) + role_packages(list(roles))
-
-
 @app.command("up")
 def up_cmd(
     names: NamesArgument,
@@ -70,12 +64,9 @@ def up_cmd(
 ) -> None:
     """Bring up lab hosts (concurrently); a host that already runs is left as it is."""
     from fossp.lab import up
-    from fossp.lab.paths import validate_names
 
-    validate_names(names)
-    extra = _extra_packages(packages, roles)
     with _progress() as report:
-        hosts = up(names, extra, report)
+        hosts = up(names, list(packages), list(roles), report)
     _show_hosts(hosts, as_json, "lab hosts up")
 
 
@@ -135,25 +126,26 @@ def repo_add_cmd(
     """Add packages (and their dependencies) to the local repository the hosts use."""
     from fossp.lab.hosts import prepare
     from fossp.lab.paths import LabPaths
-    from fossp.lab.repo import repo_packages
 
-    extra = _extra_packages(list(packages or []), roles)
-    paths = LabPaths.current()
     with _progress() as report:
-        prepare(paths, extra, report)
-    _show_repo(repo_packages(paths), as_json)
+        state = prepare(LabPaths.current(), list(packages or []), list(roles), report)
+    _show_repo(state, as_json)
 
 
 @repo_app.command("list")
 def repo_list_cmd(as_json: JsonOption = False) -> None:
-    """Packages asked for so far (their dependencies are in the repository too)."""
+    """Roles and packages asked for so far (their dependencies are in the repository too)."""
     from fossp.lab.paths import LabPaths
-    from fossp.lab.repo import repo_packages
+    from fossp.lab.repo import repo_state
 
-    _show_repo(repo_packages(LabPaths.current()), as_json)
+    _show_repo(repo_state(LabPaths.current()), as_json)
 
 
-def _show_repo(packages: list[str], as_json: bool) -> None:
+def _show_repo(state: dict[str, list[str]], as_json: bool) -> None:
     from fossp.output import emit
 
-    emit({"packages": packages}, as_json, lambda: typer.echo("\n".join(packages)))
+    def render() -> None:
+        typer.echo(f"roles: {', '.join(state['roles']) or '-'}")
+        typer.echo(f"packages: {', '.join(state['packages']) or '-'}")
+
+    emit(state, as_json, render)

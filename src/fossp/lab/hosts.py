@@ -222,8 +222,20 @@ def _wait_for_ssh(paths: LabPaths, host: LabHost, timeout: float = BOOT_TIMEOUT)
     )
 
 
-def prepare(paths: LabPaths, packages: list[str] | None = None, report: Report = _noop) -> None:
-    """Everything hosts share: pool, key, base image and local repository (cached)."""
+def prepare(
+    paths: LabPaths,
+    packages: list[str] | None = None,
+    roles: list[str] | None = None,
+    report: Report = _noop,
+) -> dict[str, list[str]]:
+    """Everything hosts share: pool, key, base image and local repository (all cached).
+
+    The repository holds the default roles' packages plus ``packages`` and those of
+    ``roles``; returns what it was asked to hold.
+    """
+    repo.validate_packages(list(packages or []))
+    if roles:
+        repo.role_packages(list(roles))
     require_root()
     require_tools("ip", "nsenter", "unshare", "ssh", "ssh-keygen", "btrfs")
     with paths.lock():
@@ -232,10 +244,8 @@ def prepare(paths: LabPaths, packages: list[str] | None = None, report: Report =
         if not image.base_is_current(paths):
             report("building the base image with debootstrap (once, about a minute)")
             image.build_base(paths)
-        wanted = repo.default_packages() + list(packages or [])
-        if not set(wanted) <= set(repo.repo_packages(paths)):
-            report("filling the local package repository")
-        repo.ensure_repo(paths, wanted)
+        wanted_roles = [*repo.DEFAULT_ROLES, *(roles or [])]
+        return repo.ensure_repo(paths, list(packages or []), wanted_roles, report)
 
 
 def _bring_up(paths: LabPaths, name: str) -> tuple[LabHost, bool]:
@@ -248,24 +258,30 @@ def _bring_up(paths: LabPaths, name: str) -> tuple[LabHost, bool]:
             _stop(host)
         if host is None or not pool.is_subvolume(host.root_path):
             host = _new_host(paths, name)
-        network.create_host_network(name, host.address)
         _save(paths, host)
         _refresh_known_hosts(paths)
+        network.create_host_network(name, host.address)
         host = _launch(paths, host)
         _save(paths, host)
     return host, True
 
 
 def up(
-    names: list[str], packages: list[str] | None = None, report: Report = _noop
+    names: list[str],
+    packages: list[str] | None = None,
+    roles: list[str] | None = None,
+    report: Report = _noop,
 ) -> list[LabHost]:
-    """Bring up lab hosts (concurrently); a host that already runs is left as it is."""
+    """Bring up lab hosts (concurrently); a host that already runs is left as it is.
+
+    ``packages`` and the Debian packages of catalog ``roles`` are added to the local
+    repository first (the default roles' packages are always there).
+    """
     names = validate_names(names)
     if not names:
         raise BadInput("fossp lab up: name at least one host")
-    repo.validate_packages(list(packages or []))
     paths = LabPaths.current()
-    prepare(paths, packages, report)
+    prepare(paths, packages, roles, report)
     started = [_bring_up(paths, name) for name in names]
     report(f"waiting for {len(started)} host(s) to boot")
     with ThreadPoolExecutor(max_workers=len(started)) as executor:
@@ -274,7 +290,8 @@ def up(
 
 
 def _leftovers(paths: LabPaths, name: str) -> bool:
-    return paths.host_root(name).exists() or network.netns_path(name).exists()
+    """A root left by a killed `up` that wrote no record yet."""
+    return paths.host_root(name).exists()
 
 
 def down(names: list[str]) -> list[str]:
@@ -286,6 +303,8 @@ def down(names: list[str]) -> list[str]:
         raise BadInput(f"unknown lab host(s): {', '.join(unknown)} (see `fossp lab list`)")
     require_root()
     with paths.lock():
+        if paths.pool_image.exists():
+            pool.ensure_pool(paths)
         for name in names:
             host = _load(paths, name)
             if host is not None:

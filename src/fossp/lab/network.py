@@ -33,10 +33,10 @@ def veth_name(address: str) -> str:
 
 
 def free_address(taken: set[str]) -> str:
-    """The lowest host address no lab host uses."""
+    """The lowest host address that no lab host (of this or another lab folder) uses."""
     for offset in range(FIRST_HOST, SUBNET.num_addresses - 1):
         address = str(SUBNET.network_address + offset)
-        if address not in taken:
+        if address not in taken and not _link_exists(veth_name(address)):
             return address
     raise LabError(f"lab network {SUBNET} is full; remove hosts with `fossp lab down`")
 
@@ -59,16 +59,33 @@ def ensure_bridge() -> None:
     run(["ip", "link", "set", BRIDGE, "up"], f"bring up bridge {BRIDGE}")
 
 
+def _netns_in_use(name: str) -> bool:
+    if not netns_path(name).exists():
+        return False
+    pids = run(["ip", "netns", "pids", netns_name(name)], f"read netns {netns_name(name)}")
+    return bool(pids.stdout.split())
+
+
 def remove_host_network(name: str, address: str | None) -> None:
-    """Remove a host's namespace and veth; missing pieces are fine (cleanup of a killed run)."""
+    """Remove a host's namespace and veth; missing pieces are fine (cleanup of a killed run).
+
+    A namespace that processes still use is not this lab's leftover and stays.
+    """
     if address and _link_exists(veth_name(address)):
         run(["ip", "link", "del", veth_name(address)], f"remove link {veth_name(address)}")
-    if netns_path(name).exists():
+    if netns_path(name).exists() and not _netns_in_use(name):
         run(["ip", "netns", "del", netns_name(name)], f"remove netns {netns_name(name)}")
 
 
 def create_host_network(name: str, address: str) -> None:
-    """A fresh namespace whose eth0 is plugged into the lab bridge with ``address``."""
+    """A fresh namespace whose eth0 is plugged into the lab bridge with ``address``.
+
+    A leftover namespace of a killed run is replaced, but one that processes still use
+    belongs to someone else (another lab folder, say) and is left alone.
+    """
+    if _netns_in_use(name):
+        raise LabError(f"netns {netns_name(name)} is in use by processes outside this lab; "
+                       "choose another host name")
     ensure_bridge()
     remove_host_network(name, address)
     netns, veth = netns_name(name), veth_name(address)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from fossp.errors import BadInput
@@ -24,6 +25,8 @@ APT_LISTS = Path("/var/lib/apt/lists")
 
 def role_packages(roles: list[str]) -> list[str]:
     """The Debian packages of catalog roles (BadInput naming an unknown role)."""
+    if not roles:
+        return []
     from fossp.catalog import load_catalog
     from fossp.catalog.schema import Family
 
@@ -49,12 +52,13 @@ def _state_file(paths: LabPaths) -> Path:
     return paths.repo / "fossp-repo.json"
 
 
-def repo_packages(paths: LabPaths) -> list[str]:
-    """The packages asked for so far (their dependencies are in the repository too)."""
+def repo_state(paths: LabPaths) -> dict[str, list[str]]:
+    """The roles and packages asked for so far (dependencies are in the repository too)."""
     try:
-        return list(json.loads(_state_file(paths).read_text())["packages"])
-    except (FileNotFoundError, KeyError, ValueError):
-        return []
+        state = json.loads(_state_file(paths).read_text())
+        return {"roles": list(state["roles"]), "packages": list(state["packages"])}
+    except (FileNotFoundError, KeyError, ValueError, TypeError):
+        return {"roles": [], "packages": []}
 
 
 def _ensure_apt_lists() -> None:
@@ -96,22 +100,26 @@ def _index(paths: LabPaths) -> None:
     (paths.repo / "Release").write_text(release)
 
 
-def ensure_repo(paths: LabPaths, packages: list[str]) -> list[str]:
-    """Make sure ``packages`` (and their dependencies) are in the repository.
+def ensure_repo(
+    paths: LabPaths, packages: list[str], roles: list[str], report: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """Make sure ``packages`` and those of ``roles`` (with dependencies) are in the repository.
 
-    Callers hold the lab lock and have built the base. Returns all packages asked for.
+    Callers hold the lab lock and have built the base. Roles already in the repository
+    are not looked up again, so a warm `up` never reads the catalog.
     """
-    validate_packages(packages)
-    known = repo_packages(paths)
-    wanted = sorted(set(known) | set(packages))
-    if set(packages) <= set(known) and (paths.repo / "Release").exists():
-        return known
+    state = repo_state(paths)
+    new_roles = [role for role in dict.fromkeys(roles) if role not in state["roles"]]
+    asked = validate_packages(list(packages)) + role_packages(new_roles)
+    if not new_roles and set(asked) <= set(state["packages"]) and (paths.repo / "Release").exists():
+        return state
+    report("filling the local package repository")
+    state = {
+        "roles": sorted(set(state["roles"]) | set(new_roles)),
+        "packages": sorted(set(state["packages"]) | set(asked)),
+    }
     _ensure_apt_lists()
-    _download(paths, wanted)
+    _download(paths, state["packages"])
     _index(paths)
-    _state_file(paths).write_text(json.dumps({"packages": wanted}, indent=2) + "\n")
-    return wanted
-
-
-def default_packages() -> list[str]:
-    return role_packages(list(DEFAULT_ROLES))
+    _state_file(paths).write_text(json.dumps(state, indent=2) + "\n")
+    return state
