@@ -1,0 +1,120 @@
+"""The REST API and the pages over HTTP, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fossp.gate.service import GateService
+from fossp.web.app import create_app
+from tests.gate.conftest import PASSWORD
+
+
+@pytest.fixture
+def client(service: GateService) -> Iterator[TestClient]:
+    with TestClient(create_app(service.db.url)) as http:
+        yield http
+
+
+def sign_in(client: TestClient, name: str) -> dict[str, str]:
+    answer = client.post("/api/v1/session", json={"name": name, "password": PASSWORD})
+    assert answer.status_code == 200
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    return {"X-CSRF-Token": answer.json()["csrf_token"]}
+
+
+def test_full_gate_over_the_api(client: TestClient) -> None:
+    headers = sign_in(client, "lia")
+    created = client.post(
+        "/api/v1/applications",
+        json={"name": "BIND 9", "summary": "DNS", "roles": ["bind"]},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    app = created.json()["id"]
+    assert client.put(
+        f"/api/v1/applications/{app}/deliverables/proposal", json={"reference": "https://x"}, headers=headers
+    ).status_code == 200
+    client.put(f"/api/v1/applications/{app}/criteria/fits-platform", json={"met": True}, headers=headers)
+    refused = client.post(
+        f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
+    )
+    assert refused.status_code == 409 and "no review yet" in refused.json()["detail"]
+    client.post(
+        f"/api/v1/applications/{app}/reviews", json={"recommendation": "go", "findings": "ok"}, headers=headers
+    )
+    refused = client.post(
+        f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
+    )
+    assert refused.status_code == 409 and "no review by member" in refused.json()["detail"]
+    member = TestClient(client.app)
+    client.post(
+        f"/api/v1/applications/{app}/reviews",
+        json={"recommendation": "go", "findings": "fine"},
+        headers=sign_in(member, "mem"),
+        cookies=member.cookies,
+    )
+    decided = client.post(
+        f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
+    )
+    assert decided.status_code == 201 and decided.json()["phase"] == "initiation"
+    assert client.get("/api/v1/catalog-status").json() == {"FOSSP-NESBI": "preview"}
+    assert client.get("/api/v1/audit").json()[0]["action"] == "decided"
+
+
+def test_bad_input_names_the_field_and_writes_nothing(client: TestClient) -> None:
+    headers = sign_in(client, "mai")
+    bad = client.post("/api/v1/applications", json={"name": "X", "summary": "y", "roles": []}, headers=headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "roles"]
+    bad = client.post(
+        "/api/v1/applications", json={"name": "X", "summary": "y", "roles": ["FOSSP-ZZSZZ"]}, headers=headers
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "roles"]
+    assert client.get("/api/v1/applications").json() == []
+
+
+def test_rights_and_csrf(client: TestClient) -> None:
+    assert client.get("/api/v1/applications").status_code == 401
+    headers = sign_in(client, "mai")
+    created = client.post(
+        "/api/v1/applications", json={"name": "N", "summary": "s", "roles": ["nginx"]}, headers=headers
+    )
+    app = created.json()["id"]
+    no_csrf = client.post(f"/api/v1/applications/{app}/reviews", json={"recommendation": "go", "findings": "x"})
+    assert no_csrf.status_code == 403
+    decided = client.post(
+        f"/api/v1/applications/{app}/decisions", json={"outcome": "no-go", "rationale": "x"}, headers=headers
+    )
+    assert decided.status_code == 403
+    viewer = TestClient(client.app)
+    changed = viewer.post(
+        f"/api/v1/applications/{app}/reviews",
+        json={"recommendation": "go", "findings": "x"},
+        headers=sign_in(viewer, "vic"),
+    )
+    assert changed.status_code == 403
+    assert viewer.get(f"/api/v1/applications/{app}").status_code == 200
+
+
+def test_wrong_password_and_openapi(client: TestClient) -> None:
+    assert client.post("/api/v1/session", json={"name": "lia", "password": "nope"}).status_code == 401
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/applications/{ref}/decisions" in spec["paths"]
+
+
+def test_pages_need_sign_in_and_csrf(client: TestClient) -> None:
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    login = client.get("/login")
+    assert 'name="csrf"' in login.text
+    forged = client.post("/login", data={"name": "lia", "password": PASSWORD, "csrf": "forged"})
+    assert forged.status_code == 403
+    csrf = login.text.split('name="csrf" value="')[1].split('"')[0]
+    signed = client.post("/login", data={"name": "lia", "password": PASSWORD, "csrf": csrf})
+    assert signed.status_code == 200 and "Applications by phase" in signed.text
+    assert client.get("/process.svg").text.startswith("<svg")
+    agenda = client.get("/agenda.ics?at=2030-01-07T15:00")
+    assert "DTSTART:20300107T150000Z" in agenda.text and agenda.text.endswith("END:VCALENDAR\r\n")
+    assert client.get("/agenda.md").text.startswith("# Server Working Group gate review")
