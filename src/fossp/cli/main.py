@@ -10,6 +10,7 @@ import sys
 import fossp.cli.gate_cmds as gate_cmds
 from fossp.cli import catalog_cmds, platform_cmds, selection_cmds
 from fossp.cli import lab_cmds
+from fossp.cli import deploy_cmds
 from fossp.cli.common import new_app
 
 app = new_app(
@@ -27,6 +28,12 @@ app.add_typer(lab_cmds.app, name="lab")
 app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")
 app.command("serve")(gate_cmds.serve)
+app.command("plan")(deploy_cmds.plan)
+app.command("deploy")(deploy_cmds.deploy)
+app.command("status")(deploy_cmds.status)
+app.command("decommission")(deploy_cmds.decommission)
+app.command("facts")(deploy_cmds.facts)
+app.add_typer(deploy_cmds.inventory_app, name="inventory")
 
 
 def run() -> None:

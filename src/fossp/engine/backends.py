@@ -27,11 +27,13 @@ class Backend:
     install_argv: tuple[str, ...]
     remove_argv: tuple[str, ...]
     check_remove_argv: tuple[str, ...]
-    refresh_argv: tuple[str, ...]
+    refresh_argv: tuple[str, ...]  # run before an install (empty: the manager refreshes itself)
+    list_argv: tuple[str, ...]  # installed packages as ``ii NAME VERSION`` lines
     affected_pattern: str  # a line of the dry run naming a package the removal takes along
 
-    def install(self, packages: list[str]) -> list[str]:
-        return [*self.install_argv, *packages]
+    def install(self, packages: list[str]) -> list[list[str]]:
+        refresh = [list(self.refresh_argv)] if self.refresh_argv else []
+        return [*refresh, [*self.install_argv, *packages]]
 
     def remove(self, packages: list[str]) -> list[str]:
         return [*self.remove_argv, *packages]
@@ -50,6 +52,7 @@ APT = Backend(
     remove_argv=(*_APT_ENV, "apt-get", "purge", *_APT_OPTIONS),
     check_remove_argv=("apt-get", "-s", "purge"),
     refresh_argv=(*_APT_ENV, "apt-get", "update", "-q"),
+    list_argv=("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n"),
     affected_pattern=r"^(?:Purg|Remv) (\S+)",
 )
 
@@ -60,12 +63,14 @@ def dnf_backend(root: str | None, release: str) -> Backend:
     if root:
         prefix += (f"--installroot={root}", f"--releasever={release or '/'}")
     no_autoremove = "--setopt=clean_requirements_on_remove=False"
+    root_option = ("--root", root) if root else ()
     return Backend(
         name="dnf",
         install_argv=(*prefix, "install"),
         remove_argv=(*prefix, no_autoremove, "remove"),
-        check_remove_argv=("rpm", *(("--root", root) if root else ()), "-e", "--test"),
-        refresh_argv=(*prefix, "makecache"),
+        check_remove_argv=("rpm", *root_option, "-e", "--test"),
+        refresh_argv=(),
+        list_argv=("rpm", *root_option, "-qa", "--qf", "ii  %{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\n"),
         affected_pattern=r"is needed by \(installed\) (\S+)",
     )
 

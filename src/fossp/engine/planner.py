@@ -75,6 +75,10 @@ class _RolePlan:
     def noop(self, kind: OpKind, target: str, reason: str) -> Operation:
         return noop(self.role.id, kind, target, reason)
 
+    def on_host(self, path: str) -> str:
+        """A path as commands name it (inside the offline root, if any)."""
+        return f"{self.facts.offline_root}{path}" if self.facts.offline_root else path
+
     def systemctl(self, *args: str) -> list[str]:
         root = self.facts.offline_root
         return ["systemctl", *((f"--root={root}",) if root else ()), *args]
@@ -118,7 +122,7 @@ def _packages(ctx: _RolePlan) -> Operation:
     if not missing:
         versions = ", ".join(f"{n} {ctx.facts.packages[n]}" for n in names)
         return ctx.noop(OpKind.PACKAGES, target, f"installed: {versions}")
-    return ctx.op(OpKind.PACKAGES, " ".join(missing), f"not installed: {', '.join(missing)}", refresh=True, commands=[ctx.backend.install(missing)])
+    return ctx.op(OpKind.PACKAGES, " ".join(missing), f"not installed: {', '.join(missing)}", refresh=True, commands=ctx.backend.install(missing))
 
 
 def _selinux(ctx: _RolePlan) -> list[Operation]:
@@ -210,11 +214,11 @@ def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
     if spec.absent:
         if current is None:
             return ctx.op(kind, path, "decided after install", pending=True) if ctx.stale else ctx.noop(kind, path, "absent already")
-        return ctx.op(kind, path, "FOSSP's site replaces the distribution's default", commands=[["rm", "-f", "--", path]])
+        return ctx.op(kind, path, spec.why or "the role needs it gone", commands=[["rm", "-f", "--", ctx.on_host(path)]])
     if spec.dir:
         if current is not None and current.kind == "dir":
             return ctx.noop(kind, path, "exists")
-        return ctx.op(kind, path, "missing", mode=spec.mode, commands=[["mkdir", "-p", "-m", spec.mode, "--", path]])
+        return ctx.op(kind, path, "missing", mode=spec.mode, commands=[["mkdir", "-p", "-m", spec.mode, "--", ctx.on_host(path)]])
     if spec.template is None and current is None and ctx.stale:
         return ctx.op(kind, path, "edited once the package has created it", pending=True)
     return _file_content(ctx, spec, path)

@@ -74,6 +74,7 @@ class FileSpec(Strict):
     absent: bool = False
     mode: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] = "644"
     reload: bool = Field(default=True, description="restart the role's units when it changes")
+    why: str | None = Field(default=None, description="the reason shown in plans")
 
     @model_validator(mode="after")
     def _one_kind(self) -> FileSpec:

@@ -1,0 +1,349 @@
+"""`fossp plan | deploy | status | decommission | facts` and `fossp inventory list`.
+
+All of them take --target (a host, a group, `all`, `lab:NAME`; repeatable) and run on
+every target host at once. Progress goes to stderr, results to stdout (--json for
+scripts). Exit codes: 0 ok, 1 a host failed or a role is not running, 2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fossp.cli.common import JsonOption, new_app
+
+if TYPE_CHECKING:
+    from fossp.engine.fleet import HostResult
+    from fossp.hosts.inventory import HostSpec
+
+TargetOption = Annotated[
+    list[str],
+    typer.Option("--target", "-t", help="Host, group, 'all', lab:NAME or [user@]address[:port]; repeatable."),
+]
+InventoryOption = Annotated[
+    Path | None, typer.Option("--inventory", "-i", help="Inventory file (FOSSP YAML, Ansible INI or YAML); default /etc/fossp/inventory.yaml.")
+]
+ProfileOption = Annotated[Path | None, typer.Option("--profile", "-p", help="Profile file with the roles and their settings.")]
+RolesArgument = Annotated[list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")]
+SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SETTING=VALUE (YAML value); repeatable.")]
+
+inventory_app = new_app("Hosts and groups FOSSP acts on.")
+
+
+def _hosts(targets: list[str], inventory: Path | None) -> list[HostSpec]:
+    from fossp.hosts.inventory import default_inventory, resolve_targets
+
+    return resolve_targets(default_inventory(inventory), targets)
+
+
+def _choices(roles: list[str] | None, profile: Path | None, sets: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Roles and given settings from the profile, the arguments and --set."""
+    import yaml
+
+    from fossp.catalog.loader import load_catalog
+    from fossp.errors import BadInput
+
+    catalog = load_catalog()
+    choices: dict[str, dict[str, Any]] = {}
+    if profile is not None:
+        from fossp.selection.profile import load_profile
+
+        for choice in load_profile(profile, catalog).roles:
+            choices[choice.id] = dict(choice.settings)
+    for ref in roles or []:
+        choices.setdefault(catalog.role(ref).id, {})
+    for item in sets:
+        key, sep, value = item.partition("=")
+        ref, dot, name = key.partition(".")
+        if not (sep and dot and name):
+            raise BadInput(f"--set {item!r}: expected ROLE.SETTING=VALUE")
+        choices.setdefault(catalog.role(ref).id, {})[name] = yaml.safe_load(value) if value else ""
+    if not choices:
+        raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
+    return list(choices.items())
+
+
+def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult[Any]]:
+    import asyncio
+
+    from fossp.engine.fleet import run_fleet
+
+    with _Progress([h.name for h in hosts], enabled=not as_json) as progress:
+        return asyncio.run(run_fleet(hosts, action, progress.update))
+
+
+def _finish(results: list[HostResult[Any]], failed_roles: int = 0) -> None:
+    from fossp.errors import EXIT_FINDING
+
+    if failed_roles or any(not r.ok for r in results):
+        raise typer.Exit(EXIT_FINDING)
+
+
+def plan(
+    roles: RolesArgument = None,
+    target: TargetOption = [],  # noqa: B006 - typer reads the default
+    inventory: InventoryOption = None,
+    profile: ProfileOption = None,
+    set_: SetOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+) -> None:
+    """Show what `fossp deploy` would change on each host, and why (a dry run)."""
+    hosts = _hosts(target, inventory)
+    choices = _choices(roles, profile, set_)
+
+    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.apply import plan_on
+        from fossp.engine.planner import wanted_roles
+
+        report("facts")
+        wanted = wanted_roles(load_catalog(), choices, host.vars, host.name)
+        return (await plan_on(connector, wanted))[2]
+
+    results = _run(hosts, action, as_json)
+    _show_plans(results, as_json)
+    _finish(results)
+
+
+def deploy(
+    roles: RolesArgument = None,
+    target: TargetOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    profile: ProfileOption = None,
+    set_: SetOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy roles: install, configure, start, open the firewall, then run the health probes."""
+    hosts = _hosts(target, inventory)
+    choices = _choices(roles, profile, set_)
+
+    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.apply import deploy_host
+        from fossp.engine.planner import wanted_roles
+
+        wanted = wanted_roles(load_catalog(), choices, host.vars, host.name)
+        return await deploy_host(connector, wanted, report)
+
+    results = _run(hosts, action, as_json)
+    failed = _show_deploys(results, as_json)
+    _finish(results, failed)
+
+
+def status(
+    target: TargetOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the health probes.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Each deployed role's state from live checks (units, packages, files, probes)."""
+    hosts = _hosts(target, inventory)
+
+    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.status import status_host
+
+        report("checking")
+        return await status_host(connector, load_catalog(), probe)
+
+    results = _run(hosts, action, as_json)
+    failed = _show_statuses(results, as_json)
+    _finish(results, failed)
+
+
+def decommission(
+    roles: RolesArgument = None,
+    target: TargetOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove what FOSSP added for the roles (all FOSSP roles if none are named)."""
+    hosts = _hosts(target, inventory)
+
+    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.decommission import decommission_host
+
+        return await decommission_host(connector, load_catalog(), list(roles or []), report)
+
+    results = _run(hosts, action, as_json)
+    _show_decommissions(results, as_json)
+    _finish(results)
+
+
+def facts(
+    target: TargetOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Gather and show each host's facts (one round trip per host; read-only)."""
+    hosts = _hosts(target, inventory)
+
+    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
+        from fossp.hosts.facts import gather_facts
+
+        report("facts")
+        return await gather_facts(connector)
+
+    results = _run(hosts, action, as_json)
+    _show_facts(results, as_json)
+    _finish(results)
+
+
+@inventory_app.command("list")
+def inventory_list(inventory: InventoryOption = None, as_json: JsonOption = False) -> None:
+    """List the inventory's hosts, their groups and how they are reached."""
+    from fossp.hosts.inventory import default_inventory
+
+    _show_inventory(default_inventory(inventory), as_json)
+
+
+class _Progress:
+    """A live table on stderr: one line per host with what it is doing now."""
+
+    def __init__(self, hosts: list[str], enabled: bool) -> None:
+        from fossp.output import console
+
+        self.steps = dict.fromkeys(hosts, "waiting")
+        self.console = console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self.live: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=self.console, transient=True, refresh_per_second=8)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)
+
+    def update(self, host: str, message: str) -> None:
+        self.steps[host] = message
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None)
+        for host, step in self.steps.items():
+            table.add_row(host, step)
+        return table
+
+
+def _errors(results: list[HostResult[Any]]) -> list[dict[str, Any]]:
+    return [{"host": r.host, "error": r.error} for r in results if not r.ok]
+
+
+def _summary(results: list[HostResult[Any]], describe: Any) -> None:
+    """The per-host summary table that ends every fleet command."""
+    from fossp.output import table
+
+    rows = [(r.host, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}s", describe(r.value) if r.ok else r.error) for r in results]
+    table(None, ["host", "result", "time", "summary"], rows)
+
+
+def _show_plans(results: list[HostResult[Any]], as_json: bool) -> None:
+    from fossp.output import console, print_json
+
+    if as_json:
+        print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results)})
+        return
+    out = console()
+    for result in results:
+        if not result.ok:
+            continue
+        out.print(f"[bold]{result.host}[/bold] ({result.value.family}): {len(result.value.changes)} change(s)")
+        for op in result.value.operations:
+            mark = "~" if op.pending else "+" if op.change else "="
+            out.print(f"  {mark} {op.kind.value:<20} {op.target}  [dim]{op.reason}[/dim]", highlight=False)
+    _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
+
+
+def _outcome_json(outcome: Any) -> dict[str, Any]:
+    return {
+        "applied": [op.summary() for op in outcome.applied],
+        "states": outcome.states,
+        "probes": [vars(p) for p in outcome.probes],
+    }
+
+
+def _show_deploys(results: list[HostResult[Any]], as_json: bool) -> int:
+    """Print what each host did; return how many roles ended in error."""
+    from fossp.output import console, print_json
+
+    failed = sum(1 for r in results if r.ok for s in r.value.states.values() if s == "error")
+    if as_json:
+        hosts = [{"host": r.host, "ok": r.ok, "error": r.error, "seconds": round(r.seconds, 2),
+                  **(_outcome_json(r.value) if r.ok else _outcome_json(r.detail) if r.detail else {})} for r in results]
+        print_json({"hosts": hosts})
+        return failed
+    out = console()
+    for result in results:
+        outcome = result.value if result.ok else result.detail
+        if outcome is None:
+            continue
+        out.print(f"[bold]{result.host}[/bold]: {len(outcome.applied)} change(s) applied")
+        for op in outcome.applied:
+            out.print(f"  + {op.kind.value:<20} {op.target}", highlight=False)
+        for probe in outcome.probes:
+            verdict = {True: "passed", False: "FAILED", None: "skipped"}[probe.ok]
+            out.print(f"  probe {probe.name} ({probe.role}): {verdict}: {probe.output}", highlight=False)
+    _summary(results, lambda o: ", ".join(f"{role} {state}" for role, state in o.states.items()))
+    return failed
+
+
+def _show_statuses(results: list[HostResult[Any]], as_json: bool) -> int:
+    from fossp.output import print_json, table
+
+    failed = sum(1 for r in results if r.ok for s in r.value if s.state == "error")
+    if as_json:
+        hosts = [{"host": r.host, "error": r.error,
+                  "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value] if r.ok else []} for r in results]
+        print_json({"hosts": hosts})
+        return failed
+    rows = [(r.host, s.name, s.state, s.recorded, "; ".join(s.drift) or "-", "; ".join(s.problems) or "-")
+            for r in results if r.ok for s in r.value]
+    table("roles", ["host", "role", "state", "recorded", "drift", "problems"], rows)
+    _summary(results, lambda statuses: f"{len(statuses)} role(s)")
+    return failed
+
+
+def _show_decommissions(results: list[HostResult[Any]], as_json: bool) -> None:
+    from fossp.output import print_json
+
+    if as_json:
+        print_json({"hosts": [{"host": r.host, "error": r.error, **(vars(r.value) if r.ok else {})} for r in results]})
+        return
+    _summary(results, lambda u: f"removed {', '.join(u.roles) or 'nothing'}: {len(u.undone)} change(s) undone, "
+             f"{len(u.removed_packages)} package(s) removed" + "".join(f"; {w}" for w in u.warnings))
+
+
+def _show_facts(results: list[HostResult[Any]], as_json: bool) -> None:
+    from fossp.output import print_json
+
+    if as_json:
+        print_json({"hosts": [r.value.model_dump(mode="json", exclude={"files", "state_json"}) if r.ok
+                              else {"host": r.host, "error": r.error} for r in results]})
+        return
+    _summary(results, lambda f: f"{f.os.pretty_name or f.os.id}, {f.package_manager}, {len(f.packages)} packages, "
+             f"{sum(1 for u in f.units.values() if u.active == 'active')} active units, root fs {f.root_fs}, "
+             f"SELinux {f.selinux.mode}, firewalld {'running' if f.firewall.running else 'off'}; facts in {f.seconds * 1000:.0f} ms")
+
+
+def _show_inventory(inventory: Any, as_json: bool) -> None:
+    from fossp.output import print_json, table
+
+    groups = {name: [g for g, members in inventory.groups.items() if name in members] for name in inventory.hosts}
+    if as_json:
+        print_json({"source": inventory.source, "hosts": [{**h.model_dump(), "groups": groups[h.name]} for h in inventory.hosts.values()],
+                    "groups": inventory.groups})
+        return
+    rows = [(h.name, h.connection, f"{h.user}@{h.address}:{h.port}", ", ".join(groups[h.name]), len(h.vars)) for h in inventory.hosts.values()]
+    table(f"inventory {inventory.source}", ["host", "connection", "reached as", "groups", "vars"], rows)

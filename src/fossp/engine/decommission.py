@@ -1,0 +1,102 @@
+"""Decommission: take back exactly what the ledger says FOSSP did for a role.
+
+Undo runs in reverse order of the changes (units, files, firewall, SELinux, then the
+packages). Packages are removed only if a dry run shows the removal takes nothing else
+along; packages another deployed role still needs are kept. Everything is checked before
+the first change, so a refused decommission changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fossp.catalog.loader import Catalog
+from fossp.engine.apply import Report, quiet
+from fossp.engine.backends import backend_for
+from fossp.engine.state import BACKUP_DIR, Change, ChangeKind, HostLock, HostState, InstanceState, parse_state, save_state
+from fossp.errors import BadInput
+from fossp.hosts.connector import Connector, HostError
+from fossp.hosts.facts import Facts, gather_facts
+
+
+@dataclass
+class Undone:
+    """What decommission did per role: changes undone, packages removed, warnings."""
+
+    roles: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)
+    removed_packages: list[str] = field(default_factory=list)
+    kept_packages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _chosen(state: HostState, catalog: Catalog, refs: list[str], host: str) -> list[str]:
+    if not refs:
+        return list(state.instances)
+    chosen = []
+    for ref in refs:
+        role = catalog.role(ref)
+        if role.id not in state.instances:
+            raise BadInput(f"{host}: {role.title} is not deployed by FOSSP here")
+        chosen.append(role.id)
+    return chosen
+
+
+def _still_needed(state: HostState, catalog: Catalog, facts: Facts, leaving: list[str]) -> set[str]:
+    """Packages the roles that stay need (their own and those FOSSP installed for them)."""
+    needed: set[str] = set()
+    for role_id in state.instances:
+        if role_id in leaving or role_id not in catalog.roles or facts.family is None:
+            continue
+        needed.update(catalog.roles[role_id].packages[facts.family].packages)
+        needed.update(p for c in state.changes(role_id) for p in c.packages)
+    return needed
+
+
+async def decommission_host(connector: Connector, catalog: Catalog, refs: list[str], report: Report = quiet) -> Undone:
+    async with HostLock(connector):
+        facts = await gather_facts(connector)
+        state = parse_state(facts)
+        roles = _chosen(state, catalog, refs, connector.name)
+        result = Undone(roles=roles)
+        backend = backend_for(facts)
+        installed = [p for r in roles for c in state.changes(r) for p in c.packages if p in facts.packages]
+        keep = _still_needed(state, catalog, facts, roles)
+        removing = sorted(set(installed) - keep)
+        result.kept_packages = sorted(set(installed) & keep)
+        if removing:
+            dry_run = await connector.run(backend.check_remove(removing))
+            others = backend.others_affected(dry_run.stdout + dry_run.stderr, removing)
+            if others:
+                raise HostError(f"{connector.name}: removing {', '.join(removing)} would also remove {', '.join(sorted(others))}; nothing changed")
+        for role_id in roles:
+            state.set_state(role_id, InstanceState.DECOMMISSIONING)
+        await save_state(connector, state)
+        for change in reversed([c for c in state.ledger if c.role in roles]):
+            await _undo(connector, change, result, report)
+        if removing:
+            report(f"removing {len(removing)} packages")
+            await connector.check(backend.remove(removing))
+            result.removed_packages = removing
+        state.ledger = [c for c in state.ledger if c.role not in roles]
+        for role_id in roles:
+            del state.instances[role_id]
+            await connector.run(["rm", "-rf", "--", connector.path(f"{BACKUP_DIR}/{role_id}")])
+        await save_state(connector, state)
+        return result
+
+
+async def _undo(connector: Connector, change: Change, result: Undone, report: Report) -> None:
+    """Run a change's undo commands; a folder that holds other files is kept, with a warning."""
+    if not change.undo:
+        return
+    report(f"undo {change.kind.value} {change.target}")
+    for argv in change.undo:
+        outcome = await connector.run(argv)
+        if outcome.ok:
+            continue
+        if change.kind is ChangeKind.DIR:
+            result.warnings.append(f"kept {change.target}: it holds files FOSSP did not write")
+            return
+        raise HostError(f"{connector.name}: undoing {change.kind.value} {change.target} failed: {outcome.describe()}")
+    result.undone.append(f"{change.kind.value} {change.target}")

@@ -1,0 +1,65 @@
+"""Fleet: run one action on many hosts at once, on asyncio, one connection per host.
+
+A host's failure (unreachable, refused key, unknown host key, a failing step) is caught
+and reported for that host only; the others carry on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from fossp.errors import FosspError
+from fossp.hosts.connector import Connector, open_connector
+from fossp.hosts.inventory import HostSpec
+
+T = TypeVar("T")
+Progress = Callable[[str, str], None]  # (host, message)
+Action = Callable[[Connector, HostSpec, Callable[[str], None]], Awaitable[T]]
+
+
+@dataclass
+class HostResult(Generic[T]):
+    """One host's result: the action's value, or the error that stopped the host."""
+
+    host: str
+    seconds: float
+    value: T | None = None
+    error: str | None = None
+    detail: Any = None  # e.g. the changes applied before a failure
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostResult[T]:
+    started = time.perf_counter()
+
+    def report(message: str) -> None:
+        progress(host.name, message)
+
+    try:
+        report("connecting")
+        connector = await open_connector(host)
+        try:
+            value = await action(connector, host, report)
+        finally:
+            await connector.close()
+    except FosspError as error:
+        report("failed")
+        return HostResult(host.name, time.perf_counter() - started, error=error.message, detail=getattr(error, "outcome", None))
+    report("done")
+    return HostResult(host.name, time.perf_counter() - started, value=value)
+
+
+async def run_fleet(hosts: list[HostSpec], action: Action[T], progress: Progress | None = None) -> list[HostResult[T]]:
+    """Run ``action`` on every host concurrently; results in the hosts' order."""
+    return list(await asyncio.gather(*(_one(host, action, progress or _silent) for host in hosts)))
+
+
+def _silent(host: str, message: str) -> None:
+    """No progress display (library use, JSON output)."""

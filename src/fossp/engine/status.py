@@ -1,0 +1,76 @@
+"""Status: each role's state derived from live facts and probes, with drift named.
+
+The stored state says what FOSSP last did; the live state says what is true now. A role
+whose unit stopped, whose package was removed or whose probe fails is in error whatever
+the state file says (Cockpit's fake "running" is what this avoids); a file FOSSP wrote
+that changed since is drift, named with its path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from fossp.catalog.loader import Catalog
+from fossp.engine.probes import ProbeResult, verify_role
+from fossp.engine.state import HostState, InstanceState, parse_state
+from fossp.hosts.connector import Connector
+from fossp.hosts.facts import Facts, gather_facts
+
+
+@dataclass
+class RoleStatus:
+    role: str
+    name: str
+    state: str
+    recorded: str
+    drift: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    probes: list[ProbeResult] = field(default_factory=list)
+
+
+def drift(facts: Facts, state: HostState, role_id: str, units: list[str], packages: list[str]) -> tuple[list[str], list[str]]:
+    """(drift, problems): files changed since FOSSP wrote them; units down, packages gone."""
+    changed = []
+    for path, sha in sorted(state.wrote(role_id).items()):
+        current = facts.files.get(path)
+        if current is None or current.content is None:
+            changed.append(f"{path} is missing")
+        elif hashlib.sha256(current.content).hexdigest() != sha:
+            changed.append(f"{path} changed since FOSSP wrote it")
+    problems = [f"package {name} is not installed" for name in packages if name not in facts.packages]
+    if not facts.offline_root:
+        for unit in units:
+            active = facts.units.get(unit)
+            if active is None or active.active != "active":
+                problems.append(f"unit {unit} is {active.active if active and active.active else 'not loaded'}")
+    return changed, problems
+
+
+async def status_host(connector: Connector, catalog: Catalog, probe: bool = True) -> list[RoleStatus]:
+    """Live state of every role FOSSP deployed on the host."""
+    first = await gather_facts(connector)
+    state = parse_state(first)
+    written = sorted({path for role_id in state.instances for path in state.wrote(role_id)})
+    facts = await gather_facts(connector, written) if written else first
+    statuses = []
+    for role_id, instance in state.instances.items():
+        role = catalog.roles.get(role_id)
+        if role is None or facts.family is None:
+            statuses.append(RoleStatus(role_id, instance.role_name, InstanceState.ERROR.value, instance.state.value,
+                                       problems=["role not in this catalog or OS family unknown"]))
+            continue
+        changed, problems = drift(facts, state, role_id, role.units.get(facts.family, []), role.packages[facts.family].packages)
+        results = await verify_role(role, instance.settings, connector, retry=0) if probe and not problems else []
+        problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]
+        live = _live_state(instance.state, problems, connector.root is not None)
+        statuses.append(RoleStatus(role_id, role.name, live, instance.state.value, changed, problems, results))
+    return statuses
+
+
+def _live_state(recorded: InstanceState, problems: list[str], offline: bool) -> str:
+    if recorded in (InstanceState.DEPLOYING, InstanceState.DECOMMISSIONING, InstanceState.NASCENT):
+        return recorded.value if not problems else InstanceState.ERROR.value
+    if problems:
+        return InstanceState.ERROR.value
+    return InstanceState.READY.value if offline else InstanceState.RUNNING.value
