@@ -45,12 +45,12 @@ def server() -> Iterator[str]:
     port = _free_port()
     run = {"check": True, "capture_output": True, "timeout": 120, **_as_owner(owner)}
     try:
-        subprocess.run([BIN / "initdb", "-D", data, "-U", "fossp", "-A", "trust", "--no-sync"], **run)  # type: ignore[call-overload]
+        subprocess.run([BIN / "initdb", "-D", data, "-U", "fossp", "-A", "trust", "--no-sync"], **run)
         options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        subprocess.run([BIN / "pg_ctl", "-D", data, "-o", options, "-l", root / "log", "-w", "start"], **run)  # type: ignore[call-overload]
+        subprocess.run([BIN / "pg_ctl", "-D", data, "-o", options, "-l", root / "log", "-w", "start"], **run)
         yield f"postgresql://fossp@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], **{**run, "check": False})  # type: ignore[call-overload]
+        subprocess.run([BIN / "pg_ctl", "-D", data, "-m", "immediate", "stop"], **{**run, "check": False})
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -35,17 +35,18 @@ def test_full_gate_over_the_api(client: TestClient) -> None:
     )
     assert created.status_code == 201, created.text
     app = created.json()["id"]
-    assert client.put(
-        f"/api/v1/applications/{app}/deliverables/proposal", json={"reference": "https://x"}, headers=headers
-    ).status_code == 200
+    assert (
+        client.put(
+            f"/api/v1/applications/{app}/deliverables/proposal", json={"reference": "https://x"}, headers=headers
+        ).status_code
+        == 200
+    )
     client.put(f"/api/v1/applications/{app}/criteria/fits-platform", json={"met": True}, headers=headers)
     refused = client.post(
         f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
     )
     assert refused.status_code == 409 and "no review yet" in refused.json()["detail"]
-    client.post(
-        f"/api/v1/applications/{app}/reviews", json={"recommendation": "go", "findings": "ok"}, headers=headers
-    )
+    client.post(f"/api/v1/applications/{app}/reviews", json={"recommendation": "go", "findings": "ok"}, headers=headers)
     refused = client.post(
         f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
     )

@@ -13,9 +13,7 @@ from fossp.gate.process import Participant, load_process
 from fossp.gate.rules import Action, Actor, AppState, GateFacts, Outcome, Position
 
 PHASES = len(load_process().phases)
-READY = GateFacts(
-    reviewed_by=frozenset({Participant.MEMBER}), required_reviews=[Participant.MEMBER], review_count=1
-)
+READY = GateFacts(reviewed_by=frozenset({Participant.MEMBER}), required_reviews=[Participant.MEMBER], review_count=1)
 
 
 def test_the_process_data_has_the_seeds_eleven_phases() -> None:

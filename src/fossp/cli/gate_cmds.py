@@ -26,9 +26,7 @@ users_app = new_app("Accounts of the gate review participants.")
 
 DbOption = Annotated[
     str | None,
-    typer.Option(
-        "--db", envvar="FOSSP_DB", help="Database URL (sqlite:///FILE or postgresql://...)."
-    ),
+    typer.Option("--db", envvar="FOSSP_DB", help="Database URL (sqlite:///FILE or postgresql://...)."),
 ]
 AsOption = Annotated[str, typer.Option("--as", help="Act as this user, with their permissions.")]
 AppArg = Annotated[str, typer.Argument(help="Application name or number.")]
@@ -57,22 +55,14 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
             table(
                 None,
                 ["", "item", "status"],
-                [
-                    ("deliverable", d["key"], d["reference"] or "missing")
-                    for d in gate["deliverables"]
-                ]
-                + [
-                    ("criterion", c["key"], "met" if c["met"] else "not met")
-                    for c in gate["criteria"]
-                ]
+                [("deliverable", d["key"], d["reference"] or "missing") for d in gate["deliverables"]]
+                + [("criterion", c["key"], "met" if c["met"] else "not met") for c in gate["criteria"]]
                 + [("review", r["by"], r["recommendation"]) for r in gate["reviews"]],
             )
             blockers = gate["go_blockers"]
             out.print("go blocked: " + "; ".join(blockers) if blockers else "ready for a go")
         for action in view.get("actions", []):
-            out.print(
-                f"action #{action['id']} {action['status']}: {action['title']} ({action['owner']})"
-            )
+            out.print(f"action #{action['id']} {action['status']}: {action['title']} ({action['owner']})")
 
     emit(view, as_json, render)
 
@@ -84,12 +74,8 @@ def propose(
     role: Annotated[list[str], typer.Option("--role", help="Catalog role ID or name (repeat).")],
     summary: Annotated[str, typer.Option("--summary", help="What it is and why.")],
     kind: Annotated[str, typer.Option("--kind", help="application or stack")] = "application",
-    lead: Annotated[
-        str | None, typer.Option("--lead", help="Review lead (default: FESCo liaison).")
-    ] = None,
-    maintainer: Annotated[
-        list[str] | None, typer.Option("--maintainer", help="Maintainer (repeat).")
-    ] = None,
+    lead: Annotated[str | None, typer.Option("--lead", help="Review lead (default: FESCo liaison).")] = None,
+    maintainer: Annotated[list[str] | None, typer.Option("--maintainer", help="Maintainer (repeat).")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -116,9 +102,7 @@ def assess(
     app: AppArg,
     key: Annotated[str, typer.Argument(help="Exit criterion key of the open gate.")],
     actor: AsOption,
-    met: Annotated[
-        bool, typer.Option("--met/--unmet", help="Whether the criterion is met.")
-    ] = True,
+    met: Annotated[bool, typer.Option("--met/--unmet", help="Whether the criterion is met.")] = True,
     note: Annotated[str, typer.Option("--note")] = "",
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -205,9 +189,7 @@ def audit(
 
 @gate_app.command("picture")
 def picture(
-    output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="SVG file (default stdout).")
-    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="SVG file (default stdout).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The stage gate process picture as SVG, drawn from the phase definitions."""
@@ -280,17 +262,13 @@ def action_add(
 
 
 @actions_app.command("done")
-def action_done(
-    action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
-) -> None:
+def action_done(action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Mark a corrective action done (it still needs the working group's approval)."""
     _show(_service(db).complete_action(actor, action_id), as_json)
 
 
 @actions_app.command("approve")
-def action_approve(
-    action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
-) -> None:
+def action_approve(action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Approve a completed corrective action (working group)."""
     _show(_service(db).approve_action(actor, action_id), as_json)
 
@@ -298,15 +276,9 @@ def action_approve(
 @users_app.command("add")
 def users_add(
     name: str,
-    role: Annotated[
-        str, typer.Option("--role", help="liaison, member, maintainer, qa, releng, viewer, admin")
-    ],
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin.")
-    ] = False,
-    no_password: Annotated[
-        bool, typer.Option("--no-password", help="CLI-only account, no web sign-in.")
-    ] = False,
+    role: Annotated[str, typer.Option("--role", help="liaison, member, maintainer, qa, releng, viewer, admin")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    no_password: Annotated[bool, typer.Option("--no-password", help="CLI-only account, no web sign-in.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

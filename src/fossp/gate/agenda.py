@@ -20,8 +20,7 @@ def _item(app: dict[str, Any]) -> list[str]:
         f"## {app['name']} ({', '.join(app['roles'])}): {gate['name']}, round {gate['round']}",
         "",
         f"- Phase now: {app['phase_name']}; state: {app['state']}; review lead: {app['lead']}",
-        f"- Reviews so far: {len(gate['reviews'])}; "
-        f"required from: {', '.join(gate['required_reviews'])}",
+        f"- Reviews so far: {len(gate['reviews'])}; required from: {', '.join(gate['required_reviews'])}",
     ]
     blockers = gate["go_blockers"] or ["nothing: ready for a go"]
     lines += ["- Blocking a go:", *(f"  - {b}" for b in blockers)]
@@ -62,9 +61,7 @@ def _fold(line: str) -> str:
     return "\r\n ".join(parts)
 
 
-def agenda_ics(
-    apps: Sequence[dict[str, Any]], start: datetime, duration: timedelta = timedelta(hours=1)
-) -> str:
+def agenda_ics(apps: Sequence[dict[str, Any]], start: datetime, duration: timedelta = timedelta(hours=1)) -> str:
     """One VEVENT for the meeting, the Markdown agenda as its description."""
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     begin = start.astimezone(UTC)

@@ -45,9 +45,7 @@ def normalise_url(url: str | None) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     if not url.startswith(("sqlite", "postgresql+")):
-        raise BadInput(
-            f"database URL '{url.split('://')[0]}://...': use sqlite:/// or postgresql://"
-        )
+        raise BadInput(f"database URL '{url.split('://')[0]}://...': use sqlite:/// or postgresql://")
     return url
 
 

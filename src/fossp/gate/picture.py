@@ -43,13 +43,11 @@ def _phase(index: int, name: str, status: CatalogStatus, count: int | None, curr
     stroke = ' stroke="#c2410c" stroke-width="3"' if current else ' stroke="#6b7a8c"'
     lines = textwrap.wrap(name, 19)
     text = "".join(
-        f'<text class="name" x="{box_x + BOX_W // 2}" y="{y + 24 + 15 * n}" '
-        f'text-anchor="middle">{escape(line)}</text>'
+        f'<text class="name" x="{box_x + BOX_W // 2}" y="{y + 24 + 15 * n}" text-anchor="middle">{escape(line)}</text>'
         for n, line in enumerate(lines[:2])
     )
     badge = (
-        f'<text class="small" x="{box_x + BOX_W - 6}" y="{y + BOX_H - 6}" text-anchor="end">'
-        f"{count} here</text>"
+        f'<text class="small" x="{box_x + BOX_W - 6}" y="{y + BOX_H - 6}" text-anchor="end">{count} here</text>'
         if count
         else ""
     )
@@ -72,10 +70,7 @@ def _link(index: int) -> str:
     if ny == y:
         return f'<line class="arrow" x1="{start_x}" y1="{mid_y}" x2="{nx - 1}" y2="{mid_y}"/>'
     drop = y + BOX_H + 30
-    return (
-        f'<path class="arrow" d="M{start_x} {mid_y} h12 V{drop} H{nx - 14} '
-        f'V{ny + BOX_H // 2} h12"/>'
-    )
+    return f'<path class="arrow" d="M{start_x} {mid_y} h12 V{drop} H{nx - 14} V{ny + BOX_H // 2} h12"/>'
 
 
 def _legend(y: int) -> str:
@@ -105,9 +100,7 @@ def _legend(y: int) -> str:
     return rows + swatches + note
 
 
-def process_svg(
-    process: Process, counts: Mapping[str, int] | None = None, current: str | None = None
-) -> str:
+def process_svg(process: Process, counts: Mapping[str, int] | None = None, current: str | None = None) -> str:
     """The whole process as one standalone SVG document."""
     counts = counts or {}
     phases = process.phases
@@ -116,8 +109,7 @@ def process_svg(
     legend_y = TOP + rows * ROW_GAP + 10
     height = legend_y + 5 * 20 + 10
     body = "".join(
-        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current)
-        for n, p in enumerate(phases)
+        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current) for n, p in enumerate(phases)
     ) + "".join(_link(n) for n in range(len(phases) - 1))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

@@ -83,12 +83,9 @@ class GateService:
         return user
 
     def _app(self, s: Session, ref: str | int, lock: bool = False) -> Application:
-        query = select(Application)
         text = str(ref).strip()
-        if text.isdigit():
-            query = query.where(Application.id == int(text))
-        else:
-            query = query.where(Application.name == text)
+        match = Application.id == int(text) if text.isdigit() else Application.name == text
+        query = select(Application).where(match)
         app = s.scalar(query.with_for_update() if lock else query)
         if app is None:
             raise NotFound(f"no application '{ref}'")
@@ -112,9 +109,7 @@ class GateService:
             raise Refused("the application has passed its last gate")
         return gate
 
-    def _audit(
-        self, s: Session, actor: str, action: str, app: Application | None, **detail: Any
-    ) -> None:
+    def _audit(self, s: Session, actor: str, action: str, app: Application | None, **detail: Any) -> None:
         s.add(
             AuditEntry(
                 actor=actor,
@@ -126,9 +121,7 @@ class GateService:
 
     # -- accounts ----------------------------------------------------------------------
 
-    def add_user(
-        self, actor: str | None, name: str, role: str, password: str | None
-    ) -> dict[str, Any]:
+    def add_user(self, actor: str | None, name: str, role: str, password: str | None) -> dict[str, Any]:
         """Create an account; ``actor`` None is the administrator's console (the CLI)."""
         with self._tx() as s:
             if actor is not None:
@@ -139,9 +132,7 @@ class GateService:
             role = _choice("role", role, [p.value for p in Participant])
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise Refused(f"a user named '{name}' already exists")
-            user = User(
-                name=name, role=role, password_hash=hash_password(password) if password else None
-            )
+            user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
             s.add(user)
             self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role)
         return {"name": name, "role": role, "can_sign_in": password is not None}
@@ -203,13 +194,9 @@ class GateService:
         if name:
             user = self._user(s, name, "lead")
             if Participant(user.role) not in rules.LEAD_ROLES:
-                raise Invalid(
-                    "lead", f"{name} is {user.role}; a review lead is a liaison or member"
-                )
+                raise Invalid("lead", f"{name} is {user.role}; a review lead is a liaison or member")
             return user
-        liaison = s.scalar(
-            select(User).where(User.role == Participant.LIAISON.value).order_by(User.id)
-        )
+        liaison = s.scalar(select(User).where(User.role == Participant.LIAISON.value).order_by(User.id))
         if liaison is None:
             raise Invalid("lead", "there is no FESCo liaison account; name a review lead")
         return liaison
@@ -221,24 +208,16 @@ class GateService:
             user = self._actor(s, actor, Action.DELIVER, app)
             gate = self._open_gate(app)
             _choice("key", key, [d.key for d in gate.deliverables])
-            record = s.scalar(
-                select(DeliverableRecord).filter_by(
-                    application_id=app.id, phase=gate.phase, key=key
-                )
-            )
+            record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
             if record is None:
                 record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
                 s.add(record)
             record.reference = _text("reference", reference, 2000)
             record.provided_by = user
-            self._audit(
-                s, actor, "deliverable", app, gate=gate.phase, key=key, reference=record.reference
-            )
+            self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=record.reference)
             return self._view(s, app)
 
-    def assess(
-        self, actor: str, ref: str | int, key: str, met: bool, note: str = ""
-    ) -> dict[str, Any]:
+    def assess(self, actor: str, ref: str | int, key: str, met: bool, note: str = "") -> dict[str, Any]:
         """Record whether an exit criterion of the open gate is met in this round."""
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
@@ -254,9 +233,7 @@ class GateService:
             self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
             return self._view(s, app)
 
-    def review(
-        self, actor: str, ref: str | int, recommendation: str, findings: str
-    ) -> dict[str, Any]:
+    def review(self, actor: str, ref: str | int, recommendation: str, findings: str) -> dict[str, Any]:
         """Add the acting participant's findings to this round (one review per person)."""
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
@@ -271,15 +248,11 @@ class GateService:
             }
             if s.scalar(select(Review).filter_by(**where)) is not None:
                 raise Refused(f"{actor} already reviewed round {app.round} of {gate.name}")
-            s.add(
-                Review(**where, recommendation=recommendation, findings=_text("findings", findings))
-            )
+            s.add(Review(**where, recommendation=recommendation, findings=_text("findings", findings)))
             self._audit(s, actor, "reviewed", app, gate=gate.phase, recommendation=recommendation)
             return self._view(s, app)
 
-    def open_action(
-        self, actor: str, ref: str | int, title: str, owner: str, due: date
-    ) -> dict[str, Any]:
+    def open_action(self, actor: str, ref: str | int, title: str, owner: str, due: date) -> dict[str, Any]:
         """Ask for corrective work; it blocks a go until the working group approves it."""
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
@@ -302,13 +275,9 @@ class GateService:
         return self._move_action(actor, action_id, Action.COMPLETE_ACTION, ACTION_OPEN, ACTION_DONE)
 
     def approve_action(self, actor: str, action_id: int) -> dict[str, Any]:
-        return self._move_action(
-            actor, action_id, Action.APPROVE_ACTION, ACTION_DONE, ACTION_APPROVED
-        )
+        return self._move_action(actor, action_id, Action.APPROVE_ACTION, ACTION_DONE, ACTION_APPROVED)
 
-    def _move_action(
-        self, actor: str, action_id: int, right: Action, before: str, after: str
-    ) -> dict[str, Any]:
+    def _move_action(self, actor: str, action_id: int, right: Action, before: str, after: str) -> dict[str, Any]:
         """Corrective actions go open -> done (by anyone working on it) -> approved (by the WG)."""
         with self._tx() as s:
             action = s.get(CorrectiveAction, action_id)
@@ -347,9 +316,7 @@ class GateService:
                 )
             )
             self._move(app, rules.after_decision(position, chosen, len(self.process.phases)))
-            self._audit(
-                s, actor, "decided", app, gate=gate.phase, outcome=chosen, rationale=rationale
-            )
+            self._audit(s, actor, "decided", app, gate=gate.phase, outcome=chosen, rationale=rationale)
             return self._view(s, app)
 
     def resume(self, actor: str, ref: str | int) -> dict[str, Any]:
@@ -367,11 +334,7 @@ class GateService:
         app.round = position.round
 
     def _facts(self, s: Session, app: Application, gate: Gate) -> rules.GateFacts:
-        provided = set(
-            s.scalars(
-                select(DeliverableRecord.key).filter_by(application_id=app.id, phase=gate.phase)
-            )
-        )
+        provided = set(s.scalars(select(DeliverableRecord.key).filter_by(application_id=app.id, phase=gate.phase)))
         met = set(
             s.scalars(
                 select(CriterionRecord.key).filter_by(
@@ -381,9 +344,7 @@ class GateService:
         )
         reviews = self._reviews(s, app, gate)
         return rules.GateFacts(
-            missing_deliverables=[
-                d.key for d in gate.deliverables if d.required and d.key not in provided
-            ],
+            missing_deliverables=[d.key for d in gate.deliverables if d.required and d.key not in provided],
             unmet_criteria=[c.key for c in gate.criteria if c.key not in met],
             open_actions=[f"#{a.id}" for a in self._actions(s, app) if a.status != ACTION_APPROVED],
             reviewed_by=frozenset(Participant(r.user.role) for r in reviews),
@@ -460,17 +421,12 @@ class GateService:
         if gate is None:
             return None
         delivered = {
-            d.key: d
-            for d in s.scalars(
-                select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase)
-            )
+            d.key: d for d in s.scalars(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase))
         }
         assessed = {
             c.key: c
             for c in s.scalars(
-                select(CriterionRecord).filter_by(
-                    application_id=app.id, phase=gate.phase, round=app.round
-                )
+                select(CriterionRecord).filter_by(application_id=app.id, phase=gate.phase, round=app.round)
             )
         }
         facts = self._facts(s, app, gate)
@@ -484,9 +440,7 @@ class GateService:
                     "title": d.title,
                     "required": d.required,
                     "reference": delivered[d.key].reference if d.key in delivered else None,
-                    "provided_by": delivered[d.key].provided_by.name
-                    if d.key in delivered
-                    else None,
+                    "provided_by": delivered[d.key].provided_by.name if d.key in delivered else None,
                 }
                 for d in gate.deliverables
             ],
@@ -520,16 +474,12 @@ class GateService:
 
     def applications(self) -> list[dict[str, Any]]:
         with self._tx() as s:
-            return [
-                self._summary(a) for a in s.scalars(select(Application).order_by(Application.name))
-            ]
+            return [self._summary(a) for a in s.scalars(select(Application).order_by(Application.name))]
 
     def board(self) -> list[dict[str, Any]]:
         """Applications by phase, in process order, starting with those only proposed."""
         apps = self.applications()
-        columns = [{"key": None, "name": "Proposed"}] + [
-            {"key": p.key, "name": p.name} for p in self.process.phases
-        ]
+        columns = [{"key": None, "name": "Proposed"}] + [{"key": p.key, "name": p.name} for p in self.process.phases]
         return [{**c, "applications": [a for a in apps if a["phase"] == c["key"]]} for c in columns]
 
     def audit(self, ref: str | int | None = None, limit: int = 500) -> list[dict[str, Any]]:

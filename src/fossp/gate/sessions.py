@@ -54,9 +54,7 @@ class SessionStore:
                 )
             )
             user = s.get(User, user_id) if user_id is not None else None
-            return SessionInfo(
-                token, csrf, user.name if user else None, user.role if user else None
-            )
+            return SessionInfo(token, csrf, user.name if user else None, user.role if user else None)
 
     def lookup(self, token: str | None) -> SessionInfo | None:
         if not token:
@@ -66,9 +64,7 @@ class SessionStore:
             if row is None or _aware(row.expires_at) < datetime.now(UTC):
                 return None
             user = row.user
-            return SessionInfo(
-                token, row.csrf_token, user.name if user else None, user.role if user else None
-            )
+            return SessionInfo(token, row.csrf_token, user.name if user else None, user.role if user else None)
 
     def sign_in(self, old_token: str | None, name: str, password: str) -> SessionInfo | None:
         """A new signed-in session for good credentials (the old one ends), else None."""

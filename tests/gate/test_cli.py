@@ -1,0 +1,50 @@
+"""`fossp gate` and `fossp users` in a subprocess: exit codes, --json, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_fossp
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    os.environ["FOSSP_DB"] = url
+    yield url
+    del os.environ["FOSSP_DB"]
+
+
+def test_cli_flow_and_exit_codes(db: str) -> None:
+    added = run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", "--json", stdin="s3cret-pass\n")
+    assert added.returncode == 0, added.stderr
+    assert "s3cret-pass" not in added.stdout + added.stderr
+    assert json.loads(added.stdout) == {"name": "lia", "role": "liaison", "can_sign_in": True}
+    assert run_fossp("users", "add", "mai", "--role", "maintainer", "--no-password").returncode == 0
+    proposed = run_fossp(
+        "gate", "propose", "PostgreSQL 16", "--role", "postgresql", "--summary", "db", "--as", "mai", "--json"
+    )
+    assert proposed.returncode == 0, proposed.stderr
+    assert json.loads(proposed.stdout)["lead"] == "lia"
+    refused = run_fossp("gate", "decide", "PostgreSQL 16", "go", "--as", "lia", "--rationale", "x")
+    assert refused.returncode == 1 and "no review yet" in refused.stderr
+    forbidden = run_fossp("gate", "decide", "PostgreSQL 16", "go", "--as", "mai", "--rationale", "x")
+    assert forbidden.returncode == 1 and "may not decide" in forbidden.stderr
+    bad = run_fossp("gate", "review", "PostgreSQL 16", "--as", "mai", "--recommend", "maybe", "--findings", "x")
+    assert bad.returncode == 2 and "field 'recommendation'" in bad.stderr
+    listed = json.loads(run_fossp("gate", "list", "--json").stdout)
+    assert [a["phase_name"] for a in listed] == ["Proposed"]
+    shown = json.loads(run_fossp("gate", "show", "1", "--json").stdout)
+    assert shown["gate"]["go_blockers"][0] == "deliverable 'proposal' is missing"
+
+
+def test_picture_and_agenda(db: str) -> None:
+    picture = run_fossp("gate", "picture")
+    assert picture.returncode == 0 and picture.stdout.startswith("<svg")
+    agenda = run_fossp("gate", "agenda", "--at", "2030-01-07T15:00", "--format", "ics")
+    assert agenda.returncode == 0 and "DTSTART:20300107T150000Z" in agenda.stdout
