@@ -7,6 +7,7 @@ imports it before it becomes systemd.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -41,10 +42,19 @@ def host_cgroups(name: str) -> list[Path]:
     return [mount / path.lstrip("/") / "fossp-lab" / name for mount, path in tracking_hierarchies()]
 
 
-def remove_cgroup(cgroup: Path) -> None:
-    """Remove a host's cgroup tree bottom-up (cgroups are removed with rmdir, one by one)."""
-    if not cgroup.is_dir():
-        return
-    for folder in sorted((p for p in cgroup.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        folder.rmdir()
-    cgroup.rmdir()
+def remove_cgroup(cgroup: Path, timeout: float = 10) -> None:
+    """Remove a host's cgroup tree bottom-up (cgroups are removed with rmdir, one by one).
+
+    Processes of a killed host take a moment to exit, and a cgroup with processes
+    refuses rmdir (EBUSY), so keep trying for a while.
+    """
+    deadline = time.monotonic() + timeout
+    while cgroup.is_dir():
+        try:
+            folders = sorted((p for p in cgroup.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+            for folder in [*folders, cgroup]:
+                folder.rmdir()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -141,7 +142,10 @@ def _stop(host: LabHost) -> None:
     if launcher is not None:
         launcher.wait(timeout=15)
     for cgroup in host.cgroups:
-        remove_cgroup(cgroup)
+        try:
+            remove_cgroup(cgroup)
+        except OSError as error:
+            raise LabError(f"lab host {host.name}: remove cgroup {cgroup}: {error}") from error
 
 
 def _new_host(paths: LabPaths, name: str) -> LabHost:
@@ -203,7 +207,7 @@ def _child_of(launcher: subprocess.Popen[bytes], host: LabHost) -> int:
     raise LabError(f"lab host {host.name}: PID 1 did not appear within 10 s")
 
 
-def _wait_for_ssh(paths: LabPaths, host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
+def _wait_for_ssh(host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
     """Return once sshd accepts the lab key with a verified host key; else say why."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -248,12 +252,13 @@ def prepare(
         return repo.ensure_repo(paths, list(packages or []), wanted_roles, report)
 
 
-def _bring_up(paths: LabPaths, name: str) -> tuple[LabHost, bool]:
-    """Start host ``name`` (reusing its root if it exists); return it and whether it was new."""
+def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
+    """Start host ``name``, reusing its root if it has one (a stopped host keeps its state)."""
     with paths.lock():
         host = _load(paths, name)
         if host is not None and _alive(host):
-            return host, False
+            report(f"{name} already runs; left as it is")
+            return host
         if host is not None:
             _stop(host)
         if host is None or not pool.is_subvolume(host.root_path):
@@ -263,7 +268,7 @@ def _bring_up(paths: LabPaths, name: str) -> tuple[LabHost, bool]:
         network.create_host_network(name, host.address)
         host = _launch(paths, host)
         _save(paths, host)
-    return host, True
+    return host
 
 
 def up(
@@ -282,11 +287,11 @@ def up(
         raise BadInput("fossp lab up: name at least one host")
     paths = LabPaths.current()
     prepare(paths, packages, roles, report)
-    started = [_bring_up(paths, name) for name in names]
-    report(f"waiting for {len(started)} host(s) to boot")
+    started = [_bring_up(paths, name, report) for name in names]
+    report(f"waiting for sshd on {', '.join(names)}")
     with ThreadPoolExecutor(max_workers=len(started)) as executor:
-        list(executor.map(lambda item: _wait_for_ssh(paths, item[0]), started))
-    return [_live(host) for host, _ in started]
+        list(executor.map(_wait_for_ssh, started))
+    return [_live(host) for host in started]
 
 
 def _leftovers(paths: LabPaths, name: str) -> bool:
@@ -311,17 +316,9 @@ def down(names: list[str]) -> list[str]:
                 _stop(host)
             network.remove_host_network(name, host.address if host else None)
             pool.delete_subvolume(paths.host_root(name))
-            _record_path(paths, name).unlink(missing_ok=True)
-            _remove_dir(paths.host_dir(name))
+            shutil.rmtree(paths.host_dir(name), ignore_errors=True)
         _refresh_known_hosts(paths)
     return names
-
-
-def _remove_dir(folder: Path) -> None:
-    if folder.is_dir():
-        for entry in folder.iterdir():
-            entry.unlink()
-        folder.rmdir()
 
 
 def list_hosts() -> list[LabHost]:

@@ -71,8 +71,12 @@ def remove_host_network(name: str, address: str | None) -> None:
 
     A namespace that processes still use is not this lab's leftover and stays.
     """
-    if address and _link_exists(veth_name(address)):
-        run(["ip", "link", "del", veth_name(address)], f"remove link {veth_name(address)}")
+    veth = veth_name(address) if address else None
+    if veth and _link_exists(veth):
+        # The kernel drops the pair by itself once the namespace is gone: that race is fine.
+        removed = run(["ip", "link", "del", veth], f"remove link {veth}", check=False)
+        if removed.returncode != 0 and _link_exists(veth):
+            raise LabError(f"remove link {veth}: {removed.stderr.strip()}")
     if netns_path(name).exists() and not _netns_in_use(name):
         run(["ip", "netns", "del", netns_name(name)], f"remove netns {netns_name(name)}")
 

@@ -52,14 +52,13 @@ def run(
     *,
     check: bool = True,
     timeout: float | None = 600,
-    input_text: str | None = None,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` (never through a shell); on failure raise a LabError naming ``what``."""
     args = [str(arg) for arg in argv]
     try:
         result = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, input=input_text, check=False,
+            args, capture_output=True, text=True, timeout=timeout, check=False,
             cwd=cwd,
         )
     except FileNotFoundError as error:
