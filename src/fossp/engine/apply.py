@@ -9,7 +9,9 @@ leaves an exact record of what was done before it.
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -156,10 +158,22 @@ class _Runner:
         if op.kind in (OpKind.FILE, OpKind.REMOVE, OpKind.DIR):
             return await self._file(op)
         for argv in op.commands:
-            await self.connector.check(argv, op.stdin.encode() if op.stdin is not None else None)
+            await self._run(argv, op)
         if kind is None:
             return None
         return Change(role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=op.undo)
+
+    async def _run(self, argv: list[str], op: Operation) -> None:
+        """Run one command of ``op``, retrying for ``op.retry`` seconds (a service starting)."""
+        deadline = time.monotonic() + op.retry
+        stdin = op.stdin.encode() if op.stdin is not None else None
+        while True:
+            result = await self.connector.run(argv, stdin)
+            if result.ok:
+                return
+            if time.monotonic() >= deadline:
+                raise HostError(f"{self.connector.name}: {result.describe()}")
+            await asyncio.sleep(1)
 
     async def _packages(self, op: Operation) -> Change:
         """Install, and record every package that was not there before (dependencies too)."""
@@ -183,7 +197,7 @@ class _Runner:
             change.backup, change.link_target = await self._backup(op.role, path)
             change.undo = _file_undo(op.kind, path, change.backup, change.link_target)
         if op.kind is OpKind.FILE and op.content is not None:
-            await self.connector.write_file(op.target, op.content, int(op.mode or "644", 8))
+            await self.connector.write_file(op.target, op.content, int(op.mode or "644", 8), op.owner or "")
         for argv in op.commands:
             await self.connector.check(argv)
         return change

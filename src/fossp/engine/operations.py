@@ -62,9 +62,11 @@ class Operation(BaseModel):
     stdin: str | None = None
     content: bytes | None = Field(default=None, exclude=True)
     mode: str | None = None
+    owner: str | None = None
     diff: str | None = None
     digest: str | None = None
     previous: str | None = None
+    retry: float = 0
     undo: list[list[str]] = []
 
     @property
@@ -73,7 +75,7 @@ class Operation(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of ``fossp plan --json``."""
-        data = self.model_dump(mode="json", exclude_defaults=True, exclude={"undo", "digest", "previous"})
+        data = self.model_dump(mode="json", exclude_defaults=True, exclude={"undo", "digest", "previous", "retry"})
         data.setdefault("change", self.change)
         if self.content is not None:
             data["sha256"] = self.sha256

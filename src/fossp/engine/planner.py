@@ -201,7 +201,7 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     if done and not creates:
         return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
     return ctx.op(OpKind.STEP, step.name, step.description, refresh=True, commands=commands, stdin=stdin, digest=digest,
-                  pending=ctx.stale and creates is not None)
+                  retry=step.retry, pending=ctx.stale and creates is not None)
 
 
 def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
@@ -229,20 +229,36 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
     old = current.content if current is not None and current.content is not None else b""
     if spec.template is not None:
         new = render_template(spec.template, {**ctx.settings, **{k: v for k, v in ctx.values.items() if k not in ctx.settings}})
-        mode = spec.mode.lstrip("0")
     elif spec.augeas is not None:
         if current is None:
             raise HostError(f"{ctx.facts.host}: {path} does not exist; {ctx.role.implementation}'s package should have created it")
         new = augeas_edit(path, old, spec.augeas, ctx.values)
-        mode = current.mode
     else:
         new = ensure_line(old, fill(spec.line or "", ctx.values) or "")
-        mode = current.mode if current is not None else spec.mode.lstrip("0")
-    if current is not None and current.kind == "file" and old == new and current.mode == mode:
-        return ctx.noop(OpKind.FILE, path, "content as wanted")
-    reason = "missing" if current is None else "content differs" if old != new else f"mode is {current.mode}, wanted {mode}"
+    edits = spec.template is None and current is not None
+    mode = current.mode if edits and current is not None else spec.mode.lstrip("0")
+    owner = spec.owner or (f"{current.owner}:{current.group}" if edits and current is not None else "root:root")
+    if ctx.facts.offline_root:
+        owner = ""  # user names inside an offline root need not exist on the controller
+    have_owner = f"{current.owner}:{current.group}" if current is not None else ""
+    reason = _file_reason(current is None, old != new, (current.mode if current else "", mode), (have_owner, owner))
+    if reason is None:
+        return ctx.noop(OpKind.FILE, path, "content, mode and owner as wanted")
     diff = "".join(difflib.unified_diff(old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path))
-    return ctx.op(OpKind.FILE, path, reason, content=new, mode=mode, diff=diff or None)
+    return ctx.op(OpKind.FILE, path, reason, content=new, mode=mode, owner=owner or None, diff=diff or None)
+
+
+def _file_reason(missing: bool, differs: bool, modes: tuple[str, str], owners: tuple[str, str]) -> str | None:
+    """Why a file must be written, or None when it is as wanted."""
+    if missing:
+        return "missing"
+    if differs:
+        return "content differs"
+    if modes[0] != modes[1]:
+        return f"mode is {modes[0]}, wanted {modes[1]}"
+    if owners[1] and owners[0] != owners[1]:
+        return f"owner is {owners[0]}, wanted {owners[1]}"
+    return None
 
 
 def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:

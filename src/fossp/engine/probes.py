@@ -141,7 +141,7 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) ->
     if probe.kind is ProbeKind.DNS:
         return await _dns(address, port, probe, settings)
     if probe.kind is ProbeKind.POSTGRESQL:
-        argv = ["runuser", "-u", "postgres", "--", "psql", "-X", "-tA", "-p", str(port), "-c", _text(probe.query, settings)]
+        argv = ["env", "--chdir=/", "runuser", "-u", "postgres", "--", "psql", "-X", "-tA", "-p", str(port), "-c", _text(probe.query, settings)]
         return await _on_host(connector, argv, _text(probe.expect, settings))
     argv = [_text(arg, settings) for arg in probe.argv or []]
     return await _on_host(connector, argv, _text(probe.expect, settings))

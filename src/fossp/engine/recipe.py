@@ -73,6 +73,7 @@ class FileSpec(Strict):
     dir: bool = False
     absent: bool = False
     mode: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] = "644"
+    owner: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$", description="user:group; edits keep the file's own")
     reload: bool = Field(default=True, description="restart the role's units when it changes")
     why: str | None = Field(default=None, description="the reason shown in plans")
 
@@ -96,6 +97,7 @@ class Step(Strict):
     )
     creates: str | None = None
     stdin: str | None = Field(default=None, description="data for the command's standard input")
+    retry: float = Field(default=0, ge=0, le=300, description="seconds to keep retrying (a service still starting)")
     description: str
 
 

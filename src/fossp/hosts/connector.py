@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -59,8 +60,11 @@ class Connector(ABC):
         """Run ``argv`` with optional stdin data and return its result (never raises on exit)."""
 
     @abstractmethod
-    async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """Write ``data`` to ``path`` atomically (temporary file, then rename)."""
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        """Write ``data`` to ``path`` atomically (temporary file, then rename).
+
+        ``owner`` is ``user:group`` by name (empty: the writer's own).
+        """
 
     async def close(self) -> None:
         """Release the connection (nothing to do for local connectors)."""
@@ -89,11 +93,14 @@ async def _run_local(argv: list[str], stdin: bytes | None, env: dict[str, str] |
     return Result(tuple(argv), process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
-def _write_local(path: Path, data: bytes, mode: int) -> None:
+def _write_local(path: Path, data: bytes, mode: int, owner: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.fossp-tmp")
     temporary.write_bytes(data)
     os.chmod(temporary, mode)
+    if owner:
+        user, _, group = owner.partition(":")
+        shutil.chown(temporary, user, group or None)
     temporary.replace(path)
 
 
@@ -107,8 +114,8 @@ class LocalConnector(Connector):
     async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
         return await _run_local(argv, stdin, None)
 
-    async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        _write_local(Path(path), data, mode)
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        _write_local(Path(path), data, mode, owner)
 
 
 class RootConnector(Connector):
@@ -133,8 +140,9 @@ class RootConnector(Connector):
     async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
         return await _run_local(argv, stdin, None)
 
-    async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        _write_local(Path(self.path(path)), data, mode)
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        """Owners are not set: user names inside the root need not exist on this machine."""
+        _write_local(Path(self.path(path)), data, mode, "")
 
 
 class SshConnector(Connector):
@@ -184,9 +192,9 @@ class SshConnector(Connector):
         status = completed.exit_status if completed.exit_status is not None else 255
         return Result(tuple(argv), status, out.decode(errors="replace"), err.decode(errors="replace"))
 
-    async def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """Content travels as stdin data to a fixed script; the path is an argument."""
-        await self.check(["sh", "-c", WRITE_SCRIPT, "fossp-write", path, f"{mode:o}"], stdin=data)
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        """Content travels as stdin data to a fixed script; path and owner are arguments."""
+        await self.check(["sh", "-c", WRITE_SCRIPT, "fossp-write", path, f"{mode:o}", owner], stdin=data)
 
     async def close(self) -> None:
         self._connection.close()
@@ -194,7 +202,10 @@ class SshConnector(Connector):
 
 
 #: Atomic write on the host: data from stdin into a temporary file, then rename.
-WRITE_SCRIPT = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1.fossp-tmp" && chmod "$2" "$1.fossp-tmp" && mv -f -- "$1.fossp-tmp" "$1"'
+WRITE_SCRIPT = (
+    'mkdir -p -- "$(dirname -- "$1")" && cat > "$1.fossp-tmp" && chmod "$2" "$1.fossp-tmp"'
+    ' && { [ -z "$3" ] || chown "$3" "$1.fossp-tmp"; } && mv -f -- "$1.fossp-tmp" "$1"'
+)
 
 
 async def open_connector(host: HostSpec) -> Connector:
