@@ -83,7 +83,8 @@ def test_list_shows_live_state_and_second_up_changes_nothing(lab_pair: list[LabH
 def test_target_resolves_lab_hosts(lab_pair: list[LabHost]) -> None:
     from fossp.lab import resolve_target
 
-    assert resolve_target(f"lab:{lab_pair[1].name}").address == lab_pair[1].address
+    assert lab_pair[1].target == f"lab:{lab_pair[1].name}"
+    assert resolve_target(lab_pair[1].target).address == lab_pair[1].address
 
 
 def test_a_killed_host_is_seen_stopped_and_restarted_by_up() -> None:

@@ -32,6 +32,8 @@ def _enter_cgroups(cgroups: list[Path]) -> None:
 def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
     """The mounts systemd needs, private to this host's mount namespace."""
     _mount("--make-rprivate", "/")
+    # The root must be a mount point, or systemd cannot make / shared for its services.
+    _mount("--bind", str(root), str(root))
     _mount("-t", "proc", "proc", str(root / "proc"))
     _mount("-t", "sysfs", "sysfs", str(root / "sys"))
     # An rbind, not a fresh mount: systemd finds its (non-root) cgroup via /proc/self/cgroup.
@@ -40,7 +42,7 @@ def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
         _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs",
                str(root / tmp))
     _mount("--rbind", "/dev", str(root / "dev"))
-    # systemd writes boot status to /dev/console: send it to the host's log, not ours.
+    # Nothing in the host may write to the controller's console: give it the host's log.
     _mount("--bind", str(console), str(root / "dev/console"))
     _mount("--bind", "-o", "ro", str(repo), str(root / "srv/fossp-repo"))
 

@@ -87,10 +87,13 @@ def _save(paths: LabPaths, host: LabHost) -> None:
 
 
 def _load(paths: LabPaths, name: str) -> LabHost | None:
+    record = _record_path(paths, name)
     try:
-        return LabHost.model_validate_json(_record_path(paths, name).read_text())
+        return LabHost.model_validate_json(record.read_text())
     except FileNotFoundError:
         return None
+    except ValueError as error:
+        raise LabError(f"{record}: not a lab host record ({error}); remove it by hand") from None
 
 
 def _start_time(pid: int) -> int | None:
@@ -207,9 +210,20 @@ def _child_of(launcher: subprocess.Popen[bytes], host: LabHost) -> int:
     raise LabError(f"lab host {host.name}: PID 1 did not appear within 10 s")
 
 
+def _journal_tail(host: LabHost) -> str:
+    """The end of a host's journal (entered with nsenter), to say why a boot went wrong."""
+    if not _alive(host) or host.pid is None:
+        return tail(host.log_path)
+    argv = ["nsenter", "-t", str(host.pid), "-a", "-r", "-w",
+            "journalctl", "-b", "-q", "--no-pager", "-n", "15", "-p", "warning"]
+    journal = run(argv, f"read the journal of {host.name}", check=False, timeout=30)
+    return (journal.stdout + journal.stderr).strip() or "(empty)"
+
+
 def _wait_for_ssh(host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
     """Return once sshd accepts the lab key with a verified host key; else say why."""
     deadline = time.monotonic() + timeout
+    last_error = ""
     while time.monotonic() < deadline:
         if not _alive(host):
             raise LabError(f"lab host {host.name}: PID 1 exited during boot; "
@@ -218,11 +232,12 @@ def _wait_for_ssh(host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
             probe = run(host.ssh_command("true"), f"ssh to {host.name}", check=False, timeout=30)
             if probe.returncode == 0:
                 return
+            last_error = probe.stderr.strip()
         time.sleep(0.5)
     raise LabError(
         f"lab host {host.name}: sshd on {host.address} did not answer within {timeout:.0f} s "
-        f"(inspect it, then `fossp lab down {host.name}`); log {host.log_path}:\n"
-        f"{tail(host.log_path)}"
+        f"({last_error or 'port 22 closed'}; inspect it, then `fossp lab down {host.name}`); "
+        f"its journal:\n{_journal_tail(host)}"
     )
 
 

@@ -46,6 +46,10 @@ UseDNS no
 MaxStartups 100:30:200
 """
 
+#: The kernel log is the controller's: hosts neither write their boot into it nor read it.
+SYSTEMD_CONFIG = "[Manager]\nLogTarget=journal\n"
+JOURNALD_CONFIG = "[Journal]\nReadKMsg=no\n"
+
 APT_SOURCE = f"deb [trusted=yes] file:/{REPO_MOUNT} ./\n"
 APT_CONFIG = 'Acquire::Languages "none";\nAPT::Install-Recommends "false";\n'
 
@@ -107,6 +111,9 @@ def configure_root(root: Path, name: str, client_key: str) -> str:
     _write(root / "etc" / "hosts", f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n")
     _write(root / "etc" / "machine-id", secrets.token_hex(16) + "\n", 0o444)
     _mask_units(root)
+    systemd = root / "etc" / "systemd"
+    _write(systemd / "system.conf.d" / "fossp-lab.conf", SYSTEMD_CONFIG)
+    _write(systemd / "journald.conf.d" / "fossp-lab.conf", JOURNALD_CONFIG)
     _configure_apt(root)
     _write(root / "etc" / "ssh" / "sshd_config.d" / "fossp-lab.conf", SSHD_CONFIG)
     ssh_dir = root / "root" / ".ssh"
