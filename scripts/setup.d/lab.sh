@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs what `fossp lab` needs on a Debian 12 controller (run as root; idempotent).
 # debootstrap builds the base root, btrfs-progs the pool, iproute2 the network,
-# openssh-client reaches the hosts, apt-utils indexes the local package repository.
+# openssh-client reaches the hosts, apt-utils indexes the local package repository,
+# util-linux and mount give nsenter, unshare and loop mounts.
 set -eu
 
-PACKAGES="debootstrap btrfs-progs iproute2 openssh-client apt-utils util-linux procps ca-certificates"
+PACKAGES="debootstrap debian-archive-keyring btrfs-progs iproute2 openssh-client apt-utils util-linux mount ca-certificates"
 
 missing=""
 for pkg in $PACKAGES; do
