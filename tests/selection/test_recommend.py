@@ -43,7 +43,7 @@ def test_moving_a_port_by_setting_resolves_the_conflict(catalog: Catalog) -> Non
     nginx = catalog.role("nginx")
     result = recommend(["httpd", "nginx"], catalog, overrides={nginx.id: {"http_port": 8080}})
     assert not [c for c in result.conflicts if c.reason.startswith("both listen on 80/tcp")]
-    assert [c.role.settings for c in result.choices if c.role.id == nginx.id] == [{"http_port": 8080}]
+    assert [c.settings for c in result.choices if c.role.id == nginx.id] == [{"http_port": 8080}]
 
 
 def test_samba_ad_and_389ds_conflict_on_the_ldap_ports(catalog: Catalog) -> None:

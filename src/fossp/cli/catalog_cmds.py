@@ -56,8 +56,12 @@ def filter_roles(catalog: Catalog, service: str | None, family: str | None, stat
 
 
 def _packages_cell(role: Role, family: Any) -> str:
+    """The main package, and how many more: the full list is in `roles show` and JSON."""
     entry = role.packages[family]
-    return " ".join(entry.packages) if entry.available else "-"
+    if not entry.available:
+        return "-"
+    more = len(entry.packages) - 1
+    return entry.packages[0] + (f" +{more}" if more else "")
 
 
 @roles_app.command("list")
