@@ -26,6 +26,9 @@ from fossp.hosts.facts import Facts, gather_facts, parse_packages
 
 Report = Callable[[str], None]
 MAX_ROUNDS = 8
+_RMDIR_SCRIPT = 'for d do [ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty -- "$d"; done'
+#: Where package installs create folders that a purge can leave behind (empty).
+PACKAGE_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
 
 
 def quiet(_: str) -> None:
@@ -176,12 +179,20 @@ class _Runner:
             await asyncio.sleep(1)
 
     async def _packages(self, op: Operation) -> Change:
-        """Install, and record every package that was not there before (dependencies too)."""
-        before = await self._installed()
+        """Install, and record every package that was not there before (dependencies too),
+        and the folders the install created, which a purge may leave behind empty."""
+        before, folders = await self._installed(), await self._folders()
         for argv in op.commands:
             await self.connector.check(argv)
         added = sorted(set(await self._installed()) - set(before))
-        return Change(role=op.role, kind=ChangeKind.PACKAGES, target=op.target, packages=added)
+        created = sorted(set(await self._folders()) - set(folders), reverse=True)
+        undo = [["sh", "-c", _RMDIR_SCRIPT, "rmdir", *created]] if created else []
+        return Change(role=op.role, kind=ChangeKind.PACKAGES, target=op.target, packages=added, undo=undo)
+
+    async def _folders(self) -> list[str]:
+        roots = [self.connector.path(p) for p in PACKAGE_FOLDERS]
+        result = await self.connector.run(["find", *roots, "-xdev", "-maxdepth", "4", "-type", "d"])
+        return result.stdout.splitlines()
 
     async def _installed(self) -> dict[str, str]:
         return parse_packages((await self.connector.check(list(self.backend.list_argv))).stdout)

@@ -72,12 +72,16 @@ async def decommission_host(connector: Connector, catalog: Catalog, refs: list[s
         for role_id in roles:
             state.set_state(role_id, InstanceState.DECOMMISSIONING)
         await save_state(connector, state)
-        for change in reversed([c for c in state.ledger if c.role in roles]):
-            await _undo(connector, change, result, report)
+        changes = [c for c in state.ledger if c.role in roles]
+        for change in reversed(changes):
+            if change.kind is not ChangeKind.PACKAGES:
+                await _undo(connector, change, result, report)
         if removing:
             report(f"removing {len(removing)} packages")
             await connector.check(backend.remove(removing))
             result.removed_packages = removing
+        for change in (c for c in changes if c.kind is ChangeKind.PACKAGES):
+            await _undo(connector, change, result, report)  # folders the purge left empty
         state.ledger = [c for c in state.ledger if c.role not in roles]
         for role_id in roles:
             del state.instances[role_id]

@@ -131,7 +131,7 @@ def _selinux(ctx: _RolePlan) -> list[Operation]:
     if not (wanted.booleans or wanted.port_labels):
         return []
     if selinux.mode == "disabled":
-        return [ctx.noop(OpKind.SELINUX_BOOLEAN, "selinux", "SELinux is disabled on this host")]
+        return [ctx.noop(OpKind.SELINUX_BOOLEAN if wanted.booleans else OpKind.SELINUX_PORT, "SELinux", "SELinux is disabled on this host")]
     operations = []
     for name, value in wanted.booleans.items():
         word = "on" if value else "off"

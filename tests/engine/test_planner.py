@@ -1,0 +1,77 @@
+"""The planner as data: given these recorded facts and roles, expect these operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from fossp.catalog import Catalog
+from fossp.engine.operations import OpKind
+from fossp.engine.planner import plan_host, wanted_roles
+from fossp.engine.state import parse_state
+from fossp.errors import BadInput
+from fossp.hosts.connector import HostError
+
+from .conftest import FIXTURES, plan_lines, recorded
+
+SCENARIOS = yaml.safe_load((FIXTURES / "plans.yaml").read_text())
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_plan_matches_recorded_expectation(catalog: Catalog, scenario: dict[str, Any]) -> None:
+    facts = recorded(scenario["facts"])
+    wanted = wanted_roles(catalog, list(scenario["roles"].items()), {}, "test")
+    assert plan_lines(plan_host(facts, wanted, parse_state(facts))) == scenario["expect"]
+
+
+def test_every_operation_says_why(catalog: Catalog) -> None:
+    facts = recorded("fedora40-installed")
+    wanted = wanted_roles(catalog, [("postgresql", {}), ("nginx", {}), ("bind", {})], {}, "test")
+    for op in plan_host(facts, wanted, parse_state(facts)).operations:
+        assert op.reason.strip(), op
+
+
+def test_fedora_plan_uses_fedora_names(catalog: Catalog) -> None:
+    """Package names, firewalld services and SELinux booleans come from the Fedora side."""
+    facts = recorded("fedora40-bare")
+    plan = plan_host(facts, wanted_roles(catalog, [("bind", {})], {}, "test"), parse_state(facts))
+    changes = {op.kind: op for op in plan.changes}
+    assert changes[OpKind.PACKAGES].commands == [["dnf", "-y", "-q", "install", "bind", "bind-utils"]]
+    assert changes[OpKind.FIREWALL].commands == [
+        ["firewall-cmd", "--add-service=dns"],
+        ["firewall-cmd", "--permanent", "--add-service=dns"],
+    ]
+    assert changes[OpKind.SELINUX_BOOLEAN].commands == [["setsebool", "-P", "named_write_master_zones", "on"]]
+    assert changes[OpKind.SELINUX_BOOLEAN].undo == [["setsebool", "-P", "named_write_master_zones", "off"]]
+
+
+def test_augeas_edit_keeps_the_distribution_file(catalog: Catalog) -> None:
+    """pg_hba.conf gains one line; its comments and the existing lines stay as they were."""
+    facts = recorded("fedora40-installed")
+    plan = plan_host(facts, wanted_roles(catalog, [("postgresql", {"allowed_network": "10.0.0.0/8"})], {}, "t"), parse_state(facts))
+    hba = next(op for op in plan.changes if op.target.endswith("pg_hba.conf"))
+    before = facts.files["/var/lib/pgsql/data/pg_hba.conf"].content or b""
+    assert hba.content is not None and hba.content.startswith(before)
+    assert hba.content[len(before):].split() == [b"host", b"fossp", b"all", b"10.0.0.0/8", b"scram-sha-256"]
+    assert hba.owner == "postgres:postgres" and hba.mode == "600"
+
+
+def test_host_variables_override_settings(catalog: Catalog) -> None:
+    facts = recorded("fedora40-installed")
+    wanted = wanted_roles(catalog, [("nginx", {"http_port": 8080})], {"nginx_http_port": 8081}, "test")
+    assert wanted[0].settings["http_port"] == 8081
+    targets = [op.target for op in plan_host(facts, wanted, parse_state(facts)).changes]
+    assert "port 8081/tcp" in targets
+
+
+def test_bad_setting_is_refused_before_any_plan(catalog: Catalog) -> None:
+    with pytest.raises(BadInput, match="http_port"):
+        wanted_roles(catalog, [("nginx", {"http_port": 70000})], {}, "test")
+
+
+def test_unknown_family_is_a_host_error(catalog: Catalog) -> None:
+    facts = recorded("fedora40-bare").model_copy(update={"os": recorded("fedora40-bare").os.model_copy(update={"family": None, "id": "plan9"})})
+    with pytest.raises(HostError, match="plan9"):
+        plan_host(facts, wanted_roles(catalog, [("nginx", {})], {}, "t"), parse_state(facts))
