@@ -15,9 +15,28 @@ def test_every_feature_in_the_vocabulary_gets_a_role(catalog: Catalog) -> None:
         result = recommend([feature], catalog, include_preview=True)
         assert result.choices, feature
         provided = {f for c in result.choices for f in c.role.features}
-        assert feature in provided, feature
-        for unmet in result.unmet:
-            assert unmet.feature != feature, unmet
+        replaced = [
+            c for c in result.choices if any(r.startswith(f"offered for {feature} in place of") for r in c.reasons)
+        ]
+        assert feature in provided or replaced, feature
+        assert [u for u in result.unmet if u.feature == feature] == []
+
+
+def test_a_dead_roles_replacement_is_offered_in_its_place(catalog: Catalog) -> None:
+    result = recommend(["aws"], catalog)
+    choice = result.choices[0]
+    assert choice.role.id == catalog.role("eucalyptus").upstream.replacement_role == "FOSSP-CLSOS"
+    assert "in place of Eucalyptus (FOSSP-CLSEU)" in choice.reasons[0]
+    assert [a.role.id for a in choice.alternatives] == ["FOSSP-CLSEU"]
+
+
+def test_preview_roles_without_packages_are_offered_only_on_request_with_a_warning(catalog: Catalog) -> None:
+    assert recommend(["wildfly"], catalog).choices[0].role.name == "wildfly"  # named: offered, with warnings
+    default = recommend(["java-application-server"], catalog)
+    assert default.choices == [] and "use --include-preview" in default.unmet[0].reason
+    preview = recommend(["java-application-server"], catalog, include_preview=True)
+    assert preview.choices[0].role.name == "wildfly"
+    assert any(r.startswith("warning: no distribution package") for r in preview.choices[0].reasons)
 
 
 def test_choice_says_why_and_lists_alternatives(catalog: Catalog) -> None:

@@ -122,10 +122,14 @@ def _cross_check(catalog: Catalog) -> None:
         unknown = [f for f in role.features if f not in catalog.features]
         if unknown:
             raise CatalogError(f"{source}: field 'features': unknown feature '{unknown[0]}'")
-        for kind, relations in (("requires", role.requires), ("conflicts", role.conflicts)):
-            for relation in relations:
-                if relation.role not in catalog.roles:
-                    raise CatalogError(f"{source}: field '{kind}': unknown role {relation.role}")
+        references = [
+            *(("requires", r.role) for r in role.requires),
+            *(("conflicts", r.role) for r in role.conflicts),
+            ("upstream.replacement_role", role.upstream.replacement_role),
+        ]
+        for where, reference in references:
+            if reference is not None and reference not in catalog.roles:
+                raise CatalogError(f"{source}: field '{where}': unknown role {reference}")
     for feature in catalog.features.values():
         for implied in feature.implies:
             if implied not in catalog.features:

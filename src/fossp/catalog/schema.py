@@ -266,6 +266,7 @@ class Upstream(Strict):
     homepage: str | None = None
     reason: str | None = None
     replacement: str | None = None
+    replacement_role: RoleId | None = Field(default=None, description="the catalog role offered instead")
 
     @model_validator(mode="after")
     def _consistent(self) -> Upstream:
@@ -332,8 +333,8 @@ class Role(Strict):
             for path in paths:
                 if not path.startswith("/"):
                     raise ValueError(f"backup path {path!r} for {family} is not absolute")
-        if any(r.role == self.id for r in [*self.requires, *self.conflicts]):
-            raise ValueError("a role cannot require or conflict with itself")
+        if self.id in (self.upstream.replacement_role, *(r.role for r in [*self.requires, *self.conflicts])):
+            raise ValueError("a role cannot require, conflict with or replace itself")
         if self.probes == [] and self.lifecycle.status is CatalogStatus.LAUNCHED:
             raise ValueError("a launched role needs at least one health probe")
         return self

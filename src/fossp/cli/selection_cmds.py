@@ -169,7 +169,8 @@ def profile_check(
     catalog = governed_catalog()
     profile = load_profile(path, catalog)
     chosen = [
-        (catalog.roles[c.id], resolve_settings(catalog.roles[c.id], c.settings, str(path))) for c in profile.roles
+        (catalog.roles[c.id], resolve_settings(catalog.roles[c.id], c.settings, str(path), complete=False))
+        for c in profile.roles
     ]
     conflicts = find_conflicts(chosen)
     data = {

@@ -48,9 +48,11 @@ class Profile(BaseModel):
         return [choice.id for choice in self.roles]
 
 
-def resolve_settings(role: Role, given: dict[str, Any], where: str) -> dict[str, Any]:
+def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bool = True) -> dict[str, Any]:
     """Validate ``given`` against the role's settings schema and fill in defaults.
 
+    ``complete=False`` lets required settings stay unset: a profile may leave them (and
+    secrets) to be given at deploy time, when they must be complete.
     Raises BadInput naming ``where``, the role and the setting on the first problem.
     """
     unknown = sorted(set(given) - {s.name for s in role.settings})
@@ -64,7 +66,7 @@ def resolve_settings(role: Role, given: dict[str, Any], where: str) -> dict[str,
                 resolved[setting.name] = setting.check(given[setting.name])
             except ValueError as error:
                 raise BadInput(f"{where}: {role.id} setting '{setting.name}': {error}") from None
-        elif setting.required:
+        elif setting.required and complete:
             raise BadInput(f"{where}: {role.id} setting '{setting.name}' is required")
         elif setting.default is not None:
             resolved[setting.name] = setting.default
@@ -80,7 +82,7 @@ def validate_profile(profile: Profile, catalog: Catalog, where: str) -> None:
         if choice.id in seen:
             raise BadInput(f"{where}: field 'roles.{index}.id': {choice.id} is listed twice")
         seen.add(choice.id)
-        resolve_settings(catalog.roles[choice.id], choice.settings, where)
+        resolve_settings(catalog.roles[choice.id], choice.settings, where, complete=False)
 
 
 def parse_profile(data: Any, catalog: Catalog, where: str) -> Profile:

@@ -85,9 +85,23 @@ def _why_not(role: Role, family: Family | None, include_preview: bool) -> str | 
         return f"catalog status is {status.value} (use --include-preview for preview roles)"
     if family is not None and not role.available_on(family):
         return f"no {family.value} package: {role.packages[family].note}"
-    if family is None and not any(role.available_on(f) for f in Family):
-        return "not packaged for any family: " + "; ".join(p.note or "" for p in role.packages.values())
+    if family is None and not include_preview and not any(role.available_on(f) for f in Family):
+        return "not packaged for any family (use --include-preview to see it): " + _notes(role)
     return None
+
+
+def _notes(role: Role) -> str:
+    return "; ".join(f"{f.value}: {p.note}" for f, p in role.packages.items() if not p.available)
+
+
+def _warnings(role: Role) -> list[str]:
+    """What a user must know about a role that is offered anyway (preview, no package)."""
+    found = []
+    if role.lifecycle.status is not CatalogStatus.LAUNCHED:
+        found.append(f"warning: {role.implementation} is {role.lifecycle.status.value}, not launched")
+    if not any(role.available_on(f) for f in Family):
+        found.append(f"warning: no distribution package ({_notes(role)})")
+    return found
 
 
 def _expand(features: list[str], catalog: Catalog) -> list[tuple[str, str | None]]:
@@ -125,18 +139,33 @@ class _Chooser:
                 choice.reasons.append(f"also provides {feature} ({asked})")
                 return
         providers = self.catalog.providers(feature)
-        eligible = [r for r in providers if _why_not(r, self.family, self.include_preview) is None]
+        eligible = [r for r in providers if self._offerable(r)]
         if not eligible:
-            reasons = "; ".join(
-                f"{r.implementation}: {_why_not(r, self.family, self.include_preview)}" for r in providers
-            )
-            self.unmet.append(Unmet(feature, reasons or "no role provides it"))
+            self._replace_or_give_up(feature, providers)
             return
         best = eligible[0]
         choice = self._add(best, f"provides {feature} ({asked}); preferred: preference {best.preference}")
         for other in (r for r in providers if r is not best):
             why = _why_not(other, self.family, self.include_preview)
             choice.alternatives.append(Alternative(other, why or f"lower preference ({other.preference})"))
+
+    def _offerable(self, role: Role) -> bool:
+        return _why_not(role, self.family, self.include_preview) is None
+
+    def _replace_or_give_up(self, feature: str, providers: list[Role]) -> None:
+        """No provider can be offered: offer the catalog's replacement of a dead one, if any."""
+        for role in providers:
+            replacement_id = role.upstream.replacement_role
+            if replacement_id and self._offerable(self.catalog.roles[replacement_id]):
+                replacement = self.catalog.roles[replacement_id]
+                reason = (
+                    f"offered for {feature} in place of {role.implementation} ({role.id}): "
+                    f"{_why_not(role, self.family, self.include_preview)}"
+                )
+                self._add(replacement, reason).alternatives.append(Alternative(role, "replaced: upstream is dead"))
+                return
+        reasons = "; ".join(f"{r.implementation}: {_why_not(r, self.family, self.include_preview)}" for r in providers)
+        self.unmet.append(Unmet(feature, reasons or "no role provides it"))
 
     def add_dependencies(self) -> None:
         queue = list(self.choices.values())
@@ -155,7 +184,7 @@ class _Chooser:
         if role.id in self.choices:
             self.choices[role.id].reasons.append(reason)
         else:
-            self.choices[role.id] = Choice(role, [reason])
+            self.choices[role.id] = Choice(role, [reason, *_warnings(role)])
         return self.choices[role.id]
 
 
@@ -165,7 +194,7 @@ def apply_settings(choices: list[Choice], overrides: dict[str, dict[str, Any]], 
     for role_id, values in overrides.items():
         if role_id not in by_id:
             raise BadInput(f"--set: {role_id} is not among the chosen roles")
-        resolve_settings(catalog.roles[role_id], values, "--set")
+        resolve_settings(catalog.roles[role_id], values, "--set", complete=False)
         by_id[role_id].settings = dict(values)
 
 
@@ -188,5 +217,5 @@ def recommend(
     chooser.add_dependencies()
     choices = list(chooser.choices.values())
     apply_settings(choices, overrides or {}, catalog)
-    resolved = [(c.role, resolve_settings(c.role, c.settings, "--set")) for c in choices]
+    resolved = [(c.role, resolve_settings(c.role, c.settings, "--set", complete=False)) for c in choices]
     return Recommendation(requests, choices, find_conflicts(resolved), chooser.unmet, family)
