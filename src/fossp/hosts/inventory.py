@@ -139,12 +139,12 @@ def _build(
     return inventory
 
 
-def _expand_children(groups: dict[str, list[str]], children: dict[str, list[str]]) -> None:
+def _expand_children(groups: dict[str, list[str]], children: dict[str, list[str]], source: str) -> None:
     """Give each parent group the hosts of its child groups (transitively)."""
 
     def members(group: str, seen: frozenset[str]) -> list[str]:
         if group in seen:
-            raise BadInput(f"inventory: group {group!r} contains itself")
+            raise BadInput(f"{source}: group {group!r} contains itself")
         found = list(groups.get(group, []))
         for child in children.get(group, []):
             found += members(child, seen | {group})
@@ -189,7 +189,7 @@ def parse_ansible_ini(text: str, source: str) -> Inventory:
                     raise BadInput(f"{source}: line {number}: expected key=value, got {pair!r}")
                 values[key] = _ini_value(value)
             groups.setdefault(section, []).append(name)
-    _expand_children(groups, children)
+    _expand_children(groups, children, source)
     return _build(host_vars, groups, group_vars, source)
 
 
@@ -221,7 +221,7 @@ def parse_ansible_yaml(data: dict[str, Any], source: str) -> Inventory:
 
     for group, body in data.items():
         walk(str(group), body)
-    _expand_children(groups, children)
+    _expand_children(groups, children, source)
     return _build(host_vars, groups, group_vars, source)
 
 

@@ -1,0 +1,116 @@
+"""Fact parsers are pure: recorded script output in, typed facts out."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from fossp.catalog.schema import Family
+from fossp.hosts.connector import HostError, LocalConnector, RootConnector
+from fossp.hosts.facts import (
+    FACTS_SCRIPT,
+    gather_facts,
+    parse_facts,
+    parse_firewalld,
+    parse_os_release,
+    parse_packages,
+    parse_proc_net,
+    parse_selinux,
+    parse_units,
+    split_sections,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "engine" / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("text", "family"),
+    [
+        ('ID=fedora\nVERSION_ID=40\n', Family.FEDORA),
+        ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', Family.FEDORA),
+        ("ID=ubuntu\nID_LIKE=debian\n", Family.DEBIAN),
+        ("ID=debian\n", Family.DEBIAN),
+        ("ID=alpine\n", None),
+    ],
+)
+def test_os_family(text: str, family: Family | None) -> None:
+    assert parse_os_release(text).family is family
+
+
+def test_packages_only_installed_ones_epoch_zero_dropped() -> None:
+    text = "ii  bash 5.2.15-2+b2\nrc  old 1.0\nii  nginx 1:1.26-1\nii  tzdata 0:2024a-1.fc40\n"
+    assert parse_packages(text) == {"bash": "5.2.15-2+b2", "nginx": "1:1.26-1", "tzdata": "2024a-1.fc40"}
+
+
+def test_units_join_enablement_and_activity() -> None:
+    units = parse_units("ssh.service enabled enabled\nnginx.service disabled enabled\n", "ssh.service loaded active running OpenSSH\n")
+    assert units["ssh.service"].enabled == "enabled" and units["ssh.service"].active == "active"
+    assert units["nginx.service"].active is None
+
+
+def test_proc_net_listeners_ipv4_and_ipv6() -> None:
+    tcp = (
+        "  sl  local_address rem_address   st\n"
+        "   0: 0100007F:1538 00000000:0000 0A 0\n"
+        "   1: 0100007F:1538 0100007F:9C40 01 0\n"  # established: not a listener
+        "   0: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 0\n"
+    )
+    found = [(item.address, item.port) for item in parse_proc_net(tcp, "tcp")]
+    assert found == [("::1", 80), ("127.0.0.1", 5432)]  # sorted by port
+
+
+def test_firewalld_and_selinux() -> None:
+    assert not parse_firewalld("").running
+    state = parse_firewalld("running\nservices ssh dns\nports 8080/tcp\n")
+    assert state.services == ["ssh", "dns"] and state.ports == ["8080/tcp"]
+    selinux = parse_selinux("Enforcing\n", "named_write_master_zones --> on\n", "http_port_t tcp 8080-8082, 9000\n")
+    assert selinux.mode == "enforcing" and selinux.booleans == {"named_write_master_zones": True}
+    assert selinux.port_labels == {"http_port_t/tcp": [8080, 8081, 8082, 9000]}
+    assert parse_selinux("Disabled\n", "", "").mode == "disabled"
+
+
+def test_recorded_fedora_facts() -> None:
+    facts = parse_facts("f", (FIXTURES / "fedora40-installed.facts").read_text())
+    assert facts.family is Family.FEDORA and facts.package_manager == "dnf"
+    assert facts.packages["bind"] == "32:9.18.26-1.fc40"
+    assert facts.firewall.running and "ssh" in facts.firewall.services
+    assert facts.selinux.booleans["named_write_master_zones"] is False
+    assert facts.root_fs == "btrfs"
+    assert facts.files["/var/lib/pgsql/data/pg_hba.conf"].owner == "postgres"
+    assert facts.listens("tcp", 22) and facts.listens("udp", 323)
+
+
+def test_recorded_debian_facts_carry_fossp_state() -> None:
+    facts = parse_facts("d", (FIXTURES / "debian12-deployed.facts").read_text())
+    assert facts.family is Family.DEBIAN
+    assert facts.units["nginx.service"].active == "active"
+    assert facts.state_json is not None and '"FOSSP-WDSNG"' in facts.state_json
+    assert facts.files["/srv/www/fossp"].kind == "dir"
+
+
+def test_cut_short_output_is_an_error() -> None:
+    with pytest.raises(HostError, match="cut short"):
+        parse_facts("h", "@@fossp:os@@\nID=debian\n")
+
+
+def test_paths_are_arguments_never_script(tmp_path: Path) -> None:
+    """A hostile path is globbed and tested, never run: the script text is fixed."""
+    marker = tmp_path / "ran"
+    facts = asyncio.run(gather_facts(LocalConnector(), [f"$(touch {marker})", f"`touch {marker}`"]))
+    assert not marker.exists() and facts.files == {}
+    assert set(split_sections("@@fossp:a@@\nx\n@@fossp:a@@\ny\n")["a"]) == {"x", "y"}
+    assert "@@fossp:end@@" not in FACTS_SCRIPT  # the marker is printed by `m end`, not embedded
+
+
+def test_local_and_offline_root(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "os-release").write_text("ID=fedora\nVERSION_ID=40\n")
+    (tmp_path / "etc" / "hello").write_text("hi\n")
+    root = asyncio.run(gather_facts(RootConnector(str(tmp_path)), ["/etc/hello", "/etc/missing"]))
+    assert root.family is Family.FEDORA and root.offline_root == str(tmp_path)
+    assert root.files["/etc/hello"].content == b"hi\n" and "/etc/missing" not in root.files
+    assert root.listening == [] and root.hostname == "offline"
+    local = asyncio.run(gather_facts(LocalConnector(), []))
+    assert local.family is not None and local.packages
