@@ -27,8 +27,8 @@ from fossp.hosts.facts import Facts, gather_facts, parse_packages
 Report = Callable[[str], None]
 MAX_ROUNDS = 8
 _RMDIR_SCRIPT = 'for d do [ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty -- "$d"; done'
-#: Where package installs create folders that a purge can leave behind (empty).
-PACKAGE_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
+#: Where changes create folders that an undo or a purge can leave behind (empty).
+TRACKED_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
 
 
 def quiet(_: str) -> None:
@@ -146,11 +146,17 @@ class _Runner:
         raise HostError(f"{self.connector.name}: the plan did not settle after {MAX_ROUNDS} rounds")
 
     async def apply(self, op: Operation) -> None:
+        """Execute ``op`` and record it, with the folders it created (a later undo or
+        package purge may leave them behind, empty: decommission removes those too)."""
         self.current = op
         self.report(f"{op.kind.value} {op.target}")
+        folders = await self._folders()
         change = await self._execute(op)
         self.outcome.applied.append(op)
         if change is not None:
+            created = sorted(set(await self._folders()) - set(folders), reverse=True)
+            if created:
+                change.undo.append(["sh", "-c", _RMDIR_SCRIPT, "rmdir", *created])
             self.state.ledger.append(change)
             await save_state(self.connector, self.state)
 
@@ -164,7 +170,7 @@ class _Runner:
             await self._run(argv, op)
         if kind is None:
             return None
-        return Change(role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=op.undo)
+        return Change(role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=list(op.undo))
 
     async def _run(self, argv: list[str], op: Operation) -> None:
         """Run one command of ``op``, retrying for ``op.retry`` seconds (a service starting)."""
@@ -179,18 +185,15 @@ class _Runner:
             await asyncio.sleep(1)
 
     async def _packages(self, op: Operation) -> Change:
-        """Install, and record every package that was not there before (dependencies too),
-        and the folders the install created, which a purge may leave behind empty."""
-        before, folders = await self._installed(), await self._folders()
+        """Install, and record every package that was not there before (dependencies too)."""
+        before = await self._installed()
         for argv in op.commands:
             await self.connector.check(argv)
         added = sorted(set(await self._installed()) - set(before))
-        created = sorted(set(await self._folders()) - set(folders), reverse=True)
-        undo = [["sh", "-c", _RMDIR_SCRIPT, "rmdir", *created]] if created else []
-        return Change(role=op.role, kind=ChangeKind.PACKAGES, target=op.target, packages=added, undo=undo)
+        return Change(role=op.role, kind=ChangeKind.PACKAGES, target=op.target, packages=added)
 
     async def _folders(self) -> list[str]:
-        roots = [self.connector.path(p) for p in PACKAGE_FOLDERS]
+        roots = [self.connector.path(p) for p in TRACKED_FOLDERS]
         result = await self.connector.run(["find", *roots, "-xdev", "-maxdepth", "4", "-type", "d"])
         return result.stdout.splitlines()
 

@@ -86,6 +86,7 @@ async def decommission_host(connector: Connector, catalog: Catalog, refs: list[s
         for role_id in roles:
             del state.instances[role_id]
             await connector.run(["rm", "-rf", "--", connector.path(f"{BACKUP_DIR}/{role_id}")])
+        await connector.run(["rmdir", "--ignore-fail-on-non-empty", "--", connector.path(BACKUP_DIR)])
         await save_state(connector, state)
         return result
 

@@ -134,7 +134,7 @@ class RootConnector(Connector):
 
     def path(self, path: str) -> str:
         """The controller's path for ``path`` inside the root (never escapes it)."""
-        relative = PurePosixPath(os.path.normpath("/" + path)).relative_to("/")
+        relative = PurePosixPath(os.path.normpath("/" + path.lstrip("/"))).relative_to("/")
         return str(Path(self.root) / relative)
 
     async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
