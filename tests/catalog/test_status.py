@@ -28,3 +28,19 @@ def test_no_gate_database_means_the_catalog_keeps_its_own_status(tmp_path: Path)
         del os.environ["FOSSP_DB"]
     assert {r["id"]: r["status"] for r in rows}["FOSSP-DASPO"] == "launched"
     assert not database.exists()
+
+
+def test_a_role_proposed_at_the_stage_gate_shows_as_preview(tmp_path: Path) -> None:
+    """Real gate database (SQLite) and the real CLI: the catalog follows the role's phase."""
+    os.environ["FOSSP_DB"] = f"sqlite:///{tmp_path / 'gate.db'}"
+    try:
+        added = run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", stdin="a-long-password\n")
+        assert added.returncode == 0, added.stderr
+        proposed = run_fossp("gate", "propose", "Kea DHCP", "--role", "kea", "--summary", "DHCP", "--as", "lia")
+        assert proposed.returncode == 0, proposed.stderr
+        rows = json.loads(run_fossp("roles", "list", "--json").stdout)
+    finally:
+        del os.environ["FOSSP_DB"]
+    statuses = {r["id"]: r["status"] for r in rows}
+    assert statuses["FOSSP-NESKE"] == "preview"
+    assert statuses["FOSSP-DASPO"] == "launched"
