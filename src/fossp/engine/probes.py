@@ -150,12 +150,12 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) ->
 PROBED_KINDS = {ProbeKind.TCP, ProbeKind.HTTP, ProbeKind.DNS, ProbeKind.POSTGRESQL, ProbeKind.COMMAND}
 
 
-async def run_probe(role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float = RETRY_SECONDS) -> ProbeResult:
-    """Run one probe, retrying until it passes or ``retry`` seconds have gone by."""
+async def run_probe(role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float | None = None) -> ProbeResult:
+    """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS) have gone by."""
     if connector.root or probe.kind not in PROBED_KINDS:
         why = "an offline root runs no services" if connector.root else f"no {probe.kind.value} prober yet"
         return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {why}")
-    deadline = time.monotonic() + retry
+    deadline = time.monotonic() + (RETRY_SECONDS if retry is None else retry)
     while True:
         try:
             output = await _once(probe, settings, connector)
@@ -167,5 +167,5 @@ async def run_probe(role: Role, probe: Probe, settings: dict[str, Any], connecto
         await asyncio.sleep(0.5)
 
 
-async def verify_role(role: Role, settings: dict[str, Any], connector: Connector, retry: float = RETRY_SECONDS) -> list[ProbeResult]:
+async def verify_role(role: Role, settings: dict[str, Any], connector: Connector, retry: float | None = None) -> list[ProbeResult]:
     return [await run_probe(role, probe, settings, connector, retry) for probe in role.probes]

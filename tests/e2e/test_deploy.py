@@ -1,0 +1,118 @@
+"""End-to-end on lab hosts (systemd as PID 1, reached over SSH): deploy PostgreSQL, nginx
+and BIND, verify them, deploy again (nothing to do), see status and drift, decommission
+back to the host as it was; a failing probe; a fleet with an unreachable host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import run_fossp
+
+from fossp.catalog import Catalog
+from fossp.catalog.schema import Probe, ProbeKind
+from fossp.engine import probes
+from fossp.engine.apply import deploy_host
+from fossp.engine.planner import Wanted, wanted_roles
+from fossp.hosts.connector import SshConnector
+from fossp.hosts.inventory import HostSpec
+from fossp.lab import LabHost
+from fossp.lab.testing import ssh, unavailable_reason
+
+from ..hosts.conftest import free_port
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
+]
+ROLES = ("postgresql", "nginx", "bind")
+INJECTION = "$(touch /tmp/fossp-injected)"
+
+
+def _fossp_json(*args: str, expect: int = 0) -> Any:
+    result = run_fossp(*args, "--json")
+    assert result.returncode == expect, f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def _snapshot(host: LabHost) -> tuple[list[str], list[str]]:
+    """Installed packages and every path under /etc."""
+    packages = ssh(host, "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\\n").stdout.splitlines()
+    etc = ssh(host, "find", "/etc").stdout.splitlines()
+    return sorted(line for line in packages if line.startswith("ii")), sorted(etc)
+
+
+def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) -> None:
+    host = engine_hosts[0]
+    before = _snapshot(host)
+
+    deployed = _fossp_json("deploy", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
+    result = deployed["hosts"][0]
+    assert result["ok"] and result["states"] == {"FOSSP-DASPO": "running", "FOSSP-WDSNG": "running", "FOSSP-NESBI": "running"}
+    assert {p["name"]: p["ok"] for p in result["probes"]} == {"sql-query": True, "http-get": True, "zone-soa": True}
+    assert INJECTION in ssh(host, "cat", "/srv/www/fossp/index.html").stdout
+    assert ssh(host, "test", "-e", "/tmp/fossp-injected", check=False).returncode == 1
+
+    again = _fossp_json("plan", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
+    assert again["plans"][0]["changes"] == 0
+
+    status = _fossp_json("status", "--target", host.target)
+    assert {r["name"]: r["state"] for r in status["hosts"][0]["roles"]} == {"postgresql": "running", "nginx": "running", "bind": "running"}
+
+    ssh(host, "sh", "-c", "echo '# edited by hand' >> /etc/nginx/conf.d/fossp.conf")
+    drifted = _fossp_json("status", "--target", host.target)
+    nginx = next(r for r in drifted["hosts"][0]["roles"] if r["name"] == "nginx")
+    assert nginx["drift"] == ["/etc/nginx/conf.d/fossp.conf changed since FOSSP wrote it"]
+
+    ssh(host, "systemctl", "stop", "named")
+    stopped = run_fossp("status", "--target", host.target, "--json")
+    assert stopped.returncode == 1
+    bind = next(r for r in json.loads(stopped.stdout)["hosts"][0]["roles"] if r["name"] == "bind")
+    assert bind["state"] == "error" and "unit named.service is inactive" in bind["problems"]
+
+    undone = _fossp_json("decommission", "--target", host.target)
+    assert sorted(undone["hosts"][0]["roles"]) == ["FOSSP-DASPO", "FOSSP-NESBI", "FOSSP-WDSNG"]
+    assert _snapshot(host) == before
+
+
+def test_a_failing_probe_puts_the_role_in_error(engine_hosts: list[LabHost], catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    host = engine_hosts[1]
+    monkeypatch.setattr(probes, "RETRY_SECONDS", 1.0)
+    nginx = catalog.role("nginx")
+    missing_page = Probe(name="missing-page", kind=ProbeKind.HTTP, port=80, path="/no-such-page", status=200, description="fails")
+    wanted = [Wanted(nginx.model_copy(update={"probes": [missing_page]}), wanted_roles(catalog, [("nginx", {})], {}, "t")[0].settings)]
+    spec = HostSpec(name=host.name, address=host.address, key=str(host.key_path), known_hosts=str(host.known_hosts_path))
+
+    async def scenario() -> Any:
+        connector = await SshConnector.open(spec)
+        try:
+            return await deploy_host(connector, wanted)
+        finally:
+            await connector.close()
+
+    outcome = asyncio.run(scenario())
+    assert outcome.states == {"FOSSP-WDSNG": "error"}
+    assert "404" in outcome.probes[0].output
+    state = json.loads(ssh(host, "cat", "/var/lib/fossp/state.json").stdout)
+    assert state["instances"]["FOSSP-WDSNG"]["state"] == "error"
+    assert "probe missing-page" in state["instances"]["FOSSP-WDSNG"]["message"]
+
+
+def test_fleet_of_three_with_one_unreachable(engine_hosts: list[LabHost], tmp_path: Path) -> None:
+    lines = ["fossp_inventory: 1", "hosts:"]
+    for host in engine_hosts:
+        lines.append(f"  {host.name}: {{address: {host.address}, key: {host.key_path}, known_hosts: {host.known_hosts_path}}}")
+    lines.append(f"  ghost: {{address: 127.0.0.1, port: {free_port()}}}")
+    lines += ["groups:", f"  web: {{hosts: [{engine_hosts[0].name}, ghost, {engine_hosts[1].name}]}}"]
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("\n".join(lines) + "\n")
+
+    result = run_fossp("deploy", "nginx", "--inventory", str(inventory), "--target", "web", "--json")
+    assert result.returncode == 1, result.stderr
+    hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
+    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]
+    for host in engine_hosts:
+        assert hosts[host.name]["ok"] and hosts[host.name]["states"] == {"FOSSP-WDSNG": "running"}
