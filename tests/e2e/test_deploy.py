@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import run_fossp
 
 from fossp.catalog import Catalog
 from fossp.catalog.schema import Probe, ProbeKind
@@ -21,6 +20,7 @@ from fossp.hosts.connector import SshConnector
 from fossp.hosts.inventory import HostSpec
 from fossp.lab import LabHost
 from fossp.lab.testing import ssh, unavailable_reason
+from tests.conftest import run_fossp
 
 from ..hosts.conftest import free_port
 
@@ -34,7 +34,9 @@ INJECTION = "$(touch /tmp/fossp-injected)"
 
 def _fossp_json(*args: str, expect: int = 0) -> Any:
     result = run_fossp(*args, "--json")
-    assert result.returncode == expect, f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == expect, (
+        f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    )
     return json.loads(result.stdout)
 
 
@@ -51,7 +53,11 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
 
     deployed = _fossp_json("deploy", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
     result = deployed["hosts"][0]
-    assert result["ok"] and result["states"] == {"FOSSP-DASPO": "running", "FOSSP-WDSNG": "running", "FOSSP-NESBI": "running"}
+    assert result["ok"] and result["states"] == {
+        "FOSSP-DASPO": "running",
+        "FOSSP-WDSNG": "running",
+        "FOSSP-NESBI": "running",
+    }
     assert {p["name"]: p["ok"] for p in result["probes"]} == {"sql-query": True, "http-get": True, "zone-soa": True}
     assert INJECTION in ssh(host, "cat", "/srv/www/fossp/index.html").stdout
     assert ssh(host, "test", "-e", "/tmp/fossp-injected", check=False).returncode == 1
@@ -60,7 +66,11 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     assert again["plans"][0]["changes"] == 0
 
     status = _fossp_json("status", "--target", host.target)
-    assert {r["name"]: r["state"] for r in status["hosts"][0]["roles"]} == {"postgresql": "running", "nginx": "running", "bind": "running"}
+    assert {r["name"]: r["state"] for r in status["hosts"][0]["roles"]} == {
+        "postgresql": "running",
+        "nginx": "running",
+        "bind": "running",
+    }
 
     ssh(host, "sh", "-c", "echo '# edited by hand' >> /etc/nginx/conf.d/fossp.conf")
     drifted = _fossp_json("status", "--target", host.target)
@@ -78,13 +88,24 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     assert _snapshot(host) == before
 
 
-def test_a_failing_probe_puts_the_role_in_error(engine_hosts: list[LabHost], catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_probe_puts_the_role_in_error(
+    engine_hosts: list[LabHost], catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     host = engine_hosts[1]
     monkeypatch.setattr(probes, "RETRY_SECONDS", 1.0)
     nginx = catalog.role("nginx")
-    missing_page = Probe(name="missing-page", kind=ProbeKind.HTTP, port=80, path="/no-such-page", status=200, description="fails")
-    wanted = [Wanted(nginx.model_copy(update={"probes": [missing_page]}), wanted_roles(catalog, [("nginx", {})], {}, "t")[0].settings)]
-    spec = HostSpec(name=host.name, address=host.address, key=str(host.key_path), known_hosts=str(host.known_hosts_path))
+    missing_page = Probe(
+        name="missing-page", kind=ProbeKind.HTTP, port=80, path="/no-such-page", status=200, description="fails"
+    )
+    wanted = [
+        Wanted(
+            nginx.model_copy(update={"probes": [missing_page]}),
+            wanted_roles(catalog, [("nginx", {})], {}, "t")[0].settings,
+        )
+    ]
+    spec = HostSpec(
+        name=host.name, address=host.address, key=str(host.key_path), known_hosts=str(host.known_hosts_path)
+    )
 
     async def scenario() -> Any:
         connector = await SshConnector.open(spec)
@@ -104,7 +125,9 @@ def test_a_failing_probe_puts_the_role_in_error(engine_hosts: list[LabHost], cat
 def test_fleet_of_three_with_one_unreachable(engine_hosts: list[LabHost], tmp_path: Path) -> None:
     lines = ["fossp_inventory: 1", "hosts:"]
     for host in engine_hosts:
-        lines.append(f"  {host.name}: {{address: {host.address}, key: {host.key_path}, known_hosts: {host.known_hosts_path}}}")
+        lines.append(
+            f"  {host.name}: {{address: {host.address}, key: {host.key_path}, known_hosts: {host.known_hosts_path}}}"
+        )
     lines.append(f"  ghost: {{address: 127.0.0.1, port: {free_port()}}}")
     lines += ["groups:", f"  web: {{hosts: [{engine_hosts[0].name}, ghost, {engine_hosts[1].name}]}}"]
     inventory = tmp_path / "inventory.yaml"

@@ -36,8 +36,9 @@ Installed before FOSSP runs.
 %install
 mkdir -p %{buildroot}/etc/nginx/conf.d %{buildroot}/usr/lib/systemd/system %{buildroot}/usr/share/nginx
 printf 'events {}\\nhttp { include /etc/nginx/conf.d/*.conf; }\\n' > %{buildroot}/etc/nginx/nginx.conf
-printf '[Unit]\\nDescription=nginx\\n[Service]\\nExecStart=/usr/sbin/nginx\\n[Install]\\nWantedBy=multi-user.target\\n' \\
+printf '[Unit]\\nDescription=nginx\\n[Service]\\nExecStart=/usr/sbin/nginx\\n' \\
   > %{buildroot}/usr/lib/systemd/system/nginx.service
+printf '[Install]\\nWantedBy=multi-user.target\\n' >> %{buildroot}/usr/lib/systemd/system/nginx.service
 echo base > %{buildroot}/etc/fossp-base
 
 %files
@@ -63,7 +64,8 @@ def build_repo(folder: Path) -> Path:
     (folder / "nginx.spec").write_text(SPEC)
     subprocess.run(
         ["rpmbuild", "-bb", "--quiet", "--define", f"_topdir {folder / 'build'}", str(folder / "nginx.spec")],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     repo = folder / "repo"
     repo.mkdir()
@@ -78,9 +80,12 @@ def fedora_root(folder: Path, repo: Path) -> Path:
     root = folder / "root"
     (root / "etc" / "yum.repos.d").mkdir(parents=True)
     (root / "etc" / "os-release").write_text('ID=fedora\nVERSION_ID=40\nPRETTY_NAME="Fedora Linux 40 (test root)"\n')
-    (root / "etc" / "yum.repos.d" / "local.repo").write_text(f"[local]\nname=local\nbaseurl=file://{repo}\ngpgcheck=0\n")
+    (root / "etc" / "yum.repos.d" / "local.repo").write_text(
+        f"[local]\nname=local\nbaseurl=file://{repo}\ngpgcheck=0\n"
+    )
     subprocess.run(
         ["dnf", "-y", "-q", f"--installroot={root}", "--releasever=40", "install", "fossp-base"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return root

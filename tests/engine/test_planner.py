@@ -50,11 +50,13 @@ def test_fedora_plan_uses_fedora_names(catalog: Catalog) -> None:
 def test_augeas_edit_keeps_the_distribution_file(catalog: Catalog) -> None:
     """pg_hba.conf gains one line; its comments and the existing lines stay as they were."""
     facts = recorded("fedora40-installed")
-    plan = plan_host(facts, wanted_roles(catalog, [("postgresql", {"allowed_network": "10.0.0.0/8"})], {}, "t"), parse_state(facts))
+    plan = plan_host(
+        facts, wanted_roles(catalog, [("postgresql", {"allowed_network": "10.0.0.0/8"})], {}, "t"), parse_state(facts)
+    )
     hba = next(op for op in plan.changes if op.target.endswith("pg_hba.conf"))
     before = facts.files["/var/lib/pgsql/data/pg_hba.conf"].content or b""
     assert hba.content is not None and hba.content.startswith(before)
-    assert hba.content[len(before):].split() == [b"host", b"fossp", b"all", b"10.0.0.0/8", b"scram-sha-256"]
+    assert hba.content[len(before) :].split() == [b"host", b"fossp", b"all", b"10.0.0.0/8", b"scram-sha-256"]
     assert hba.owner == "postgres:postgres" and hba.mode == "600"
 
 
@@ -72,6 +74,8 @@ def test_bad_setting_is_refused_before_any_plan(catalog: Catalog) -> None:
 
 
 def test_unknown_family_is_a_host_error(catalog: Catalog) -> None:
-    facts = recorded("fedora40-bare").model_copy(update={"os": recorded("fedora40-bare").os.model_copy(update={"family": None, "id": "plan9"})})
+    facts = recorded("fedora40-bare").model_copy(
+        update={"os": recorded("fedora40-bare").os.model_copy(update={"family": None, "id": "plan9"})}
+    )
     with pytest.raises(HostError, match="plan9"):
         plan_host(facts, wanted_roles(catalog, [("nginx", {})], {}, "t"), parse_state(facts))

@@ -39,7 +39,12 @@ def test_augeas_set_and_ensure_are_idempotent() -> None:
     first = augeas_edit("/etc/pg/postgresql.conf", b"# c\nport = 5432 # here\n", conf, {"port": "5433"})
     assert first == b"# c\nport = 5433 # here\n"
     assert augeas_edit("/etc/pg/postgresql.conf", first, conf, {"port": "5433"}) == first
-    hba = AugeasEdit(lens="Pg_Hba.lns", ensure=[AugeasEntry(entry={"type": "host", "database": "d", "user": "all", "address": "{net}", "method": "md5"})])
+    hba = AugeasEdit(
+        lens="Pg_Hba.lns",
+        ensure=[
+            AugeasEntry(entry={"type": "host", "database": "d", "user": "all", "address": "{net}", "method": "md5"})
+        ],
+    )
     once = augeas_edit("/etc/pg/pg_hba.conf", b"local all all peer\n", hba, {"net": "10.0.0.0/8"})
     assert once.splitlines()[-1].split() == [b"host", b"d", b"all", b"10.0.0.0/8", b"md5"]
     assert augeas_edit("/etc/pg/pg_hba.conf", once, hba, {"net": "10.0.0.0/8"}) == once

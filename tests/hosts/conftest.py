@@ -27,8 +27,11 @@ class Sshd:
 
     def host(self, name: str = "loop", **changes: object) -> HostSpec:
         values: dict[str, object] = {
-            "name": name, "address": "127.0.0.1", "port": self.port,
-            "key": str(self.key), "known_hosts": str(self.known_hosts),
+            "name": name,
+            "address": "127.0.0.1",
+            "port": self.port,
+            "key": str(self.key),
+            "known_hosts": str(self.known_hosts),
         }
         return HostSpec.model_validate({**values, **changes})
 

@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "engine" / "fixtures"
 @pytest.mark.parametrize(
     ("text", "family"),
     [
-        ('ID=fedora\nVERSION_ID=40\n', Family.FEDORA),
+        ("ID=fedora\nVERSION_ID=40\n", Family.FEDORA),
         ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', Family.FEDORA),
         ("ID=ubuntu\nID_LIKE=debian\n", Family.DEBIAN),
         ("ID=debian\n", Family.DEBIAN),
@@ -45,7 +45,9 @@ def test_packages_only_installed_ones_epoch_zero_dropped() -> None:
 
 
 def test_units_join_enablement_and_activity() -> None:
-    units = parse_units("ssh.service enabled enabled\nnginx.service disabled enabled\n", "ssh.service loaded active running OpenSSH\n")
+    units = parse_units(
+        "ssh.service enabled enabled\nnginx.service disabled enabled\n", "ssh.service loaded active running OpenSSH\n"
+    )
     assert units["ssh.service"].enabled == "enabled" and units["ssh.service"].active == "active"
     assert units["nginx.service"].active is None
 

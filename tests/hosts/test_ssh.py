@@ -85,7 +85,7 @@ def test_refused_key_is_a_clear_error(sshd: Sshd, tmp_path: Path) -> None:
 
 
 def test_unreachable_host_is_a_clear_error(sshd: Sshd) -> None:
-    with pytest.raises(HostError, match="cannot reach 127.0.0.1"):
+    with pytest.raises(HostError, match=r"cannot reach 127\.0\.0\.1"):
         asyncio.run(_connected(sshd.host(port=free_port())))
 
 

@@ -23,10 +23,17 @@ TargetOption = Annotated[
     typer.Option("--target", "-t", help="Host, group, 'all', lab:NAME or [user@]address[:port]; repeatable."),
 ]
 InventoryOption = Annotated[
-    Path | None, typer.Option("--inventory", "-i", help="Inventory file (FOSSP YAML, Ansible INI or YAML); default /etc/fossp/inventory.yaml.")
+    Path | None,
+    typer.Option(
+        "--inventory", "-i", help="Inventory file (FOSSP YAML, Ansible INI or YAML); default /etc/fossp/inventory.yaml."
+    ),
 ]
-ProfileOption = Annotated[Path | None, typer.Option("--profile", "-p", help="Profile file with the roles and their settings.")]
-RolesArgument = Annotated[list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")]
+ProfileOption = Annotated[
+    Path | None, typer.Option("--profile", "-p", help="Profile file with the roles and their settings.")
+]
+RolesArgument = Annotated[
+    list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")
+]
 SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SETTING=VALUE (YAML value); repeatable.")]
 
 inventory_app = new_app("Hosts and groups FOSSP acts on.")
@@ -65,7 +72,7 @@ def _choices(roles: list[str] | None, profile: Path | None, sets: list[str]) -> 
     return list(choices.items())
 
 
-def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult[Any]]:
+def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult]:
     import asyncio
 
     from fossp.engine.fleet import run_fleet
@@ -74,7 +81,7 @@ def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult[A
         return asyncio.run(run_fleet(hosts, action, progress.update))
 
 
-def _finish(results: list[HostResult[Any]], failed_roles: int = 0) -> None:
+def _finish(results: list[HostResult], failed_roles: int = 0) -> None:
     from fossp.errors import EXIT_FINDING
 
     if failed_roles or any(not r.ok for r in results):
@@ -237,19 +244,22 @@ class _Progress:
         return table
 
 
-def _errors(results: list[HostResult[Any]]) -> list[dict[str, Any]]:
+def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
     return [{"host": r.host, "error": r.error} for r in results if not r.ok]
 
 
-def _summary(results: list[HostResult[Any]], describe: Any) -> None:
+def _summary(results: list[HostResult], describe: Any) -> None:
     """The per-host summary table that ends every fleet command."""
     from fossp.output import table
 
-    rows = [(r.host, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}s", describe(r.value) if r.ok else r.error) for r in results]
+    rows = [
+        (r.host, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}s", describe(r.value) if r.ok else r.error)
+        for r in results
+    ]
     table(None, ["host", "result", "time", "summary"], rows)
 
 
-def _show_plans(results: list[HostResult[Any]], as_json: bool) -> None:
+def _show_plans(results: list[HostResult], as_json: bool) -> None:
     from fossp.output import console, print_json
 
     if as_json:
@@ -274,14 +284,22 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
     }
 
 
-def _show_deploys(results: list[HostResult[Any]], as_json: bool) -> int:
+def _show_deploys(results: list[HostResult], as_json: bool) -> int:
     """Print what each host did; return how many roles ended in error."""
     from fossp.output import console, print_json
 
     failed = sum(1 for r in results if r.ok for s in r.value.states.values() if s == "error")
     if as_json:
-        hosts = [{"host": r.host, "ok": r.ok, "error": r.error, "seconds": round(r.seconds, 2),
-                  **(_outcome_json(r.value) if r.ok else _outcome_json(r.detail) if r.detail else {})} for r in results]
+        hosts = [
+            {
+                "host": r.host,
+                "ok": r.ok,
+                "error": r.error,
+                "seconds": round(r.seconds, 2),
+                **(_outcome_json(r.value) if r.ok else _outcome_json(r.detail) if r.detail else {}),
+            }
+            for r in results
+        ]
         print_json({"hosts": hosts})
         return failed
     out = console()
@@ -299,42 +317,71 @@ def _show_deploys(results: list[HostResult[Any]], as_json: bool) -> int:
     return failed
 
 
-def _show_statuses(results: list[HostResult[Any]], as_json: bool) -> int:
+def _show_statuses(results: list[HostResult], as_json: bool) -> int:
     from fossp.output import print_json, table
 
     failed = sum(1 for r in results if r.ok for s in r.value if s.state == "error")
     if as_json:
-        hosts = [{"host": r.host, "error": r.error,
-                  "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value] if r.ok else []} for r in results]
+        hosts = [
+            {
+                "host": r.host,
+                "error": r.error,
+                "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value] if r.ok else [],
+            }
+            for r in results
+        ]
         print_json({"hosts": hosts})
         return failed
-    rows = [(r.host, s.name, s.state, s.recorded, "; ".join(s.drift) or "-", "; ".join(s.problems) or "-")
-            for r in results if r.ok for s in r.value]
+    rows = [
+        (r.host, s.name, s.state, s.recorded, "; ".join(s.drift) or "-", "; ".join(s.problems) or "-")
+        for r in results
+        if r.ok
+        for s in r.value
+    ]
     table("roles", ["host", "role", "state", "recorded", "drift", "problems"], rows)
     _summary(results, lambda statuses: f"{len(statuses)} role(s)")
     return failed
 
 
-def _show_decommissions(results: list[HostResult[Any]], as_json: bool) -> None:
+def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
     from fossp.output import print_json
 
     if as_json:
         print_json({"hosts": [{"host": r.host, "error": r.error, **(vars(r.value) if r.ok else {})} for r in results]})
         return
-    _summary(results, lambda u: f"removed {', '.join(u.roles) or 'nothing'}: {len(u.undone)} change(s) undone, "
-             f"{len(u.removed_packages)} package(s) removed" + "".join(f"; {w}" for w in u.warnings))
+    _summary(
+        results,
+        lambda u: (
+            f"removed {', '.join(u.roles) or 'nothing'}: {len(u.undone)} change(s) undone, "
+            f"{len(u.removed_packages)} package(s) removed" + "".join(f"; {w}" for w in u.warnings)
+        ),
+    )
 
 
-def _show_facts(results: list[HostResult[Any]], as_json: bool) -> None:
+def _show_facts(results: list[HostResult], as_json: bool) -> None:
     from fossp.output import print_json
 
     if as_json:
-        print_json({"hosts": [r.value.model_dump(mode="json", exclude={"files", "state_json"}) if r.ok
-                              else {"host": r.host, "error": r.error} for r in results]})
+        print_json(
+            {
+                "hosts": [
+                    r.value.model_dump(mode="json", exclude={"files", "state_json"})
+                    if r.ok
+                    else {"host": r.host, "error": r.error}
+                    for r in results
+                ]
+            }
+        )
         return
-    _summary(results, lambda f: f"{f.os.pretty_name or f.os.id}, {f.package_manager}, {len(f.packages)} packages, "
-             f"{sum(1 for u in f.units.values() if u.active == 'active')} active units, root fs {f.root_fs}, "
-             f"SELinux {f.selinux.mode}, firewalld {'running' if f.firewall.running else 'off'}; facts in {f.seconds * 1000:.0f} ms")
+    _summary(
+        results,
+        lambda f: (
+            f"{f.os.pretty_name or f.os.id}, {f.package_manager}, {len(f.packages)} packages, "
+            f"{sum(1 for u in f.units.values() if u.active == 'active')} active units, root fs {f.root_fs}, "
+            f"SELinux {f.selinux.mode}, firewalld {'running' if f.firewall.running else 'off'}; "
+            f"facts in {f.seconds * 1000:.0f} ms"
+        ),
+    )
 
 
 def _show_inventory(inventory: Any, as_json: bool) -> None:
@@ -342,8 +389,16 @@ def _show_inventory(inventory: Any, as_json: bool) -> None:
 
     groups = {name: [g for g, members in inventory.groups.items() if name in members] for name in inventory.hosts}
     if as_json:
-        print_json({"source": inventory.source, "hosts": [{**h.model_dump(), "groups": groups[h.name]} for h in inventory.hosts.values()],
-                    "groups": inventory.groups})
+        print_json(
+            {
+                "source": inventory.source,
+                "hosts": [{**h.model_dump(), "groups": groups[h.name]} for h in inventory.hosts.values()],
+                "groups": inventory.groups,
+            }
+        )
         return
-    rows = [(h.name, h.connection, f"{h.user}@{h.address}:{h.port}", ", ".join(groups[h.name]), len(h.vars)) for h in inventory.hosts.values()]
+    rows = [
+        (h.name, h.connection, f"{h.user}@{h.address}:{h.port}", ", ".join(groups[h.name]), len(h.vars))
+        for h in inventory.hosts.values()
+    ]
     table(f"inventory {inventory.source}", ["host", "connection", "reached as", "groups", "vars"], rows)

@@ -20,12 +20,26 @@ from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
 from fossp.engine.probes import ProbeResult, verify_role
 from fossp.engine.recipe import fact_paths, load_recipe
-from fossp.engine.state import BACKUP_DIR, Change, ChangeKind, HostLock, HostState, Instance, InstanceState, parse_state, save_state
+from fossp.engine.state import (
+    BACKUP_DIR,
+    Change,
+    ChangeKind,
+    HostLock,
+    HostState,
+    Instance,
+    InstanceState,
+    parse_state,
+    save_state,
+)
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import Facts, gather_facts, parse_packages
 
 Report = Callable[[str], None]
 MAX_ROUNDS = 8
+_BACKUP_SCRIPT = (
+    'if [ -L "$1" ]; then echo "link $(readlink "$1")"; '
+    'elif [ -e "$1" ]; then mkdir -p "$(dirname "$2")" && cp -a -- "$1" "$2" && echo copied; fi'
+)
 _RMDIR_SCRIPT = 'for d do [ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty -- "$d"; done'
 #: Where changes create folders that an undo or a purge can leave behind (empty).
 TRACKED_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
@@ -63,7 +77,9 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
         facts, state, plan = await plan_on(connector, wanted)
         outcome = Outcome(plan=plan)
         for item in wanted:
-            instance = state.instances.setdefault(item.role.id, Instance(role_id=item.role.id, role_name=item.role.name))
+            instance = state.instances.setdefault(
+                item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
+            )
             instance.settings = item.settings
             state.set_state(item.role.id, InstanceState.DEPLOYING)
         await save_state(connector, state)
@@ -100,7 +116,9 @@ def _mark_failure(role_ids: list[str], failed: str | None, state: HostState, mes
             state.set_state(role_id, InstanceState.NASCENT, f"not deployed: {role_ids[position]} failed first")
 
 
-async def _verify(connector: Connector, wanted: list[Wanted], state: HostState, outcome: Outcome, report: Report) -> None:
+async def _verify(
+    connector: Connector, wanted: list[Wanted], state: HostState, outcome: Outcome, report: Report
+) -> None:
     """Run each role's probes; a failing probe puts the role in error with its output."""
     for item in wanted:
         report(f"verifying {item.role.name}")
@@ -132,7 +150,10 @@ class _Runner:
             if not changes:
                 return
             if changes[0].pending:
-                raise HostError(f"{self.connector.name}: cannot decide {changes[0].kind.value} {changes[0].target}: {changes[0].reason}")
+                raise HostError(
+                    f"{self.connector.name}: cannot decide {changes[0].kind.value} {changes[0].target}: "
+                    f"{changes[0].reason}"
+                )
             for op in changes:
                 if op.pending:
                     break
@@ -170,7 +191,9 @@ class _Runner:
             await self._run(argv, op)
         if kind is None:
             return None
-        return Change(role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=list(op.undo))
+        return Change(
+            role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=list(op.undo)
+        )
 
     async def _run(self, argv: list[str], op: Operation) -> None:
         """Run one command of ``op``, retrying for ``op.retry`` seconds (a service starting)."""
@@ -219,8 +242,7 @@ class _Runner:
     async def _backup(self, role: str, path: str) -> tuple[str | None, str | None]:
         """Copy the file as it is now (or note where a symlink points); None if absent."""
         backup = self.connector.path(posixpath.join(BACKUP_DIR, role, path.lstrip("/")))
-        script = 'if [ -L "$1" ]; then echo "link $(readlink "$1")"; elif [ -e "$1" ]; then mkdir -p "$(dirname "$2")" && cp -a -- "$1" "$2" && echo copied; fi'
-        result = await self.connector.check(["sh", "-c", script, "backup", path, backup])
+        result = await self.connector.check(["sh", "-c", _BACKUP_SCRIPT, "backup", path, backup])
         answer = result.stdout.strip()
         if answer.startswith("link "):
             return None, answer.removeprefix("link ")

@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from fossp.catalog.loader import Catalog
 from fossp.engine.apply import Report, quiet
 from fossp.engine.backends import backend_for
-from fossp.engine.state import BACKUP_DIR, Change, ChangeKind, HostLock, HostState, InstanceState, parse_state, save_state
+from fossp.engine.state import (
+    BACKUP_DIR,
+    Change,
+    ChangeKind,
+    HostLock,
+    HostState,
+    InstanceState,
+    parse_state,
+    save_state,
+)
 from fossp.errors import BadInput
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import Facts, gather_facts
@@ -68,7 +77,10 @@ async def decommission_host(connector: Connector, catalog: Catalog, refs: list[s
             dry_run = await connector.run(backend.check_remove(removing))
             others = backend.others_affected(dry_run.stdout + dry_run.stderr, removing)
             if others:
-                raise HostError(f"{connector.name}: removing {', '.join(removing)} would also remove {', '.join(sorted(others))}; nothing changed")
+                raise HostError(
+                    f"{connector.name}: removing {', '.join(removing)} would also remove "
+                    f"{', '.join(sorted(others))}; nothing changed"
+                )
         for role_id in roles:
             state.set_state(role_id, InstanceState.DECOMMISSIONING)
         await save_state(connector, state)

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from fossp.errors import FosspError
 from fossp.hosts.connector import Connector, open_connector
@@ -22,12 +22,12 @@ Action = Callable[[Connector, HostSpec, Callable[[str], None]], Awaitable[T]]
 
 
 @dataclass
-class HostResult(Generic[T]):
+class HostResult:
     """One host's result: the action's value, or the error that stopped the host."""
 
     host: str
     seconds: float
-    value: T | None = None
+    value: Any = None
     error: str | None = None
     detail: Any = None  # e.g. the changes applied before a failure
 
@@ -36,7 +36,7 @@ class HostResult(Generic[T]):
         return self.error is None
 
 
-async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostResult[T]:
+async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostResult:
     started = time.perf_counter()
 
     def report(message: str) -> None:
@@ -51,12 +51,14 @@ async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostRes
             await connector.close()
     except FosspError as error:
         report("failed")
-        return HostResult(host.name, time.perf_counter() - started, error=error.message, detail=getattr(error, "outcome", None))
+        return HostResult(
+            host.name, time.perf_counter() - started, error=error.message, detail=getattr(error, "outcome", None)
+        )
     report("done")
     return HostResult(host.name, time.perf_counter() - started, value=value)
 
 
-async def run_fleet(hosts: list[HostSpec], action: Action[T], progress: Progress | None = None) -> list[HostResult[T]]:
+async def run_fleet(hosts: list[HostSpec], action: Action[T], progress: Progress | None = None) -> list[HostResult]:
     """Run ``action`` on every host concurrently; results in the hosts' order."""
     return list(await asyncio.gather(*(_one(host, action, progress or _silent) for host in hosts)))
 

@@ -39,14 +39,18 @@ class Wanted:
     settings: dict[str, Any]
 
 
-def wanted_roles(catalog: Catalog, choices: list[tuple[str, dict[str, Any]]], host_vars: dict[str, Any], where: str) -> list[Wanted]:
+def wanted_roles(
+    catalog: Catalog, choices: list[tuple[str, dict[str, Any]]], host_vars: dict[str, Any], where: str
+) -> list[Wanted]:
     """Resolve role refs and settings; a host variable ``<role>_<setting>`` overrides."""
     from fossp.selection.profile import resolve_settings
 
     wanted = []
     for ref, given in choices:
         role = catalog.role(ref)
-        overrides = {s.name: host_vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host_vars}
+        overrides = {
+            s.name: host_vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host_vars
+        }
         wanted.append(Wanted(role, resolve_settings(role, {**given, **overrides}, where)))
     return wanted
 
@@ -88,7 +92,9 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
     """The host's plan for all wanted roles (each role's operations in order)."""
     family = facts.family
     if family is None:
-        raise HostError(f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r}); FOSSP supports fedora and debian")
+        raise HostError(
+            f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r}); FOSSP supports fedora and debian"
+        )
     backend = backend_for(facts)
     operations: list[Operation] = []
     for item in wanted:
@@ -101,7 +107,9 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     if not role.available_on(family):
         raise BadInput(f"{facts.host}: {role.title} is not available on {family.value}: {role.packages[family].note}")
     recipe = load_recipe(role.name).for_family(family)
-    ctx = _RolePlan(role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, [])
+    ctx = _RolePlan(
+        role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, []
+    )
     ctx.operations.append(_packages(ctx))
     ctx.operations += _selinux(ctx)
     ctx.operations += _firewall(ctx)
@@ -122,7 +130,13 @@ def _packages(ctx: _RolePlan) -> Operation:
     if not missing:
         versions = ", ".join(f"{n} {ctx.facts.packages[n]}" for n in names)
         return ctx.noop(OpKind.PACKAGES, target, f"installed: {versions}")
-    return ctx.op(OpKind.PACKAGES, " ".join(missing), f"not installed: {', '.join(missing)}", refresh=True, commands=ctx.backend.install(missing))
+    return ctx.op(
+        OpKind.PACKAGES,
+        " ".join(missing),
+        f"not installed: {', '.join(missing)}",
+        refresh=True,
+        commands=ctx.backend.install(missing),
+    )
 
 
 def _selinux(ctx: _RolePlan) -> list[Operation]:
@@ -131,7 +145,13 @@ def _selinux(ctx: _RolePlan) -> list[Operation]:
     if not (wanted.booleans or wanted.port_labels):
         return []
     if selinux.mode == "disabled":
-        return [ctx.noop(OpKind.SELINUX_BOOLEAN if wanted.booleans else OpKind.SELINUX_PORT, "SELinux", "SELinux is disabled on this host")]
+        return [
+            ctx.noop(
+                OpKind.SELINUX_BOOLEAN if wanted.booleans else OpKind.SELINUX_PORT,
+                "SELinux",
+                "SELinux is disabled on this host",
+            )
+        ]
     operations = []
     for name, value in wanted.booleans.items():
         word = "on" if value else "off"
@@ -141,9 +161,14 @@ def _selinux(ctx: _RolePlan) -> list[Operation]:
             continue
         before = "unknown" if current is None else ("on" if current else "off")
         operations.append(
-            ctx.op(OpKind.SELINUX_BOOLEAN, name, f"is {before}, the role needs {word}", previous=before,
-                   commands=[["setsebool", "-P", name, word]],
-                   undo=[["setsebool", "-P", name, before]] if current is not None else [])
+            ctx.op(
+                OpKind.SELINUX_BOOLEAN,
+                name,
+                f"is {before}, the role needs {word}",
+                previous=before,
+                commands=[["setsebool", "-P", name, word]],
+                undo=[["setsebool", "-P", name, before]] if current is not None else [],
+            )
         )
     for label in wanted.port_labels:
         port = int(ctx.settings[label.setting]) if label.setting else label.port
@@ -154,14 +179,24 @@ def _selinux(ctx: _RolePlan) -> list[Operation]:
             operations.append(ctx.noop(OpKind.SELINUX_PORT, target, "labelled already"))
         else:
             argv = ["-t", label.type, "-p", label.protocol.value, str(port)]
-            operations.append(ctx.op(OpKind.SELINUX_PORT, target, f"port {port} moved from {label.port}; SELinux must allow it",
-                                     commands=[["semanage", "port", "-a", *argv]], undo=[["semanage", "port", "-d", *argv]]))
+            operations.append(
+                ctx.op(
+                    OpKind.SELINUX_PORT,
+                    target,
+                    f"port {port} moved from {label.port}; SELinux must allow it",
+                    commands=[["semanage", "port", "-a", *argv]],
+                    undo=[["semanage", "port", "-d", *argv]],
+                )
+            )
     return operations
 
 
 def _firewall(ctx: _RolePlan) -> list[Operation]:
     firewall = ctx.facts.firewall
-    rules = [(f"service {s}", "--add-service", "--remove-service", s, s in firewall.services) for s in ctx.role.firewall.services]
+    rules = [
+        (f"service {s}", "--add-service", "--remove-service", s, s in firewall.services)
+        for s in ctx.role.firewall.services
+    ]
     for spec in ctx.role.ports:
         port = int(ctx.settings[spec.setting]) if spec.setting else spec.port
         if spec.expose and port != spec.port:  # default ports are in the firewalld services
@@ -170,7 +205,13 @@ def _firewall(ctx: _RolePlan) -> list[Operation]:
     if not rules:
         return []
     if not firewall.running:
-        return [ctx.noop(OpKind.FIREWALL, ", ".join(r[0] for r in rules), "firewalld is not running on this host; nothing to open")]
+        return [
+            ctx.noop(
+                OpKind.FIREWALL,
+                ", ".join(r[0] for r in rules),
+                "firewalld is not running on this host; nothing to open",
+            )
+        ]
     operations = []
     for target, add, remove, value, present in rules:
         if present:
@@ -191,7 +232,13 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
     if None in argv or (step.stdin is not None and stdin is None):
         missing = _unknown(" ".join(step.argv) + (step.stdin or ""), ctx.values)
-        return ctx.op(OpKind.STEP, step.name, f"{step.description} (needs {missing}, known after install)", pending=True, refresh=True)
+        return ctx.op(
+            OpKind.STEP,
+            step.name,
+            f"{step.description} (needs {missing}, known after install)",
+            pending=True,
+            refresh=True,
+        )
     commands = [[a for a in argv if a is not None]]
     digest = hashlib.sha256(json.dumps([commands, stdin]).encode()).hexdigest()
     creates = fill(step.creates, ctx.values) if step.creates else None
@@ -200,8 +247,17 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     done = ctx.state.step_done(ctx.role.id, digest)
     if done and not creates:
         return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
-    return ctx.op(OpKind.STEP, step.name, step.description, refresh=True, commands=commands, stdin=stdin, digest=digest,
-                  retry=step.retry, pending=ctx.stale and creates is not None)
+    return ctx.op(
+        OpKind.STEP,
+        step.name,
+        step.description,
+        refresh=True,
+        commands=commands,
+        stdin=stdin,
+        digest=digest,
+        retry=step.retry,
+        pending=ctx.stale and creates is not None,
+    )
 
 
 def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
@@ -213,12 +269,20 @@ def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
     current = ctx.facts.files.get(path)
     if spec.absent:
         if current is None:
-            return ctx.op(kind, path, "decided after install", pending=True) if ctx.stale else ctx.noop(kind, path, "absent already")
-        return ctx.op(kind, path, spec.why or "the role needs it gone", commands=[["rm", "-f", "--", ctx.on_host(path)]])
+            return (
+                ctx.op(kind, path, "decided after install", pending=True)
+                if ctx.stale
+                else ctx.noop(kind, path, "absent already")
+            )
+        return ctx.op(
+            kind, path, spec.why or "the role needs it gone", commands=[["rm", "-f", "--", ctx.on_host(path)]]
+        )
     if spec.dir:
         if current is not None and current.kind == "dir":
             return ctx.noop(kind, path, "exists")
-        return ctx.op(kind, path, "missing", mode=spec.mode, commands=[["mkdir", "-p", "-m", spec.mode, "--", ctx.on_host(path)]])
+        return ctx.op(
+            kind, path, "missing", mode=spec.mode, commands=[["mkdir", "-p", "-m", spec.mode, "--", ctx.on_host(path)]]
+        )
     if spec.template is None and current is None and ctx.stale:
         return ctx.op(kind, path, "edited once the package has created it", pending=True)
     return _file_content(ctx, spec, path)
@@ -228,10 +292,14 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
     current = ctx.facts.files.get(path)
     old = current.content if current is not None and current.content is not None else b""
     if spec.template is not None:
-        new = render_template(spec.template, {**ctx.settings, **{k: v for k, v in ctx.values.items() if k not in ctx.settings}})
+        new = render_template(
+            spec.template, {**ctx.settings, **{k: v for k, v in ctx.values.items() if k not in ctx.settings}}
+        )
     elif spec.augeas is not None:
         if current is None:
-            raise HostError(f"{ctx.facts.host}: {path} does not exist; {ctx.role.implementation}'s package should have created it")
+            raise HostError(
+                f"{ctx.facts.host}: {path} does not exist; {ctx.role.implementation}'s package should have created it"
+            )
         new = augeas_edit(path, old, spec.augeas, ctx.values)
     else:
         new = ensure_line(old, fill(spec.line or "", ctx.values) or "")
@@ -244,7 +312,11 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
     reason = _file_reason(current is None, old != new, (current.mode if current else "", mode), (have_owner, owner))
     if reason is None:
         return ctx.noop(OpKind.FILE, path, "content, mode and owner as wanted")
-    diff = "".join(difflib.unified_diff(old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path))
+    diff = "".join(
+        difflib.unified_diff(
+            old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path
+        )
+    )
     return ctx.op(OpKind.FILE, path, reason, content=new, mode=mode, owner=owner or None, diff=diff or None)
 
 
@@ -262,15 +334,27 @@ def _file_reason(missing: bool, differs: bool, modes: tuple[str, str], owners: t
 
 
 def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
-    changed = [op.target for op in ctx.operations if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)]
+    changed = [
+        op.target
+        for op in ctx.operations
+        if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)
+    ]
     operations = []
     for unit in ctx.role.units.get(ctx.family, []):
         state = ctx.facts.units.get(unit)
         if state is not None and state.enabled in ENABLED_STATES:
             operations.append(ctx.noop(OpKind.ENABLE, unit, f"{state.enabled} already"))
         else:
-            operations.append(ctx.op(OpKind.ENABLE, unit, "not enabled; the role must start at boot", pending=ctx.stale and state is None,
-                                     commands=[ctx.systemctl("enable", unit)], undo=[ctx.systemctl("disable", unit)]))
+            operations.append(
+                ctx.op(
+                    OpKind.ENABLE,
+                    unit,
+                    "not enabled; the role must start at boot",
+                    pending=ctx.stale and state is None,
+                    commands=[ctx.systemctl("enable", unit)],
+                    undo=[ctx.systemctl("disable", unit)],
+                )
+            )
         if ctx.facts.offline_root:
             continue
         operations.append(_running(ctx, unit, state.active if state else None, changed))
@@ -279,11 +363,22 @@ def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
 
 def _running(ctx: _RolePlan, unit: str, active: str | None, changed: list[str]) -> Operation:
     if active == "active" and changed:
-        return ctx.op(OpKind.RESTART, unit, f"its configuration changed: {', '.join(changed)}", commands=[ctx.systemctl("restart", unit)])
+        return ctx.op(
+            OpKind.RESTART,
+            unit,
+            f"its configuration changed: {', '.join(changed)}",
+            commands=[ctx.systemctl("restart", unit)],
+        )
     if active == "active":
         return ctx.noop(OpKind.START, unit, "active")
-    return ctx.op(OpKind.START, unit, f"{active or 'not loaded'}; the role must run", pending=ctx.stale and active is None,
-                  commands=[ctx.systemctl("restart", unit)], undo=[ctx.systemctl("stop", unit)])
+    return ctx.op(
+        OpKind.START,
+        unit,
+        f"{active or 'not loaded'}; the role must run",
+        pending=ctx.stale and active is None,
+        commands=[ctx.systemctl("restart", unit)],
+        undo=[ctx.systemctl("stop", unit)],
+    )
 
 
 def _matches(spec: FileSpec, path: str, ctx: _RolePlan) -> bool:

@@ -117,7 +117,9 @@ async def _dns(address: str, port: int, probe: Probe, settings: dict[str, Any]) 
     ident, query = dns_query(name, record)
     reply = await asyncio.to_thread(_exchange, address, port, query, probe.protocol, probe.timeout)
     rcode, answers, authoritative = dns_answer(reply, ident)
-    summary = f"{name} {record} @{address}:{port}: {rcode}, {answers} answer(s){', authoritative' if authoritative else ''}"
+    summary = (
+        f"{name} {record} @{address}:{port}: {rcode}, {answers} answer(s){', authoritative' if authoritative else ''}"
+    )
     if rcode != "NOERROR" or answers == 0 or (record == "SOA" and not authoritative):
         raise ProbeFailed(summary)
     return summary
@@ -141,7 +143,21 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) ->
     if probe.kind is ProbeKind.DNS:
         return await _dns(address, port, probe, settings)
     if probe.kind is ProbeKind.POSTGRESQL:
-        argv = ["env", "--chdir=/", "runuser", "-u", "postgres", "--", "psql", "-X", "-tA", "-p", str(port), "-c", _text(probe.query, settings)]
+        argv = [
+            "env",
+            "--chdir=/",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-tA",
+            "-p",
+            str(port),
+            "-c",
+            _text(probe.query, settings),
+        ]
         return await _on_host(connector, argv, _text(probe.expect, settings))
     argv = [_text(arg, settings) for arg in probe.argv or []]
     return await _on_host(connector, argv, _text(probe.expect, settings))
@@ -150,7 +166,9 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) ->
 PROBED_KINDS = {ProbeKind.TCP, ProbeKind.HTTP, ProbeKind.DNS, ProbeKind.POSTGRESQL, ProbeKind.COMMAND}
 
 
-async def run_probe(role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float | None = None) -> ProbeResult:
+async def run_probe(
+    role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float | None = None
+) -> ProbeResult:
     """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS) have gone by."""
     if connector.root or probe.kind not in PROBED_KINDS:
         why = "an offline root runs no services" if connector.root else f"no {probe.kind.value} prober yet"
@@ -167,5 +185,7 @@ async def run_probe(role: Role, probe: Probe, settings: dict[str, Any], connecto
         await asyncio.sleep(0.5)
 
 
-async def verify_role(role: Role, settings: dict[str, Any], connector: Connector, retry: float | None = None) -> list[ProbeResult]:
+async def verify_role(
+    role: Role, settings: dict[str, Any], connector: Connector, retry: float | None = None
+) -> list[ProbeResult]:
     return [await run_probe(role, probe, settings, connector, retry) for probe in role.probes]

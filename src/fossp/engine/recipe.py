@@ -59,8 +59,8 @@ class AugeasEntry(Strict):
 
 class AugeasEdit(Strict):
     lens: str = Field(pattern=r"^[A-Z][A-Za-z0-9_]*\.lns$")
-    set: list[AugeasSet] = []
-    ensure: list[AugeasEntry] = []
+    set: list[AugeasSet] = Field(default_factory=list)
+    ensure: list[AugeasEntry] = Field(default_factory=list)
 
 
 class FileSpec(Strict):
@@ -73,7 +73,11 @@ class FileSpec(Strict):
     dir: bool = False
     absent: bool = False
     mode: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] = "644"
-    owner: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$", description="user:group; edits keep the file's own")
+    owner: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$",
+        description="user:group; edits keep the file's own",
+    )
     reload: bool = Field(default=True, description="restart the role's units when it changes")
     why: str | None = Field(default=None, description="the reason shown in plans")
 
@@ -102,9 +106,9 @@ class Step(Strict):
 
 
 class FamilyRecipe(Strict):
-    vars: dict[str, PackageVersionVar | TextVar] = {}
-    files: list[FileSpec] = []
-    steps: list[Step] = []
+    vars: dict[str, PackageVersionVar | TextVar] = Field(default_factory=dict)
+    files: list[FileSpec] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
 
 
 class Recipe(Strict):

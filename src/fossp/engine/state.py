@@ -125,7 +125,10 @@ async def save_state(connector: Connector, state: HostState) -> None:
     await connector.write_file(STATE_FILE, state.model_dump_json(indent=2).encode(), 0o600)
 
 
-_LOCK_SCRIPT = 'mkdir -p "$1" && mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner" || { cat "$1/lock/owner" 2>/dev/null; exit 3; }'
+_LOCK_SCRIPT = (
+    'mkdir -p "$1" && mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner"'
+    ' || { cat "$1/lock/owner" 2>/dev/null; exit 3; }'
+)
 
 
 class HostLock:
@@ -140,13 +143,17 @@ class HostLock:
 
     async def __aenter__(self) -> HostLock:
         for _ in range(2):
-            result = await self.connector.run(["sh", "-c", _LOCK_SCRIPT, "lock", self.connector.path(STATE_DIR), self.owner])
+            result = await self.connector.run(
+                ["sh", "-c", _LOCK_SCRIPT, "lock", self.connector.path(STATE_DIR), self.owner]
+            )
             if result.ok:
                 return self
             if not self._stale(result.stdout.strip()):
                 break
             await self._remove()
-        raise HostError(f"{self.connector.name}: another FOSSP run holds the lock ({result.stdout.strip() or 'unknown owner'})")
+        raise HostError(
+            f"{self.connector.name}: another FOSSP run holds the lock ({result.stdout.strip() or 'unknown owner'})"
+        )
 
     async def __aexit__(self, *_: object) -> None:
         await self._remove()

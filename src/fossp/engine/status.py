@@ -29,7 +29,9 @@ class RoleStatus:
     probes: list[ProbeResult] = field(default_factory=list)
 
 
-def drift(facts: Facts, state: HostState, role_id: str, units: list[str], packages: list[str]) -> tuple[list[str], list[str]]:
+def drift(
+    facts: Facts, state: HostState, role_id: str, units: list[str], packages: list[str]
+) -> tuple[list[str], list[str]]:
     """(drift, problems): files changed since FOSSP wrote them; units down, packages gone."""
     changed = []
     for path, sha in sorted(state.wrote(role_id).items()):
@@ -57,10 +59,19 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
     for role_id, instance in state.instances.items():
         role = catalog.roles.get(role_id)
         if role is None or facts.family is None:
-            statuses.append(RoleStatus(role_id, instance.role_name, InstanceState.ERROR.value, instance.state.value,
-                                       problems=["role not in this catalog or OS family unknown"]))
+            statuses.append(
+                RoleStatus(
+                    role_id,
+                    instance.role_name,
+                    InstanceState.ERROR.value,
+                    instance.state.value,
+                    problems=["role not in this catalog or OS family unknown"],
+                )
+            )
             continue
-        changed, problems = drift(facts, state, role_id, role.units.get(facts.family, []), role.packages[facts.family].packages)
+        changed, problems = drift(
+            facts, state, role_id, role.units.get(facts.family, []), role.packages[facts.family].packages
+        )
         results = await verify_role(role, instance.settings, connector, retry=0) if probe and not problems else []
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]
         live = _live_state(instance.state, problems, connector.root is not None)

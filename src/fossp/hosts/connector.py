@@ -66,7 +66,7 @@ class Connector(ABC):
         ``owner`` is ``user:group`` by name (empty: the writer's own).
         """
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - only SSH has something to release
         """Release the connection (nothing to do for local connectors)."""
 
     def path(self, path: str) -> str:

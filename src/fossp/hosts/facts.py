@@ -26,14 +26,16 @@ R="$1"; shift
 m() { printf '\n@@fossp:%s@@\n' "$1"; }
 m hostname; if [ -z "$R" ]; then cat /proc/sys/kernel/hostname; else echo offline; fi
 m os; cat "$R/etc/os-release" 2>/dev/null || cat "$R/usr/lib/os-release" 2>/dev/null
-m tools; for t in dnf apt-get rpm dpkg-query systemctl firewall-cmd getenforce semanage runuser augtool; do command -v "$t"; done
+m tools
+for t in dnf apt-get rpm dpkg-query systemctl firewall-cmd getenforce semanage runuser; do command -v "$t"; done
 m packages
 if [ -d "$R/var/lib/dpkg/info" ] && command -v dpkg-query >/dev/null; then
   dpkg-query --admindir="$R/var/lib/dpkg" -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' 2>/dev/null
 elif command -v rpm >/dev/null; then
   rpm --root "${R:-/}" -qa --qf 'ii  %{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' 2>/dev/null
 fi
-m unit_files; systemctl ${R:+--root="$R"} list-unit-files --type=service,socket,target --no-legend --no-pager 2>/dev/null
+m unit_files
+systemctl ${R:+--root="$R"} list-unit-files --type=service,socket,target --no-legend --no-pager 2>/dev/null
 if [ -z "$R" ]; then
   m units; systemctl list-units --type=service,socket,target --all --no-legend --no-pager --plain 2>/dev/null
   m tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
@@ -50,7 +52,8 @@ IFS='
 '
 for pattern in "$@"; do for f in $R$pattern; do
   if [ -L "$f" ]; then m file; printf 'link %s\t%s\n\n' "${f#"$R"}" "$(readlink "$f")"
-  elif [ -f "$f" ]; then m file; printf 'file %s\t%s\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"; base64 -w0 < "$f"; echo
+  elif [ -f "$f" ]; then m file; printf 'file %s\t%s\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
+    base64 -w0 < "$f"; echo
   elif [ -d "$f" ]; then m file; printf 'dir %s\t%s\n\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
   fi
 done; done
@@ -244,7 +247,7 @@ def parse_selinux(mode: str, booleans: str, ports: str) -> SELinuxState:
         fields = line.replace(",", " ").split()
         if len(fields) >= 3 and fields[0].endswith("_t"):
             labels[f"{fields[0]}/{fields[1]}"] = _port_numbers(fields[2:])
-    return SELinuxState(mode=normal, booleans=flags, port_labels=labels)  # type: ignore[arg-type]
+    return SELinuxState(mode=normal, booleans=flags, port_labels=labels)
 
 
 def _port_numbers(items: list[str]) -> list[int]:
@@ -266,9 +269,9 @@ def parse_files(bodies: list[str]) -> dict[str, FileFact]:
         if kind == "link":
             files[path] = FileFact(path=path, kind="link", link_target=details)
             continue
-        mode, owner, group = (details.split() + ["", "", ""])[:3]
+        mode, owner, group = [*details.split(), "", "", ""][:3]
         data = base64.b64decode(content.strip()) if kind == "file" else None
-        files[path] = FileFact(path=path, kind=kind, mode=mode, owner=owner, group=group, content=data)  # type: ignore[arg-type]
+        files[path] = FileFact(path=path, kind=kind, mode=mode, owner=owner, group=group, content=data)
     return files
 
 

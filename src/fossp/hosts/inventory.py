@@ -93,7 +93,9 @@ class Inventory:
         return [adhoc_host(target)]
 
 
-_ADHOC = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<address>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d+))?$")
+_ADHOC = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<address>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d+))?$"
+)
 
 
 def adhoc_host(target: str) -> HostSpec:
@@ -125,7 +127,10 @@ def _host_from_ansible(name: str, variables: dict[str, Any]) -> HostSpec:
 
 
 def _build(
-    host_vars: dict[str, dict[str, Any]], groups: dict[str, list[str]], group_vars: dict[str, dict[str, Any]], source: str
+    host_vars: dict[str, dict[str, Any]],
+    groups: dict[str, list[str]],
+    group_vars: dict[str, dict[str, Any]],
+    source: str,
 ) -> Inventory:
     """Merge group variables under host variables (host wins), like Ansible."""
     inventory = Inventory(groups={g: list(dict.fromkeys(h)) for g, h in groups.items()}, source=source)
