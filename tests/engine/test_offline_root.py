@@ -4,6 +4,9 @@ repository, deploy again (nothing to do), then decommission back to the root as 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from fossp.catalog import Catalog
-from fossp.engine.apply import deploy_host, plan_on
+from fossp.engine.apply import DeployFailed, deploy_host, plan_on
 from fossp.engine.decommission import decommission_host
 from fossp.engine.planner import wanted_roles
-from fossp.engine.state import STATE_FILE, HostState
-from fossp.hosts.connector import RootConnector
+from fossp.engine.state import STATE_FILE, HostLock, HostState, InstanceState
+from fossp.hosts.connector import HostError, RootConnector
+from tests.conftest import run_fossp
 
 from .rpmrepo import build_repo, fedora_root, missing_tools
 
@@ -23,12 +27,16 @@ INJECTION_MARKER = Path("/tmp/fossp-root-injected")
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     missing = missing_tools()
     if missing:
         pytest.skip(f"missing {', '.join(missing)}: run scripts/setup.d/engine.sh")
-    folder = tmp_path_factory.mktemp("fedora")
-    yield fedora_root(folder, build_repo(folder))
+    return build_repo(tmp_path_factory.mktemp("rpms"))
+
+
+@pytest.fixture
+def root(repo: Path, tmp_path: Path) -> Iterator[Path]:
+    yield fedora_root(tmp_path, repo)
 
 
 def _snapshot(root: Path) -> tuple[list[str], list[str]]:
@@ -67,3 +75,76 @@ def test_decommission_of_a_role_not_deployed_changes_nothing(root: Path, catalog
 
     with pytest.raises(BadInput, match="not deployed"):
         asyncio.run(decommission_host(RootConnector(str(root)), catalog, ["postgresql"]))
+
+
+def test_a_failing_step_stops_the_host_and_keeps_the_ledger(root: Path, catalog: Catalog) -> None:
+    (root / "srv").mkdir()
+    (root / "srv" / "www").write_text("a file where the site's folder must go\n")
+    wanted = wanted_roles(catalog, [("nginx", {})], {}, "test")
+    with pytest.raises(DeployFailed) as failure:
+        asyncio.run(deploy_host(RootConnector(str(root)), wanted))
+    assert "mkdir" in failure.value.message and "/srv/www/fossp" in failure.value.message
+    assert [op.kind.value for op in failure.value.outcome.applied] == ["install-packages", "write-file"]
+    state = HostState.model_validate_json((root / STATE_FILE.lstrip("/")).read_text())
+    assert state.instances["FOSSP-WDSNG"].state is InstanceState.ERROR
+    assert [c.kind.value for c in state.ledger] == ["packages", "file"]
+    undone = asyncio.run(decommission_host(RootConnector(str(root)), catalog, ["nginx"]))
+    assert undone.removed_packages == ["nginx", "nginx-filesystem"]
+
+
+def test_the_lock_keeps_a_second_run_off_the_host(root: Path) -> None:
+    async def scenario() -> None:
+        async with HostLock(RootConnector(str(root))):
+            with pytest.raises(HostError, match="another FOSSP run holds the lock"):
+                async with HostLock(RootConnector(str(root))):
+                    pass
+        async with HostLock(RootConnector(str(root))):  # released: free again
+            pass
+
+    asyncio.run(scenario())
+
+
+def test_a_crashed_runs_lock_is_taken_over(root: Path) -> None:
+    lock = root / "var/lib/fossp/lock"
+    lock.mkdir(parents=True)
+    (lock / "owner").write_text(f"{socket.gethostname()} 999999999 2026-01-01T00:00:00+00:00\n")
+
+    async def scenario() -> None:
+        async with HostLock(RootConnector(str(root))):
+            assert str(os.getpid()) in (lock / "owner").read_text()
+
+    asyncio.run(scenario())
+
+
+def test_cli_plan_deploy_status_decommission(root: Path, tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"fossp_inventory: 1\nhosts:\n  image: {{connection: root, address: {root}}}\n")
+    common = ["--inventory", str(inventory), "--target", "image", "--json"]
+    planned = run_fossp("plan", "nginx", *common)
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["plans"][0]["changes"] == 5  # no unit starts in an offline root
+    deployed = run_fossp("deploy", "nginx", "--set", "nginx.http_port=8080", *common)
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(deployed.stdout)["hosts"][0]["states"] == {"FOSSP-WDSNG": "ready"}
+    assert "listen 8080 default_server;" in (root / "etc/nginx/conf.d/fossp.conf").read_text()
+    status = json.loads(run_fossp("status", *common).stdout)
+    assert [(r["name"], r["state"]) for r in status["hosts"][0]["roles"]] == [("nginx", "ready")]
+    listed = json.loads(run_fossp("inventory", "list", "--inventory", str(inventory), "--json").stdout)
+    assert listed["hosts"][0]["connection"] == "root"
+    assert run_fossp("decommission", *common).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["deploy", "--target", "local"], "no roles given"),
+        (["deploy", "nosuchrole", "--target", "local"], "unknown role 'nosuchrole'"),
+        (["plan", "nginx", "--set", "nginx.http_port=99999", "--target", "local"], "http_port"),
+        (["plan", "nginx", "--set", "nginx=1", "--target", "local"], "expected ROLE.SETTING=VALUE"),
+        (["plan", "nginx"], "no hosts to act on"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = run_fossp(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -69,6 +69,9 @@ def _choices(roles: list[str] | None, profile: Path | None, sets: list[str]) -> 
         choices.setdefault(catalog.role(ref).id, {})[name] = yaml.safe_load(value) if value else ""
     if not choices:
         raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
+    from fossp.engine.planner import wanted_roles
+
+    wanted_roles(catalog, list(choices.items()), {}, "settings")  # refuse bad values before any host is touched
     return list(choices.items())
 
 
