@@ -59,13 +59,16 @@ class Outcome:
     states: dict[str, str] = field(default_factory=dict)
 
 
-def paths_for(wanted: list[Wanted]) -> list[str]:
-    return fact_paths([(load_recipe(w.role.name), w.settings) for w in wanted])
+async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
+    """The facts the plan for ``wanted`` reads: its files and units (every family's)."""
+    paths = fact_paths([(load_recipe(w.role.name), w.settings) for w in wanted])
+    units = sorted({unit for w in wanted for units in w.role.units.values() for unit in units})
+    return await gather_facts(connector, paths, units)
 
 
 async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, HostState, Plan]:
     """Facts (one round trip), state and plan: all of `fossp plan`."""
-    facts = await gather_facts(connector, paths_for(wanted))
+    facts = await facts_for(connector, wanted)
     state = parse_state(facts)
     return facts, state, plan_host(facts, wanted, state)
 
@@ -162,7 +165,7 @@ class _Runner:
                     break
             else:
                 return
-            facts = await gather_facts(self.connector, paths_for(wanted))
+            facts = await facts_for(self.connector, wanted)
             plan = plan_host(facts, wanted, self.state)
         raise HostError(f"{self.connector.name}: the plan did not settle after {MAX_ROUNDS} rounds")
 

@@ -54,7 +54,9 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
     first = await gather_facts(connector)
     state = parse_state(first)
     written = sorted({path for role_id in state.instances for path in state.wrote(role_id)})
-    facts = await gather_facts(connector, written) if written else first
+    roles = [catalog.roles[role_id] for role_id in state.instances if role_id in catalog.roles]
+    units = sorted({unit for role in roles for units in role.units.values() for unit in units})
+    facts = await gather_facts(connector, written, units) if state.instances else first
     statuses = []
     for role_id, instance in state.instances.items():
         role = catalog.roles.get(role_id)
