@@ -1,6 +1,7 @@
 """Fleet speed: facts round trip and a read-only fleet run over N loopback sshd hosts.
 
-Run as root: ``.venv/bin/python benchmarks/fleet_noop.py [--hosts 50] [--servers 4]``.
+Run as root from the repository: ``PYTHONPATH=. .venv/bin/python benchmarks/fleet_noop.py
+[--hosts 50] [--servers 4]`` (it borrows the tests' throwaway sshd).
 It starts ``--servers`` throwaway sshd processes on 127.0.0.1 (curve25519, as the
 anchors' figures used) and points ``--hosts`` inventory entries at them, each reached
 over its own connection, then times, like the anchors' no-op runs:
@@ -23,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.hosts.conftest import start_sshd
+
 from fossp.catalog import load_catalog
 from fossp.engine.apply import plan_on
 from fossp.engine.fleet import run_fleet
@@ -30,7 +33,6 @@ from fossp.engine.planner import wanted_roles
 from fossp.hosts.connector import Connector, SshConnector
 from fossp.hosts.facts import gather_facts
 from fossp.hosts.inventory import HostSpec
-from tests.hosts.conftest import start_sshd
 
 ANCHORS = {
     "asyncssh, one command per host": 0.66,
