@@ -81,9 +81,8 @@ def main() -> None:
         try:
             hosts = [servers[i % len(servers)][0].host(f"h{i:03d}") for i in range(args.hosts)]
             connect, facts = asyncio.run(single_host(hosts[0], 10))
-            print(
-                f"one host: connect {connect * 1000:.0f} ms, facts batch median {statistics.median(facts) * 1000:.0f} ms"
-            )
+            median = statistics.median(facts) * 1000
+            print(f"one host: connect {connect * 1000:.0f} ms, facts batch median {median:.0f} ms")
             print(f"          (min {min(facts) * 1000:.0f} ms over {len(facts)} rounds, one round trip each)")
             wall = fleet_plan(hosts)
             print(f"fleet: `plan nginx` on {args.hosts} hosts at once: {wall:.2f} s")
