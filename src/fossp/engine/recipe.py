@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import string
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -23,7 +22,6 @@ from fossp.errors import BadInput
 
 RECIPES_DIR = DATA_DIR / "recipes"
 TEMPLATES_DIR = RECIPES_DIR / "templates"
-AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/")]
 
 
 class PackageVersionVar(Strict):
@@ -185,7 +183,3 @@ def resolve_vars(recipe: FamilyRecipe, settings: dict[str, Any], packages: dict[
         if found is not None:
             values[name] = found
     return values
-
-
-def template_path(name: str) -> Path:
-    return TEMPLATES_DIR / name

@@ -134,9 +134,6 @@ class Facts(Frozen):
     def family(self) -> Family | None:
         return self.os.family
 
-    def has_tool(self, name: str) -> bool:
-        return any(path.rsplit("/", 1)[-1] == name for path in self.tools)
-
     def listens(self, protocol: str, port: int) -> bool:
         return any(item.protocol == protocol and item.port == port for item in self.listening)
 
