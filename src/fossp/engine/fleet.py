@@ -58,9 +58,21 @@ async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostRes
     return HostResult(host.name, time.perf_counter() - started, value=value)
 
 
-async def run_fleet(hosts: list[HostSpec], action: Action[T], progress: Progress | None = None) -> list[HostResult]:
-    """Run ``action`` on every host concurrently; results in the hosts' order."""
-    return list(await asyncio.gather(*(_one(host, action, progress or _silent) for host in hosts)))
+#: Hosts worked on at once: bounds open connections and file descriptors on big fleets.
+MAX_CONCURRENT = 200
+
+
+async def run_fleet(
+    hosts: list[HostSpec], action: Action[T], progress: Progress | None = None, limit: int = MAX_CONCURRENT
+) -> list[HostResult]:
+    """Run ``action`` on every host concurrently (at most ``limit`` at once); results in the hosts' order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def bounded(host: HostSpec) -> HostResult:
+        async with gate:
+            return await _one(host, action, progress or _silent)
+
+    return list(await asyncio.gather(*(bounded(host) for host in hosts)))
 
 
 def _silent(host: str, message: str) -> None:
