@@ -54,6 +54,10 @@ async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostRes
         return HostResult(
             host.name, time.perf_counter() - started, error=error.message, detail=getattr(error, "outcome", None)
         )
+    except Exception as error:  # one host's surprise must not stop the others
+        report("failed")
+        message = f"{host.name}: unexpected {type(error).__name__}: {error}"
+        return HostResult(host.name, time.perf_counter() - started, error=message)
     report("done")
     return HostResult(host.name, time.perf_counter() - started, value=value)
 
