@@ -79,3 +79,17 @@ def test_unknown_family_is_a_host_error(catalog: Catalog) -> None:
     )
     with pytest.raises(HostError, match="plan9"):
         plan_host(facts, wanted_roles(catalog, [("nginx", {})], {}, "t"), parse_state(facts))
+
+
+def test_fedora_named_listens_beyond_localhost_and_includes_the_zones(catalog: Catalog) -> None:
+    facts = recorded("fedora40-installed")
+    plan = plan_host(facts, wanted_roles(catalog, [("bind", {})], {}, "t"), parse_state(facts))
+    named = next(op for op in plan.changes if op.target == "/etc/named.conf")
+    assert named.diff is not None
+    changed = [line for line in named.diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    assert changed == [
+        "-\tlisten-on port 53 { 127.0.0.1; };",
+        "+\tlisten-on port 53 { any; };",
+        '+include "/etc/named/fossp-zones.conf";',
+    ]
+    assert named.owner == "root:named" and named.mode == "640"

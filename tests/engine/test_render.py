@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fossp.engine.recipe import RECIPES_DIR, AugeasEdit, AugeasEntry, AugeasSet, fact_paths, load_recipe
-from fossp.engine.render import augeas_edit, bind_string, ensure_line, nginx_string, render_template
+from fossp.engine.render import augeas_edit, bind_string, edit_text, ensure_line, nginx_string, render_template
 from fossp.errors import BadInput
 
 INJECTION = "$(touch /tmp/fossp-injected)"
@@ -65,3 +65,11 @@ def test_fact_paths_glob_what_only_facts_can_tell() -> None:
 def test_every_recipe_loads_and_names_its_role() -> None:
     for path in sorted(RECIPES_DIR.glob("*.yaml")):
         assert load_recipe(path.stem).role == path.stem
+
+
+def test_substitution_then_line_where_no_lens_exists() -> None:
+    conf = b"options {\n\tlisten-on port 53 { 127.0.0.1; };\n};\n"
+    pattern = r"listen-on port 53 \{ 127\.0\.0\.1; \};"
+    once = edit_text(conf, [(pattern, r"listen-on port 53 { any; }; // \1 stays literal")], 'include "/z";')
+    assert once == b'options {\n\tlisten-on port 53 { any; }; // \\1 stays literal\n};\ninclude "/z";\n'
+    assert edit_text(once, [(pattern, "unused")], 'include "/z";') == once

@@ -21,11 +21,11 @@ from fossp.catalog.schema import Family, Role
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import Operation, OpKind, Plan, noop
 from fossp.engine.recipe import FileSpec, Step, fill, load_recipe, placeholders, resolve_vars
-from fossp.engine.render import augeas_edit, ensure_line, render_template
+from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.connector import HostError
-from fossp.hosts.facts import Facts
+from fossp.hosts.facts import Facts, UnitState
 
 #: systemctl is-enabled states that need no `enable`.
 ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
@@ -302,7 +302,7 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
             )
         new = augeas_edit(path, old, spec.augeas, ctx.values)
     else:
-        new = ensure_line(old, fill(spec.line or "", ctx.values) or "")
+        new = edit_text(old, [(s.pattern, _filled(s.text, ctx)) for s in spec.substitute], _filled(spec.line, ctx))
     edits = spec.template is None and current is not None
     mode = current.mode if edits and current is not None else spec.mode.lstrip("0")
     owner = spec.owner or (f"{current.owner}:{current.group}" if edits and current is not None else "root:root")
@@ -333,6 +333,10 @@ def _file_reason(missing: bool, differs: bool, modes: tuple[str, str], owners: t
     return None
 
 
+def _filled(text: str | None, ctx: _RolePlan) -> str | None:
+    return fill(text, ctx.values) if text is not None else None
+
+
 def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
     changed = [
         op.target
@@ -357,11 +361,12 @@ def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
             )
         if ctx.facts.offline_root:
             continue
-        operations.append(_running(ctx, unit, state.active if state else None, changed))
+        operations.append(_running(ctx, unit, state, changed))
     return operations
 
 
-def _running(ctx: _RolePlan, unit: str, active: str | None, changed: list[str]) -> Operation:
+def _running(ctx: _RolePlan, unit: str, state: UnitState | None, changed: list[str]) -> Operation:
+    active = state.active if state is not None else None
     if active == "active" and changed:
         return ctx.op(
             OpKind.RESTART,
@@ -374,8 +379,8 @@ def _running(ctx: _RolePlan, unit: str, active: str | None, changed: list[str]) 
     return ctx.op(
         OpKind.START,
         unit,
-        f"{active or 'not loaded'}; the role must run",
-        pending=ctx.stale and active is None,
+        f"{active or ('inactive' if state is not None else 'not installed')}; the role must run",
+        pending=ctx.stale and state is None,
         commands=[ctx.systemctl("restart", unit)],
         undo=[ctx.systemctl("stop", unit)],
     )

@@ -61,13 +61,28 @@ class AugeasEdit(Strict):
     ensure: list[AugeasEntry] = Field(default_factory=list)
 
 
+class Substitution(Strict):
+    """Replace what ``pattern`` (a regular expression, multi-line) first matches by ``text``
+    (placeholders as elsewhere, so a literal brace is written ``{{`` or ``}}``)."""
+
+    pattern: str
+    text: str
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Substitution:
+        re.compile(self.pattern)
+        return self
+
+
 class FileSpec(Strict):
-    """A file FOSSP owns (template), edits (augeas), creates as a folder (dir) or removes."""
+    """A file FOSSP owns (template), edits (augeas; or substitutions then an ensured line,
+    where no lens exists), creates as a folder (dir) or removes."""
 
     path: str
     template: str | None = None
     augeas: AugeasEdit | None = None
     line: str | None = Field(default=None, description="ensure this line is in the file")
+    substitute: list[Substitution] = Field(default_factory=list)
     dir: bool = False
     absent: bool = False
     mode: Annotated[str, StringConstraints(pattern=r"^0?[0-7]{3}$")] = "644"
@@ -81,9 +96,10 @@ class FileSpec(Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> FileSpec:
-        kinds = [self.template is not None, self.augeas is not None, self.line is not None, self.dir, self.absent]
+        text_edit = self.line is not None or bool(self.substitute)
+        kinds = [self.template is not None, self.augeas is not None, text_edit, self.dir, self.absent]
         if sum(kinds) != 1:
-            raise ValueError(f"{self.path}: give exactly one of template, augeas, line, dir, absent")
+            raise ValueError(f"{self.path}: give exactly one of template, augeas, line/substitute, dir, absent")
         if self.template and not (TEMPLATES_DIR / self.template).is_file():
             raise ValueError(f"{self.path}: template {self.template} not found")
         return self

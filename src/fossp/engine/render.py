@@ -11,6 +11,7 @@ offline root. No augtool or Python is needed on the host.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -62,6 +63,18 @@ def ensure_line(current: bytes, line: str) -> bytes:
         return current
     separator = "" if not text or text.endswith("\n") else "\n"
     return (text + separator + line + "\n").encode()
+
+
+def edit_text(current: bytes, substitutions: list[tuple[str, str | None]], line: str | None) -> bytes:
+    """Apply regular-expression substitutions (each at most once), then ensure ``line``."""
+    text = current.decode()
+    for pattern, replacement in substitutions:
+        if replacement is None:
+            raise BadInput(f"substitution for {pattern!r} refers to an unknown setting")
+        literal = replacement.replace("\\", "\\\\")  # the text is data, not a template for re
+        text = re.sub(pattern, literal, text, count=1, flags=re.MULTILINE)
+    result = text.encode()
+    return ensure_line(result, line) if line is not None else result
 
 
 def _augeas_quote(value: str) -> str:
