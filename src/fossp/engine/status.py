@@ -50,7 +50,11 @@ def drift(
 
 
 async def status_host(connector: Connector, catalog: Catalog, probe: bool = True) -> list[RoleStatus]:
-    """Live state of every role FOSSP deployed on the host."""
+    """Live state of every role FOSSP deployed on the host.
+
+    Two round trips: the state file says which files and units to look at, the second
+    batch reads them (a host without FOSSP roles needs only the first).
+    """
     first = await gather_facts(connector)
     state = parse_state(first)
     written = sorted({path for role_id in state.instances for path in state.wrote(role_id)})
