@@ -7,7 +7,9 @@ anchors' figures used) and points ``--hosts`` inventory entries at them, each re
 over its own connection, then times, like the anchors' no-op runs:
 
 * one host: connect, and the facts batch (everything a plan needs, one command);
-* the fleet: `fossp plan nginx` on every host at once (connect, facts, plan; no change).
+* the fleet: `fossp plan nginx` on every host at once (connect, facts, plan; no change);
+* with ``--lab NAME...``: a no-op `fossp deploy nginx` (lock, facts, plan, probe, state)
+  on those running lab hosts, after a first deploy that makes it a no-op.
 
 The loopback "hosts" are this controller, so N sshd sessions and N facts scripts (about
 15 small processes each) share its 2 cores with FOSSP: a heavier batch than the anchors'
@@ -71,11 +73,34 @@ def fleet_plan(hosts: list[HostSpec]) -> float:
     return elapsed
 
 
+def lab_noop(names: list[str]) -> None:
+    """Deploy nginx once (so the next run has nothing to do), then time the no-op run."""
+    from fossp.engine.apply import deploy_host
+    from fossp.hosts.inventory import Inventory, resolve_targets
+
+    hosts = resolve_targets(Inventory(), [f"lab:{name}" for name in names])
+    wanted = wanted_roles(load_catalog(), [("nginx", {})], {}, "bench")
+
+    async def action(connector: Connector, host: HostSpec, report: object) -> int:
+        return len((await deploy_host(connector, wanted)).applied)
+
+    asyncio.run(run_fleet(hosts, action))
+    started = time.perf_counter()
+    results = asyncio.run(run_fleet(hosts, action))
+    wall = time.perf_counter() - started
+    changed = sum(r.value or 0 for r in results if r.ok)
+    failed = sum(not r.ok for r in results)
+    print(f"lab: no-op `deploy nginx` on {len(hosts)} lab hosts: {wall:.2f} s ({changed} changes, {failed} failed)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--servers", type=int, default=4)
+    parser.add_argument("--lab", nargs="*", default=[], help="running lab hosts for the no-op deploy")
     args = parser.parse_args()
+    if args.lab:
+        lab_noop(args.lab)
     with tempfile.TemporaryDirectory(prefix="fossp-bench-") as scratch:
         servers = [start_sshd(Path(scratch) / f"sshd{i}") for i in range(args.servers)]
         try:
