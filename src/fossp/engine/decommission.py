@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from fossp.catalog.loader import Catalog
 from fossp.engine.apply import Report, quiet
-from fossp.engine.backends import backend_for
+from fossp.engine.backends import Backend, backend_for
 from fossp.engine.state import (
     BACKUP_DIR,
     Change,
@@ -63,24 +63,14 @@ def _still_needed(state: HostState, catalog: Catalog, facts: Facts, leaving: lis
 
 
 async def decommission_host(connector: Connector, catalog: Catalog, refs: list[str], report: Report = quiet) -> Undone:
+    """Undo the ledger of the named roles (all FOSSP roles if none), newest change first."""
     async with HostLock(connector):
         facts = await gather_facts(connector)
         state = parse_state(facts)
         roles = _chosen(state, catalog, refs, connector.name)
         result = Undone(roles=roles)
         backend = backend_for(facts)
-        installed = [p for r in roles for c in state.changes(r) for p in c.packages if p in facts.packages]
-        keep = _still_needed(state, catalog, facts, roles)
-        removing = sorted(set(installed) - keep)
-        result.kept_packages = sorted(set(installed) & keep)
-        if removing:
-            dry_run = await connector.run(backend.check_remove(removing))
-            others = backend.others_affected(dry_run.stdout + dry_run.stderr, removing)
-            if others:
-                raise HostError(
-                    f"{connector.name}: removing {', '.join(removing)} would also remove "
-                    f"{', '.join(sorted(others))}; nothing changed"
-                )
+        removing = await _removable(connector, backend, state, catalog, facts, result)
         for role_id in roles:
             state.set_state(role_id, InstanceState.DECOMMISSIONING)
         await save_state(connector, state)
@@ -94,13 +84,38 @@ async def decommission_host(connector: Connector, catalog: Catalog, refs: list[s
             result.removed_packages = removing
         for change in (c for c in changes if c.kind is ChangeKind.PACKAGES):
             await _undo(connector, change, result, report)  # folders the purge left empty
-        state.ledger = [c for c in state.ledger if c.role not in roles]
-        for role_id in roles:
-            del state.instances[role_id]
-            await connector.run(["rm", "-rf", "--", connector.path(f"{BACKUP_DIR}/{role_id}")])
-        await connector.run(["rmdir", "--ignore-fail-on-non-empty", "--", connector.path(BACKUP_DIR)])
-        await save_state(connector, state)
+        await _forget(connector, state, roles)
         return result
+
+
+async def _removable(
+    connector: Connector, backend: Backend, state: HostState, catalog: Catalog, facts: Facts, result: Undone
+) -> list[str]:
+    """The packages FOSSP installed for the leaving roles that can go; refuse (before any
+    change) if removing them would take along a package FOSSP did not install."""
+    installed = {p for r in result.roles for c in state.changes(r) for p in c.packages if p in facts.packages}
+    keep = _still_needed(state, catalog, facts, result.roles)
+    removing = sorted(installed - keep)
+    result.kept_packages = sorted(installed & keep)
+    if removing:
+        dry_run = await connector.run(backend.check_remove(removing))
+        others = backend.others_affected(dry_run.stdout + dry_run.stderr, removing)
+        if others:
+            raise HostError(
+                f"{connector.name}: removing {', '.join(removing)} would also remove "
+                f"{', '.join(sorted(others))}; nothing changed"
+            )
+    return removing
+
+
+async def _forget(connector: Connector, state: HostState, roles: list[str]) -> None:
+    """Drop the roles' instances, ledger entries and file backups from the host."""
+    state.ledger = [c for c in state.ledger if c.role not in roles]
+    for role_id in roles:
+        del state.instances[role_id]
+        await connector.run(["rm", "-rf", "--", connector.path(f"{BACKUP_DIR}/{role_id}")])
+    await connector.run(["rmdir", "--ignore-fail-on-non-empty", "--", connector.path(BACKUP_DIR)])
+    await save_state(connector, state)
 
 
 async def _undo(connector: Connector, change: Change, result: Undone, report: Report) -> None:
