@@ -93,3 +93,15 @@ def test_fedora_named_listens_beyond_localhost_and_includes_the_zones(catalog: C
         '+include "/etc/named/fossp-zones.conf";',
     ]
     assert named.owner == "root:named" and named.mode == "640"
+
+
+def test_roles_that_cannot_share_a_host_are_refused(catalog: Catalog) -> None:
+    with pytest.raises(BadInput, match="cannot share a host: both listen on 80/tcp"):
+        wanted_roles(catalog, [("nginx", {}), ("httpd", {})], {}, "profile")
+    assert len(wanted_roles(catalog, [("nginx", {}), ("httpd", {"http_port": 8080})], {}, "profile")) == 2
+
+
+def test_a_role_clashing_with_one_deployed_before_is_refused(catalog: Catalog) -> None:
+    facts = recorded("debian12-deployed")  # nginx runs there on port 80
+    with pytest.raises(BadInput, match="FOSSP-WDSHT and FOSSP-WDSNG cannot share a host"):
+        plan_host(facts, wanted_roles(catalog, [("httpd", {})], {}, "t"), parse_state(facts))

@@ -45,14 +45,43 @@ def wanted_roles(
     """Resolve role refs and settings; a host variable ``<role>_<setting>`` overrides."""
     from fossp.selection.profile import resolve_settings
 
-    wanted = []
+    wanted: list[Wanted] = []
     for ref, given in choices:
         role = catalog.role(ref)
         overrides = {
             s.name: host_vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host_vars
         }
         wanted.append(Wanted(role, resolve_settings(role, {**given, **overrides}, where)))
+    refuse_conflicts(wanted, [], where)
     return wanted
+
+
+def refuse_conflicts(wanted: list[Wanted], deployed: list[Wanted], where: str) -> None:
+    """Roles that cannot share a host (declared conflicts, clashing ports) are bad input."""
+    from fossp.selection.conflicts import find_conflicts
+
+    chosen = [(w.role, w.settings) for w in wanted]
+    others = [(d.role, d.settings) for d in deployed if d.role.id not in {w.role.id for w in wanted}]
+    clashes = [c for c in find_conflicts(chosen + others) if c.first in _ids(wanted) or c.second in _ids(wanted)]
+    if clashes:
+        first = clashes[0]
+        raise BadInput(
+            f"{where}: {first.first} and {first.second} cannot share a host: {first.reason}; {first.resolution}"
+        )
+
+
+def _ids(wanted: list[Wanted]) -> set[str]:
+    return {w.role.id for w in wanted}
+
+
+def deployed_roles(state: HostState) -> list[Wanted]:
+    """The roles FOSSP deployed on the host before, with their settings (known roles only)."""
+    from fossp.catalog.loader import load_catalog
+
+    catalog = load_catalog()
+    return [
+        Wanted(catalog.roles[i.role_id], i.settings) for i in state.instances.values() if i.role_id in catalog.roles
+    ]
 
 
 @dataclass
@@ -95,6 +124,7 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
         raise HostError(
             f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r}); FOSSP supports fedora and debian"
         )
+    refuse_conflicts(wanted, deployed_roles(state), facts.host)
     backend = backend_for(facts)
     operations: list[Operation] = []
     for item in wanted:
