@@ -17,7 +17,8 @@ from fossp.catalog import Catalog
 from fossp.engine.apply import DeployFailed, deploy_host, plan_on
 from fossp.engine.decommission import decommission_host
 from fossp.engine.planner import wanted_roles
-from fossp.engine.state import STATE_FILE, HostLock, HostState, InstanceState
+from fossp.engine.state import STATE_FILE, HostLock, HostState, Instance, InstanceState
+from fossp.errors import BadInput
 from fossp.hosts.connector import HostError, RootConnector
 from tests.conftest import run_fossp
 
@@ -71,8 +72,6 @@ def test_deploy_again_and_decommission(root: Path, catalog: Catalog) -> None:
 
 
 def test_decommission_of_a_role_not_deployed_changes_nothing(root: Path, catalog: Catalog) -> None:
-    from fossp.errors import BadInput
-
     with pytest.raises(BadInput, match="not deployed"):
         asyncio.run(decommission_host(RootConnector(str(root)), catalog, ["postgresql"]))
 
@@ -148,3 +147,21 @@ def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> 
     result = run_fossp(*args)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_decommission_refuses_a_role_another_role_requires(tmp_path: Path, catalog: Catalog) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text("ID=fedora\nVERSION_ID=40\n")
+    state = HostState(
+        instances={
+            role_id: Instance(role_id=role_id, role_name=catalog.roles[role_id].name)
+            for role_id in ("FOSSP-DASPO", "FOSSP-BASBA")
+            if role_id in catalog.roles
+        }
+    )
+    assert len(state.instances) == 2
+    (tmp_path / STATE_FILE.lstrip("/")).parent.mkdir(parents=True)
+    (tmp_path / STATE_FILE.lstrip("/")).write_text(state.model_dump_json())
+    with pytest.raises(BadInput, match=r"Bacula .* requires FOSSP-DASPO"):
+        asyncio.run(decommission_host(RootConnector(str(tmp_path)), catalog, ["postgresql"]))
+    assert HostState.model_validate_json((tmp_path / STATE_FILE.lstrip("/")).read_text()) == state

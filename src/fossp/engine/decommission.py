@@ -40,6 +40,7 @@ class Undone:
 
 
 def _chosen(state: HostState, catalog: Catalog, refs: list[str], host: str) -> list[str]:
+    """The leaving roles; refused if one is not deployed or a staying role requires it."""
     if not refs:
         return list(state.instances)
     chosen = []
@@ -48,6 +49,12 @@ def _chosen(state: HostState, catalog: Catalog, refs: list[str], host: str) -> l
         if role.id not in state.instances:
             raise BadInput(f"{host}: {role.title} is not deployed by FOSSP here")
         chosen.append(role.id)
+    for staying in (catalog.roles[r] for r in state.instances if r not in chosen and r in catalog.roles):
+        needed = [rel for rel in staying.requires if rel.role in chosen]
+        if needed:
+            raise BadInput(
+                f"{host}: {staying.title} requires {needed[0].role} ({needed[0].reason}); decommission it first"
+            )
     return chosen
 
 
