@@ -7,34 +7,31 @@ from __future__ import annotations
 
 import sys
 
-import fossp.cli.gate_cmds as gate_cmds
-from fossp.cli import catalog_cmds, platform_cmds, selection_cmds
-from fossp.cli import lab_cmds
-from fossp.cli import deploy_cmds
+from fossp.cli import catalog_cmds, deploy_cmds, gate_cmds, lab_cmds, platform_cmds, selection_cmds
 from fossp.cli.common import new_app
 
 app = new_app(
     "FOSSP, the FedoraOS Server Platform: choose, deploy and govern server roles.\n\n"
     "Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error."
 )
+# In the order of the flow: catalog, selection, hosts and deploy, test hosts, governance.
 app.add_typer(catalog_cmds.roles_app, name="roles")
 app.command("lifecycle")(catalog_cmds.lifecycle)
+app.add_typer(catalog_cmds.release_app, name="release")
+app.add_typer(platform_cmds.app, name="platform")
 app.command("features")(selection_cmds.features)
 app.command("recommend")(selection_cmds.recommend)
-app.add_typer(catalog_cmds.release_app, name="release")
 app.add_typer(selection_cmds.profile_app, name="profile")
-app.add_typer(platform_cmds.app, name="platform")
-app.add_typer(lab_cmds.app, name="lab")
-app.add_typer(gate_cmds.gate_app, name="gate")
-app.add_typer(gate_cmds.users_app, name="users")
-app.command("serve")(gate_cmds.serve)
+app.add_typer(deploy_cmds.inventory_app, name="inventory")
+app.command("facts")(deploy_cmds.facts)
 app.command("plan")(deploy_cmds.plan)
 app.command("deploy")(deploy_cmds.deploy)
 app.command("status")(deploy_cmds.status)
 app.command("decommission")(deploy_cmds.decommission)
-app.command("facts")(deploy_cmds.facts)
-app.add_typer(deploy_cmds.inventory_app, name="inventory")
-
+app.add_typer(lab_cmds.app, name="lab")
+app.add_typer(gate_cmds.gate_app, name="gate")
+app.add_typer(gate_cmds.users_app, name="users")
+app.command("serve")(gate_cmds.serve)
 
 def run() -> None:
     """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
