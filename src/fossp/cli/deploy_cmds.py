@@ -15,6 +15,7 @@ import typer
 from fossp.cli.common import JsonOption, new_app
 
 if TYPE_CHECKING:
+    from fossp.catalog.loader import Catalog
     from fossp.engine.fleet import HostResult
     from fossp.hosts.inventory import HostSpec
 
@@ -35,6 +36,9 @@ RolesArgument = Annotated[
     list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")
 ]
 SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SETTING=VALUE (YAML value); repeatable.")]
+PreviewOption = Annotated[
+    bool, typer.Option("--include-preview", help="Allow roles the stage gate has not launched yet.")
+]
 
 inventory_app = new_app("Hosts and groups FOSSP acts on.")
 
@@ -45,14 +49,20 @@ def _hosts(targets: list[str], inventory: Path | None) -> list[HostSpec]:
     return resolve_targets(default_inventory(inventory), targets)
 
 
-def _choices(roles: list[str] | None, profile: Path | None, sets: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """Roles and given settings from the profile, the arguments and --set."""
-    import yaml
+def _choices(
+    roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
+) -> tuple[Catalog, list[tuple[str, dict[str, Any]]]]:
+    """Roles and given settings from the profile, the arguments and --set.
 
-    from fossp.catalog.loader import load_catalog
+    Only launched roles deploy by default (the stage gate decides which); preview roles
+    need --include-preview and retired ones are refused, naming their replacement.
+    """
+    from fossp.catalog.status import governed_catalog
+    from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import BadInput
+    from fossp.selection.recommend import why_not_offered
 
-    catalog = load_catalog()
+    catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
     if profile is not None:
         from fossp.selection.profile import load_profile
@@ -61,18 +71,15 @@ def _choices(roles: list[str] | None, profile: Path | None, sets: list[str]) -> 
             choices[choice.id] = dict(choice.settings)
     for ref in roles or []:
         choices.setdefault(catalog.role(ref).id, {})
-    for item in sets:
-        key, sep, value = item.partition("=")
-        ref, dot, name = key.partition(".")
-        if not (sep and dot and name):
-            raise BadInput(f"--set {item!r}: expected ROLE.SETTING=VALUE")
-        choices.setdefault(catalog.role(ref).id, {})[name] = yaml.safe_load(value) if value else ""
+    for role_id, values in parse_assignments(sets, catalog).items():
+        choices.setdefault(role_id, {}).update(values)
     if not choices:
         raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
-    from fossp.engine.planner import wanted_roles
-
-    wanted_roles(catalog, list(choices.items()), {}, "settings")  # refuse bad values before any host is touched
-    return list(choices.items())
+    for role_id in choices:
+        problem = why_not_offered(catalog.roles[role_id], None, include_preview)
+        if problem:
+            raise BadInput(f"{role_id} ({catalog.roles[role_id].implementation}) is not offered for deploy: {problem}")
+    return catalog, list(choices.items())
 
 
 def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult]:
@@ -97,19 +104,19 @@ def plan(
     inventory: InventoryOption = None,
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
+    include_preview: PreviewOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
     hosts = _hosts(target, inventory)
-    choices = _choices(roles, profile, set_)
+    catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.catalog.loader import load_catalog
         from fossp.engine.apply import plan_on
         from fossp.engine.planner import wanted_roles
 
         report("facts")
-        wanted = wanted_roles(load_catalog(), choices, host.vars, host.name)
+        wanted = wanted_roles(catalog, choices, host.vars, host.name)
         return (await plan_on(connector, wanted))[2]
 
     results = _run(hosts, action, as_json)
@@ -123,18 +130,18 @@ def deploy(
     inventory: InventoryOption = None,
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
+    include_preview: PreviewOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy roles: install, configure, start, open the firewall, then run the health probes."""
     hosts = _hosts(target, inventory)
-    choices = _choices(roles, profile, set_)
+    catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.catalog.loader import load_catalog
         from fossp.engine.apply import deploy_host
         from fossp.engine.planner import wanted_roles
 
-        wanted = wanted_roles(load_catalog(), choices, host.vars, host.name)
+        wanted = wanted_roles(catalog, choices, host.vars, host.name)
         return await deploy_host(connector, wanted, report)
 
     results = _run(hosts, action, as_json)

@@ -76,7 +76,7 @@ def understand(texts: list[str], catalog: Catalog) -> list[Request]:
     return requests
 
 
-def _why_not(role: Role, family: Family | None, include_preview: bool) -> str | None:
+def why_not_offered(role: Role, family: Family | None, include_preview: bool) -> str | None:
     """Why a role cannot be offered, or None when it can."""
     if role.upstream.status == "dead":
         return f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement}"
@@ -127,7 +127,7 @@ class _Chooser:
 
     def pin(self, role: Role, phrase: str) -> None:
         reason = f"asked for by name ('{phrase}')"
-        problem = _why_not(role, self.family, include_preview=True)
+        problem = why_not_offered(role, self.family, include_preview=True)
         if problem:
             reason += f"; warning: {problem}"
         self._add(role, reason)
@@ -146,11 +146,11 @@ class _Chooser:
         best = eligible[0]
         choice = self._add(best, f"provides {feature} ({asked}); preferred: preference {best.preference}")
         for other in (r for r in providers if r is not best):
-            why = _why_not(other, self.family, self.include_preview)
+            why = why_not_offered(other, self.family, self.include_preview)
             choice.alternatives.append(Alternative(other, why or f"lower preference ({other.preference})"))
 
     def _offerable(self, role: Role) -> bool:
-        return _why_not(role, self.family, self.include_preview) is None
+        return why_not_offered(role, self.family, self.include_preview) is None
 
     def _replace_or_give_up(self, feature: str, providers: list[Role]) -> None:
         """No provider can be offered: offer the catalog's replacement of a dead one, if any."""
@@ -160,11 +160,13 @@ class _Chooser:
                 replacement = self.catalog.roles[replacement_id]
                 reason = (
                     f"offered for {feature} in place of {role.implementation} ({role.id}): "
-                    f"{_why_not(role, self.family, self.include_preview)}"
+                    f"{why_not_offered(role, self.family, self.include_preview)}"
                 )
                 self._add(replacement, reason).alternatives.append(Alternative(role, "replaced: upstream is dead"))
                 return
-        reasons = "; ".join(f"{r.implementation}: {_why_not(r, self.family, self.include_preview)}" for r in providers)
+        reasons = "; ".join(
+            f"{r.implementation}: {why_not_offered(r, self.family, self.include_preview)}" for r in providers
+        )
         self.unmet.append(Unmet(feature, reasons or "no role provides it"))
 
     def add_dependencies(self) -> None:
