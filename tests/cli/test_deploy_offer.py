@@ -27,3 +27,8 @@ def test_include_preview_lets_a_preview_role_through_to_the_host() -> None:
     done = run_fossp("plan", "wildfly", "--include-preview", *UNREACHABLE, "--json")
     assert "not offered for deploy" not in done.stderr
     assert done.returncode == 1  # the role was accepted; the unreachable host is what failed
+
+
+def test_required_roles_are_added_and_said() -> None:
+    done = run_fossp("plan", "nginx-rtmp", *UNREACHABLE)
+    assert "adding FOSSP-WDSNG (nginx), required by FOSSP-MSSNG" in done.stderr

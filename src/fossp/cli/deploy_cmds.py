@@ -49,18 +49,26 @@ def _hosts(targets: list[str], inventory: Path | None) -> list[HostSpec]:
     return resolve_targets(default_inventory(inventory), targets)
 
 
+def _note(text: str) -> None:
+    """A line for the person at the terminal (stderr keeps --json output clean)."""
+    import sys
+
+    sys.stderr.write(f"fossp: {text}\n")
+
+
 def _choices(
     roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
 ) -> tuple[Catalog, list[tuple[str, dict[str, Any]]]]:
     """Roles and given settings from the profile, the arguments and --set.
 
-    Only launched roles deploy by default (the stage gate decides which); preview roles
-    need --include-preview and retired ones are refused, naming their replacement.
+    Roles that chosen roles require are added (as Windows Server Manager does). Only
+    launched roles deploy by default (the stage gate decides which); preview roles need
+    --include-preview and retired ones are refused, naming their replacement.
     """
     from fossp.catalog.status import governed_catalog
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import BadInput
-    from fossp.selection.recommend import why_not_offered
+    from fossp.selection.recommend import requirements, why_not_offered
 
     catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
@@ -75,6 +83,10 @@ def _choices(
         choices.setdefault(role_id, {}).update(values)
     if not choices:
         raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
+    for needed, relation, owner in requirements(catalog, list(choices)):
+        if needed.id not in choices:
+            choices[needed.id] = {}
+            _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
     for role_id in choices:
         problem = why_not_offered(catalog.roles[role_id], None, include_preview)
         if problem:

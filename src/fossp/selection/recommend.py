@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.catalog.loader import Catalog
-from fossp.catalog.schema import CatalogStatus, Family, Role
+from fossp.catalog.schema import CatalogStatus, Family, Relation, Role
 from fossp.errors import BadInput
 from fossp.selection.conflicts import Conflict, find_conflicts
 from fossp.selection.profile import Profile, RoleChoice, resolve_settings
@@ -104,6 +104,21 @@ def _warnings(role: Role) -> list[str]:
     return found
 
 
+def requirements(catalog: Catalog, role_ids: list[str]) -> list[tuple[Role, Relation, str]]:
+    """Every (required role, relation, requiring role ID), transitively, breadth first."""
+    found: list[tuple[Role, Relation, str]] = []
+    seen = set(role_ids)
+    queue = list(role_ids)
+    while queue:
+        owner = queue.pop(0)
+        for relation in catalog.roles[owner].requires:
+            found.append((catalog.roles[relation.role], relation, owner))
+            if relation.role not in seen:
+                seen.add(relation.role)
+                queue.append(relation.role)
+    return found
+
+
 def _expand(features: list[str], catalog: Catalog) -> list[tuple[str, str | None]]:
     """Features in request order, each followed by what it implies (with the implier)."""
     ordered: dict[str, str | None] = {}
@@ -170,17 +185,11 @@ class _Chooser:
         self.unmet.append(Unmet(feature, reasons or "no role provides it"))
 
     def add_dependencies(self) -> None:
-        queue = list(self.choices.values())
-        while queue:
-            choice = queue.pop(0)
-            for relation in choice.role.requires:
-                if relation.role in self.choices:
-                    self.choices[relation.role].reasons.append(f"required by {choice.role.id}")
-                    continue
-                needed = self.catalog.roles[relation.role]
-                added = self._add(needed, f"required by {choice.role.id}: {relation.reason}")
-                added.required_by = choice.role.id
-                queue.append(added)
+        for needed, relation, owner in requirements(self.catalog, list(self.choices)):
+            if needed.id in self.choices:
+                self.choices[needed.id].reasons.append(f"required by {owner}")
+            else:
+                self._add(needed, f"required by {owner}: {relation.reason}").required_by = owner
 
     def _add(self, role: Role, reason: str) -> Choice:
         if role.id in self.choices:
