@@ -68,6 +68,7 @@ def _choices(
     from fossp.catalog.status import governed_catalog
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import BadInput
+    from fossp.selection.profile import resolve_settings
     from fossp.selection.recommend import requirements, why_not_offered
 
     catalog = governed_catalog()
@@ -87,7 +88,8 @@ def _choices(
         if needed.id not in choices:
             choices[needed.id] = {}
             _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
-    for role_id in choices:
+    for role_id, values in choices.items():
+        resolve_settings(catalog.roles[role_id], values, "--set", complete=False)
         problem = why_not_offered(catalog.roles[role_id], None, include_preview)
         if problem:
             raise BadInput(f"{role_id} ({catalog.roles[role_id].implementation}) is not offered for deploy: {problem}")
