@@ -1,40 +1,93 @@
-"""`fossp platform`: the fifteen platform components and their state on this machine."""
+"""`fossp platform`: the fifteen platform components and their state on a host."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fossp.cli.common import JsonOption, new_app
+from fossp.cli.deploy_cmds import InventoryOption, TargetOption
+
+if TYPE_CHECKING:
+    from fossp.catalog.schema import PlatformComponent
+    from fossp.platform.checks import CheckResult
 
 app = new_app("The FOSSP platform components (kernel, systemd, SELinux, BTRFS, ...).")
 
 
-@app.command("check")
-def check(as_json: JsonOption = False) -> None:
-    """Check each platform component on this machine: pass, warn or fail, and what to do.
+def _report(host: str, results: list[CheckResult]) -> dict[str, Any]:
+    from fossp.platform.checks import Outcome
 
-    Exit 0 only when every component passes, 1 otherwise.
+    counts = {o.value: sum(r.outcome is o for r in results) for o in Outcome}
+    return {
+        "host": host,
+        "ok": counts["pass"] == len(results),
+        "counts": counts,
+        "components": [r.as_dict() for r in results],
+    }
+
+
+def _render(report: dict[str, Any]) -> None:
+    from fossp.output import table
+
+    counts = report["counts"]
+    table(
+        f"Platform check of {report['host']}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail",
+        ["Component", "Result", "Detail", "What to do"],
+        [[c["name"], c["outcome"].upper(), c["detail"], c["remedy"] or ""] for c in report["components"]],
+    )
+
+
+def _remote(components: list[PlatformComponent], targets: list[str], inventory: Any) -> list[dict[str, Any]]:
+    """Run the same read-only facts script on each target host, one round trip each."""
+    import asyncio
+
+    from fossp.cli.deploy_cmds import _hosts
+    from fossp.engine.fleet import run_fleet
+    from fossp.platform.checks import check_platform
+    from fossp.platform.facts import gather_script, parse_facts
+
+    script = gather_script(components).encode()
+
+    async def action(connector: Any, host: Any, report: Any) -> list[CheckResult]:
+        done = await connector.run(["sh", "-s"], stdin=script)
+        return check_platform(components, parse_facts(done.stdout))
+
+    results = asyncio.run(run_fleet(_hosts(targets, inventory), action, lambda host, message: None))
+    return [_report(r.host, r.value) if r.ok else {"host": r.host, "ok": False, "error": r.error} for r in results]
+
+
+@app.command("check")
+def check(
+    target: TargetOption = [],  # noqa: B006 - typer reads the default
+    inventory: InventoryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check each platform component: pass, warn or fail, and what to do.
+
+    Without --target this machine is checked; with it, every target host (over SSH).
+    Exit 0 only when every component passes on every host, 1 otherwise.
     """
     from fossp.catalog import load_catalog
     from fossp.errors import EXIT_FINDING
-    from fossp.output import emit, table
-    from fossp.platform.checks import Outcome, check_platform
+    from fossp.output import console, emit
+    from fossp.platform.checks import check_platform
     from fossp.platform.facts import gather_local
 
     components = load_catalog().platform
-    facts = gather_local(components)
-    results = check_platform(components, facts)
-    passed = all(r.outcome is Outcome.PASS for r in results)
-    counts = {o.value: sum(r.outcome is o for r in results) for o in Outcome}
-    data = {"ok": passed, "counts": counts, "components": [r.as_dict() for r in results]}
-    emit(
-        data,
-        as_json,
-        lambda: table(
-            f"Platform check: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail",
-            ["Component", "Result", "Detail", "What to do"],
-            [[r.name, r.outcome.value.upper(), r.detail, r.remedy or ""] for r in results],
-        ),
-    )
-    if not passed:
+    if target:
+        reports = _remote(components, target, inventory)
+    else:
+        reports = [_report("localhost", check_platform(components, gather_local(components)))]
+
+    def render() -> None:
+        for report in reports:
+            if "error" in report:
+                console().print(f"{report['host']}: [red]error[/red]: {report['error']}")
+            else:
+                _render(report)
+
+    emit(reports[0] if not target else {"hosts": reports}, as_json, render)
+    if not all(report["ok"] for report in reports):
         raise typer.Exit(EXIT_FINDING)

@@ -1,0 +1,31 @@
+"""`fossp platform check --target`: the same facts script and checks, on a real lab host over SSH."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fossp.lab.testing import lab_fixture
+from tests.conftest import run_fossp
+
+platform_host = lab_fixture("t-plat")
+
+
+@pytest.mark.lab
+def test_a_lab_host_has_systemd_and_a_btrfs_root(platform_host: Any) -> None:
+    (host,) = platform_host
+    done = run_fossp("platform", "check", "--target", f"lab:{host.name}", "--json")
+    report = json.loads(done.stdout)["hosts"][0]
+    outcomes = {c["component"]: c["outcome"] for c in report["components"]}
+    assert (outcomes["systemd"], outcomes["btrfs"], outcomes["openssh"]) == ("pass", "pass", "pass")
+    assert outcomes["selinux"] == "fail"  # Debian lab hosts run without SELinux
+    assert done.returncode == 1
+
+
+def test_an_unreachable_host_is_an_error_for_that_host() -> None:
+    done = run_fossp("platform", "check", "--target", "127.0.0.1:9", "--json")
+    report = json.loads(done.stdout)["hosts"][0]
+    assert report["ok"] is False and report["error"]
+    assert done.returncode == 1
