@@ -119,3 +119,34 @@ def test_pages_need_sign_in_and_csrf(client: TestClient) -> None:
     agenda = client.get("/agenda.ics?at=2030-01-07T15:00")
     assert "DTSTART:20300107T150000Z" in agenda.text and agenda.text.endswith("END:VCALENDAR\r\n")
     assert client.get("/agenda.md").text.startswith("# Server Working Group gate review")
+
+
+def test_maintainers_over_the_api(client: TestClient, service: GateService) -> None:
+    service.add_user(None, "ann", "maintainer", PASSWORD)
+    mai = sign_in(client, "mai")
+    app = client.post("/api/v1/applications", json={"name": "N", "summary": "s", "roles": ["nginx"]}, headers=mai)
+    app_id = app.json()["id"]
+    assert client.get(f"/api/v1/applications/{app_id}/maintainers").json() == ["mai"]
+    ann = TestClient(client.app)
+    ann_headers = sign_in(ann, "ann")
+    refused = ann.put(
+        f"/api/v1/applications/{app_id}/deliverables/proposal", json={"reference": "x"}, headers=ann_headers
+    )
+    assert refused.status_code == 403 and "ann does not maintain" in refused.json()["detail"]
+    assert (
+        client.post(f"/api/v1/applications/{app_id}/maintainers", json={"user": "ann"}, headers=mai).status_code == 403
+    )
+    lead = TestClient(client.app)
+    lead_headers = sign_in(lead, "lia")
+    bad = lead.post(f"/api/v1/applications/{app_id}/maintainers", json={"user": "nobody"}, headers=lead_headers)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "user"]
+    added = lead.post(f"/api/v1/applications/{app_id}/maintainers", json={"user": "ann"}, headers=lead_headers)
+    assert added.status_code == 201 and added.json()["maintainers"] == ["ann", "mai"]
+    provided = ann.put(
+        f"/api/v1/applications/{app_id}/deliverables/proposal", json={"reference": "x"}, headers=ann_headers
+    )
+    assert provided.status_code == 200
+    removed = lead.delete(f"/api/v1/applications/{app_id}/maintainers/mai", headers=lead_headers)
+    assert removed.status_code == 200 and removed.json()["maintainers"] == ["ann"]
+    last = lead.delete(f"/api/v1/applications/{app_id}/maintainers/ann", headers=lead_headers)
+    assert last.status_code == 409 and "last maintainer" in last.json()["detail"]

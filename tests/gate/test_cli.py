@@ -48,3 +48,19 @@ def test_picture_and_agenda(db: str) -> None:
     assert picture.returncode == 0 and picture.stdout.startswith("<svg")
     agenda = run_fossp("gate", "agenda", "--at", "2030-01-07T15:00", "--format", "ics")
     assert agenda.returncode == 0 and "DTSTART:20300107T150000Z" in agenda.stdout
+
+
+def test_cli_maintainers(db: str) -> None:
+    for name, role in (("lia", "liaison"), ("mai", "maintainer"), ("ann", "maintainer")):
+        assert run_fossp("users", "add", name, "--role", role, "--no-password").returncode == 0
+    run_fossp("gate", "propose", "Pg", "--role", "postgresql", "--summary", "db", "--as", "mai")
+    refused = run_fossp("gate", "deliver", "Pg", "proposal", "--as", "ann", "--ref", "x")
+    assert refused.returncode == 1 and "ann does not maintain this application" in refused.stderr
+    forbidden = run_fossp("gate", "maintainers", "add", "Pg", "ann", "--as", "mai")
+    assert forbidden.returncode == 1 and "may not manage-maintainers" in forbidden.stderr
+    bad = run_fossp("gate", "maintainers", "add", "Pg", "nobody", "--as", "lia")
+    assert bad.returncode == 2 and "field 'user'" in bad.stderr
+    assert run_fossp("gate", "maintainers", "add", "Pg", "ann", "--as", "lia").returncode == 0
+    assert run_fossp("gate", "deliver", "Pg", "proposal", "--as", "ann", "--ref", "x").returncode == 0
+    assert run_fossp("gate", "maintainers", "remove", "Pg", "mai", "--as", "lia").returncode == 0
+    assert json.loads(run_fossp("gate", "maintainers", "list", "Pg", "--json").stdout) == ["ann"]

@@ -112,3 +112,32 @@ def test_only_a_go_advances_and_by_one_phase(steps: list[Outcome | None]) -> Non
         assert after.phase <= PHASES - 1
         assert (after.state is AppState.DONE) == (after.phase == PHASES - 1)
         position = after
+
+
+def test_a_maintainer_changes_only_its_own_applications() -> None:
+    maintainer = Actor("mai", Participant.MAINTAINER)
+    assert rules.may(maintainer, Action.DELIVER, lead="lia", maintainers={"mai", "ann"})
+    assert rules.may(maintainer, Action.PROPOSE)
+    for action in (Action.DELIVER, Action.REVIEW, Action.COMPLETE_ACTION):
+        with pytest.raises(Forbidden, match="mai does not maintain this application"):
+            rules.require(maintainer, action, lead="lia", maintainers={"ann"})
+    # the working group reviews every application, maintained or not
+    assert rules.may(Actor("qa", Participant.QA), Action.REVIEW, lead="lia", maintainers={"ann"})
+
+
+def test_the_lead_or_an_admin_manages_maintainers() -> None:
+    assert rules.may(Actor("lia", Participant.LIAISON), Action.MANAGE_MAINTAINERS, lead="lia")
+    assert rules.may(Actor("adm", Participant.ADMIN), Action.MANAGE_MAINTAINERS, lead="lia")
+    assert not rules.may(Actor("adm", Participant.ADMIN), Action.DECIDE, lead="lia")
+    with pytest.raises(Forbidden, match="not the review lead"):
+        rules.require(Actor("mem", Participant.MEMBER), Action.MANAGE_MAINTAINERS, lead="lia")
+    with pytest.raises(Forbidden, match=r"mai \(maintainer\) may not manage-maintainers"):
+        rules.require(Actor("mai", Participant.MAINTAINER), Action.MANAGE_MAINTAINERS, lead="lia", maintainers={"mai"})
+
+
+def test_maintainer_removal() -> None:
+    rules.check_maintainer_removal(["mai", "ann"], "ann")
+    with pytest.raises(Refused, match="not a maintainer"):
+        rules.check_maintainer_removal(["mai"], "bob")
+    with pytest.raises(Refused, match="last maintainer"):
+        rules.check_maintainer_removal(["mai"], "mai")

@@ -141,3 +141,31 @@ def test_passwords_are_hashed_with_argon2(service: GateService) -> None:
     with service.db.engine.connect() as connection:
         stored = connection.execute(text("SELECT password_hash FROM users WHERE name='lia'")).scalar()
     assert stored.startswith("$argon2id$")
+
+
+def test_the_proposer_maintains_and_other_maintainers_are_refused(service: GateService) -> None:
+    service.add_user(None, "ann", "maintainer", None)
+    app = propose(service)
+    assert service.show(app)["maintainers"] == ["mai"]
+    audit_before = len(service.audit())
+    with pytest.raises(Forbidden, match="ann does not maintain this application"):
+        service.deliver("ann", app, "proposal", "https://x")
+    assert service.show(app)["gate"]["deliverables"][0]["reference"] is None
+    assert len(service.audit()) == audit_before
+    with pytest.raises(Forbidden, match="not the review lead"):
+        service.add_maintainer("mem", app, "ann")
+    with pytest.raises(Forbidden, match="may not manage-maintainers"):
+        service.add_maintainer("mai", app, "ann")
+    assert service.add_maintainer("lia", app, "ann")["maintainers"] == ["ann", "mai"]
+    service.deliver("ann", app, "proposal", "https://x")
+    with pytest.raises(Refused, match="already maintains"):
+        service.add_maintainer("adm", app, "ann")
+    assert service.remove_maintainer("adm", app, "mai")["maintainers"] == ["ann"]
+    with pytest.raises(Forbidden, match="mai does not maintain"):
+        service.review("mai", app, "go", "x")
+    with pytest.raises(Refused, match="last maintainer"):
+        service.remove_maintainer("lia", app, "ann")
+    with pytest.raises(Invalid) as error:
+        service.add_maintainer("lia", app, "nobody")
+    assert error.value.field == "user"
+    assert [e["action"] for e in service.audit(app)][:2] == ["maintainer-removed", "deliverable"]

@@ -45,14 +45,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """uvicorn serving `fossp serve`'s app on a free port, with three accounts."""
+    """uvicorn serving `fossp serve`'s app on a free port, with four accounts."""
     import uvicorn
 
     from fossp.web.app import create_app
 
     url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'gate.db'}"
     gate = GateService(open_database(url))
-    for name, role in (("lia", "liaison"), ("mem", "member"), ("mai", "maintainer")):
+    for name, role in (("lia", "liaison"), ("mem", "member"), ("mai", "maintainer"), ("ann", "maintainer")):
         gate.add_user(None, name, role, PASSWORD)
     port = _free_port()
     config = uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning")
@@ -161,6 +161,20 @@ def test_a_maintainer_cannot_decide(as_user: object) -> None:
         _decide(maintainer, "go", "I decide myself.")
     assert answer.value.status == 403
     expect(maintainer.locator("#error")).to_contain_text("may not decide")
+
+
+def test_a_maintainer_of_another_app_cannot_provide_a_deliverable(as_user: object) -> None:
+    owner = as_user("mai")  # type: ignore[operator]
+    _propose(owner, "Mai's DB")
+    expect(owner.locator("#maintainers")).to_contain_text("mai")
+    other = as_user("ann")  # type: ignore[operator]
+    other.goto(owner.url)
+    other.fill("tr[data-deliverable=proposal] input[name=reference]", "https://wiki/not-mine")
+    with other.expect_response(lambda r: r.request.method == "POST") as answer:
+        other.click("tr[data-deliverable=proposal] button")
+    assert answer.value.status == 403
+    expect(other.locator("#error")).to_contain_text("ann does not maintain this application")
+    expect(other.locator("tr[data-deliverable=proposal] small")).to_have_count(0)
 
 
 def test_the_process_picture_renders(as_user: object) -> None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 gate_app = new_app("The stage gate review process: propose, review and decide on server roles.")
 actions_app = new_app("Corrective actions: open, complete and approve them.")
 gate_app.add_typer(actions_app, name="actions")
+maintainers_app = new_app("Application maintainers: the accounts that work on an application.")
+gate_app.add_typer(maintainers_app, name="maintainers")
 users_app = new_app("Accounts of the gate review participants.")
 
 DbOption = Annotated[
@@ -47,7 +49,7 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
         out.print(f"[bold]{view['name']}[/bold] #{view['id']} ({view['kind']}): {view['summary']}")
         out.print(
             f"roles {', '.join(view['roles'])}; phase {view['phase_name']}; state {view['state']}; "
-            f"catalog {view['catalog_status']}; lead {view['lead']}"
+            f"catalog {view['catalog_status']}; lead {view['lead']}; maintainers {', '.join(view['maintainers'])}"
         )
         gate = view.get("gate")
         if gate:
@@ -271,6 +273,34 @@ def action_done(action_id: int, actor: AsOption, db: DbOption = None, as_json: J
 def action_approve(action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Approve a completed corrective action (working group)."""
     _show(_service(db).approve_action(actor, action_id), as_json)
+
+
+UserArg = Annotated[str, typer.Argument(help="Account name.")]
+
+
+@maintainers_app.command("add")
+def maintainers_add(
+    app: AppArg, user: UserArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Let an account work on the application (review lead or admin)."""
+    _show(_service(db).add_maintainer(actor, app, user), as_json)
+
+
+@maintainers_app.command("remove")
+def maintainers_remove(
+    app: AppArg, user: UserArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Take the application away from a maintainer (review lead or admin; never the last one)."""
+    _show(_service(db).remove_maintainer(actor, app, user), as_json)
+
+
+@maintainers_app.command("list")
+def maintainers_list(app: AppArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The accounts that maintain the application."""
+    from fossp.output import emit
+
+    names = _service(db).show(app)["maintainers"]
+    emit(names, as_json, lambda: print("\n".join(names)))
 
 
 @users_app.command("add")

@@ -6,7 +6,7 @@ layer gathers the facts, calls these functions and writes the result in one tran
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -41,6 +41,7 @@ class Action(StrEnum):
     APPROVE_ACTION = "approve-action"
     DECIDE = "decide"
     RESUME = "resume"
+    MANAGE_MAINTAINERS = "manage-maintainers"
     MANAGE_USERS = "manage-users"
 
 
@@ -56,9 +57,10 @@ PERMISSIONS: Mapping[Action, frozenset[Participant]] = {
     Action.APPROVE_ACTION: frozenset(_WG),
     Action.DECIDE: frozenset(_WG),
     Action.RESUME: frozenset(_WG),
+    Action.MANAGE_MAINTAINERS: frozenset(_WG | {Participant.ADMIN}),
     Action.MANAGE_USERS: frozenset({Participant.ADMIN}),
 }
-LEAD_ONLY = frozenset({Action.DECIDE, Action.RESUME})
+LEAD_ONLY = frozenset({Action.DECIDE, Action.RESUME, Action.MANAGE_MAINTAINERS})
 LEAD_ROLES = frozenset(_WG)
 
 
@@ -68,19 +70,41 @@ class Actor:
     role: Participant
 
 
-def may(actor: Actor, action: Action, lead: str | None = None) -> bool:
-    """Whether ``actor`` may do ``action``; decisions are the application's review lead's."""
+def refusal(
+    actor: Actor, action: Action, lead: str | None = None, maintainers: Collection[str] | None = None
+) -> str | None:
+    """Why ``actor`` may not do ``action`` (None when it may).
+
+    ``lead`` and ``maintainers`` describe the application acted on (None: no application).
+    Lead-only actions are the review lead's; an admin, who manages accounts, may also
+    manage an application's maintainers. A maintainer changes only the applications it
+    maintains, so one project's maintainer cannot sign off another project's work.
+    """
     if actor.role not in PERMISSIONS[action]:
-        return False
-    return action not in LEAD_ONLY or actor.name == lead
+        return f"{actor.name} ({actor.role}) may not {action}"
+    if action in LEAD_ONLY and actor.name != lead and actor.role is not Participant.ADMIN:
+        return f"{actor.name} is not the review lead ({lead}); only the lead may {action}"
+    if actor.role is Participant.MAINTAINER and maintainers is not None and actor.name not in maintainers:
+        return f"{actor.name} does not maintain this application; a maintainer changes only its own applications"
+    return None
 
 
-def require(actor: Actor, action: Action, lead: str | None = None) -> None:
-    if may(actor, action, lead):
-        return
-    if action in LEAD_ONLY and actor.role in PERMISSIONS[action]:
-        raise Forbidden(f"{actor.name} is not the review lead ({lead}); only the lead may {action}")
-    raise Forbidden(f"{actor.name} ({actor.role}) may not {action}")
+def may(actor: Actor, action: Action, lead: str | None = None, maintainers: Collection[str] | None = None) -> bool:
+    return refusal(actor, action, lead, maintainers) is None
+
+
+def require(actor: Actor, action: Action, lead: str | None = None, maintainers: Collection[str] | None = None) -> None:
+    reason = refusal(actor, action, lead, maintainers)
+    if reason is not None:
+        raise Forbidden(reason)
+
+
+def check_maintainer_removal(maintainers: Collection[str], name: str) -> None:
+    """Only a current maintainer can be removed, and never the last one: someone must deliver."""
+    if name not in maintainers:
+        raise Refused(f"{name} is not a maintainer of this application")
+    if len(maintainers) == 1:
+        raise Refused(f"{name} is the last maintainer; add another before removing them")
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,13 @@ class GateService:
         return user
 
     def _actor(self, s: Session, name: str, action: Action, app: Application | None = None) -> User:
+        """The acting user, once the rules allow ``action`` on ``app`` (its lead and maintainers)."""
         user = self._user(s, name, "acting user")
-        lead = app.lead.name if app is not None else None
-        rules.require(Actor(user.name, Participant(user.role)), action, lead)
+        actor = Actor(user.name, Participant(user.role))
+        if app is None:
+            rules.require(actor, action)
+        else:
+            rules.require(actor, action, app.lead.name, {m.name for m in app.maintainers})
         return user
 
     def _app(self, s: Session, ref: str | int, lock: bool = False) -> Application:
@@ -182,12 +186,17 @@ class GateService:
                 lead=self._lead(s, lead),
                 proposed_by=user,
                 roles=[ApplicationRole(role_id=r) for r in role_ids],
-                maintainers=[self._user(s, m, "maintainers") for m in maintainers],
+                maintainers=self._maintainers(s, user, maintainers),
             )
             s.add(app)
             s.flush()
             self._audit(s, actor, "proposed", app, name=name, roles=role_ids, lead=app.lead.name)
             return self._view(s, app)
+
+    def _maintainers(self, s: Session, proposer: User, names: Sequence[str]) -> list[User]:
+        """The named maintainers plus the proposer, who then works on what it proposed."""
+        named = [self._user(s, m, "maintainers") for m in dict.fromkeys(names) if m != proposer.name]
+        return [proposer, *named]
 
     def _lead(self, s: Session, name: str | None) -> User:
         """The named lead, or by default the FESCo liaison (seed: Best Practices)."""
@@ -292,6 +301,32 @@ class GateService:
             self._audit(s, actor, f"action-{after}", app, action_id=action_id)
             return self._view(s, app)
 
+    # -- maintainers -------------------------------------------------------------------
+
+    def add_maintainer(self, actor: str, ref: str | int, name: str) -> dict[str, Any]:
+        """The review lead (or an admin) lets another account work on the application."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            self._actor(s, actor, Action.MANAGE_MAINTAINERS, app)
+            user = s.scalar(select(User).where(User.name == name.strip()))
+            if user is None:
+                raise Invalid("user", f"no user named '{name}'")
+            if user in app.maintainers:
+                raise Refused(f"{user.name} already maintains {app.name}")
+            app.maintainers.append(user)
+            self._audit(s, actor, "maintainer-added", app, user=user.name)
+            return self._view(s, app)
+
+    def remove_maintainer(self, actor: str, ref: str | int, name: str) -> dict[str, Any]:
+        """The review lead (or an admin) takes the application away from a maintainer."""
+        with self._tx() as s:
+            app = self._app(s, ref, lock=True)
+            self._actor(s, actor, Action.MANAGE_MAINTAINERS, app)
+            rules.check_maintainer_removal([m.name for m in app.maintainers], name)
+            app.maintainers = [m for m in app.maintainers if m.name != name]
+            self._audit(s, actor, "maintainer-removed", app, user=name)
+            return self._view(s, app)
+
     # -- decisions ---------------------------------------------------------------------
 
     def decide(self, actor: str, ref: str | int, outcome: str, rationale: str) -> dict[str, Any]:
@@ -381,7 +416,7 @@ class GateService:
             "round": app.round,
             "next_gate": gate.name if gate else None,
             "lead": app.lead.name,
-            "maintainers": [m.name for m in app.maintainers],
+            "maintainers": sorted(m.name for m in app.maintainers),
             "catalog_status": self._status(app).value,
         }
 

@@ -84,6 +84,10 @@ class ActionIn(BaseModel):
     due: date
 
 
+class MaintainerIn(BaseModel):
+    user: str = Field(min_length=1, max_length=64)
+
+
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Participant
@@ -168,6 +172,23 @@ def complete_action(action_id: int, gate: Service, user: Writer) -> View:
 @router.post("/actions/{action_id}/approve")
 def approve_action(action_id: int, gate: Service, user: Writer) -> View:
     return gate.approve_action(user, action_id)
+
+
+@router.get("/applications/{ref}/maintainers")
+def maintainers(ref: str, gate: Service, _info: Reader) -> list[str]:
+    names: list[str] = gate.show(ref)["maintainers"]
+    return names
+
+
+@router.post("/applications/{ref}/maintainers", status_code=201)
+def add_maintainer(ref: str, body: MaintainerIn, gate: Service, user: Writer) -> View:
+    """The review lead or an admin adds a maintainer, who may then work on the application."""
+    return gate.add_maintainer(user, ref, body.user)
+
+
+@router.delete("/applications/{ref}/maintainers/{name}")
+def remove_maintainer(ref: str, name: str, gate: Service, user: Writer) -> View:
+    return gate.remove_maintainer(user, ref, name)
 
 
 @router.get("/audit")

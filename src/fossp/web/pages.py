@@ -247,6 +247,20 @@ def move_action(
     return _act(request, info, csrf, partial(steps[step], action_id=action_id), f"/apps/{ref}#actions")
 
 
+@router.post("/apps/{ref}/maintainers")
+def add_maintainer(
+    request: Request, ref: str, info: Reader, csrf: Annotated[str, Form()], user: Annotated[str, Form()] = ""
+) -> Response:
+    run = partial(_gate(request).add_maintainer, ref=ref, name=user)
+    return _act(request, info, csrf, run, f"/apps/{ref}#maintainers")
+
+
+@router.post("/apps/{ref}/maintainers/{name}/remove")
+def remove_maintainer(request: Request, ref: str, name: str, info: Reader, csrf: Annotated[str, Form()]) -> Response:
+    run = partial(_gate(request).remove_maintainer, ref=ref, name=name)
+    return _act(request, info, csrf, run, f"/apps/{ref}#maintainers")
+
+
 @router.get("/process")
 def process_page(request: Request, _info: Reader) -> Response:
     gate = _gate(request)
