@@ -41,11 +41,13 @@ def _old_application(url: str) -> None:
     engine.dispose()
 
 
-def test_a_0001_database_upgrades_and_its_proposer_maintains(db_url: str) -> None:
+def test_a_0001_database_upgrades_its_proposer_maintains_and_its_open_round_is_snapshot(db_url: str) -> None:
     _upgrade_to(db_url, "0001")
     _old_application(db_url)
     db = open_database(db_url)
     gate = GateService(db)
     assert gate.show("Pg")["maintainers"] == ["mai"]
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT phase, round FROM gate_rounds")).all() == [("initiation", 1)]
     assert gate.deliver("mai", "Pg", "proposal", "https://x")["gate"]["deliverables"][0]["reference"] == "https://x"
     db.dispose()

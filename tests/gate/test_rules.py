@@ -141,3 +141,13 @@ def test_maintainer_removal() -> None:
         rules.check_maintainer_removal(["mai"], "bob")
     with pytest.raises(Refused, match="last maintainer"):
         rules.check_maintainer_removal(["mai"], "mai")
+
+
+def test_facts_follow_the_snapshot_not_todays_definition() -> None:
+    snapshot = load_process().gate("initiation")
+    changed = snapshot.model_copy(update={"deliverables": [], "criteria": [], "reviews": [Participant.QA]})
+    facts = rules.gate_facts(snapshot, provided=set(), met=set(), open_actions=[], reviewers=[Participant.QA])
+    assert facts.missing_deliverables == ["proposal"] and facts.required_reviews == [Participant.MEMBER]
+    assert rules.go_blockers(facts) != rules.go_blockers(
+        rules.gate_facts(changed, provided=set(), met=set(), open_actions=[], reviewers=[Participant.QA])
+    )

@@ -1,7 +1,8 @@
 """Database tables of the stage gate process (SQLAlchemy 2; Alembic owns the schema).
 
-Deliverables and exit criteria are not copied into the database: the gate's list comes
-from the process data, and rows record only what was provided or assessed. Criteria and
+When a review round opens, what its gate requires (deliverables, exit criteria, reviewer
+roles) is copied from the process data into ``gate_rounds``, so editing process.yaml never
+changes an open gate; other rows record only what was provided or assessed. Criteria and
 reviews belong to a review round, so a recycle starts them afresh while deliverables stay.
 """
 
@@ -145,6 +146,19 @@ class CorrectiveAction(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     owner: Mapped[User] = relationship()
+
+
+class GateRound(Base):
+    """One review round of one gate, with the requirements in force when it opened (JSON)."""
+
+    __tablename__ = "gate_rounds"
+    __table_args__ = (UniqueConstraint("application_id", "phase", "round"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    phase: Mapped[str] = mapped_column(String(64))
+    round: Mapped[int] = mapped_column(Integer)
+    requirements: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AuditEntry(Base):

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from fossp.catalog.schema import CatalogStatus
 from fossp.gate.errors import Forbidden, Invalid, Refused
-from fossp.gate.process import Participant
+from fossp.gate.process import Gate, Participant
 
 
 class Outcome(StrEnum):
@@ -126,6 +126,25 @@ class GateFacts:
     reviewed_by: frozenset[Participant] = frozenset()
     required_reviews: Sequence[Participant] = ()
     review_count: int = 0
+
+
+def gate_facts(
+    requirements: Gate,
+    provided: Collection[str],
+    met: Collection[str],
+    open_actions: Sequence[str],
+    reviewers: Sequence[Participant],
+) -> GateFacts:
+    """The facts of a round measured against ``requirements``: the snapshot taken when the
+    round opened, never the process data of today, so an open gate keeps its requirements."""
+    return GateFacts(
+        missing_deliverables=[d.key for d in requirements.deliverables if d.required and d.key not in provided],
+        unmet_criteria=[c.key for c in requirements.criteria if c.key not in met],
+        open_actions=open_actions,
+        reviewed_by=frozenset(reviewers),
+        required_reviews=requirements.reviews,
+        review_count=len(reviewers),
+    )
 
 
 def go_blockers(facts: GateFacts) -> list[str]:

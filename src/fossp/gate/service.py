@@ -29,6 +29,7 @@ from fossp.gate.models import (
     CriterionRecord,
     Decision,
     DeliverableRecord,
+    GateRound,
     Review,
     User,
 )
@@ -99,16 +100,35 @@ class GateService:
         phase = -1 if app.phase is None else self.process.index(app.phase)
         return Position(phase=phase, state=AppState(app.state), round=app.round)
 
-    def _gate(self, app: Application) -> Gate | None:
-        """The gate the application faces next (None once it is in its last phase)."""
+    def _next_gate(self, app: Application) -> Gate | None:
+        """The gate after the application's phase in the process data (None after the last)."""
         position = self._position(app)
         if position.phase + 1 >= len(self.process.phases):
             return None
         return self.process.gate(self.process.phases[position.phase + 1].key)
 
-    def _open_gate(self, app: Application) -> Gate:
+    def _open_round(self, s: Session, app: Application) -> None:
+        """Snapshot what the round now opening requires, so later edits of the data leave it be."""
+        gate = self._next_gate(app)
+        if gate is not None:
+            s.add(
+                GateRound(application_id=app.id, phase=gate.phase, round=app.round, requirements=gate.model_dump_json())
+            )
+
+    def _gate(self, s: Session, app: Application) -> Gate | None:
+        """The open gate as its round's snapshot (None once the application is in its last phase)."""
+        gate = self._next_gate(app)
+        if gate is None:
+            return None
+        query = select(GateRound.requirements).filter_by(application_id=app.id, phase=gate.phase, round=app.round)
+        snapshot = s.scalar(query)
+        if snapshot is None:
+            raise RuntimeError(f"application #{app.id} has no snapshot of its open round; upgrade the database")
+        return Gate.model_validate_json(snapshot)
+
+    def _open_gate(self, s: Session, app: Application) -> Gate:
         rules.require_changeable(self._position(app))
-        gate = self._gate(app)
+        gate = self._gate(s, app)
         if gate is None:
             raise Refused("the application has passed its last gate")
         return gate
@@ -190,6 +210,7 @@ class GateService:
             )
             s.add(app)
             s.flush()
+            self._open_round(s, app)
             self._audit(s, actor, "proposed", app, name=name, roles=role_ids, lead=app.lead.name)
             return self._view(s, app)
 
@@ -215,7 +236,7 @@ class GateService:
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
             user = self._actor(s, actor, Action.DELIVER, app)
-            gate = self._open_gate(app)
+            gate = self._open_gate(s, app)
             _choice("key", key, [d.key for d in gate.deliverables])
             record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
             if record is None:
@@ -231,7 +252,7 @@ class GateService:
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
             user = self._actor(s, actor, Action.ASSESS, app)
-            gate = self._open_gate(app)
+            gate = self._open_gate(s, app)
             _choice("key", key, [c.key for c in gate.criteria])
             where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
             record = s.scalar(select(CriterionRecord).filter_by(**where))
@@ -247,7 +268,7 @@ class GateService:
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
             user = self._actor(s, actor, Action.REVIEW, app)
-            gate = self._open_gate(app)
+            gate = self._open_gate(s, app)
             recommendation = _choice("recommendation", recommendation, [o.value for o in Outcome])
             where = {
                 "application_id": app.id,
@@ -266,7 +287,7 @@ class GateService:
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
             self._actor(s, actor, Action.OPEN_ACTION, app)
-            gate = self._open_gate(app)
+            gate = self._open_gate(s, app)
             action = CorrectiveAction(
                 application_id=app.id,
                 phase=gate.phase,
@@ -336,7 +357,7 @@ class GateService:
             user = self._actor(s, actor, Action.DECIDE, app)
             chosen = Outcome(_choice("outcome", outcome, [o.value for o in Outcome]))
             position = self._position(app)
-            gate = self._gate(app)
+            gate = self._gate(s, app)
             facts = self._facts(s, app, gate) if gate is not None else rules.GateFacts()
             rules.check_decision(position, chosen, rationale, facts)
             assert gate is not None  # check_decision refuses a DONE application
@@ -350,7 +371,7 @@ class GateService:
                     user=user,
                 )
             )
-            self._move(app, rules.after_decision(position, chosen, len(self.process.phases)))
+            self._move(s, app, rules.after_decision(position, chosen, len(self.process.phases)))
             self._audit(s, actor, "decided", app, gate=gate.phase, outcome=chosen, rationale=rationale)
             return self._view(s, app)
 
@@ -359,14 +380,18 @@ class GateService:
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
             self._actor(s, actor, Action.RESUME, app)
-            self._move(app, rules.after_resume(self._position(app)))
+            self._move(s, app, rules.after_resume(self._position(app)))
             self._audit(s, actor, "resumed", app, state=app.state, round=app.round)
             return self._view(s, app)
 
-    def _move(self, app: Application, position: Position) -> None:
+    def _move(self, s: Session, app: Application, position: Position) -> None:
+        """Put the application at ``position``; a new phase or round opens with its snapshot."""
+        before = (app.phase, app.round)
         app.phase = None if position.phase < 0 else self.process.phases[position.phase].key
         app.state = position.state.value
         app.round = position.round
+        if (app.phase, app.round) != before:
+            self._open_round(s, app)
 
     def _facts(self, s: Session, app: Application, gate: Gate) -> rules.GateFacts:
         provided = set(s.scalars(select(DeliverableRecord.key).filter_by(application_id=app.id, phase=gate.phase)))
@@ -377,14 +402,12 @@ class GateService:
                 )
             )
         )
-        reviews = self._reviews(s, app, gate)
-        return rules.GateFacts(
-            missing_deliverables=[d.key for d in gate.deliverables if d.required and d.key not in provided],
-            unmet_criteria=[c.key for c in gate.criteria if c.key not in met],
+        return rules.gate_facts(
+            gate,
+            provided=provided,
+            met=met,
             open_actions=[f"#{a.id}" for a in self._actions(s, app) if a.status != ACTION_APPROVED],
-            reviewed_by=frozenset(Participant(r.user.role) for r in reviews),
-            required_reviews=gate.reviews,
-            review_count=len(reviews),
+            reviewers=[Participant(r.user.role) for r in self._reviews(s, app, gate)],
         )
 
     def _reviews(self, s: Session, app: Application, gate: Gate) -> list[Review]:
@@ -401,9 +424,9 @@ class GateService:
         phase = self.process.phase(app.phase) if app.phase else None
         return rules.catalog_status(phase.catalog_status if phase else None, AppState(app.state))
 
-    def _summary(self, app: Application) -> dict[str, Any]:
+    def _summary(self, s: Session, app: Application) -> dict[str, Any]:
         phase = self.process.phase(app.phase) if app.phase else None
-        gate = self._gate(app)
+        gate = self._gate(s, app)
         return {
             "id": app.id,
             "name": app.name,
@@ -422,7 +445,7 @@ class GateService:
 
     def _view(self, s: Session, app: Application) -> dict[str, Any]:
         s.flush()
-        view = self._summary(app)
+        view = self._summary(s, app)
         view["proposed_by"] = app.proposed_by.name
         view["gate"] = self._gate_view(s, app)
         view["actions"] = [
@@ -452,7 +475,7 @@ class GateService:
         return view
 
     def _gate_view(self, s: Session, app: Application) -> dict[str, Any] | None:
-        gate = self._gate(app)
+        gate = self._gate(s, app)
         if gate is None:
             return None
         delivered = {
@@ -509,7 +532,7 @@ class GateService:
 
     def applications(self) -> list[dict[str, Any]]:
         with self._tx() as s:
-            return [self._summary(a) for a in s.scalars(select(Application).order_by(Application.name))]
+            return [self._summary(s, a) for a in s.scalars(select(Application).order_by(Application.name))]
 
     def board(self) -> list[dict[str, Any]]:
         """Applications by phase, in process order, starting with those only proposed."""
