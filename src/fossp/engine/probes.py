@@ -1,8 +1,9 @@
 """Health probes: prove a role works by speaking its protocol.
 
-TCP, HTTP and DNS probes run from the controller to the host's address (what a client
-sees); PostgreSQL and command probes run on the host over the run's connection. A probe
-is retried briefly, since a service that was just (re)started may need a moment.
+TCP, HTTP, DNS, TFTP and LDAP probes run from the controller to the host's address (what
+a client sees); PostgreSQL, MySQL and command probes run on the host over the run's
+connection, as the database's local administrator. A probe is retried briefly, since a
+service that was just (re)started may need a moment.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Protocol, Role
+from fossp.engine import wire
 from fossp.engine.recipe import fill
 from fossp.hosts.connector import Connector
 
@@ -125,6 +127,81 @@ async def _dns(address: str, port: int, probe: Probe, settings: dict[str, Any]) 
     return summary
 
 
+def _tftp_exchange(address: str, port: int, path: str, timeout: float) -> wire.TftpReply:
+    """Send a read request; the reply comes from the transfer's own port, which gets an
+    ERROR after a DATA block so the server stops sending."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as datagram:
+        datagram.settimeout(timeout)
+        datagram.sendto(wire.tftp_read_request(path), (address, port))
+        packet, sender = datagram.recvfrom(65536)
+        reply = wire.tftp_reply(packet)
+        if reply.opcode == wire.TFTP_DATA:
+            datagram.sendto(wire.tftp_error(0, "probe done"), sender)
+        return reply
+
+
+async def _tftp(address: str, port: int, probe: Probe, settings: dict[str, Any]) -> str:
+    path = _text(probe.path, settings) or "fossp-probe"
+    expect = _text(probe.expect, settings)
+    reply = await asyncio.to_thread(_tftp_exchange, address, port, path, probe.timeout)
+    where = f"tftp://{address}:{port}/{path}"
+    if reply.opcode == wire.TFTP_ERROR:
+        summary = f"{where}: server answered ERROR {reply.code} {reply.message!r}"
+        if expect:
+            raise ProbeFailed(f"{summary}; wanted data holding {expect!r}")
+        return summary
+    if expect and expect not in reply.data.decode(errors="replace"):
+        raise ProbeFailed(f"{where}: first block lacks {expect!r}")
+    return f"{where}: DATA block {reply.block}, {len(reply.data)} bytes"
+
+
+async def _ldap_replies(reader: asyncio.StreamReader, timeout: float) -> list[wire.LdapMessage]:
+    """Messages until the SearchResultDone (or a failed bind, which ends the exchange)."""
+    buffer, messages = b"", []
+    while True:
+        chunk = await asyncio.wait_for(reader.read(65536), timeout)
+        if not chunk:
+            raise ProbeFailed("the server closed the connection before the search finished")
+        buffer += chunk
+        while True:
+            try:
+                message, used = wire.ldap_message(buffer)
+            except wire.WireError:
+                break  # incomplete: read more
+            buffer = buffer[used:]
+            messages.append(message)
+            failed_bind = message.operation == wire.BIND_RESPONSE and message.result_code != 0
+            if message.operation == wire.SEARCH_DONE or failed_bind:
+                return messages
+
+
+async def _ldap(address: str, port: int, probe: Probe, settings: dict[str, Any]) -> str:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), probe.timeout)
+    try:
+        writer.write(wire.ldap_anonymous_bind(1) + wire.ldap_root_dse_search(2))
+        await writer.drain()
+        messages = await _ldap_replies(reader, probe.timeout)
+        writer.write(wire.ldap_unbind(3))
+    finally:
+        writer.close()
+    return _ldap_verdict(f"ldap://{address}:{port}", messages, _text(probe.expect, settings))
+
+
+def _ldap_verdict(where: str, messages: list[wire.LdapMessage], expect: str) -> str:
+    """Pass on a clean anonymous bind and a root DSE entry (holding ``expect``, if given)."""
+    last = messages[-1]
+    if last.operation == wire.BIND_RESPONSE:
+        raise ProbeFailed(f"{where}: anonymous bind refused (result {last.result_code} {last.diagnostic!r})")
+    values = [value for m in messages if m.operation == wire.SEARCH_ENTRY for value in m.values]
+    summary = f"{where}: root DSE search result {last.result_code}, {len(values)} value(s)"
+    if last.result_code != 0 or not values:
+        raise ProbeFailed(f"{summary} {last.diagnostic!r}".rstrip(" '"))
+    if expect and not any(expect in value for value in values):
+        raise ProbeFailed(f"{summary}; none holds {expect!r}")
+    return summary
+
+
 async def _on_host(connector: Connector, argv: list[str], expect: str) -> str:
     result = await connector.run(argv)
     output = (result.stdout + result.stderr).strip()
@@ -133,17 +210,11 @@ async def _on_host(connector: Connector, argv: list[str], expect: str) -> str:
     return output[:300]
 
 
-async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) -> str:
-    port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
-    address = connector.address
-    if probe.kind is ProbeKind.TCP:
-        return await _tcp(address, port, probe, settings)
-    if probe.kind is ProbeKind.HTTP:
-        return await _http(address, port, probe, settings)
-    if probe.kind is ProbeKind.DNS:
-        return await _dns(address, port, probe, settings)
+def _host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
+    """The command an on-host probe runs: the query travels as one argument, never as shell text."""
+    query = _text(probe.query, settings)
     if probe.kind is ProbeKind.POSTGRESQL:
-        argv = [
+        return [
             "env",
             "--chdir=/",
             "runuser",
@@ -156,14 +227,40 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) ->
             "-p",
             str(port),
             "-c",
-            _text(probe.query, settings),
+            query,
         ]
-        return await _on_host(connector, argv, _text(probe.expect, settings))
-    argv = [_text(arg, settings) for arg in probe.argv or []]
-    return await _on_host(connector, argv, _text(probe.expect, settings))
+    if probe.kind is ProbeKind.MYSQL:  # root through the unix socket: Debian and Fedora's default auth
+        return [
+            "mysql",
+            "--user=root",
+            "--protocol=socket",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+            query,
+        ]
+    return [_text(arg, settings) for arg in probe.argv or []]
 
 
-PROBED_KINDS = {ProbeKind.TCP, ProbeKind.HTTP, ProbeKind.DNS, ProbeKind.POSTGRESQL, ProbeKind.COMMAND}
+#: Probes that run from the controller, as a client would reach the role.
+REMOTE = {
+    ProbeKind.TCP: _tcp,
+    ProbeKind.HTTP: _http,
+    ProbeKind.DNS: _dns,
+    ProbeKind.TFTP: _tftp,
+    ProbeKind.LDAP: _ldap,
+}
+
+
+async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) -> str:
+    port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
+    remote = REMOTE.get(probe.kind)
+    if remote is not None:
+        return await remote(connector.address, port, probe, settings)
+    return await _on_host(connector, _host_argv(probe, port, settings), _text(probe.expect, settings))
+
+
+PROBED_KINDS = {*REMOTE, ProbeKind.POSTGRESQL, ProbeKind.MYSQL, ProbeKind.COMMAND}
 
 
 async def run_probe(
@@ -178,7 +275,7 @@ async def run_probe(
         try:
             output = await _once(probe, settings, connector)
             return ProbeResult(role.id, probe.name, probe.kind.value, True, output)
-        except (ProbeFailed, OSError, TimeoutError, UnicodeError) as error:
+        except (ProbeFailed, wire.WireError, OSError, TimeoutError, UnicodeError) as error:
             message = str(error) or type(error).__name__
             if time.monotonic() >= deadline:
                 return ProbeResult(role.id, probe.name, probe.kind.value, False, message)
