@@ -1,7 +1,32 @@
-"""Lab hosts for the end-to-end tests (booted once per session, removed at its end)."""
+"""Lab hosts for the end-to-end tests (booted once per session, removed at its end), and
+what the tests share: fossp's JSON output and a host's packages and /etc."""
 
 from __future__ import annotations
 
-from fossp.lab.testing import lab_fixture
+import json
+from typing import Any
+
+from fossp.lab import LabHost
+from fossp.lab.repo import role_packages
+from fossp.lab.testing import lab_fixture, ssh
+from tests.conftest import run_fossp
+
+MORE_ROLES = ("tftp", "mariadb", "httpd", "haproxy")
 
 engine_hosts = lab_fixture("e2e-a", "e2e-b")
+more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd"))
+
+
+def fossp_json(*args: str, expect: int = 0) -> Any:
+    result = run_fossp(*args, "--json")
+    assert result.returncode == expect, (
+        f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    )
+    return json.loads(result.stdout)
+
+
+def snapshot(host: LabHost) -> tuple[list[str], list[str]]:
+    """Installed packages and every path under /etc."""
+    packages = ssh(host, "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\\n").stdout.splitlines()
+    etc = ssh(host, "find", "/etc").stdout.splitlines()
+    return sorted(line for line in packages if line.startswith("ii")), sorted(etc)

@@ -23,6 +23,7 @@ from fossp.lab.testing import ssh, unavailable_reason
 from tests.conftest import run_fossp
 
 from ..hosts.conftest import free_port
+from .conftest import fossp_json, snapshot
 
 pytestmark = [
     pytest.mark.lab,
@@ -32,26 +33,11 @@ ROLES = ("postgresql", "nginx", "bind")
 INJECTION = "$(touch /tmp/fossp-injected)"
 
 
-def _fossp_json(*args: str, expect: int = 0) -> Any:
-    result = run_fossp(*args, "--json")
-    assert result.returncode == expect, (
-        f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    )
-    return json.loads(result.stdout)
-
-
-def _snapshot(host: LabHost) -> tuple[list[str], list[str]]:
-    """Installed packages and every path under /etc."""
-    packages = ssh(host, "dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package}\\n").stdout.splitlines()
-    etc = ssh(host, "find", "/etc").stdout.splitlines()
-    return sorted(line for line in packages if line.startswith("ii")), sorted(etc)
-
-
 def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) -> None:
     host = engine_hosts[0]
-    before = _snapshot(host)
+    before = snapshot(host)
 
-    deployed = _fossp_json("deploy", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
+    deployed = fossp_json("deploy", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
     result = deployed["hosts"][0]
     assert result["ok"] and result["states"] == {
         "FOSSP-DASPO": "running",
@@ -62,10 +48,10 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     assert INJECTION in ssh(host, "cat", "/srv/www/fossp/index.html").stdout
     assert ssh(host, "test", "-e", "/tmp/fossp-injected", check=False).returncode == 1
 
-    again = _fossp_json("plan", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
+    again = fossp_json("plan", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
     assert again["plans"][0]["changes"] == 0
 
-    status = _fossp_json("status", "--target", host.target)
+    status = fossp_json("status", "--target", host.target)
     assert {r["name"]: r["state"] for r in status["hosts"][0]["roles"]} == {
         "postgresql": "running",
         "nginx": "running",
@@ -73,7 +59,7 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     }
 
     ssh(host, "sh", "-c", "echo '# edited by hand' >> /etc/nginx/conf.d/fossp.conf")
-    drifted = _fossp_json("status", "--target", host.target)
+    drifted = fossp_json("status", "--target", host.target)
     nginx = next(r for r in drifted["hosts"][0]["roles"] if r["name"] == "nginx")
     assert nginx["drift"] == ["/etc/nginx/conf.d/fossp.conf changed since FOSSP wrote it"]
 
@@ -83,9 +69,9 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     bind = next(r for r in json.loads(stopped.stdout)["hosts"][0]["roles"] if r["name"] == "bind")
     assert bind["state"] == "error" and "unit named.service is inactive" in bind["problems"]
 
-    undone = _fossp_json("decommission", "--target", host.target)
+    undone = fossp_json("decommission", "--target", host.target)
     assert sorted(undone["hosts"][0]["roles"]) == ["FOSSP-DASPO", "FOSSP-NESBI", "FOSSP-WDSNG"]
-    assert _snapshot(host) == before
+    assert snapshot(host) == before
 
 
 def test_a_failing_probe_puts_the_role_in_error(

@@ -14,7 +14,7 @@ INJECTION = "$(touch /tmp/fossp-injected)"
 
 
 def test_shell_syntax_lands_literally_in_the_page() -> None:
-    page = render_template("nginx/index.html.j2", {"server_name": "localhost", "welcome_text": INJECTION + " <b>&"})
+    page = render_template("web/index.html.j2", {"server_name": "localhost", "welcome_text": INJECTION + " <b>&"})
     assert INJECTION.encode() in page
     assert b"&lt;b&gt;&amp;" in page
     assert not Path("/tmp/fossp-injected").exists()

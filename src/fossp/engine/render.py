@@ -1,9 +1,10 @@
 """Producing a file's wanted content: Jinja2 templates, Augeas edits and ensured lines.
 
 Every value is quoted for its target format by a filter (``nginx_string``,
-``bind_string``, ``html``), so a setting such as ``$(touch /tmp/x)`` lands literally in
-the file. Augeas edits run through python-augeas on the controller, against a copy of the
-host's file that the facts batch brought back: the lens does the parsing and the quoting,
+``apache_string``, ``bind_string``, ``shell_string``, ``html``), so a setting such as
+``$(touch /tmp/x)`` lands literally in the file. Augeas edits run through python-augeas on
+the controller, against a copy of the host's file that the facts batch brought back: the
+lens does the parsing and the quoting,
 the plan knows the exact new content (and so whether anything changes), and the result
 travels to the host as whole-file data, the same way over SSH, locally and into an
 offline root. No augtool or Python is needed on the host.
@@ -24,15 +25,30 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 
-def nginx_string(value: str) -> str:
-    """A double-quoted nginx string; nginx expands ``$`` in strings, so it is refused."""
+def _no_dollar_string(value: str, server: str) -> str:
+    """A double-quoted string for servers that expand ``$`` in strings, so it is refused."""
     if "$" in value:
-        raise BadInput(f"{value!r}: nginx cannot take a literal '$' in this setting")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        raise BadInput(f"{value!r}: {server} cannot take a literal '$' in this setting")
+    return bind_string(value)
+
+
+def nginx_string(value: str) -> str:
+    """A double-quoted nginx string (nginx expands ``$name``)."""
+    return _no_dollar_string(value, "nginx")
+
+
+def apache_string(value: str) -> str:
+    """A double-quoted Apache string (Apache expands ``${NAME}``)."""
+    return _no_dollar_string(value, "Apache httpd")
+
+
+def shell_string(value: str) -> str:
+    """A single-quoted word for files that a shell sources (/etc/default/*)."""
+    return "'" + value.replace("'", "'\\''") + "'"
 
 
 def bind_string(value: str) -> str:
-    """A double-quoted named.conf string."""
+    """A double-quoted string with backslash escapes: named.conf's, and nginx's and Apache's too."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -47,7 +63,13 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    environment.filters.update(nginx_string=nginx_string, bind_string=bind_string, html=lambda v: str(escape(v)))
+    environment.filters.update(
+        nginx_string=nginx_string,
+        apache_string=apache_string,
+        bind_string=bind_string,
+        shell_string=shell_string,
+        html=lambda v: str(escape(v)),
+    )
     return environment
 
 
