@@ -5,10 +5,10 @@ permissions a gate command uses (and who the audit trail records); the web conso
 instead requires a sign-in. Heavy imports stay inside the commands.
 """
 
-from __future__ import annotations
-
+import inspect
 import sys
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,7 +34,7 @@ AsOption = Annotated[str, typer.Option("--as", help="Act as this user, with thei
 AppArg = Annotated[str, typer.Argument(help="Application name or number.")]
 
 
-def _service(db: str | None) -> GateService:
+def _service(db: str | None) -> "GateService":
     from fossp.gate.db import open_database
     from fossp.gate.service import GateService
 
@@ -69,8 +69,37 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
     emit(view, as_json, render)
 
 
-@gate_app.command("propose")
+View = dict[str, Any]
+
+
+def _view_command(group: typer.Typer, name: str) -> Callable[[Callable[..., View]], Callable[..., View]]:
+    """Register ``func(gate, ...)`` as command ``name`` that shows the view ``func`` returns.
+
+    Every gate change answers with the application as it now stands, so opening the
+    database (--db) and showing the view (--json) are written once, here: the command's
+    own parameters are ``func``'s after the service, then --db and --json.
+    """
+
+    def register(func: Callable[..., View]) -> Callable[..., View]:
+        def command(db: str | None = None, as_json: bool = False, **arguments: Any) -> None:
+            _show(func(_service(db), **arguments), as_json)
+
+        own = list(inspect.signature(func).parameters.values())[1:]
+        shared = [
+            inspect.Parameter("db", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=DbOption),
+            inspect.Parameter("as_json", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOption),
+        ]
+        command.__signature__ = inspect.Signature([*own, *shared])  # type: ignore[attr-defined]
+        command.__doc__ = func.__doc__
+        group.command(name)(command)
+        return func
+
+    return register
+
+
+@_view_command(gate_app, "propose")
 def propose(
+    gate: "GateService",
     name: Annotated[str, typer.Argument(help="Name of the application or stack.")],
     actor: AsOption,
     role: Annotated[list[str], typer.Option("--role", help="Catalog role ID or name (repeat).")],
@@ -78,77 +107,70 @@ def propose(
     kind: Annotated[str, typer.Option("--kind", help="application or stack")] = "application",
     lead: Annotated[str | None, typer.Option("--lead", help="Review lead (default: FESCo liaison).")] = None,
     maintainer: Annotated[list[str] | None, typer.Option("--maintainer", help="Maintainer (repeat).")] = None,
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Propose an application or application stack for catalog roles."""
-    view = _service(db).propose(actor, name, summary, role, kind, lead, maintainer or [])
-    _show(view, as_json)
+) -> View:
+    """Propose an application or application stack for catalog roles (you maintain it)."""
+    return gate.propose(actor, name, summary, role, kind, lead, maintainer or [])
 
 
-@gate_app.command("deliver")
+@_view_command(gate_app, "deliver")
 def deliver(
+    gate: "GateService",
     app: AppArg,
     key: Annotated[str, typer.Argument(help="Deliverable key of the open gate.")],
     actor: AsOption,
     ref: Annotated[str, typer.Option("--ref", help="Where the deliverable is (URL, document).")],
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> View:
     """Record a deliverable of the open gate."""
-    _show(_service(db).deliver(actor, app, key, ref), as_json)
+    return gate.deliver(actor, app, key, ref)
 
 
-@gate_app.command("assess")
+@_view_command(gate_app, "assess")
 def assess(
+    gate: "GateService",
     app: AppArg,
     key: Annotated[str, typer.Argument(help="Exit criterion key of the open gate.")],
     actor: AsOption,
     met: Annotated[bool, typer.Option("--met/--unmet", help="Whether the criterion is met.")] = True,
     note: Annotated[str, typer.Option("--note")] = "",
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> View:
     """Record whether an exit criterion of the open gate is met."""
-    _show(_service(db).assess(actor, app, key, met, note), as_json)
+    return gate.assess(actor, app, key, met, note)
 
 
-@gate_app.command("review")
+@_view_command(gate_app, "review")
 def review(
+    gate: "GateService",
     app: AppArg,
     actor: AsOption,
     recommend: Annotated[str, typer.Option("--recommend", help="go, no-go, recycle or hold")],
     findings: Annotated[str, typer.Option("--findings", help="Your findings.")],
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> View:
     """Add your review (findings and recommendation) to the open gate."""
-    _show(_service(db).review(actor, app, recommend, findings), as_json)
+    return gate.review(actor, app, recommend, findings)
 
 
-@gate_app.command("decide")
+@_view_command(gate_app, "decide")
 def decide(
+    gate: "GateService",
     app: AppArg,
     outcome: Annotated[str, typer.Argument(help="go, no-go, recycle or hold")],
     actor: AsOption,
     rationale: Annotated[str, typer.Option("--rationale", help="Why.")],
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> View:
     """Record the review lead's decision; a refused go exits 1 with every reason."""
-    _show(_service(db).decide(actor, app, outcome, rationale), as_json)
+    return gate.decide(actor, app, outcome, rationale)
 
 
-@gate_app.command("resume")
-def resume(app: AppArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+@_view_command(gate_app, "resume")
+def resume(gate: "GateService", app: AppArg, actor: AsOption) -> View:
     """Resume an application on hold, or reopen one stopped by a no-go (review lead)."""
-    _show(_service(db).resume(actor, app), as_json)
+    return gate.resume(actor, app)
 
 
-@gate_app.command("show")
-def show(app: AppArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+@_view_command(gate_app, "show")
+def show(gate: "GateService", app: AppArg) -> View:
     """An application with its open gate, corrective actions and decisions."""
-    _show(_service(db).show(app), as_json)
+    return gate.show(app)
 
 
 @gate_app.command("list")
@@ -231,67 +253,52 @@ def agenda(
         sys.stdout.write(text)
 
 
-def _date(field: str, text: str) -> date:
-    from fossp.gate.errors import Invalid
-
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise Invalid(field, f"'{text}' is not a date (YYYY-MM-DD)") from None
-
-
 def _utc(moment: datetime) -> datetime:
     from datetime import UTC
 
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@actions_app.command("add")
+@_view_command(actions_app, "add")
 def action_add(
+    gate: "GateService",
     app: AppArg,
     actor: AsOption,
     title: Annotated[str, typer.Option("--title")],
     owner: Annotated[str, typer.Option("--owner")],
     due: Annotated[str, typer.Option("--due", help="Due date, YYYY-MM-DD.")],
-    db: DbOption = None,
-    as_json: JsonOption = False,
-) -> None:
+) -> View:
     """Open a corrective action with its owner and due date."""
-    _show(
-        _service(db).open_action(actor, app, title, owner, _date("due", due)),
-        as_json,
-    )
+    from fossp.gate.service import iso_date
+
+    return gate.open_action(actor, app, title, owner, iso_date("due", due))
 
 
-@actions_app.command("done")
-def action_done(action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+@_view_command(actions_app, "done")
+def action_done(gate: "GateService", action_id: int, actor: AsOption) -> View:
     """Mark a corrective action done (it still needs the working group's approval)."""
-    _show(_service(db).complete_action(actor, action_id), as_json)
+    return gate.complete_action(actor, action_id)
 
 
-@actions_app.command("approve")
-def action_approve(action_id: int, actor: AsOption, db: DbOption = None, as_json: JsonOption = False) -> None:
+@_view_command(actions_app, "approve")
+def action_approve(gate: "GateService", action_id: int, actor: AsOption) -> View:
     """Approve a completed corrective action (working group)."""
-    _show(_service(db).approve_action(actor, action_id), as_json)
+    return gate.approve_action(actor, action_id)
 
 
 UserArg = Annotated[str, typer.Argument(help="Account name.")]
 
 
-@maintainers_app.command("add")
-def maintainers_add(
-    app: AppArg, user: UserArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
-) -> None:
+@_view_command(maintainers_app, "add")
+def maintainers_add(gate: "GateService", app: AppArg, user: UserArg, actor: AsOption) -> View:
     """Let an account work on the application (review lead or admin)."""
-    _show(_service(db).add_maintainer(actor, app, user), as_json)
+    return gate.add_maintainer(actor, app, user)
 
 
-@maintainers_app.command("remove")
-def maintainers_remove(
-    app: AppArg, user: UserArg, actor: AsOption, db: DbOption = None, as_json: JsonOption = False
-) -> None:
+@_view_command(maintainers_app, "remove")
+def maintainers_remove(gate: "GateService", app: AppArg, user: UserArg, actor: AsOption) -> View:
     """Take the application away from a maintainer (review lead or admin; never the last one)."""
-    _show(_service(db).remove_maintainer(actor, app, user), as_json)
+    return gate.remove_maintainer(actor, app, user)
 
 
 @maintainers_app.command("list")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
 def utcnow() -> datetime:
@@ -20,6 +20,20 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+class GateRecord:
+    """The columns of a row that belongs to one gate (named by the phase it opens) of an application."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    phase: Mapped[str] = mapped_column(String(64))
+
+
+class RoundRecord(GateRecord):
+    """A gate record of one review round: a recycle or a resumed no-go starts new ones."""
+
+    round: Mapped[int] = mapped_column(Integer)
 
 
 class User(Base):
@@ -76,12 +90,20 @@ class ApplicationMaintainer(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
 
 
-class DeliverableRecord(Base):
+class Authored:
+    """Who wrote a review or a decision, and when: both are a participant's own statement."""
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @declared_attr
+    def user(cls) -> Mapped[User]:
+        return relationship(User)
+
+
+class DeliverableRecord(GateRecord, Base):
     __tablename__ = "deliverables"
     __table_args__ = (UniqueConstraint("application_id", "phase", "key"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str] = mapped_column(Text)
     provided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -89,13 +111,9 @@ class DeliverableRecord(Base):
     provided_by: Mapped[User] = relationship()
 
 
-class CriterionRecord(Base):
+class CriterionRecord(RoundRecord, Base):
     __tablename__ = "criteria"
     __table_args__ = (UniqueConstraint("application_id", "phase", "round", "key"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
-    round: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(64))
     met: Mapped[bool]
     note: Mapped[str] = mapped_column(Text, default="")
@@ -104,42 +122,25 @@ class CriterionRecord(Base):
     assessed_by: Mapped[User] = relationship()
 
 
-class Review(Base):
+class Review(RoundRecord, Authored, Base):
     """One participant's findings in one round of a gate review."""
 
     __tablename__ = "reviews"
     __table_args__ = (UniqueConstraint("application_id", "phase", "round", "user_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
-    round: Mapped[int] = mapped_column(Integer)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recommendation: Mapped[str] = mapped_column(String(16))
     findings: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user: Mapped[User] = relationship()
 
 
-class Decision(Base):
+class Decision(RoundRecord, Authored, Base):
     __tablename__ = "decisions"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
-    round: Mapped[int] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(16))
     rationale: Mapped[str] = mapped_column(Text)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user: Mapped[User] = relationship()
 
 
-class CorrectiveAction(Base):
+class CorrectiveAction(GateRecord, Base):
     """Work a review asked for; it blocks a go until the working group approves it."""
 
     __tablename__ = "corrective_actions"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     due: Mapped[date] = mapped_column(Date)
@@ -148,15 +149,11 @@ class CorrectiveAction(Base):
     owner: Mapped[User] = relationship()
 
 
-class GateRound(Base):
+class GateRound(RoundRecord, Base):
     """One review round of one gate, with the requirements in force when it opened (JSON)."""
 
     __tablename__ = "gate_rounds"
     __table_args__ = (UniqueConstraint("application_id", "phase", "round"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
-    phase: Mapped[str] = mapped_column(String(64))
-    round: Mapped[int] = mapped_column(Integer)
     requirements: Mapped[str] = mapped_column(Text)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -51,6 +51,14 @@ def _text(field: str, value: str, limit: int = 4000) -> str:
     return value
 
 
+def iso_date(field: str, text: str) -> date:
+    """A YYYY-MM-DD date typed into a form or on the command line, or Invalid naming ``field``."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(field, f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
 def _choice(field: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise Invalid(field, f"'{value}' is not one of {', '.join(choices)}")

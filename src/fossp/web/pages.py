@@ -6,22 +6,24 @@ and on a refusal the page is shown again with the reason and the matching HTTP s
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 from fossp.errors import FosspError
 from fossp.gate.agenda import agenda_ics, agenda_markdown
 from fossp.gate.errors import Invalid
 from fossp.gate.picture import process_svg
 from fossp.gate.process import Participant
-from fossp.gate.service import GateService
+from fossp.gate.service import GateService, iso_date
 from fossp.gate.sessions import SessionInfo
 from fossp.web.auth import COOKIE, check_csrf, current, set_cookie, signed_in, store
 
@@ -158,82 +160,124 @@ def app_page(request: Request, ref: str, _info: Reader) -> Response:
     return _app_page(request, ref)
 
 
+class Change(BaseModel, ABC):
+    """A form that changes an application: its CSRF token, its fields, and the service call.
+
+    Every change form is handled alike (CSRF check, the call as the signed-in user, back
+    to the form's section of the application page), so one route body serves them all.
+    """
+
+    csrf: str
+    section: ClassVar[str] = ""
+
+    @abstractmethod
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        """Make the change as ``user``; the service checks rights and writes one transaction."""
+
+
+class DeliverableForm(Change):
+    section = "deliverables"
+    key: str
+    reference: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.deliver(user, ref, self.key, self.reference)
+
+
+class CriterionForm(Change):
+    section = "criteria"
+    key: str
+    met: str
+    note: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.assess(user, ref, self.key, self.met == "yes", self.note)
+
+
+class ReviewForm(Change):
+    section = "reviews"
+    recommendation: str
+    findings: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.review(user, ref, self.recommendation, self.findings)
+
+
+class DecisionForm(Change):
+    outcome: str
+    rationale: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.decide(user, ref, self.outcome, self.rationale)
+
+
+class ResumeForm(Change):
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.resume(user, ref)
+
+
+class ActionForm(Change):
+    section = "actions"
+    title: str = ""
+    owner: str = ""
+    due: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.open_action(user, ref, self.title, self.owner, iso_date("due", self.due))
+
+
+class MaintainerForm(Change):
+    section = "maintainers"
+    user: str = ""
+
+    def run(self, gate: GateService, user: str, ref: str) -> object:
+        return gate.add_maintainer(user, ref, self.user)
+
+
+def _change(request: Request, ref: str, info: SessionInfo, form: Change) -> Response:
+    to = f"/apps/{ref}#{form.section}" if form.section else f"/apps/{ref}"
+    return _act(request, info, form.csrf, partial(form.run, _gate(request), ref=ref), to)
+
+
 @router.post("/apps/{ref}/deliverables")
-def deliver(
-    request: Request,
-    ref: str,
-    info: Reader,
-    csrf: Annotated[str, Form()],
-    key: Annotated[str, Form()],
-    reference: Annotated[str, Form()] = "",
-) -> Response:
-    run = partial(_gate(request).deliver, ref=ref, key=key, reference=reference)
-    return _act(request, info, csrf, run, f"/apps/{ref}#deliverables")
+def deliver(request: Request, ref: str, info: Reader, form: Annotated[DeliverableForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
 
 @router.post("/apps/{ref}/criteria")
-def assess(
-    request: Request,
-    ref: str,
-    info: Reader,
-    csrf: Annotated[str, Form()],
-    key: Annotated[str, Form()],
-    met: Annotated[str, Form()],
-    note: Annotated[str, Form()] = "",
-) -> Response:
-    run = partial(_gate(request).assess, ref=ref, key=key, met=met == "yes", note=note)
-    return _act(request, info, csrf, run, f"/apps/{ref}#criteria")
+def assess(request: Request, ref: str, info: Reader, form: Annotated[CriterionForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
 
 @router.post("/apps/{ref}/reviews")
-def review(
-    request: Request,
-    ref: str,
-    info: Reader,
-    csrf: Annotated[str, Form()],
-    recommendation: Annotated[str, Form()],
-    findings: Annotated[str, Form()] = "",
-) -> Response:
-    run = partial(_gate(request).review, ref=ref, recommendation=recommendation, findings=findings)
-    return _act(request, info, csrf, run, f"/apps/{ref}#reviews")
+def review(request: Request, ref: str, info: Reader, form: Annotated[ReviewForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
 
 @router.post("/apps/{ref}/decision")
-def decide(
-    request: Request,
-    ref: str,
-    info: Reader,
-    csrf: Annotated[str, Form()],
-    outcome: Annotated[str, Form()],
-    rationale: Annotated[str, Form()] = "",
-) -> Response:
-    run = partial(_gate(request).decide, ref=ref, outcome=outcome, rationale=rationale)
-    return _act(request, info, csrf, run, f"/apps/{ref}")
+def decide(request: Request, ref: str, info: Reader, form: Annotated[DecisionForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
 
 @router.post("/apps/{ref}/resume")
-def resume(request: Request, ref: str, info: Reader, csrf: Annotated[str, Form()]) -> Response:
-    return _act(request, info, csrf, partial(_gate(request).resume, ref=ref), f"/apps/{ref}")
+def resume(request: Request, ref: str, info: Reader, form: Annotated[ResumeForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
 
 @router.post("/apps/{ref}/actions")
-def open_action(
-    request: Request,
-    ref: str,
-    info: Reader,
-    csrf: Annotated[str, Form()],
-    title: Annotated[str, Form()] = "",
-    owner: Annotated[str, Form()] = "",
-    due: Annotated[str, Form()] = "",
-) -> Response:
-    def run(user: str) -> Any:
-        try:
-            when = datetime.strptime(due, "%Y-%m-%d").date()
-        except ValueError:
-            raise Invalid("due", f"'{due}' is not a date (YYYY-MM-DD)") from None
-        return _gate(request).open_action(user, ref, title, owner, when)
+def open_action(request: Request, ref: str, info: Reader, form: Annotated[ActionForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
 
-    return _act(request, info, csrf, run, f"/apps/{ref}#actions")
+
+@router.post("/apps/{ref}/maintainers")
+def add_maintainer(request: Request, ref: str, info: Reader, form: Annotated[MaintainerForm, Form()]) -> Response:
+    return _change(request, ref, info, form)
+
+
+@router.post("/apps/{ref}/maintainers/{name}/remove")
+def remove_maintainer(request: Request, ref: str, name: str, info: Reader, csrf: Annotated[str, Form()]) -> Response:
+    run = partial(_gate(request).remove_maintainer, ref=ref, name=name)
+    return _act(request, info, csrf, run, f"/apps/{ref}#maintainers")
 
 
 @router.post("/apps/{ref}/actions/{action_id}/{step}")
@@ -245,20 +289,6 @@ def move_action(
     if step not in steps:
         raise Invalid("step", f"'{step}' is not one of done, approve")
     return _act(request, info, csrf, partial(steps[step], action_id=action_id), f"/apps/{ref}#actions")
-
-
-@router.post("/apps/{ref}/maintainers")
-def add_maintainer(
-    request: Request, ref: str, info: Reader, csrf: Annotated[str, Form()], user: Annotated[str, Form()] = ""
-) -> Response:
-    run = partial(_gate(request).add_maintainer, ref=ref, name=user)
-    return _act(request, info, csrf, run, f"/apps/{ref}#maintainers")
-
-
-@router.post("/apps/{ref}/maintainers/{name}/remove")
-def remove_maintainer(request: Request, ref: str, name: str, info: Reader, csrf: Annotated[str, Form()]) -> Response:
-    run = partial(_gate(request).remove_maintainer, ref=ref, name=name)
-    return _act(request, info, csrf, run, f"/apps/{ref}#maintainers")
 
 
 @router.get("/process")
