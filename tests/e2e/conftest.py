@@ -14,7 +14,7 @@ from tests.conftest import run_fossp
 MORE_ROLES = ("tftp", "mariadb", "httpd", "haproxy")
 
 engine_hosts = lab_fixture("e2e-a", "e2e-b")
-more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd"))
+more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd", "sudo"))
 
 
 def fossp_json(*args: str, expect: int = 0) -> Any:

@@ -122,3 +122,13 @@ def test_no_target_and_bad_target() -> None:
         resolve_targets(Inventory(), [])
     with pytest.raises(BadInput, match="not a host, group or address"):
         resolve_targets(Inventory(), ["bad target!"])
+
+
+def test_become_from_ansible_and_fossp_inventories(tmp_path: Path) -> None:
+    ini = tmp_path / "hosts"
+    ini.write_text("a ansible_user=ops ansible_become=true\nb ansible_user=ops\n")
+    hosts = load_inventory(ini).hosts
+    assert (hosts["a"].user, hosts["a"].become, hosts["b"].become) == ("ops", True, False)
+    own = tmp_path / "inventory.yaml"
+    own.write_text("fossp_inventory: 1\nhosts:\n  c: {user: ops, become: true}\n")
+    assert load_inventory(own).hosts["c"].become

@@ -126,8 +126,8 @@ async def save_state(connector: Connector, state: HostState) -> None:
 
 
 _LOCK_SCRIPT = (
-    'mkdir -p "$1" && mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner"'
-    ' || { cat "$1/lock/owner" 2>/dev/null; exit 3; }'
+    'mkdir -p "$1" || exit 4; mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner"'
+    ' || { [ -d "$1/lock" ] || exit 4; cat "$1/lock/owner" 2>/dev/null; exit 3; }'
 )
 
 
@@ -148,6 +148,8 @@ class HostLock:
             )
             if result.ok:
                 return self
+            if result.exit_status != 3:  # not held: FOSSP may not write there (a login without root)
+                raise HostError(f"{self.connector.name}: cannot take FOSSP's lock: {result.describe()}")
             if not self._stale(result.stdout.strip()):
                 break
             await self._remove()

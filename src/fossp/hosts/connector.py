@@ -146,12 +146,17 @@ class RootConnector(Connector):
 
 
 class SshConnector(Connector):
-    """One asyncssh connection for the whole run; host keys are checked against known_hosts."""
+    """One asyncssh connection for the whole run; host keys are checked against known_hosts.
 
-    def __init__(self, name: str, connection: asyncssh.SSHClientConnection, address: str) -> None:
+    With ``become`` a non-root login runs every command through ``sudo -n`` (never a
+    password prompt: a sudoer without NOPASSWD fails at once with sudo's message).
+    """
+
+    def __init__(self, name: str, connection: asyncssh.SSHClientConnection, address: str, become: bool = False) -> None:
         self.name = name
         self.address = address
         self._connection = connection
+        self._prefix = ["sudo", "-n", "--"] if become else []
 
     @classmethod
     async def open(cls, host: HostSpec, timeout: float = 15.0) -> SshConnector:
@@ -178,13 +183,13 @@ class SshConnector(Connector):
         except (OSError, asyncssh.Error, TimeoutError) as error:
             reason = getattr(error, "reason", None) or str(error) or type(error).__name__
             raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}") from None
-        return cls(host.name, connection, host.address)
+        return cls(host.name, connection, host.address, host.become)
 
     async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
         import asyncssh
 
         try:
-            completed = await self._connection.run(shlex.join(argv), input=stdin, encoding=None)
+            completed = await self._connection.run(shlex.join(self._prefix + argv), input=stdin, encoding=None)
         except (OSError, asyncssh.Error) as error:
             raise HostError(f"{self.name}: connection lost: {error}") from None
         out = completed.stdout if isinstance(completed.stdout, bytes) else b""

@@ -9,7 +9,8 @@ FOSSP's own format::
       databases: {hosts: [db1], vars: {postgresql_port: 5433}}
 
 Ansible inventories are read too (``ansible_host``, ``ansible_user``, ``ansible_port``,
-``ansible_ssh_private_key_file``, ``ansible_connection``), so users can bring theirs.
+``ansible_ssh_private_key_file``, ``ansible_connection``, ``ansible_become``), so users can
+bring theirs. ``become: true`` makes a non-root user run commands through ``sudo -n``.
 A variable named ``<role name>_<setting>`` overrides that role's setting on the host.
 """
 
@@ -42,6 +43,7 @@ class HostSpec(BaseModel):
     key: str | None = None
     known_hosts: str | None = None
     connection: Connection = "ssh"
+    become: bool = False
     vars: dict[str, Any] = {}
 
 
@@ -54,6 +56,7 @@ class _HostEntry(BaseModel):
     key: str | None = None
     known_hosts: str | None = None
     connection: Connection = "ssh"
+    become: bool = False
     vars: dict[str, Any] = {}
 
 
@@ -122,6 +125,7 @@ def _host_from_ansible(name: str, variables: dict[str, Any]) -> HostSpec:
         user=str(variables.get("ansible_user", "root")),
         key=variables.get("ansible_ssh_private_key_file"),
         connection="local" if connection == "local" else "ssh",
+        become=str(variables.get("ansible_become", False)).lower() in ("true", "yes", "1"),
         vars=own,
     )
 
