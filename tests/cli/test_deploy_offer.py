@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import run_fossp
@@ -14,6 +17,7 @@ UNREACHABLE = ["--target", "127.0.0.1:9"]  # the discard port: nothing listens, 
     [
         (["plan", "eucalyptus"], "FOSSP-CLSEU (Eucalyptus) is not offered for deploy: upstream is dead"),
         (["deploy", "wildfly"], "catalog status is preview (use --include-preview"),
+        (["deploy", "wildfly", "--include-preview"], "no deploy recipe for it yet"),
         (["deploy", "eucalyptus", "--include-preview"], "upstream is dead"),
     ],
 )
@@ -23,10 +27,27 @@ def test_roles_not_offered_are_refused_before_any_host_is_reached(args: list[str
     assert message in done.stderr
 
 
-def test_include_preview_lets_a_preview_role_through_to_the_host() -> None:
-    done = run_fossp("plan", "wildfly", "--include-preview", *UNREACHABLE, "--json")
-    assert "not offered for deploy" not in done.stderr
-    assert done.returncode == 1  # the role was accepted; the unreachable host is what failed
+def test_the_stage_gate_decides_what_deploys_by_default(tmp_path: Path) -> None:
+    """A launched role proposed anew at the gate is preview: deploy needs --include-preview."""
+    os.environ["FOSSP_DB"] = f"sqlite:///{tmp_path / 'gate.db'}"
+    try:
+        run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", stdin="a-long-password\n")
+        assert (
+            run_fossp("gate", "propose", "TFTP", "--role", "tftp", "--summary", "boot", "--as", "lia").returncode == 0
+        )
+        refused = run_fossp("plan", "tftp", *UNREACHABLE)
+        accepted = run_fossp("plan", "tftp", "--include-preview", *UNREACHABLE, "--json")
+    finally:
+        del os.environ["FOSSP_DB"]
+    assert refused.returncode == 2 and "catalog status is preview" in refused.stderr
+    assert "not offered for deploy" not in accepted.stderr
+    assert accepted.returncode == 1  # the role was accepted; the unreachable host is what failed
+
+
+def test_roles_without_a_deploy_recipe_are_refused_not_half_deployed() -> None:
+    done = run_fossp("deploy", "samba-ad", *UNREACHABLE)
+    assert done.returncode == 2
+    assert "no deploy recipe for it yet (roles it deploys: bind, " in done.stderr
 
 
 def test_required_roles_are_added_and_said() -> None:

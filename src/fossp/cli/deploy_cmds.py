@@ -16,6 +16,7 @@ from fossp.cli.common import JsonOption, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
+    from fossp.catalog.schema import Role
     from fossp.engine.fleet import HostResult
     from fossp.hosts.inventory import HostSpec
 
@@ -56,6 +57,16 @@ def _note(text: str) -> None:
     sys.stderr.write(f"fossp: {text}\n")
 
 
+def _no_recipe(role: Role) -> str | None:
+    """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it."""
+    from fossp.engine.recipe import RECIPES_DIR, has_recipe
+
+    if has_recipe(role.name):
+        return None
+    ready = ", ".join(sorted(path.stem for path in RECIPES_DIR.glob("*.yaml")))
+    return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"
+
+
 def _choices(
     roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
 ) -> tuple[Catalog, list[tuple[str, dict[str, Any]]]]:
@@ -90,7 +101,7 @@ def _choices(
             _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
     for role_id, values in choices.items():
         resolve_settings(catalog.roles[role_id], values, "--set", complete=False)
-        problem = why_not_offered(catalog.roles[role_id], None, include_preview)
+        problem = why_not_offered(catalog.roles[role_id], None, include_preview) or _no_recipe(catalog.roles[role_id])
         if problem:
             raise BadInput(f"{role_id} ({catalog.roles[role_id].implementation}) is not offered for deploy: {problem}")
     return catalog, list(choices.items())

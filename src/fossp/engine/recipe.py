@@ -134,6 +134,11 @@ class Recipe(Strict):
 
 
 @cache
+def has_recipe(role_name: str) -> bool:
+    """Whether FOSSP knows how to configure the role, not only install and start it."""
+    return (RECIPES_DIR / f"{role_name}.yaml").is_file()
+
+
 def load_recipe(role_name: str) -> Recipe:
     """The role's recipe, or an empty one (packages, units, firewall only)."""
     path = RECIPES_DIR / f"{role_name}.yaml"
