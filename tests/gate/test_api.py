@@ -150,3 +150,37 @@ def test_maintainers_over_the_api(client: TestClient, service: GateService) -> N
     assert removed.status_code == 200 and removed.json()["maintainers"] == ["ann"]
     last = lead.delete(f"/api/v1/applications/{app_id}/maintainers/ann", headers=lead_headers)
     assert last.status_code == 409 and "last maintainer" in last.json()["detail"]
+
+
+def _page_sign_in(client: TestClient, name: str) -> str:
+    """Sign in through the form; answer the session's CSRF token for the page forms."""
+    login = client.get("/login")
+    csrf = login.text.split('name="csrf" value="')[1].split('"')[0]
+    assert client.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf}).status_code == 200
+    return client.get("/").text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_the_admin_page_lists_and_adds_users(client: TestClient, service: GateService) -> None:
+    csrf = _page_sign_in(client, "adm")
+    page = client.get("/admin/users")
+    assert page.status_code == 200 and 'data-user="lia"' in page.text and 'href="/admin/users"' in page.text
+    form = {"name": "newbie", "role": "qa", "password": "long enough pass"}
+    assert client.post("/admin/users", data={**form, "csrf": "forged"}).status_code == 403
+    bad = client.post("/admin/users", data={**form, "role": "boss", "csrf": csrf})
+    assert bad.status_code == 422 and "field &#39;role&#39;" in bad.text
+    short = client.post("/admin/users", data={**form, "password": "short", "csrf": csrf})
+    assert short.status_code == 422 and "field &#39;password&#39;" in short.text
+    assert "newbie" not in [u["name"] for u in service.users()]
+    added = client.post("/admin/users", data={**form, "csrf": csrf}, follow_redirects=False)
+    assert added.status_code == 303 and added.headers["location"] == "/admin/users"
+    assert {"name": "newbie", "role": "qa", "can_sign_in": True} in service.users()
+    assert client.post("/admin/users", data={**form, "csrf": csrf}).status_code == 409
+    newbie = TestClient(client.app)
+    assert newbie.post("/api/v1/session", json={"name": "newbie", "password": "long enough pass"}).status_code == 200
+    member = TestClient(client.app)
+    member_csrf = _page_sign_in(member, "mem")
+    refused = member.get("/admin/users")
+    assert refused.status_code == 403 and "may not manage-users" in refused.text
+    assert 'href="/admin/users"' not in member.get("/").text
+    sneaked = member.post("/admin/users", data={**form, "name": "mallory", "csrf": member_csrf})
+    assert sneaked.status_code == 403 and "mallory" not in [u["name"] for u in service.users()]

@@ -26,6 +26,8 @@ def test_cli_flow_and_exit_codes(db: str) -> None:
     assert "s3cret-pass" not in added.stdout + added.stderr
     assert json.loads(added.stdout) == {"name": "lia", "role": "liaison", "can_sign_in": True}
     assert run_fossp("users", "add", "mai", "--role", "maintainer", "--no-password").returncode == 0
+    empty = run_fossp("users", "add", "eve", "--role", "viewer", "--password-stdin", stdin="\n")
+    assert empty.returncode == 2 and "field 'password'" in empty.stderr
     proposed = run_fossp(
         "gate", "propose", "PostgreSQL 16", "--role", "postgresql", "--summary", "db", "--as", "mai", "--json"
     )

@@ -164,10 +164,16 @@ class GateService:
             role = _choice("role", role, [p.value for p in Participant])
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise Refused(f"a user named '{name}' already exists")
-            user = User(name=name, role=role, password_hash=hash_password(password) if password else None)
+            user = User(name=name, role=role, password_hash=None if password is None else hash_password(password))
             s.add(user)
             self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role)
         return {"name": name, "role": role, "can_sign_in": password is not None}
+
+    def accounts(self, actor: str) -> list[dict[str, Any]]:
+        """The accounts, for their administrator: only an admin manages (and so lists) them here."""
+        with self._tx() as s:
+            self._actor(s, actor, Action.MANAGE_USERS)
+        return self.users()
 
     def users(self) -> list[dict[str, Any]]:
         with self._tx() as s:

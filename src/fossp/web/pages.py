@@ -138,6 +138,36 @@ def propose(
     return RedirectResponse(f"/apps/{view['id']}", status_code=303)
 
 
+@router.get("/admin/users")
+def users_page(request: Request, info: Reader) -> Response:
+    return _users_page(request, info)
+
+
+def _users_page(request: Request, info: SessionInfo, status: int = 200, error: str | None = None) -> Response:
+    assert info.user is not None
+    accounts = _gate(request).accounts(info.user)
+    return render(request, "users.html", status, users=accounts, roles=list(Participant), error=error)
+
+
+@router.post("/admin/users")
+def add_user(
+    request: Request,
+    info: Reader,
+    csrf: Annotated[str, Form()],
+    name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """An admin adds an account that signs in with ``password`` (stored as an Argon2id hash)."""
+    check_csrf(info, csrf)
+    assert info.user is not None
+    try:
+        _gate(request).add_user(info.user, name, role, password)
+    except FosspError as error:
+        return _users_page(request, info, getattr(error, "status", 400), error.message)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
 def _app_page(request: Request, ref: str, status: int = 200, error: str | None = None) -> HTMLResponse:
     gate = _gate(request)
     view = gate.show(ref)
