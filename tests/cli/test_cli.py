@@ -18,6 +18,14 @@ def test_roles_list_json_and_filters() -> None:
     rows = json.loads(done.stdout)
     assert {r["id"] for r in rows} >= {"FOSSP-DASPO"}
     assert all(r["service"] == "Database Services" for r in rows)
+    deployable = {r["id"]: r["deployable"] for r in rows}
+    assert deployable["FOSSP-DASPO"] is True
+
+
+def test_roles_list_says_which_roles_fossp_can_deploy() -> None:
+    rows = {r["name"]: r for r in json.loads(run_fossp("roles", "list", "--json").stdout)}
+    assert rows["nginx"]["deployable"] is True
+    assert rows["samba-ad"]["deployable"] is False
 
 
 def test_roles_show_by_id_and_by_name_agree() -> None:

@@ -74,6 +74,7 @@ def roles_list(
     """List roles with their IDs, status and packages per family."""
     from fossp.catalog.schema import Family
     from fossp.catalog.status import governed_catalog
+    from fossp.engine.recipe import has_recipe
     from fossp.output import emit, table
 
     catalog = governed_catalog()
@@ -85,6 +86,7 @@ def roles_list(
             "service": catalog.services[r.service].name,
             "implementation": r.implementation,
             "status": r.lifecycle.status.value,
+            "deployable": has_recipe(r.name),
             "upstream": r.upstream.status,
             "features": r.features,
             "fedora": r.packages[Family.FEDORA].packages if r.available_on(Family.FEDORA) else None,
@@ -97,13 +99,14 @@ def roles_list(
         as_json,
         lambda: table(
             f"{len(rows)} roles",
-            ["Role ID", "Name", "Service", "Status", "Fedora", "Debian"],
+            ["Role ID", "Name", "Service", "Status", "Deploys", "Fedora", "Debian"],
             [
                 [
                     r.id,
                     r.name,
                     catalog.services[r.service].name,
                     r.lifecycle.status.value,
+                    "yes" if has_recipe(r.name) else "-",
                     _packages_cell(r, Family.FEDORA),
                     _packages_cell(r, Family.DEBIAN),
                 ]
