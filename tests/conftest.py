@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from fossp.catalog.loader import DATA_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 FOSSP = [sys.executable, "-m", "fossp"]
+UNUSED_GATE_DB = Path(tempfile.mkdtemp(prefix="fossp-test-")) / "gate.db"
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +35,8 @@ def data_copy(tmp_path: Path) -> Path:
 def run_fossp(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `fossp` command line in a subprocess."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    # Hermetic: never read the machine's own stage gate database unless a test names one.
+    env.setdefault("FOSSP_DB", f"sqlite:///{UNUSED_GATE_DB}")
     return subprocess.run(
         [*FOSSP, *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=env, timeout=120, check=False
     )
