@@ -24,12 +24,8 @@ repo_app = new_app("The local package repository that lab hosts install from (of
 app.add_typer(repo_app, name="repo")
 
 NamesArgument = Annotated[list[str], typer.Argument(help="Host names: ^[a-z][a-z0-9-]{0,14}$.")]
-PackagesOption = Annotated[
-    list[str], typer.Option("--package", "-p", help="Extra Debian package for the local repo.")
-]
-RolesOption = Annotated[
-    list[str], typer.Option("--role", "-r", help="Catalog role whose Debian packages to add.")
-]
+PackagesOption = Annotated[list[str], typer.Option("--package", "-p", help="Extra Debian package for the local repo.")]
+RolesOption = Annotated[list[str], typer.Option("--role", "-r", help="Catalog role whose Debian packages to add.")]
 
 
 @contextmanager
@@ -43,8 +39,7 @@ def _progress() -> Iterator[Callable[[str], None]]:
 
 def _host_row(host: LabHost) -> list[str]:
     state = "running" if host.running else "stopped"
-    return [host.name, host.address, state, "yes" if host.ssh else "no", host.ssh_user,
-            str(host.key_path)]
+    return [host.name, host.address, state, "yes" if host.ssh else "no", host.ssh_user, str(host.key_path)]
 
 
 def _show_hosts(hosts: list[LabHost], as_json: bool, title: str) -> None:
@@ -85,8 +80,7 @@ def down_cmd(
         raise BadInput("fossp lab down: name hosts or give --all (not both)")
     chosen = [host.name for host in list_hosts()] if all_hosts else list(names or [])
     removed = down(chosen) if chosen else []
-    emit({"removed": removed}, as_json,
-         lambda: typer.echo(f"removed: {', '.join(removed) or 'nothing'}"))
+    emit({"removed": removed}, as_json, lambda: typer.echo(f"removed: {', '.join(removed) or 'nothing'}"))
 
 
 @app.command("list")
@@ -97,9 +91,7 @@ def list_cmd(as_json: JsonOption = False) -> None:
     _show_hosts(list_hosts(), as_json, "lab hosts")
 
 
-@app.command(
-    "ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@app.command("ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def ssh_cmd(
     name: Annotated[str, typer.Argument(help="Host name.")],
     command: Annotated[list[str] | None, typer.Argument(help="Command to run (after --).")] = None,

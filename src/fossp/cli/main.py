@@ -33,6 +33,7 @@ app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")
 app.command("serve")(gate_cmds.serve)
 
+
 def run() -> None:
     """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
     from fossp.errors import FosspError

@@ -39,8 +39,7 @@ def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
     # An rbind, not a fresh mount: systemd finds its (non-root) cgroup via /proc/self/cgroup.
     _mount("--rbind", str(CGROUP_ROOT), str(root / "sys/fs/cgroup"))
     for tmp in ("run", "tmp"):
-        _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs",
-               str(root / tmp))
+        _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs", str(root / tmp))
     _mount("--rbind", "/dev", str(root / "dev"))
     # Nothing in the host may write to the controller's console: give it the host's log.
     _mount("--bind", str(console), str(root / "dev/console"))

@@ -180,17 +180,30 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
     host.log_path.parent.mkdir(parents=True, exist_ok=True)
     host.log_path.write_text("")
     argv = [
-        "nsenter", f"--net={network.netns_path(host.name)}",
-        "unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--",
-        sys.executable, "-m", "fossp.lab.boot",
-        "--root", str(host.root_path), "--hostname", host.name,
-        "--repo", str(paths.repo), "--console", str(host.log_path),
+        "nsenter",
+        f"--net={network.netns_path(host.name)}",
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--",
+        sys.executable,
+        "-m",
+        "fossp.lab.boot",
+        "--root",
+        str(host.root_path),
+        "--hostname",
+        host.name,
+        "--repo",
+        str(paths.repo),
+        "--console",
+        str(host.log_path),
         *[arg for cgroup in cgroups for arg in ("--cgroup", str(cgroup))],
     ]
     with open(host.log_path, "ab") as log:
-        launcher = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+        launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     _launchers[host.name] = launcher
     pid = _child_of(launcher, host)
     return host.model_copy(update={"pid": pid, "pid_start": _start_time(pid), "cgroups": cgroups})
@@ -214,8 +227,22 @@ def _journal_tail(host: LabHost) -> str:
     """The end of a host's journal (entered with nsenter), to say why a boot went wrong."""
     if not _alive(host) or host.pid is None:
         return tail(host.log_path)
-    argv = ["nsenter", "-t", str(host.pid), "-a", "-r", "-w",
-            "journalctl", "-b", "-q", "--no-pager", "-n", "15", "-p", "warning"]
+    argv = [
+        "nsenter",
+        "-t",
+        str(host.pid),
+        "-a",
+        "-r",
+        "-w",
+        "journalctl",
+        "-b",
+        "-q",
+        "--no-pager",
+        "-n",
+        "15",
+        "-p",
+        "warning",
+    ]
     journal = run(argv, f"read the journal of {host.name}", check=False, timeout=30)
     return (journal.stdout + journal.stderr).strip() or "(empty)"
 
@@ -226,8 +253,9 @@ def _wait_for_ssh(host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
     last_error = ""
     while time.monotonic() < deadline:
         if not _alive(host):
-            raise LabError(f"lab host {host.name}: PID 1 exited during boot; "
-                           f"log {host.log_path}:\n{tail(host.log_path)}")
+            raise LabError(
+                f"lab host {host.name}: PID 1 exited during boot; log {host.log_path}:\n{tail(host.log_path)}"
+            )
         if _port_open(host.address):
             probe = run(host.ssh_command("true"), f"ssh to {host.name}", check=False, timeout=30)
             if probe.returncode == 0:
@@ -356,4 +384,4 @@ def resolve_target(target: str) -> LabHost:
     """Turn a ``--target lab:NAME`` value into the lab host it names."""
     if not target.startswith(TARGET_PREFIX):
         raise BadInput(f"target {target!r}: a lab target looks like lab:NAME")
-    return get(target[len(TARGET_PREFIX):])
+    return get(target[len(TARGET_PREFIX) :])

@@ -22,17 +22,37 @@ REPO_MOUNT = "srv/fossp-repo"
 
 #: Units that touch the controller's kernel or hardware, or fail without them.
 MASKED_UNITS = (
-    "systemd-logind.service", "e2scrub_reap.service", "e2scrub_all.timer",
-    "getty@.service", "serial-getty@.service", "console-getty.service",
-    "systemd-timesyncd.service", "systemd-sysctl.service", "systemd-modules-load.service",
-    "systemd-udevd.service", "systemd-udev-trigger.service", "systemd-udev-settle.service",
-    "systemd-binfmt.service", "systemd-remount-fs.service", "systemd-hwdb-update.service",
-    "systemd-tmpfiles-setup-dev.service", "kmod-static-nodes.service", "systemd-firstboot.service",
-    "systemd-pstore.service", "systemd-networkd-wait-online.service",
-    "systemd-journald-audit.socket", "proc-sys-fs-binfmt_misc.automount",
-    "sys-kernel-debug.mount", "sys-kernel-tracing.mount", "sys-kernel-config.mount",
-    "sys-fs-fuse-connections.mount", "dev-hugepages.mount", "dev-mqueue.mount",
-    "apt-daily.timer", "apt-daily-upgrade.timer", "fstrim.timer",
+    "systemd-logind.service",
+    "e2scrub_reap.service",
+    "e2scrub_all.timer",
+    "getty@.service",
+    "serial-getty@.service",
+    "console-getty.service",
+    "systemd-timesyncd.service",
+    "systemd-sysctl.service",
+    "systemd-modules-load.service",
+    "systemd-udevd.service",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-binfmt.service",
+    "systemd-remount-fs.service",
+    "systemd-hwdb-update.service",
+    "systemd-tmpfiles-setup-dev.service",
+    "kmod-static-nodes.service",
+    "systemd-firstboot.service",
+    "systemd-pstore.service",
+    "systemd-networkd-wait-online.service",
+    "systemd-journald-audit.socket",
+    "proc-sys-fs-binfmt_misc.automount",
+    "sys-kernel-debug.mount",
+    "sys-kernel-tracing.mount",
+    "sys-kernel-config.mount",
+    "sys-fs-fuse-connections.mount",
+    "dev-hugepages.mount",
+    "dev-mqueue.mount",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "fstrim.timer",
 )
 
 SSHD_CONFIG = """\
@@ -66,8 +86,7 @@ def build_base(paths: LabPaths) -> None:
     pool.delete_subvolume(building)
     pool.create_subvolume(building)
     run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
-         SUITE, building, MIRROR],
+        ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", SUITE, building, MIRROR],
         f"debootstrap {SUITE} from {MIRROR} into {building}",
         timeout=1800,
     )

@@ -37,8 +37,9 @@ def make_host_key(root: Path, comment: str) -> str:
     for old in ssh_dir.glob("ssh_host_*"):
         old.unlink()
     key = ssh_dir / "ssh_host_ed25519_key"
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key],
-        f"make the SSH host key of {comment}")
+    run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", key], f"make the SSH host key of {comment}"
+    )
     return " ".join(key.with_name(key.name + ".pub").read_text().split()[:2])
 
 
@@ -50,19 +51,24 @@ def write_known_hosts(paths: LabPaths, entries: Iterable[tuple[str, str]]) -> No
     temporary.rename(paths.known_hosts)
 
 
-def ssh_argv(
-    key: Path, known_hosts: Path, destination: str, *, batch: bool = True
-) -> list[str]:
+def ssh_argv(key: Path, known_hosts: Path, destination: str, *, batch: bool = True) -> list[str]:
     """The ssh command line that reaches a lab host with strict host key checking."""
     argv = [
         "ssh",
-        "-i", str(key),
-        "-o", "IdentitiesOnly=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", f"UserKnownHostsFile={known_hosts}",
-        "-o", "GlobalKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=5",
-        "-o", "LogLevel=ERROR",
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={known_hosts}",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "LogLevel=ERROR",
     ]
     if batch:
         argv += ["-o", "BatchMode=yes"]

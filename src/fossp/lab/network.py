@@ -88,17 +88,14 @@ def create_host_network(name: str, address: str) -> None:
     belongs to someone else (another lab folder, say) and is left alone.
     """
     if _netns_in_use(name):
-        raise LabError(f"netns {netns_name(name)} is in use by processes outside this lab; "
-                       "choose another host name")
+        raise LabError(f"netns {netns_name(name)} is in use by processes outside this lab; choose another host name")
     ensure_bridge()
     remove_host_network(name, address)
     netns, veth = netns_name(name), veth_name(address)
     run(["ip", "netns", "add", netns], f"create netns {netns}")
-    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns],
-        f"create veth {veth}")
+    run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns], f"create veth {veth}")
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"], f"plug {veth} into {BRIDGE}")
     inside = ["ip", "-n", netns]
-    run([*inside, "addr", "add", f"{address}/{SUBNET.prefixlen}", "dev", "eth0"],
-        f"address eth0 in {netns}")
+    run([*inside, "addr", "add", f"{address}/{SUBNET.prefixlen}", "dev", "eth0"], f"address eth0 in {netns}")
     run([*inside, "link", "set", "eth0", "up"], f"bring up eth0 in {netns}")
     run([*inside, "link", "set", "lo", "up"], f"bring up lo in {netns}")

@@ -71,12 +71,23 @@ def _download(paths: LabPaths, packages: list[str]) -> None:
     status = paths.base / "var" / "lib" / "dpkg" / "status"
     (paths.repo / "partial").mkdir(parents=True, exist_ok=True)
     result = run(
-        ["apt-get", "-q", "-y", "--download-only", "--no-install-recommends",
-         "-o", f"Dir::State::status={status}",
-         "-o", f"Dir::Cache::archives={paths.repo}",
-         "-o", "Debug::NoLocking=true",
-         "-o", "APT::Sandbox::User=root",
-         "install", *packages],
+        [
+            "apt-get",
+            "-q",
+            "-y",
+            "--download-only",
+            "--no-install-recommends",
+            "-o",
+            f"Dir::State::status={status}",
+            "-o",
+            f"Dir::Cache::archives={paths.repo}",
+            "-o",
+            "Debug::NoLocking=true",
+            "-o",
+            "APT::Sandbox::User=root",
+            "install",
+            *packages,
+        ],
         "download packages for the lab repository",
         check=False,
         timeout=1800,
@@ -92,11 +103,9 @@ def _download(paths: LabPaths, packages: list[str]) -> None:
 def _index(paths: LabPaths) -> None:
     """Write Packages and Release so apt inside the hosts accepts the flat repository."""
     require_tools("apt-ftparchive")
-    packages = run(["apt-ftparchive", "packages", "."], "index the lab repository",
-                   cwd=paths.repo).stdout
+    packages = run(["apt-ftparchive", "packages", "."], "index the lab repository", cwd=paths.repo).stdout
     (paths.repo / "Packages").write_text(packages)
-    release = run(["apt-ftparchive", "release", "."], "index the lab repository",
-                  cwd=paths.repo).stdout
+    release = run(["apt-ftparchive", "release", "."], "index the lab repository", cwd=paths.repo).stdout
     (paths.repo / "Release").write_text(release)
 
 

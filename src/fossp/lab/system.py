@@ -41,8 +41,7 @@ def require_tools(*tools: str) -> None:
         if shutil.which(tool) is None:
             package = TOOL_PACKAGES.get(tool, tool)
             raise LabError(
-                f"{tool} not found; install it with `apt-get install {package}` "
-                "(or run scripts/setup.d/lab.sh)"
+                f"{tool} not found; install it with `apt-get install {package}` (or run scripts/setup.d/lab.sh)"
             )
 
 
@@ -58,7 +57,11 @@ def run(
     args = [str(arg) for arg in argv]
     try:
         result = subprocess.run(
-            args, capture_output=True, text=True, timeout=timeout, check=False,
+            args,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
             cwd=cwd,
         )
     except FileNotFoundError as error:

@@ -61,17 +61,12 @@ def lab_fixture(*names: str, packages: tuple[str, ...] = (), scope: Any = "sessi
     return fixture
 
 
-def ssh(
-    host: LabHost, *command: str, check: bool = True, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
+def ssh(host: LabHost, *command: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``command`` on ``host`` over SSH (host key verified); raise on failure if ``check``."""
-    result = subprocess.run(
-        host.ssh_command(*command), capture_output=True, text=True, timeout=timeout, check=False
-    )
+    result = subprocess.run(host.ssh_command(*command), capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise AssertionError(
-            f"on {host.name}: {' '.join(command)} exited {result.returncode}:\n"
-            f"{result.stdout}{result.stderr}"
+            f"on {host.name}: {' '.join(command)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
         )
     return result
 
