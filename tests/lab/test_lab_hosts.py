@@ -115,8 +115,9 @@ def test_down_removes_process_network_root_and_record() -> None:
     assert not Path("/sys/class/net", host.veth).exists()
     assert not host.root_path.exists() and not paths.host_dir("t-gone").exists()
     assert host.address not in paths.known_hosts.read_text()
-    listed = subprocess.run(["btrfs", "subvolume", "list", str(paths.pool)],
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["btrfs", "subvolume", "list", str(paths.pool)], capture_output=True, text=True, check=True
+    ).stdout
     assert "roots/t-gone" not in listed
     again = run_fossp("lab", "down", "t-gone")
     assert again.returncode == 2 and "t-gone" in again.stderr
