@@ -30,6 +30,9 @@ InventoryOption = Annotated[
         "--inventory", "-i", help="Inventory file (FOSSP YAML, Ansible INI or YAML); default /etc/fossp/inventory.yaml."
     ),
 ]
+BecomeOption = Annotated[
+    bool, typer.Option("--become", help="Log in as the inventory's user and run commands through sudo -n.")
+]
 ProfileOption = Annotated[
     Path | None, typer.Option("--profile", "-p", help="Profile file with the roles and their settings.")
 ]
@@ -44,10 +47,12 @@ PreviewOption = Annotated[
 inventory_app = new_app("Hosts and groups FOSSP acts on.")
 
 
-def _hosts(targets: list[str], inventory: Path | None) -> list[HostSpec]:
+def target_hosts(targets: list[str], inventory: Path | None, become: bool = False) -> list[HostSpec]:
+    """The target hosts; --become makes every one of them run commands through sudo -n."""
     from fossp.hosts.inventory import default_inventory, resolve_targets
 
-    return resolve_targets(default_inventory(inventory), targets)
+    hosts = resolve_targets(default_inventory(inventory), targets)
+    return [host.model_copy(update={"become": True}) for host in hosts] if become else hosts
 
 
 def _note(text: str) -> None:
@@ -127,13 +132,14 @@ def plan(
     roles: RolesArgument = None,
     target: TargetOption = [],  # noqa: B006 - typer reads the default
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
-    hosts = _hosts(target, inventory)
+    hosts = target_hosts(target, inventory, become)
     catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -153,13 +159,14 @@ def deploy(
     roles: RolesArgument = None,
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy roles: install, configure, start, open the firewall, then run the health probes."""
-    hosts = _hosts(target, inventory)
+    hosts = target_hosts(target, inventory, become)
     catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -177,11 +184,12 @@ def deploy(
 def status(
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the health probes.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Each deployed role's state from live checks (units, packages, files, probes)."""
-    hosts = _hosts(target, inventory)
+    hosts = target_hosts(target, inventory, become)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.catalog.loader import load_catalog
@@ -199,10 +207,11 @@ def decommission(
     roles: RolesArgument = None,
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Remove what FOSSP added for the roles (all FOSSP roles if none are named)."""
-    hosts = _hosts(target, inventory)
+    hosts = target_hosts(target, inventory, become)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.catalog.loader import load_catalog
@@ -218,10 +227,11 @@ def decommission(
 def facts(
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Gather and show each host's facts (one round trip per host; read-only)."""
-    hosts = _hosts(target, inventory)
+    hosts = target_hosts(target, inventory, become)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.hosts.facts import gather_facts

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from fossp.cli.common import JsonOption, new_app
-from fossp.cli.deploy_cmds import InventoryOption, TargetOption
+from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption
 
 if TYPE_CHECKING:
     from fossp.catalog.schema import PlatformComponent
@@ -39,11 +39,13 @@ def _render(report: dict[str, Any]) -> None:
     )
 
 
-def _remote(components: list[PlatformComponent], targets: list[str], inventory: Any) -> list[dict[str, Any]]:
+def _remote(
+    components: list[PlatformComponent], targets: list[str], inventory: Any, become: bool
+) -> list[dict[str, Any]]:
     """Run the same read-only facts script on each target host, one round trip each."""
     import asyncio
 
-    from fossp.cli.deploy_cmds import _hosts
+    from fossp.cli.deploy_cmds import target_hosts
     from fossp.engine.fleet import run_fleet
     from fossp.platform.checks import check_platform
     from fossp.platform.facts import gather_script, parse_facts
@@ -54,7 +56,7 @@ def _remote(components: list[PlatformComponent], targets: list[str], inventory: 
         done = await connector.run(["sh", "-s"], stdin=script)
         return check_platform(components, parse_facts(done.stdout))
 
-    results = asyncio.run(run_fleet(_hosts(targets, inventory), action, lambda host, message: None))
+    results = asyncio.run(run_fleet(target_hosts(targets, inventory, become), action, lambda host, message: None))
     return [_report(r.host, r.value) if r.ok else {"host": r.host, "ok": False, "error": r.error} for r in results]
 
 
@@ -62,6 +64,7 @@ def _remote(components: list[PlatformComponent], targets: list[str], inventory: 
 def check(
     target: TargetOption = [],  # noqa: B006 - typer reads the default
     inventory: InventoryOption = None,
+    become: BecomeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Check each platform component: pass, warn or fail, and what to do.
@@ -77,7 +80,7 @@ def check(
 
     components = load_catalog().platform
     if target:
-        reports = _remote(components, target, inventory)
+        reports = _remote(components, target, inventory, become)
     else:
         reports = [_report("localhost", check_platform(components, gather_local(components)))]
 
