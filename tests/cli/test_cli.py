@@ -71,6 +71,7 @@ def test_recommend_conflict_is_a_finding_exit_1() -> None:
         (["recommend", "web server", "--set", "nginx.http_port=0"], "below the minimum 1"),
         (["recommend", "web server", "--set", "nginx=1"], "expected ROLE.SETTING=VALUE"),
         (["roles", "list", "--family", "gentoo"], "--family: 'gentoo' is not one of fedora, debian"),
+        (["recommend", "dhcp", "--set", "kea.subnet=10.213.0.5/24"], "is not a network in CIDR form"),
         (["release", "check", "1.x", "2.0"], "'1.x' is not a release version"),
     ],
 )

@@ -199,9 +199,9 @@ class Setting(Strict):
                 raise ValueError(f"{value!r} is not an IP address") from None
         if kind is SettingType.CIDR:
             try:
-                ipaddress.ip_network(value, strict=False)
+                ipaddress.ip_network(value, strict=True)
             except ValueError:
-                raise ValueError(f"{value!r} is not a network in CIDR form") from None
+                raise ValueError(f"{value!r} is not a network in CIDR form (address/prefix, no host bits)") from None
 
     def _check_pattern(self, value: str) -> None:
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
