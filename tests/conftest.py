@@ -14,7 +14,6 @@ import pytest
 from fossp.catalog import Catalog, load_catalog
 from fossp.catalog.loader import DATA_DIR
 
-REPO = Path(__file__).resolve().parent.parent
 FOSSP = [sys.executable, "-m", "fossp"]
 UNUSED_GATE_DB = Path(tempfile.mkdtemp(prefix="fossp-test-")) / "gate.db"
 

@@ -6,6 +6,7 @@ YAML files in ``/etc/fossp/roles.d`` (or the folder named by ``FOSSP_ROLES_DIR``
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -74,6 +75,14 @@ def load_role_file(path: Path) -> Role:
     return parse_model(Role, data, str(path))
 
 
+def closest(word: str, candidates: list[str], limit: int = 3) -> list[str]:
+    """The candidates most like ``word`` (for "did you mean ...?")."""
+    unique = list(dict.fromkeys(candidates))
+    lowered = {c.lower(): c for c in unique}
+    hits = difflib.get_close_matches(word.lower(), list(lowered), n=limit, cutoff=0.6)
+    return [lowered[h] for h in hits]
+
+
 @dataclass(frozen=True)
 class Catalog:
     """Roles, services, the feature vocabulary and the platform definition, cross-checked."""
@@ -93,8 +102,6 @@ class Catalog:
         matches = [r for r in self.roles.values() if r.implementation.lower() == wanted]
         if len(matches) == 1:
             return matches[0]
-        from fossp.selection.text import closest
-
         hint = closest(wanted, [*(r.name for r in self.roles.values()), *self.roles])
         suffix = f"; did you mean {', '.join(hint)}?" if hint else ""
         if len(matches) > 1:

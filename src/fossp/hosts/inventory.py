@@ -31,33 +31,31 @@ DEFAULT_INVENTORY = Path("/etc/fossp/inventory.yaml")
 Connection = Literal["ssh", "local", "root"]
 
 
-class HostSpec(BaseModel):
+class _Reach(BaseModel):
+    """How a host is reached; shared by inventory entries and resolved hosts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = "root"
+    key: str | None = None
+    known_hosts: str | None = None
+    connection: Connection = "ssh"
+    become: bool = False
+    vars: dict[str, Any] = {}
+
+
+class HostSpec(_Reach):
     """How to reach one host, and its variables."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     address: str
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str = "root"
-    key: str | None = None
-    known_hosts: str | None = None
-    connection: Connection = "ssh"
-    become: bool = False
-    vars: dict[str, Any] = {}
 
 
-class _HostEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class _HostEntry(_Reach):
     address: str | None = None
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str = "root"
-    key: str | None = None
-    known_hosts: str | None = None
-    connection: Connection = "ssh"
-    become: bool = False
-    vars: dict[str, Any] = {}
 
 
 class _GroupEntry(BaseModel):

@@ -7,11 +7,10 @@ wins over "balancer" and each word is used once.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
-from fossp.catalog.loader import Catalog
+from fossp.catalog.loader import Catalog, closest
 
 STOPWORDS = frozenset(
     {
@@ -134,14 +133,6 @@ def match_text(text: str, catalog: Catalog) -> TextMatch:
     vocabulary = {word for phrase in phrases(catalog) for word in phrase.words}
     result.ignored = [w for w, u in zip(words, used, strict=True) if not (u or w in STOPWORDS or w in vocabulary)]
     return result
-
-
-def closest(word: str, candidates: list[str], limit: int = 3) -> list[str]:
-    """The candidates most like ``word`` (for "did you mean ...?")."""
-    unique = list(dict.fromkeys(candidates))
-    lowered = {c.lower(): c for c in unique}
-    hits = difflib.get_close_matches(word.lower(), list(lowered), n=limit, cutoff=0.6)
-    return [lowered[h] for h in hits]
 
 
 def closest_features(word: str, catalog: Catalog) -> list[str]:
