@@ -119,8 +119,27 @@ class Step(Strict):
     description: str
 
 
+class Dump(Strict):
+    """A consistent copy made with the data's own tool (pg_dumpall, mariadb-dump), printed
+    on standard output; ``restore`` reads it back on standard input."""
+
+    argv: list[str] = Field(min_length=1)
+    file: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    restore: list[str] = Field(min_length=1)
+
+
+class DataPath(Strict):
+    """A folder of the role's data (databases, logs, spools): kept by decommission unless
+    purged, and on a BTRFS root a subvolume of its own, so a system rollback keeps it."""
+
+    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
+    why: str
+    dump: Dump | None = None
+
+
 class FamilyRecipe(Strict):
     vars: dict[str, PackageVersionVar | TextVar] = Field(default_factory=dict)
+    data: list[DataPath] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
 

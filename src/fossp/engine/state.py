@@ -52,12 +52,23 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class ChangeStatus(StrEnum):
+    """Write-ahead: an entry is recorded (``intent``) before its change and marked ``done``
+    after it; an intent found by a later run is ``interrupted`` (it may or may not have
+    happened, so its undo -- idempotent -- is kept and applied on decommission)."""
+
+    INTENT = "intent"
+    DONE = "done"
+    INTERRUPTED = "interrupted"
+
+
 class Change(BaseModel):
-    """One change FOSSP made, with what it takes to undo it."""
+    """One change FOSSP made (or is about to make), with what it takes to undo it."""
 
     model_config = ConfigDict(extra="forbid")
 
     role: str
+    status: ChangeStatus = ChangeStatus.DONE
     kind: ChangeKind
     target: str
     at: str = Field(default_factory=now)

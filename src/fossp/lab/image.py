@@ -16,7 +16,7 @@ from fossp.lab.system import require_tools, run
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("FOSSP_LAB_MIRROR", "http://deb.debian.org/debian")
-BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps")
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "iproute2", "procps", "btrfs-progs")
 BASE_STAMP = f"{SUITE} minbase {','.join(BASE_PACKAGES)}\n"
 REPO_MOUNT = "srv/fossp-repo"
 
