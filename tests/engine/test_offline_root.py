@@ -86,7 +86,13 @@ def test_a_failing_step_stops_the_host_and_keeps_the_ledger(root: Path, catalog:
     assert [op.kind.value for op in failure.value.outcome.applied] == ["install-packages", "write-file"]
     state = HostState.model_validate_json((root / STATE_FILE.lstrip("/")).read_text())
     assert state.instances["FOSSP-WDSNG"].state is InstanceState.ERROR
-    assert [c.kind.value for c in state.ledger] == ["packages", "file"]
+    # Write-ahead: the folder that failed to appear is in the ledger too, as begun but not done.
+    assert [(c.kind.value, c.status.value) for c in state.ledger] == [
+        ("packages", "done"),
+        ("file", "done"),
+        ("dir", "interrupted"),
+    ]
+    assert state.run is None  # the run ended (in error): it is not reported as interrupted
     undone = asyncio.run(decommission_host(RootConnector(str(root)), catalog, ["nginx"]))
     assert undone.removed_packages == ["nginx", "nginx-filesystem"]
 

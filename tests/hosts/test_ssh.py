@@ -12,12 +12,13 @@ from fossp.engine.fleet import run_fleet
 from fossp.hosts.connector import HostError, SshConnector
 from fossp.hosts.facts import gather_facts
 from fossp.hosts.inventory import HostSpec
+from fossp.hosts.timeouts import Timeouts
 
 from .conftest import Sshd, free_port, keygen
 
 
 async def _connected(host: HostSpec) -> SshConnector:
-    return await SshConnector.open(host, timeout=5)
+    return await SshConnector.open(host, Timeouts(connect=5))
 
 
 def test_arguments_cross_as_data_and_one_connection_serves_the_run(sshd: Sshd, tmp_path: Path) -> None:

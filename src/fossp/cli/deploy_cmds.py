@@ -43,6 +43,14 @@ SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SET
 PreviewOption = Annotated[
     bool, typer.Option("--include-preview", help="Allow roles the stage gate has not launched yet.")
 ]
+TimeoutOption = Annotated[
+    list[str],
+    typer.Option(
+        "--timeout",
+        help="A time bound, NAME=SECONDS (connect, facts, command, packages, package_wait, keepalive, host) "
+        "or SECONDS for a host's whole run; repeatable. Inventory: fossp_timeout_NAME.",
+    ),
+]
 
 inventory_app = new_app("Hosts and groups FOSSP acts on.")
 
@@ -53,6 +61,16 @@ def target_hosts(targets: list[str], inventory: Path | None, become: bool = Fals
 
     hosts = resolve_targets(default_inventory(inventory), targets)
     return [host.model_copy(update={"become": True}) for host in hosts] if become else hosts
+
+
+def bounds(hosts: list[HostSpec], values: list[str]) -> dict[str, float]:
+    """The --timeout values, checked with every host's inventory bounds before any host is reached."""
+    from fossp.hosts.timeouts import parse_timeout_options, timeouts_for
+
+    overrides = parse_timeout_options(values)
+    for host in hosts:
+        timeouts_for(host.vars, overrides, f"inventory host {host.name}")
+    return overrides
 
 
 def _note(text: str) -> None:
@@ -112,13 +130,15 @@ def _choices(
     return catalog, list(choices.items())
 
 
-def _run(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult]:
+def _run(
+    hosts: list[HostSpec], action: Any, as_json: bool, timeouts: dict[str, float] | None = None
+) -> list[HostResult]:
     import asyncio
 
     from fossp.engine.fleet import run_fleet
 
     with _Progress([h.name for h in hosts], enabled=not as_json) as progress:
-        return asyncio.run(run_fleet(hosts, action, progress.update))
+        return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts))
 
 
 def _finish(results: list[HostResult], failed_roles: int = 0) -> None:
@@ -136,10 +156,12 @@ def plan(
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
     catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -150,7 +172,7 @@ def plan(
         wanted = wanted_roles(catalog, choices, host.vars, host.name)
         return (await plan_on(connector, wanted))[2]
 
-    results = _run(hosts, action, as_json)
+    results = _run(hosts, action, as_json, limits)
     _show_plans(results, as_json)
     _finish(results)
 
@@ -163,10 +185,15 @@ def deploy(
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy roles: install, configure, start, open the firewall, then run the health probes."""
+    """Deploy roles: install, configure, start, open the firewall, then run the health probes.
+
+    A run that an earlier one left unfinished (killed, or its host lost) is finished first.
+    """
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
     catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -176,7 +203,7 @@ def deploy(
         wanted = wanted_roles(catalog, choices, host.vars, host.name)
         return await deploy_host(connector, wanted, report)
 
-    results = _run(hosts, action, as_json)
+    results = _run(hosts, action, as_json, limits)
     failed = _show_deploys(results, as_json)
     _finish(results, failed)
 
@@ -186,10 +213,13 @@ def status(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the health probes.")] = True,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
-    """Each deployed role's state from live checks (units, packages, files, probes)."""
+    """Each deployed role's state from live checks (units, packages, files, probes); a run
+    that did not end shows its roles as interrupted (exit 1)."""
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.catalog.loader import load_catalog
@@ -198,7 +228,7 @@ def status(
         report("checking")
         return await status_host(connector, load_catalog(), probe)
 
-    results = _run(hosts, action, as_json)
+    results = _run(hosts, action, as_json, limits)
     failed = _show_statuses(results, as_json)
     _finish(results, failed)
 
@@ -228,10 +258,12 @@ def facts(
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
     become: BecomeOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Gather and show each host's facts (one round trip per host; read-only)."""
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.hosts.facts import gather_facts
@@ -239,7 +271,7 @@ def facts(
         report("facts")
         return await gather_facts(connector)
 
-    results = _run(hosts, action, as_json)
+    results = _run(hosts, action, as_json, limits)
     _show_facts(results, as_json)
     _finish(results)
 
@@ -315,6 +347,8 @@ def _show_plans(results: list[HostResult], as_json: bool) -> None:
         if not result.ok:
             continue
         out.print(f"[bold]{result.host}[/bold] ({result.value.family}): {len(result.value.changes)} change(s)")
+        for note in result.value.notes:
+            out.print(f"  ! {note}", highlight=False, style="yellow")
         for op in result.value.operations:
             mark = "~" if op.pending else "+" if op.change else "="
             out.print(f"  {mark} {op.kind.value:<20} {op.target}  [dim]{op.reason}[/dim]", highlight=False)
@@ -323,6 +357,8 @@ def _show_plans(results: list[HostResult], as_json: bool) -> None:
 
 def _outcome_json(outcome: Any) -> dict[str, Any]:
     return {
+        "run": outcome.run,
+        "recovered": outcome.recovered,
         "applied": [op.summary() for op in outcome.applied],
         "states": outcome.states,
         "probes": [vars(p) for p in outcome.probes],
@@ -352,7 +388,9 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
         outcome = result.value if result.ok else result.detail
         if outcome is None:
             continue
-        out.print(f"[bold]{result.host}[/bold]: {len(outcome.applied)} change(s) applied")
+        out.print(f"[bold]{result.host}[/bold]: {len(outcome.applied)} change(s) applied (run {outcome.run})")
+        if outcome.recovered:
+            out.print(f"  ! {outcome.recovered}", highlight=False, style="yellow")
         for op in outcome.applied:
             out.print(f"  + {op.kind.value:<20} {op.target}", highlight=False)
         for probe in outcome.probes:
@@ -365,7 +403,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
 def _show_statuses(results: list[HostResult], as_json: bool) -> int:
     from fossp.output import print_json, table
 
-    failed = sum(1 for r in results if r.ok for s in r.value if s.state == "error")
+    failed = sum(1 for r in results if r.ok for s in r.value if s.state in ("error", "interrupted"))
     if as_json:
         hosts = [
             {

@@ -3,13 +3,19 @@
 ``deploy_host`` plans and applies through the same functions ``fossp plan`` uses: the
 plan is made from facts, its changes run in order, and after any change that alters the
 host's facts (packages, setup steps) facts are gathered again and the plan is made
-again, until nothing is left to do. The ledger is saved after every change, so a failure
-leaves an exact record of what was done before it.
+again, until nothing is left to do.
+
+Write-ahead: before each change its ledger entry is saved on the host with everything
+its undo needs (the packages the install will add, dependencies included; a copy of the
+original file; the unit's state; a listing of the folders that exist), then the change
+runs, then the entry is marked done. A run killed at any point leaves an entry that the
+next run finds (engine.recovery): ``deploy`` finishes the work, ``decommission`` undoes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import posixpath
 import time
 from collections.abc import Callable
@@ -20,14 +26,27 @@ from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
 from fossp.engine.probes import ProbeResult, verify_role
 from fossp.engine.recipe import fact_paths, load_recipe
+from fossp.engine.recovery import (
+    RMDIR_SCRIPT,
+    close_unfinished,
+    created_folders_script,
+    interrupted_note,
+    recover,
+    save_listing,
+)
 from fossp.engine.state import (
     BACKUP_DIR,
+    RUNS_DIR,
     Change,
     ChangeKind,
+    ChangeStatus,
     HostLock,
     HostState,
     Instance,
     InstanceState,
+    Run,
+    new_run_id,
+    now,
     parse_state,
     save_state,
 )
@@ -38,11 +57,8 @@ Report = Callable[[str], None]
 MAX_ROUNDS = 8
 _BACKUP_SCRIPT = (
     'if [ -L "$1" ]; then echo "link $(readlink "$1")"; '
-    'elif [ -e "$1" ]; then mkdir -p "$(dirname "$2")" && cp -a -- "$1" "$2" && echo copied; fi'
+    'elif [ -e "$1" ]; then mkdir -p "$(dirname "$2")" && cp -a -- "$1" "$2" && sync -- "$2" && echo copied; fi'
 )
-_RMDIR_SCRIPT = 'for d do [ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty -- "$d"; done'
-#: Where changes create folders that an undo or a purge can leave behind (empty).
-TRACKED_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
 
 
 def quiet(_: str) -> None:
@@ -57,6 +73,8 @@ class Outcome:
     applied: list[Operation] = field(default_factory=list)
     probes: list[ProbeResult] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
+    run: str | None = None
+    recovered: str | None = None  # what the run found of an earlier, interrupted one
 
 
 async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
@@ -67,36 +85,66 @@ async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
 
 
 async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, HostState, Plan]:
-    """Facts (one round trip), state and plan: all of `fossp plan`."""
+    """Facts (one round trip), state and plan: all of `fossp plan`, with a note when an
+    earlier run was interrupted or a package manager is busy on the host."""
     facts = await facts_for(connector, wanted)
     state = parse_state(facts)
-    return facts, state, plan_host(facts, wanted, state)
+    plan = plan_host(facts, wanted, state)
+    plan.notes += interrupted_note(facts, state, connector.timeouts)
+    return facts, state, plan
 
 
 async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report = quiet) -> Outcome:
-    """Deploy ``wanted`` on the host under its lock; roles end running or in error."""
+    """Deploy ``wanted`` on the host under its lock; roles end running or in error.
+
+    An interrupted earlier run is finished first (engine.recovery); the run is recorded
+    on the host until it ends, so a run killed now is found by the next one.
+    """
     async with HostLock(connector):
         report("facts")
-        facts, state, plan = await plan_on(connector, wanted)
-        outcome = Outcome(plan=plan)
+        facts = await facts_for(connector, wanted)
+        state = parse_state(facts)
+        run = Run(id=new_run_id(), command="deploy", roles=[w.role.id for w in wanted])
+        recovered = await recover(connector, facts, state, backend_for(facts), report)
+        if recovered:
+            facts = await facts_for(connector, wanted)
+        plan = plan_host(facts, wanted, state)
+        outcome = Outcome(plan=plan, run=run.id, recovered=recovered)
         for item in wanted:
             instance = state.instances.setdefault(
                 item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
             )
             instance.settings = item.settings
             state.set_state(item.role.id, InstanceState.DEPLOYING)
+        state.run = run
         await save_state(connector, state)
-        runner = _Runner(connector, state, backend_for(facts), outcome, report)
+        runner = _Runner(connector, state, backend_for(facts), outcome, report, run)
         try:
             await runner.converge(wanted, facts, plan)
         except HostError as error:
-            failed = runner.current.role if runner.current else None
-            _mark_failure([w.role.id for w in wanted], failed, state, error.message)
-            await save_state(connector, state)
-            raise DeployFailed(error.message, outcome) from None
+            where = runner.current
+            message = error.message + (f" (stopped at {where.kind.value} {where.target})" if where else "")
+            failed = where.role if where else None
+            _mark_failure([w.role.id for w in wanted], failed, state, message)
+            with contextlib.suppress(HostError):  # a lost host: the next run closes them
+                await close_unfinished(connector, state.unfinished)
+            await _end_run(connector, state, run)
+            raise DeployFailed(message, outcome) from None
         await _verify(connector, wanted, state, outcome, report)
-        await save_state(connector, state)
+        await _end_run(connector, state, run)
         return outcome
+
+
+async def _end_run(connector: Connector, state: HostState, run: Run) -> None:
+    """Clear the run's record and its folder listings. A host that cannot be reached any
+    more keeps the record: the next run then knows this one did not end."""
+    state.run = None
+    with contextlib.suppress(HostError):
+        await save_state(connector, state)
+        folder, runs = connector.path(posixpath.join(RUNS_DIR, run.id)), connector.path(RUNS_DIR)
+        await connector.run(
+            ["sh", "-c", 'rm -rf -- "$1" && rmdir --ignore-fail-on-non-empty -- "$2"', "end", folder, runs]
+        )
 
 
 class DeployFailed(HostError):
@@ -144,7 +192,9 @@ class _Runner:
     backend: Backend
     outcome: Outcome
     report: Report
+    run: Run
     current: Operation | None = None
+    _count: int = 0
 
     async def converge(self, wanted: list[Wanted], facts: Facts, plan: Plan) -> None:
         """Apply changes; re-plan on fresh facts after each fact-changing one."""
@@ -160,7 +210,7 @@ class _Runner:
             for op in changes:
                 if op.pending:
                     break
-                await self.apply(op)
+                await self.apply(op, facts)
                 if op.refresh:
                     break
             else:
@@ -169,34 +219,70 @@ class _Runner:
             plan = plan_host(facts, wanted, self.state)
         raise HostError(f"{self.connector.name}: the plan did not settle after {MAX_ROUNDS} rounds")
 
-    async def apply(self, op: Operation) -> None:
-        """Execute ``op`` and record it, with the folders it created (a later undo or
-        package purge may leave them behind, empty: decommission removes those too)."""
+    async def apply(self, op: Operation, facts: Facts) -> None:
+        """Record the intent (with its undo), make the change, mark it done.
+
+        The folders that exist before are listed on the host; those the change created
+        (a later undo or package purge may leave them behind, empty) get an rmdir undo.
+        """
         self.current = op
         self.report(f"{op.kind.value} {op.target}")
-        folders = await self._folders()
-        change = await self._execute(op)
-        self.outcome.applied.append(op)
-        if change is not None:
-            created = sorted(set(await self._folders()) - set(folders), reverse=True)
-            if created:
-                change.undo.append(["sh", "-c", _RMDIR_SCRIPT, "rmdir", *created])
-            self.state.ledger.append(change)
-            await save_state(self.connector, self.state)
-
-    async def _execute(self, op: Operation) -> Change | None:
         kind = LEDGER_KIND[op.kind]
+        if kind is None:  # a restart: nothing to undo, nothing to record
+            await self._commands(op)
+            self.outcome.applied.append(op)
+            return
+        self._count += 1
+        listing = posixpath.join(RUNS_DIR, self.run.id, f"folders-{self._count}")
+        await save_listing(self.connector, listing)
+        change = await self._intent(op, kind, facts)
+        change.folders = listing
+        self.run.operation, self.run.operation_started = f"{op.kind.value} {op.target}", now()
+        self.state.ledger.append(change)
+        await save_state(self.connector, self.state)
+        await self._execute(op, change)
+        self.outcome.applied.append(op)
+        created = (await self.connector.check(created_folders_script(self.connector, listing))).stdout.split("\n")
+        created = sorted((c for c in created if c), reverse=True)
+        if created:
+            change.undo.append(["sh", "-c", RMDIR_SCRIPT, "rmdir", *created])
+        change.status, change.folders = ChangeStatus.DONE, None
+        await save_state(self.connector, self.state)
+
+    async def _intent(self, op: Operation, kind: ChangeKind, facts: Facts) -> Change:
+        """The ledger entry for ``op``, with everything its undo needs, before the change."""
+        change = Change(
+            role=op.role,
+            kind=kind,
+            target=op.target,
+            status=ChangeStatus.INTENT,
+            run=self.run.id,
+            digest=op.digest,
+            previous=op.previous,
+            undo=list(op.undo),
+            sha256=op.sha256,
+        )
         if op.kind is OpKind.PACKAGES:
-            return await self._packages(op)
-        if op.kind in (OpKind.FILE, OpKind.REMOVE, OpKind.DIR):
-            return await self._file(op)
+            change.packages = await self._predict(op)
+        elif op.kind in (OpKind.FILE, OpKind.REMOVE, OpKind.DIR):
+            await self._keep_original(op, change)
+        elif op.kind in (OpKind.ENABLE, OpKind.START):
+            unit = facts.units.get(op.target)
+            change.previous = f"enabled={unit.enabled if unit else None} active={unit.active if unit else None}"
+        return change
+
+    async def _execute(self, op: Operation, change: Change) -> None:
+        if op.kind is OpKind.PACKAGES:
+            await self._packages(op, change)
+        elif op.kind is OpKind.FILE and op.content is not None:
+            await self.connector.write_file(op.target, op.content, int(op.mode or "644", 8), op.owner or "")
+            await self._commands(op)
+        else:
+            await self._commands(op)
+
+    async def _commands(self, op: Operation) -> None:
         for argv in op.commands:
             await self._run(argv, op)
-        if kind is None:
-            return None
-        return Change(
-            role=op.role, kind=kind, target=op.target, digest=op.digest, previous=op.previous, undo=list(op.undo)
-        )
 
     async def _run(self, argv: list[str], op: Operation) -> None:
         """Run one command of ``op``, retrying for ``op.retry`` seconds (a service starting)."""
@@ -210,37 +296,34 @@ class _Runner:
                 raise HostError(f"{self.connector.name}: {result.describe()}")
             await asyncio.sleep(1)
 
-    async def _packages(self, op: Operation) -> Change:
-        """Install, and record every package that was not there before (dependencies too)."""
-        before = await self._installed()
-        for argv in op.commands:
-            await self.connector.check(argv)
-        added = sorted(set(await self._installed()) - set(before))
-        return Change(role=op.role, kind=ChangeKind.PACKAGES, target=op.target, packages=added)
+    async def _predict(self, op: Operation) -> list[str]:
+        """Refresh the package lists, then the packages the install will add (a dry run)."""
+        names = op.target.split()
+        bound = self.connector.timeouts.packages
+        for argv in op.commands[:-1]:  # the refresh (apt-get update) before the install
+            await self.connector.check(argv, timeout=bound)
+        dry_run = await self.connector.run(self.backend.predict(names), timeout=bound)
+        return sorted(set(self.backend.predicted(dry_run.stdout)) | set(names))
 
-    async def _folders(self) -> list[str]:
-        roots = [self.connector.path(p) for p in TRACKED_FOLDERS]
-        result = await self.connector.run(["find", *roots, "-xdev", "-maxdepth", "4", "-type", "d"])
-        return result.stdout.splitlines()
+    async def _packages(self, op: Operation, change: Change) -> None:
+        """Install; the entry then holds every package that was not there before."""
+        before = await self._installed()
+        await self.connector.check(op.commands[-1], timeout=self.connector.timeouts.packages)
+        added = set(await self._installed()) - set(before)
+        change.packages = sorted(added | (set(change.packages) - set(before)))
 
     async def _installed(self) -> dict[str, str]:
         return parse_packages((await self.connector.check(list(self.backend.list_argv))).stdout)
 
-    async def _file(self, op: Operation) -> Change:
-        """Keep the original (first touch only), then change; the undo restores it."""
+    async def _keep_original(self, op: Operation, change: Change) -> None:
+        """Copy the original (first touch only) and set the undo that restores it."""
         path = self.connector.path(op.target)
         first = self.state.first_file_change(op.role, op.target)
-        change = Change(role=op.role, kind=LEDGER_KIND[op.kind] or ChangeKind.FILE, target=op.target, sha256=op.sha256)
         if first is not None:
             change.backup, change.link_target, change.undo = first.backup, first.link_target, []
-        else:
-            change.backup, change.link_target = await self._backup(op.role, path)
-            change.undo = _file_undo(op.kind, path, change.backup, change.link_target)
-        if op.kind is OpKind.FILE and op.content is not None:
-            await self.connector.write_file(op.target, op.content, int(op.mode or "644", 8), op.owner or "")
-        for argv in op.commands:
-            await self.connector.check(argv)
-        return change
+            return
+        change.backup, change.link_target = await self._backup(op.role, path)
+        change.undo = _file_undo(op.kind, path, change.backup, change.link_target)
 
     async def _backup(self, role: str, path: str) -> tuple[str | None, str | None]:
         """Copy the file as it is now (or note where a symlink points); None if absent."""
@@ -253,10 +336,12 @@ class _Runner:
 
 
 def _file_undo(kind: OpKind, path: str, backup: str | None, link_target: str | None) -> list[list[str]]:
+    """Put the original back; a write killed midway may have left its temporary file."""
+    leftover = ["rm", "-f", "--", f"{path}.fossp-tmp"]
     if link_target is not None:
-        return [["ln", "-sfn", "--", link_target, path]]
+        return [["ln", "-sfn", "--", link_target, path], leftover]
     if backup is not None:
-        return [["cp", "-a", "--", backup, path]]
+        return [["cp", "-a", "--", backup, path], leftover]
     if kind is OpKind.DIR:
         return [["rmdir", "--", path]]
-    return [["rm", "-f", "--", path]]
+    return [["rm", "-f", "--", path], leftover]

@@ -3,7 +3,9 @@
 apt for the Debian family, dnf for the Fedora family. Both act on an offline root
 through their own options (``dpkg --root`` is not used: apt cannot run maintainer
 scripts outside a chroot, so offline roots are dnf-only). Removal is checked first with
-a dry run, so decommission never takes away a package FOSSP did not install.
+a dry run, so decommission never takes away a package FOSSP did not install. Before an
+install, a dry run names every package it will add (dependencies included), so the
+ledger knows them before the first one lands.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ class Backend:
     refresh_argv: tuple[str, ...]  # run before an install (empty: the manager refreshes itself)
     list_argv: tuple[str, ...]  # installed packages as ``ii NAME VERSION`` lines
     affected_pattern: str  # a line of the dry run naming a package the removal takes along
+    predict_argv: tuple[str, ...]  # a dry run of the install
+    repair_argv: tuple[str, ...]  # finishes work a killed run left (empty: nothing to finish)
+
+    def predict(self, packages: list[str]) -> list[str]:
+        return [*self.predict_argv, *packages]
+
+    def predicted(self, dry_run_output: str) -> list[str]:
+        """The packages an install dry run says it would add."""
+        if self.name == "apt":
+            return sorted(set(re.findall(r"^Inst (\S+) (?!\[)", dry_run_output, re.MULTILINE)))
+        return parse_dnf_transaction(dry_run_output)
 
     def install(self, packages: list[str]) -> list[list[str]]:
         refresh = [list(self.refresh_argv)] if self.refresh_argv else []
@@ -54,7 +67,26 @@ APT = Backend(
     refresh_argv=(*_APT_ENV, "apt-get", "update", "-q"),
     list_argv=("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n"),
     affected_pattern=r"^(?:Purg|Remv) (\S+)",
+    predict_argv=("apt-get", "-s", "install", "--no-install-recommends"),
+    repair_argv=(*_APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"),
 )
+
+_ARCHES = {"noarch", "x86_64", "aarch64", "i686", "ppc64le", "s390x"}
+
+
+def parse_dnf_transaction(text: str) -> list[str]:
+    """Package names under dnf's ``Installing...:`` headings (a name too long for its
+    column is wrapped onto a line of its own, the rest follows on the next line)."""
+    names: set[str] = set()
+    installing = False
+    for line in text.splitlines():
+        if line and not line.startswith(" "):
+            installing = line.startswith("Installing")
+            continue
+        fields = line.split()
+        if installing and fields and fields[0] not in _ARCHES:
+            names.add(fields[0])
+    return sorted(names)
 
 
 def dnf_backend(root: str | None, release: str) -> Backend:
@@ -72,6 +104,8 @@ def dnf_backend(root: str | None, release: str) -> Backend:
         refresh_argv=(),
         list_argv=("rpm", *root_option, "-qa", "--qf", "ii  %{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\n"),
         affected_pattern=r"is needed by \(installed\) (\S+)",
+        predict_argv=(*prefix[:1], *prefix[3:], "--assumeno", "install"),
+        repair_argv=(),
     )
 
 

@@ -1,7 +1,8 @@
 """Fleet: run one action on many hosts at once, on asyncio, one connection per host.
 
-A host's failure (unreachable, refused key, unknown host key, a failing step) is caught
-and reported for that host only; the others carry on.
+A host's failure (unreachable, refused key, unknown host key, a failing step, a lost
+link, a run past its time bound) is caught and reported for that host only, with the
+step it was at; the others carry on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from fossp.errors import FosspError
 from fossp.hosts.connector import Connector, open_connector
 from fossp.hosts.inventory import HostSpec
+from fossp.hosts.timeouts import timeouts_for
 
 T = TypeVar("T")
 Progress = Callable[[str, str], None]  # (host, message)
@@ -36,19 +38,30 @@ class HostResult:
         return self.error is None
 
 
-async def _one(host: HostSpec, action: Action[T], progress: Progress) -> HostResult:
+async def _one(host: HostSpec, action: Action[T], progress: Progress, overrides: dict[str, float]) -> HostResult:
     started = time.perf_counter()
+    step = ["connecting"]  # the last thing the host was doing, for the error of a lost run
 
     def report(message: str) -> None:
+        step[0] = message
         progress(host.name, message)
 
-    try:
-        report("connecting")
-        connector = await open_connector(host)
+    async def work() -> T:
+        connector = await open_connector(host, timeouts)
         try:
-            value = await action(connector, host, report)
+            return await action(connector, host, report)
         finally:
             await connector.close()
+
+    timeouts = timeouts_for(host.vars, overrides, host.name)
+    try:
+        report("connecting")
+        try:
+            value = await asyncio.wait_for(work(), timeouts.host)
+        except TimeoutError:
+            raise FosspError(
+                f"{host.name}: the run did not finish within {timeouts.host:g} s (stopped at: {step[0]})"
+            ) from None
     except FosspError as error:
         report("failed")
         return HostResult(
@@ -67,14 +80,19 @@ MAX_CONCURRENT = 200
 
 
 async def run_fleet(
-    hosts: list[HostSpec], action: Action[T], progress: Progress | None = None, limit: int = MAX_CONCURRENT
+    hosts: list[HostSpec],
+    action: Action[T],
+    progress: Progress | None = None,
+    limit: int = MAX_CONCURRENT,
+    timeouts: dict[str, float] | None = None,
 ) -> list[HostResult]:
-    """Run ``action`` on every host concurrently (at most ``limit`` at once); results in the hosts' order."""
+    """Run ``action`` on every host concurrently (at most ``limit`` at once); results in the
+    hosts' order. ``timeouts`` (``--timeout``) override each host's time bounds."""
     gate = asyncio.Semaphore(limit)
 
     async def bounded(host: HostSpec) -> HostResult:
         async with gate:
-            return await _one(host, action, progress or _silent)
+            return await _one(host, action, progress or _silent, timeouts or {})
 
     return list(await asyncio.gather(*(bounded(host) for host in hosts)))
 

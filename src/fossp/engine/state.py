@@ -2,6 +2,9 @@
 
 Kept in /var/lib/fossp/state.json on the host itself, so any controller sees the same
 truth and decommission can undo exactly what FOSSP did, even from another machine.
+The ledger is written ahead: an entry (with its undo) is saved before its change and
+marked done after it, and the run itself is recorded until it ends, so a run that was
+killed or lost its host is found, named and finished or undone by the next one.
 States follow rolekit's: persistent nascent, ready, running, error; transitional
 deploying and decommissioning. ``fossp status`` never trusts the stored state alone: it
 re-derives it from live facts and probes (see engine.status).
@@ -9,6 +12,7 @@ re-derives it from live facts and probes (see engine.status).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +29,7 @@ STATE_DIR = "/var/lib/fossp"
 STATE_FILE = f"{STATE_DIR}/state.json"
 BACKUP_DIR = f"{STATE_DIR}/backups"
 LOCK_DIR = f"{STATE_DIR}/lock"
+RUNS_DIR = f"{STATE_DIR}/runs"
 
 
 class InstanceState(StrEnum):
@@ -62,6 +67,28 @@ class ChangeStatus(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class Run(BaseModel):
+    """A FOSSP run on the host, recorded from its start until it ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    command: str
+    roles: list[str] = []
+    controller: str = Field(default_factory=socket.gethostname)
+    started: str = Field(default_factory=now)
+    operation: str | None = None  # the change under way (or last begun)
+    operation_started: str | None = None
+
+    def describe(self) -> str:
+        where = f", at {self.operation} (begun {self.operation_started})" if self.operation else ""
+        return f"run {self.id} ({self.command} from {self.controller}, started {self.started}{where})"
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + os.urandom(3).hex()
+
+
 class Change(BaseModel):
     """One change FOSSP made (or is about to make), with what it takes to undo it."""
 
@@ -79,6 +106,8 @@ class Change(BaseModel):
     previous: str | None = None  # e.g. an SELinux boolean's value before
     digest: str | None = None  # a setup step's command and input, to run it once
     undo: list[list[str]] = []  # commands that take the change back
+    run: str | None = None  # the run that made it
+    folders: str | None = None  # listing of folders before the change (for an interrupted one)
 
 
 class Instance(BaseModel):
@@ -99,6 +128,12 @@ class HostState(BaseModel):
     fossp_state: int = 1
     instances: dict[str, Instance] = {}
     ledger: list[Change] = []
+    run: Run | None = None  # set while a run works on the host; left set by a killed one
+
+    @property
+    def unfinished(self) -> list[Change]:
+        """Entries whose change began but was never marked done."""
+        return [c for c in self.ledger if c.status is ChangeStatus.INTENT]
 
     def changes(self, role_id: str) -> list[Change]:
         return [change for change in self.ledger if change.role == role_id]
@@ -113,7 +148,15 @@ class HostState(BaseModel):
         return {c.target: c.sha256 for c in self.changes(role_id) if c.kind is ChangeKind.FILE and c.sha256}
 
     def step_done(self, role_id: str, digest: str) -> Change | None:
-        return next((c for c in self.changes(role_id) if c.kind is ChangeKind.STEP and c.digest == digest), None)
+        """A setup step that ran to its end (an interrupted one must run again)."""
+        return next(
+            (
+                c
+                for c in self.changes(role_id)
+                if c.kind is ChangeKind.STEP and c.digest == digest and c.status is ChangeStatus.DONE
+            ),
+            None,
+        )
 
     def set_state(self, role_id: str, state: InstanceState, message: str | None = None) -> None:
         instance = self.instances[role_id]
@@ -161,7 +204,7 @@ class HostLock:
                 return self
             if result.exit_status != 3:  # not held: FOSSP may not write there (a login without root)
                 raise HostError(f"{self.connector.name}: cannot take FOSSP's lock: {result.describe()}")
-            if not self._stale(result.stdout.strip()):
+            if not self.is_stale(result.stdout.strip()):
                 break
             await self._remove()
         raise HostError(
@@ -169,13 +212,15 @@ class HostLock:
         )
 
     async def __aexit__(self, *_: object) -> None:
-        await self._remove()
+        with contextlib.suppress(HostError):  # the host is gone: the run's own error says more
+            await self._remove()
 
     async def _remove(self) -> None:
         await self.connector.run(["rm", "-rf", "--", self.connector.path(LOCK_DIR)])
 
     @staticmethod
-    def _stale(owner: str) -> bool:
+    def is_stale(owner: str) -> bool:
+        """A lock whose owner ran on this controller and is gone (other controllers: unknown)."""
         fields = owner.split()
         if len(fields) < 2 or fields[0] != socket.gethostname() or not fields[1].isdigit():
             return False

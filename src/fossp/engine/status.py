@@ -3,7 +3,8 @@
 The stored state says what FOSSP last did; the live state says what is true now. A role
 whose unit stopped, whose package was removed or whose probe fails is in error whatever
 the state file says (Cockpit's fake "running" is what this avoids); a file FOSSP wrote
-that changed since is drift, named with its path.
+that changed since is drift, named with its path. A role whose run never ended (killed,
+or its host was lost) is ``interrupted``, with the run and the change it stopped at.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from fossp.catalog.loader import Catalog
 from fossp.engine.probes import ProbeResult, verify_role
+from fossp.engine.recovery import run_is_live
 from fossp.engine.state import HostState, InstanceState, parse_state
 from fossp.hosts.connector import Connector
 from fossp.hosts.facts import Facts, gather_facts
@@ -62,7 +64,12 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
     units = sorted({unit for role in roles for units in role.units.values() for unit in units})
     facts = await gather_facts(connector, written, units) if state.instances else first
     statuses = []
+    unended = state.run if state.run is not None and not run_is_live(state, facts) else None
     for role_id, instance in state.instances.items():
+        if unended is not None and (role_id in unended.roles or instance.state in _TRANSITIONAL):
+            problem = f"{unended.describe()} did not end: `fossp deploy` finishes it, `fossp decommission` undoes it"
+            statuses.append(RoleStatus(role_id, instance.role_name, INTERRUPTED, instance.state.value, [], [problem]))
+            continue
         role = catalog.roles.get(role_id)
         if role is None or facts.family is None:
             statuses.append(
@@ -83,6 +90,11 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
         live = _live_state(instance.state, problems, connector.root is not None)
         statuses.append(RoleStatus(role_id, role.name, live, instance.state.value, changed, problems, results))
     return statuses
+
+
+#: The live state of a role whose run never ended (never stored: only status derives it).
+INTERRUPTED = "interrupted"
+_TRANSITIONAL = (InstanceState.DEPLOYING, InstanceState.DECOMMISSIONING)
 
 
 def _live_state(recorded: InstanceState, problems: list[str], offline: bool) -> str:

@@ -3,6 +3,8 @@
 Every command is an argv list. Over SSH it crosses as ``shlex.join(argv)``, so a value is
 always one quoted word and never shell syntax; file contents and scripts travel as stdin
 or SFTP data. One connector serves a host for a whole run (one SSH connection).
+Every command has a time bound (``Timeouts.command`` unless the caller gives one) and SSH
+keepalives notice a dead peer, so a lost host fails its run instead of hanging it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from fossp.errors import Finding
+from fossp.hosts.timeouts import Timeouts
 
 if TYPE_CHECKING:
     import asyncssh
@@ -54,16 +57,21 @@ class Connector(ABC):
     address: str
     #: Folder that stands for ``/`` (an offline root), or None for a live host.
     root: str | None = None
+    timeouts: Timeouts = Timeouts()
 
     @abstractmethod
-    async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
-        """Run ``argv`` with optional stdin data and return its result (never raises on exit)."""
+    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+        """Run ``argv`` with optional stdin data and return its result (never raises on exit).
+
+        A command that outlives ``timeout`` (default ``timeouts.command``) raises HostError.
+        """
 
     @abstractmethod
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         """Write ``data`` to ``path`` atomically (temporary file, then rename).
 
-        ``owner`` is ``user:group`` by name (empty: the writer's own).
+        ``owner`` is ``user:group`` by name (empty: the writer's own). The data reaches the
+        disk (fsync) before the rename, so a crash leaves the old or the new file, whole.
         """
 
     async def close(self) -> None:  # noqa: B027 - only SSH has something to release
@@ -73,52 +81,73 @@ class Connector(ABC):
         """``path`` as commands on the connector's machine name it (see RootConnector)."""
         return path
 
-    async def check(self, argv: list[str], stdin: bytes | None = None) -> Result:
+    async def check(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
         """Run ``argv``; a non-zero exit raises HostError with the command's output."""
-        result = await self.run(argv, stdin)
+        result = await self.run(argv, stdin, timeout)
         if not result.ok:
             raise HostError(f"{self.name}: {result.describe()}")
         return result
 
+    def _timed_out(self, argv: list[str], seconds: float) -> HostError:
+        return HostError(f"{self.name}: `{shlex.join(argv)[:200]}` did not finish within {seconds:g} s")
 
-async def _run_local(argv: list[str], stdin: bytes | None, env: dict[str, str] | None) -> Result:
+
+async def _run_local(argv: list[str], stdin: bytes | None, timeout: float) -> Result | None:
+    """Run a local process; None when it outlived ``timeout`` (it is killed)."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
     )
-    out, err = await process.communicate(stdin)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(stdin), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return None
     return Result(tuple(argv), process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
 
 
 def _write_local(path: Path, data: bytes, mode: int, owner: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.fossp-tmp")
-    temporary.write_bytes(data)
+    temporary = path.with_name(f"{path.name}.fossp-tmp")  # the name WRITE_SCRIPT uses too
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.chmod(temporary, mode)
     if owner:
         user, _, group = owner.partition(":")
         shutil.chown(temporary, user, group or None)
     temporary.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 class LocalConnector(Connector):
     """This machine: subprocesses and direct file access."""
 
-    def __init__(self, name: str = "local") -> None:
+    def __init__(self, name: str = "local", timeouts: Timeouts | None = None) -> None:
         self.name = name
         self.address = "127.0.0.1"
+        self.timeouts = timeouts or Timeouts()
 
-    async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
-        return await _run_local(argv, stdin, None)
+    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+        seconds = timeout or self.timeouts.command
+        result = await _run_local(argv, stdin, seconds)
+        if result is None:
+            raise self._timed_out(argv, seconds)
+        return result
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         _write_local(Path(path), data, mode, owner)
 
 
-class RootConnector(Connector):
+class RootConnector(LocalConnector):
     """An offline root folder (an image being built): files land under the folder.
 
     Commands run on this machine; package backends and ``systemctl`` add their own
@@ -127,18 +156,16 @@ class RootConnector(Connector):
 
     root: str
 
-    def __init__(self, root: str, name: str | None = None) -> None:
+    def __init__(self, root: str, name: str | None = None, timeouts: Timeouts | None = None) -> None:
         self.root = str(Path(root).resolve())
         self.name = name or f"root:{self.root}"
         self.address = ""
+        self.timeouts = timeouts or Timeouts()
 
     def path(self, path: str) -> str:
         """The controller's path for ``path`` inside the root (never escapes it)."""
         relative = PurePosixPath(os.path.normpath("/" + path.lstrip("/"))).relative_to("/")
         return str(Path(self.root) / relative)
-
-    async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
-        return await _run_local(argv, stdin, None)
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         """Owners are not set: user names inside the root need not exist on this machine."""
@@ -152,21 +179,34 @@ class SshConnector(Connector):
     password prompt: a sudoer without NOPASSWD fails at once with sudo's message).
     """
 
-    def __init__(self, name: str, connection: asyncssh.SSHClientConnection, address: str, become: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        connection: asyncssh.SSHClientConnection,
+        address: str,
+        become: bool = False,
+        timeouts: Timeouts | None = None,
+    ) -> None:
         self.name = name
         self.address = address
         self._connection = connection
         self._prefix = ["sudo", "-n", "--"] if become else []
+        self.timeouts = timeouts or Timeouts()
 
     @classmethod
-    async def open(cls, host: HostSpec, timeout: float = 15.0) -> SshConnector:
-        """Connect and authenticate; every failure becomes one HostError naming the host."""
+    async def open(cls, host: HostSpec, timeouts: Timeouts | None = None) -> SshConnector:
+        """Connect and authenticate within ``timeouts.connect``; every failure becomes one
+        HostError naming the host. Keepalives every ``timeouts.keepalive`` seconds notice a
+        peer that went away (three unanswered close the connection)."""
         import asyncssh
 
+        bounds = timeouts or Timeouts()
         options: dict[str, Any] = {
             "port": host.port,
             "username": host.user,
-            "connect_timeout": timeout,
+            "connect_timeout": bounds.connect,
+            "keepalive_interval": bounds.keepalive,
+            "keepalive_count_max": 3,
             # curve25519 costs a quarter of OpenSSH's default sntrup761 on small machines.
             "kex_algs": ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"],
         }
@@ -183,15 +223,21 @@ class SshConnector(Connector):
         except (OSError, asyncssh.Error, TimeoutError) as error:
             reason = getattr(error, "reason", None) or str(error) or type(error).__name__
             raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}") from None
-        return cls(host.name, connection, host.address, host.become)
+        return cls(host.name, connection, host.address, host.become, bounds)
 
-    async def run(self, argv: list[str], stdin: bytes | None = None) -> Result:
+    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
         import asyncssh
 
+        seconds = timeout or self.timeouts.command
         try:
-            completed = await self._connection.run(shlex.join(self._prefix + argv), input=stdin, encoding=None)
+            completed = await self._connection.run(
+                shlex.join(self._prefix + argv), input=stdin, encoding=None, timeout=seconds
+            )
+        except asyncssh.TimeoutError:
+            raise self._timed_out(argv, seconds) from None
         except (OSError, asyncssh.Error) as error:
-            raise HostError(f"{self.name}: connection lost: {error}") from None
+            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+            raise HostError(f"{self.name}: connection lost: {reason}") from None
         out = completed.stdout if isinstance(completed.stdout, bytes) else b""
         err = completed.stderr if isinstance(completed.stderr, bytes) else b""
         status = completed.exit_status if completed.exit_status is not None else 255
@@ -206,17 +252,19 @@ class SshConnector(Connector):
         await self._connection.wait_closed()
 
 
-#: Atomic write on the host: data from stdin into a temporary file, then rename.
+#: Atomic, durable write on the host: data from stdin into a temporary file, fsync
+#: (coreutils' sync FILE), rename, fsync the folder.
 WRITE_SCRIPT = (
     'mkdir -p -- "$(dirname -- "$1")" && cat > "$1.fossp-tmp" && chmod "$2" "$1.fossp-tmp"'
-    ' && { [ -z "$3" ] || chown "$3" "$1.fossp-tmp"; } && mv -f -- "$1.fossp-tmp" "$1"'
+    ' && { [ -z "$3" ] || chown "$3" "$1.fossp-tmp"; } && sync -- "$1.fossp-tmp"'
+    ' && mv -f -- "$1.fossp-tmp" "$1" && sync -- "$(dirname -- "$1")"'
 )
 
 
-async def open_connector(host: HostSpec) -> Connector:
-    """The connector a host's inventory entry asks for."""
+async def open_connector(host: HostSpec, timeouts: Timeouts | None = None) -> Connector:
+    """The connector a host's inventory entry asks for, with its time bounds."""
     if host.connection == "local":
-        return LocalConnector(host.name)
+        return LocalConnector(host.name, timeouts)
     if host.connection == "root":
-        return RootConnector(host.address, host.name)
-    return await SshConnector.open(host)
+        return RootConnector(host.address, host.name, timeouts)
+    return await SshConnector.open(host, timeouts)

@@ -47,7 +47,14 @@ if [ -z "$R" ]; then
   m selinux; if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi
   m sebool; command -v getsebool >/dev/null && getsebool -a 2>/dev/null
   m seports; command -v semanage >/dev/null && semanage port -l -C 2>/dev/null
+  m package_managers; for p in /proc/[0-9]*; do
+    read -r c < "$p/comm" 2>/dev/null || continue
+    case "$c" in apt|apt-get|aptitude|dpkg|dnf|dnf-3|dnf5|yum|rpm|unattended-upgr|packagekitd)
+      echo "${p#/proc/} $c";; esac
+  done
 fi
+m dpkg_journal; for f in "$R"/var/lib/dpkg/updates/*; do [ -e "$f" ] && { echo interrupted; break; }; done
+m lock; cat "$R/var/lib/fossp/lock/owner" 2>/dev/null
 m rootfs; stat -f -c %T "$R/"
 m state; cat "$R/var/lib/fossp/state.json" 2>/dev/null
 IFS='
@@ -126,6 +133,11 @@ class Facts(Frozen):
     firewall: FirewallState = FirewallState()
     selinux: SELinuxState = SELinuxState()
     root_fs: str = ""
+    #: Package managers running now (pid, name): FOSSP never starts a second one beside them.
+    package_managers: list[tuple[int, str]] = []
+    #: dpkg stopped midway (its journal is not empty, or packages are half installed).
+    dpkg_interrupted: bool = False
+    lock_owner: str | None = None
     state_json: str | None = None
     files: dict[str, FileFact] = {}
     seconds: float = 0.0
@@ -184,6 +196,22 @@ def parse_packages(text: str) -> dict[str, str]:
             version = fields[2].removeprefix("0:") if fields[2].startswith("0:") else fields[2]
             packages[fields[1]] = version
     return packages
+
+
+def parse_unsettled(text: str) -> list[str]:
+    """Packages dpkg left half installed or half configured (``iU``, ``iF``, ``iH`` ...)."""
+    settled = {"ii", "rc", "un", "pn", "hi"}
+    return [f[1] for f in (line.split() for line in text.splitlines()) if len(f) >= 2 and f[0][:2] not in settled]
+
+
+def parse_package_managers(text: str) -> list[tuple[int, str]]:
+    """``PID NAME`` lines of running package managers."""
+    found = []
+    for line in text.splitlines():
+        pid, _, name = line.partition(" ")
+        if pid.isdigit() and name:
+            found.append((int(pid), name.strip()))
+    return found
 
 
 def parse_units(unit_files: str, units: str) -> dict[str, UnitState]:
@@ -298,6 +326,9 @@ def parse_facts(host: str, output: str, offline_root: str | None = None) -> Fact
         firewall=parse_firewalld(one("firewalld")),
         selinux=parse_selinux(one("selinux"), one("sebool"), one("seports")),
         root_fs=one("rootfs").strip(),
+        package_managers=parse_package_managers(one("package_managers")),
+        dpkg_interrupted=bool(one("dpkg_journal").strip() or parse_unsettled(one("packages"))),
+        lock_owner=one("lock").strip() or None,
         state_json=one("state").strip() or None,
         files=parse_files(sections.get("file", [])),
     )
@@ -315,6 +346,6 @@ async def gather_facts(connector: Connector, paths: Iterable[str] = (), units: I
     """Run the facts script once on the host; ``paths`` may hold shell globs (``*``)."""
     started = time.perf_counter()
     argv = ["sh", "-s", "--", connector.root or "", " ".join(units), *paths]
-    result = await connector.run(argv, stdin=FACTS_SCRIPT.encode())
+    result = await connector.run(argv, stdin=FACTS_SCRIPT.encode(), timeout=connector.timeouts.facts)
     facts = parse_facts(connector.name, result.stdout, connector.root)
     return facts.model_copy(update={"seconds": time.perf_counter() - started})

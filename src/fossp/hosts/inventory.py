@@ -115,6 +115,8 @@ def adhoc_host(target: str) -> HostSpec:
 def _host_from_ansible(name: str, variables: dict[str, Any]) -> HostSpec:
     """Map Ansible's connection variables; the rest stay host variables."""
     own = {k: v for k, v in variables.items() if not k.startswith("ansible_")}
+    if "ansible_timeout" in variables:  # Ansible's connection timeout bounds our connect
+        own.setdefault("fossp_timeout_connect", variables["ansible_timeout"])
     connection = str(variables.get("ansible_connection", "ssh"))
     return HostSpec(
         name=name,

@@ -1,0 +1,193 @@
+"""Crash safety on lab hosts, against the real sshd, apt and dpkg.
+
+A `fossp deploy` of PostgreSQL + nginx is killed (SIGKILL, on the controller) at every
+operation boundary in turn -- just after the k-th ledger entry is written ahead, and in
+the middle of each package install while dpkg runs on the host. Each time, `status`
+names the run as interrupted (exit 1), the next `deploy` finishes it with every probe
+passing, and `decommission --yes` returns the package list and /etc to exactly what they
+were before the first deploy. A host whose link is cut mid-run fails within its bound
+while another host of the same run completes.
+
+The test watches the host's ledger by reading the host's root folder on the controller
+(the lab's BTRFS pool), so the kill lands within milliseconds of the entry being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fossp.lab import LabHost
+from fossp.lab.testing import lab_fixture, unavailable_reason
+from tests.conftest import FOSSP, run_fossp
+
+from .conftest import fossp_json, snapshot
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
+]
+ROLES = ("postgresql", "nginx")
+crash_hosts = lab_fixture("cs-1", "cs-2")
+
+
+def _ledger(host: LabHost) -> list[dict[str, Any]]:
+    """The host's ledger, read from its root on the controller (no SSH round trip)."""
+    try:
+        text = (host.root_path / "var/lib/fossp/state.json").read_text()
+    except FileNotFoundError:
+        return []
+    try:
+        return list(json.loads(text)["ledger"])
+    except ValueError:  # renamed into place atomically, so only a missing file is possible
+        return []
+
+
+def _dpkg_runs_on(host: LabHost) -> bool:
+    """A dpkg process in the host's cgroup (the controller sees every host's processes)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "dpkg" and f"fossp-lab/{host.name}" in (
+                entry / "cgroup"
+            ).read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _deploy_killed_at(host: LabHost, entries: int, mid_install: bool) -> str:
+    """Start a deploy and SIGKILL it once the ledger holds ``entries`` entries (and, with
+    ``mid_install``, once dpkg runs on the host); return the kind of the last entry."""
+    env = {**os.environ, "FOSSP_DB": "sqlite:////nonexistent/gate.db"}
+    process = subprocess.Popen(
+        [*FOSSP, "deploy", *ROLES, "--target", host.target, "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline:
+            ledger = _ledger(host)
+            if len(ledger) >= entries and (not mid_install or _dpkg_runs_on(host)):
+                process.send_signal(signal.SIGKILL)
+                return str(ledger[entries - 1]["kind"])
+            assert process.poll() is None, f"deploy ended before entry {entries} (mid_install={mid_install})"
+            time.sleep(0.002)
+        raise AssertionError(f"entry {entries} never appeared")
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _converge_and_undo(host: LabHost, before: tuple[list[str], list[str]], label: str) -> None:
+    status = run_fossp("status", "--target", host.target, "--no-probe", "--json")
+    assert status.returncode == 1, f"{label}: {status.stdout}{status.stderr}"
+    states = {r["name"]: r["state"] for r in json.loads(status.stdout)["hosts"][0]["roles"]}
+    assert set(states.values()) == {"interrupted"}, f"{label}: {states}"
+
+    planned = fossp_json("plan", *ROLES, "--target", host.target)["plans"][0]
+    assert any("did not end" in note for note in planned["notes"]), f"{label}: {planned['notes']}"
+
+    deployed = fossp_json("deploy", *ROLES, "--target", host.target)["hosts"][0]
+    assert deployed["ok"] and "did not end" in deployed["recovered"], f"{label}: {deployed}"
+    assert {p["name"]: p["ok"] for p in deployed["probes"]} == {"sql-query": True, "http-get": True}, label
+    assert fossp_json("plan", *ROLES, "--target", host.target)["plans"][0]["changes"] == 0, label
+
+    fossp_json("decommission", "--yes", "--target", host.target)
+    assert snapshot(host) == before, f"{label}: the host differs from before the first deploy"
+
+
+def test_killed_at_every_operation_boundary_then_deploy_and_decommission(crash_hosts: list[LabHost]) -> None:
+    before = {host.name: snapshot(host) for host in crash_hosts}
+    reference = crash_hosts[0]
+    fossp_json("deploy", *ROLES, "--target", reference.target)
+    kinds = [entry["kind"] for entry in _ledger(reference)]
+    fossp_json("decommission", "--yes", "--target", reference.target)
+    assert snapshot(reference) == before[reference.name]
+    assert kinds.count("packages") == 2 and len(kinds) >= 8, kinds
+
+    points = [(k, False) for k in range(1, len(kinds) + 1)]
+    points += [(k, True) for k, kind in enumerate(kinds, 1) if kind == "packages"]
+
+    def work(host: LabHost, mine: list[tuple[int, bool]]) -> list[str]:
+        done = []
+        for entries, mid_install in mine:
+            label = f"{host.name}: killed at entry {entries}{' during dpkg' if mid_install else ''}"
+            kind = _deploy_killed_at(host, entries, mid_install)
+            assert kind == kinds[entries - 1], label
+            _converge_and_undo(host, before[host.name], label)
+            done.append(label)
+        return done
+
+    with ThreadPoolExecutor(max_workers=len(crash_hosts)) as pool:
+        shares = [points[i :: len(crash_hosts)] for i in range(len(crash_hosts))]
+        finished = [label for labels in pool.map(work, crash_hosts, shares) for label in labels]
+    assert len(finished) == len(points)
+
+
+def test_a_cut_link_fails_its_host_within_the_bound_and_the_other_completes(
+    crash_hosts: list[LabHost], tmp_path: Path
+) -> None:
+    lost, other = crash_hosts
+    before = snapshot(lost)
+    lines = ["fossp_inventory: 1", "hosts:"]
+    for host in crash_hosts:
+        extra = ", vars: {fossp_timeout_keepalive: 1}" if host is lost else ""
+        lines.append(
+            f"  {host.name}: {{address: {host.address}, key: {host.key_path}, "
+            f"known_hosts: {host.known_hosts_path}{extra}}}"
+        )
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("\n".join(lines) + "\n")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*FOSSP, "deploy", "postgresql", "--inventory", str(inventory), "--target", "all", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not any(entry["kind"] == "packages" for entry in _ledger(lost)):
+            assert time.monotonic() - started < 120 and process.poll() is None
+            time.sleep(0.01)
+        subprocess.run(["ip", "link", "set", lost.veth, "down"], check=True)
+        cut = time.monotonic() - started
+        out, err = process.communicate(timeout=300)
+    finally:
+        subprocess.run(["ip", "link", "set", lost.veth, "up"], check=True)
+        process.kill()
+    assert process.returncode == 1, err
+    results = {h["host"]: h for h in json.loads(out)["hosts"]}
+    failed = results[lost.name]
+    assert not failed["ok"] and "connection lost" in failed["error"], failed
+    assert "install-packages" in failed["error"], failed["error"]  # says where it stopped
+    assert failed["seconds"] < cut + 3 * 1 + 5, (failed["seconds"], cut)  # three missed keepalives, 1 s apart
+    assert results[other.name]["ok"] and results[other.name]["states"] == {"FOSSP-DASPO": "running"}
+
+    again = fossp_json("deploy", "postgresql", "--target", lost.target)["hosts"][0]
+    assert again["ok"] and again["states"] == {"FOSSP-DASPO": "running"}, again
+    for host in crash_hosts:
+        fossp_json("decommission", "--yes", "--target", host.target)
+    assert snapshot(lost) == before
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("bogus=1", "unknown timeout 'bogus'"), ("packages=-5", "timeout 'packages'"), ("soon", "timeout 'host'")],
+)
+def test_bad_timeouts_are_refused_before_any_host_is_reached(value: str, message: str) -> None:
+    result = run_fossp("deploy", "nginx", "--target", "127.0.0.1:9", "--timeout", value)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
