@@ -18,6 +18,9 @@ from pathlib import Path
 
 from fossp.lab.cgroups import CGROUP_ROOT
 
+#: What `systemd-detect-virt --container` says inside a lab host.
+CONTAINER = "fossp-lab"
+
 
 def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
@@ -61,7 +64,9 @@ def main() -> None:
     _mount_filesystems(args.root, args.repo, args.console)
     os.chroot(args.root)
     os.chdir("/")
-    environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    # systemd reads container= from its environment: without it, it takes a lab host for
+    # bare metal and would shut down through the controller's devices.
+    environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "container": CONTAINER}
     os.execve("/lib/systemd/systemd", ["/lib/systemd/systemd", "--system"], environment)
 
 
