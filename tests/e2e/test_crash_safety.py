@@ -109,32 +109,46 @@ def _converge_and_undo(host: LabHost, before: tuple[list[str], list[str]], label
     assert snapshot(host) == before, f"{label}: the host differs from before the first deploy"
 
 
-def test_killed_at_every_operation_boundary_then_deploy_and_decommission(crash_hosts: list[LabHost]) -> None:
-    before = {host.name: snapshot(host) for host in crash_hosts}
-    reference = crash_hosts[0]
-    fossp_json("deploy", *ROLES, "--target", reference.target)
-    kinds = [entry["kind"] for entry in _ledger(reference)]
-    fossp_json("decommission", "--yes", "--target", reference.target)
-    assert snapshot(reference) == before[reference.name]
-    assert kinds.count("packages") == 2 and len(kinds) >= 8, kinds
+def _kill_cycles(host: LabHost, points: list[tuple[int, bool]], kinds: list[str], before: Any) -> list[str]:
+    done = []
+    for entries, mid_install in points:
+        label = f"{host.name}: killed at entry {entries}{' during dpkg' if mid_install else ''}"
+        kind = _deploy_killed_at(host, entries, mid_install)
+        assert kind == kinds[entries - 1], label
+        _converge_and_undo(host, before, label)
+        done.append(label)
+    return done
 
+
+def test_killed_at_every_operation_boundary_then_deploy_and_decommission(crash_hosts: list[LabHost]) -> None:
+    first = crash_hosts[0]
+    before = {host.name: snapshot(host) for host in crash_hosts}
+    # On a fresh host the first two entries make PostgreSQL's data subvolumes: kill in each.
+    fresh = ["subvolume", "subvolume"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(_kill_cycles, crash_hosts, [[(1, False)], [(2, False)]], [fresh, fresh], before.values()))
+    # Now the data is kept (decommission keeps it): every later deploy makes these changes.
+    kinds = _ledger_kinds_of_a_full_run(first, before[first.name])
+    assert "subvolume" not in kinds and kinds.count("packages") == 2 and len(kinds) >= 8, kinds
     points = [(k, False) for k in range(1, len(kinds) + 1)]
     points += [(k, True) for k, kind in enumerate(kinds, 1) if kind == "packages"]
-
-    def work(host: LabHost, mine: list[tuple[int, bool]]) -> list[str]:
-        done = []
-        for entries, mid_install in mine:
-            label = f"{host.name}: killed at entry {entries}{' during dpkg' if mid_install else ''}"
-            kind = _deploy_killed_at(host, entries, mid_install)
-            assert kind == kinds[entries - 1], label
-            _converge_and_undo(host, before[host.name], label)
-            done.append(label)
-        return done
-
-    with ThreadPoolExecutor(max_workers=len(crash_hosts)) as pool:
-        shares = [points[i :: len(crash_hosts)] for i in range(len(crash_hosts))]
-        finished = [label for labels in pool.map(work, crash_hosts, shares) for label in labels]
+    shares = [points[0::2], points[1::2]]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        finished = [
+            label
+            for labels in pool.map(_kill_cycles, crash_hosts, shares, [kinds, kinds], before.values())
+            for label in labels
+        ]
     assert len(finished) == len(points)
+
+
+def _ledger_kinds_of_a_full_run(host: LabHost, before: Any) -> list[str]:
+    """Deploy, note the ledger's kinds, decommission (data kept) back to ``before``."""
+    fossp_json("deploy", *ROLES, "--target", host.target)
+    kinds = [entry["kind"] for entry in _ledger(host)]
+    fossp_json("decommission", "--yes", "--target", host.target)
+    assert snapshot(host) == before
+    return kinds
 
 
 def test_a_cut_link_fails_its_host_within_the_bound_and_the_other_completes(

@@ -105,3 +105,20 @@ def test_a_role_clashing_with_one_deployed_before_is_refused(catalog: Catalog) -
     facts = recorded("debian12-deployed")  # nginx runs there on port 80
     with pytest.raises(BadInput, match="FOSSP-WDSHT and FOSSP-WDSNG cannot share a host"):
         plan_host(facts, wanted_roles(catalog, [("httpd", {})], {}, "t"), parse_state(facts))
+
+
+def test_data_gets_its_own_subvolume_on_a_btrfs_root_only(catalog: Catalog) -> None:
+    """Before PostgreSQL's packages fill them, its data folders become subvolumes (a system
+    restore then keeps them); on ext4 the plan says there is no such protection."""
+    wanted = wanted_roles(catalog, [("postgresql", {})], {}, "test")
+    facts = recorded("debian12-bare")
+    operations = plan_host(facts, wanted, parse_state(facts)).operations
+    subvolumes = [op for op in operations if op.kind is OpKind.SUBVOLUME]
+    assert [op.target for op in subvolumes] == ["/var/lib/postgresql", "/var/log/postgresql"]
+    assert operations.index(subvolumes[-1]) < next(i for i, op in enumerate(operations) if op.kind is OpKind.PACKAGES)
+    assert subvolumes[0].commands[-1] == ["btrfs", "subvolume", "create", "--", "/var/lib/postgresql"]
+    assert "system restore keeps it" in subvolumes[0].reason
+
+    ext4 = facts.model_copy(update={"root_fs": "ext4"})
+    [note] = [op for op in plan_host(ext4, wanted, parse_state(ext4)).operations if op.kind is OpKind.SUBVOLUME]
+    assert not note.change and "not BTRFS" in note.reason and "ledger" in note.reason

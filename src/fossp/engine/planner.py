@@ -2,7 +2,7 @@
 
 Pure: it reads facts and FOSSP's state (both from the one facts batch) and never touches
 the host, so tests give it recorded facts and expect operations. Order per role:
-packages, SELinux, firewall, setup steps that need the packages, files, units, setup
+data subvolumes (on a BTRFS root), packages, SELinux, firewall, setup steps that need the packages, files, units, setup
 steps that need the running service. A decision that depends on an earlier change
 (a file the package creates) is marked ``pending``; apply re-plans on fresh facts after
 every change that alters facts, so such decisions are always taken on the truth.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Family, Role
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import Operation, OpKind, Plan, noop
-from fossp.engine.recipe import FileSpec, Step, fill, load_recipe, placeholders, resolve_vars
+from fossp.engine.recipe import DataPath, FileSpec, Step, fill, load_recipe, placeholders, resolve_vars
 from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
@@ -140,6 +141,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx = _RolePlan(
         role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, []
     )
+    ctx.operations += _data_subvolumes(ctx, recipe.data)
     ctx.operations.append(_packages(ctx))
     ctx.operations += _selinux(ctx)
     ctx.operations += _firewall(ctx)
@@ -151,6 +153,47 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     for step in (s for s in recipe.steps if s.when == "running"):
         ctx.operations.append(_step(ctx, step))
     return ctx.operations
+
+
+def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
+    """On a BTRFS root each data folder gets a subvolume of its own before the packages
+    fill it: snapshots of / then leave it out, so restoring the system keeps the data."""
+    if not data or ctx.facts.offline_root:
+        return []
+    if ctx.facts.root_fs != "btrfs":
+        return [
+            ctx.noop(
+                OpKind.SUBVOLUME,
+                ", ".join(d.path for d in data),
+                f"the root file system is {ctx.facts.root_fs or 'unknown'}, not BTRFS: no data subvolumes "
+                "and no snapshots; a restore falls back to the ledger and the saved originals",
+            )
+        ]
+    operations = []
+    for item in data:
+        current = ctx.facts.files.get(item.path)
+        if current is None:
+            parent = posixpath.dirname(item.path)
+            operations.append(
+                ctx.op(
+                    OpKind.SUBVOLUME,
+                    item.path,
+                    f"{item.why}: on a subvolume of its own, a system restore keeps it",
+                    commands=[["mkdir", "-p", "--", parent], ["btrfs", "subvolume", "create", "--", item.path]],
+                )
+            )
+        elif current.subvolume:
+            operations.append(ctx.noop(OpKind.SUBVOLUME, item.path, f"{item.why}: a subvolume already"))
+        else:
+            operations.append(
+                ctx.noop(
+                    OpKind.SUBVOLUME,
+                    item.path,
+                    f"{item.why}: exists as a plain {current.kind} (data from before FOSSP, left in place; "
+                    "system snapshots include it)",
+                )
+            )
+    return operations
 
 
 def _packages(ctx: _RolePlan) -> Operation:

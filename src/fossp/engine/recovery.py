@@ -69,9 +69,10 @@ def interrupted_note(facts: Facts, state: HostState, timeouts: Timeouts) -> list
     return notes
 
 
-async def wait_for_package_managers(connector: Connector, facts: Facts, report: Callable[[str], None]) -> None:
+async def wait_for_package_managers(connector: Connector, facts: Facts, report: Callable[[str], None]) -> Facts:
     """Wait (within ``timeouts.package_wait``) until no package manager runs on the host:
-    FOSSP never starts a second one beside it, e.g. beside the apt of a killed run."""
+    FOSSP never starts a second one beside it, e.g. beside the apt of a killed run.
+    Returns facts read after the wait (``facts`` itself when nothing ran)."""
     deadline = time.monotonic() + connector.timeouts.package_wait
     busy = facts.package_managers
     while busy:
@@ -83,7 +84,9 @@ async def wait_for_package_managers(connector: Connector, facts: Facts, report: 
             )
         report(f"waiting for {names}")
         await asyncio.sleep(_POLL_SECONDS)
-        busy = (await gather_facts(connector)).package_managers
+        facts = await gather_facts(connector)
+        busy = facts.package_managers
+    return facts
 
 
 async def close_unfinished(connector: Connector, changes: list[Change]) -> None:
@@ -105,7 +108,7 @@ async def recover(
 
     Saves the state when entries change; returns None when there was nothing to recover.
     """
-    await wait_for_package_managers(connector, facts, report)
+    facts = await wait_for_package_managers(connector, facts, report)
     notes = []
     if facts.dpkg_interrupted and backend.repair_argv:
         report("finishing dpkg's interrupted work")

@@ -51,6 +51,7 @@ class ChangeKind(StrEnum):
     FIREWALL = "firewall"
     SELINUX_BOOLEAN = "selinux-boolean"
     SELINUX_PORT = "selinux-port"
+    SUBVOLUME = "subvolume"  # a data folder on its own subvolume: kept like the data in it
 
 
 def now() -> str:
@@ -81,7 +82,7 @@ class Run(BaseModel):
     operation_started: str | None = None
 
     def describe(self) -> str:
-        where = f", at {self.operation} (begun {self.operation_started})" if self.operation else ""
+        where = f"; at {self.operation} since {self.operation_started}" if self.operation else ""
         return f"run {self.id} ({self.command} from {self.controller}, started {self.started}{where})"
 
 

@@ -63,7 +63,7 @@ for pattern in "$@"; do for f in $R$pattern; do
   if [ -L "$f" ]; then m file; printf 'link %s\t%s\n\n' "${f#"$R"}" "$(readlink "$f")"
   elif [ -f "$f" ]; then m file; printf 'file %s\t%s\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
     base64 -w0 < "$f"; echo
-  elif [ -d "$f" ]; then m file; printf 'dir %s\t%s\n\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
+  elif [ -d "$f" ]; then m file; printf 'dir %s\t%s\n\n' "${f#"$R"}" "$(stat -c '%a %U %G %i' "$f")"
   fi
 done; done
 m end
@@ -116,6 +116,11 @@ class FileFact(Frozen):
     group: str = ""
     link_target: str | None = None
     content: bytes | None = None
+    inode: int | None = None  # folders only: 256 is the root of a BTRFS subvolume
+
+    @property
+    def subvolume(self) -> bool:
+        return self.kind == "dir" and self.inode == 256
 
 
 class Facts(Frozen):
@@ -296,9 +301,17 @@ def parse_files(bodies: list[str]) -> dict[str, FileFact]:
         if kind == "link":
             files[path] = FileFact(path=path, kind="link", link_target=details)
             continue
-        mode, owner, group = [*details.split(), "", "", ""][:3]
+        mode, owner, group, inode = [*details.split(), "", "", "", ""][:4]
         data = base64.b64decode(content.strip()) if kind == "file" else None
-        files[path] = FileFact(path=path, kind=kind, mode=mode, owner=owner, group=group, content=data)
+        files[path] = FileFact(
+            path=path,
+            kind=kind,
+            mode=mode,
+            owner=owner,
+            group=group,
+            content=data,
+            inode=int(inode) if inode.isdigit() else None,
+        )
     return files
 
 
