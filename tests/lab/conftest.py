@@ -2,4 +2,4 @@
 
 from fossp.lab.testing import lab_fixture
 
-lab_pair = lab_fixture("t-lab1", "t-lab2")
+lab_pair = lab_fixture("lt-lab1", "lt-lab2")

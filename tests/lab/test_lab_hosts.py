@@ -88,36 +88,36 @@ def test_target_resolves_lab_hosts(lab_pair: list[LabHost]) -> None:
 
 
 def test_a_killed_host_is_seen_stopped_and_restarted_by_up() -> None:
-    with lab_hosts("t-crash") as (host,):
+    with lab_hosts("lt-crash") as (host,):
         assert host.pid is not None
         os.kill(host.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while get("t-crash").running and time.monotonic() < deadline:
+        while get("lt-crash").running and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not get("t-crash").running
+        assert not get("lt-crash").running
         ssh(host, "touch", "/root/kept", check=False)
-        again = run_fossp("lab", "up", "t-crash", "--json")
+        again = run_fossp("lab", "up", "lt-crash", "--json")
         assert again.returncode == 0, again.stderr
-        restarted = get("t-crash")
+        restarted = get("lt-crash")
         assert restarted.running and restarted.pid != host.pid
         assert ssh(restarted, "cat", "/proc/1/comm").stdout.strip() == "systemd"
 
 
 def test_down_removes_process_network_root_and_record() -> None:
     paths = LabPaths.current()
-    created = run_fossp("lab", "up", "t-gone", "--json")
+    created = run_fossp("lab", "up", "lt-gone", "--json")
     assert created.returncode == 0, created.stderr
     host = LabHost.model_validate(json.loads(created.stdout)[0])
-    removed = run_fossp("lab", "down", "t-gone")
+    removed = run_fossp("lab", "down", "lt-gone")
     assert removed.returncode == 0, removed.stderr
     assert host.pid is not None and not Path(f"/proc/{host.pid}").exists()
-    assert not netns_path("t-gone").exists()
+    assert not netns_path("lt-gone").exists()
     assert not Path("/sys/class/net", host.veth).exists()
-    assert not host.root_path.exists() and not paths.host_dir("t-gone").exists()
+    assert not host.root_path.exists() and not paths.host_dir("lt-gone").exists()
     assert host.address not in paths.known_hosts.read_text()
     listed = subprocess.run(
         ["btrfs", "subvolume", "list", str(paths.pool)], capture_output=True, text=True, check=True
     ).stdout
-    assert "roots/t-gone" not in listed
-    again = run_fossp("lab", "down", "t-gone")
-    assert again.returncode == 2 and "t-gone" in again.stderr
+    assert "roots/lt-gone" not in listed
+    again = run_fossp("lab", "down", "lt-gone")
+    assert again.returncode == 2 and "lt-gone" in again.stderr

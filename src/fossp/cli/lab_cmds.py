@@ -65,6 +65,19 @@ def up_cmd(
     _show_hosts(hosts, as_json, "lab hosts up")
 
 
+@app.command("restart")
+def restart_cmd(names: NamesArgument, as_json: JsonOption = False) -> None:
+    """Restart lab hosts like servers: clean power-off, same root, address and keys.
+
+    A pending root left by `fossp restore` is switched in while the host is stopped.
+    """
+    from fossp.lab import restart
+
+    with _progress() as report:
+        hosts = restart(names, report)
+    _show_hosts(hosts, as_json, "lab hosts restarted")
+
+
 @app.command("down")
 def down_cmd(
     names: Annotated[list[str] | None, typer.Argument(help="Host names.")] = None,

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from fossp.errors import BadInput
 from fossp.lab import image, keys, network, pool, repo
@@ -32,6 +33,12 @@ from fossp.lab.system import LabError, require_root, require_tools, run, tail
 
 Report = Callable[[str], None]
 BOOT_TIMEOUT = float(os.environ.get("FOSSP_LAB_BOOT_TIMEOUT", "120"))
+#: How long a host's systemd may take to stop its units before its PID 1 is killed.
+STOP_TIMEOUT = float(os.environ.get("FOSSP_LAB_STOP_TIMEOUT", "10"))
+#: systemd's documented signal for "start poweroff.target": no D-Bus or SSH needed.
+POWEROFF_SIGNAL = signal.SIGRTMIN + 4
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+MIN_INOTIFY_INSTANCES = 1024
 TARGET_PREFIX = "lab:"
 
 #: Launchers this process started, reaped on `down` so no zombie is left behind.
@@ -50,6 +57,7 @@ class LabHost(BaseModel):
     log_path: Path
     netns: str
     veth: str
+    mac: str
     host_key: str
     created: datetime
     pid: int | None = None
@@ -57,6 +65,14 @@ class LabHost(BaseModel):
     cgroups: list[Path] = []
     running: bool = False
     ssh: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fixed_mac(cls, data: Any) -> Any:
+        """Records written before hosts had a fixed MAC get the one their name gives."""
+        if isinstance(data, dict) and not data.get("mac") and isinstance(data.get("name"), str):
+            return {**data, "mac": network.mac_address(data["name"])}
+        return data
 
     @property
     def target(self) -> str:
@@ -134,13 +150,21 @@ def _records(paths: LabPaths) -> list[LabHost]:
     return [host for host in found if host is not None]
 
 
-def _stop(host: LabHost) -> None:
-    """SIGKILL the host's PID 1, which ends every process of its PID namespace."""
+def _wait_gone(host: LabHost, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(host) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not _alive(host)
+
+
+def _stop(host: LabHost, timeout: float = 0) -> None:
+    """End the host's PID namespace: power off cleanly within ``timeout``, else SIGKILL its PID 1."""
+    if _alive(host) and host.pid is not None and timeout > 0:
+        os.kill(host.pid, POWEROFF_SIGNAL)
+        _wait_gone(host, timeout)
     if _alive(host) and host.pid is not None:
         os.kill(host.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 15
-        while _start_time(host.pid) == host.pid_start and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_gone(host, 15)
     launcher = _launchers.pop(host.name, None)
     if launcher is not None:
         launcher.wait(timeout=15)
@@ -154,7 +178,7 @@ def _stop(host: LabHost) -> None:
 def _new_host(paths: LabPaths, name: str) -> LabHost:
     """Snapshot the base into a fresh root and give it an address and keys."""
     root = paths.host_root(name)
-    pool.delete_subvolume(root)
+    image.remove_root(root)
     pool.snapshot(paths.base, root)
     host_key = image.configure_root(root, name, keys.client_public_key(paths))
     address = network.free_address({h.address for h in _records(paths) if h.name != name})
@@ -167,6 +191,7 @@ def _new_host(paths: LabPaths, name: str) -> LabHost:
         log_path=paths.host_dir(name) / "console.log",
         netns=network.netns_name(name),
         veth=network.veth_name(address),
+        mac=network.mac_address(name),
         host_key=host_key,
         created=datetime.now(UTC),
     )
@@ -285,6 +310,7 @@ def prepare(
         repo.role_packages(list(roles))
     require_root()
     require_tools("ip", "nsenter", "unshare", "ssh", "ssh-keygen", "btrfs")
+    _raise_inotify_limit(report)
     with paths.lock():
         pool.ensure_pool(paths)
         keys.ensure_client_key(paths)
@@ -293,6 +319,34 @@ def prepare(
             image.build_base(paths)
         wanted_roles = [*repo.DEFAULT_ROLES, *(roles or [])]
         return repo.ensure_repo(paths, list(packages or []), wanted_roles, report)
+
+
+def _raise_inotify_limit(report: Report) -> None:
+    """Every host's systemd takes inotify instances from root's one quota (128 by default).
+
+    Past about 25 hosts new ones would freeze silently in boot.
+    """
+    current = int(INOTIFY_INSTANCES.read_text())
+    if current < MIN_INOTIFY_INSTANCES:
+        INOTIFY_INSTANCES.write_text(f"{MIN_INOTIFY_INSTANCES}\n")
+        report(f"raised fs.inotify.max_user_instances from {current} to {MIN_INOTIFY_INSTANCES}")
+
+
+def _switch_root(host: LabHost, report: Report) -> None:
+    """Apply a restore's pending root (or finish an interrupted switch); the host is stopped."""
+    number = image.switch_root(host.root_path)
+    if number is not None:
+        report(f"{host.name}: root switched to snapshot {number}")
+
+
+def _start(paths: LabPaths, host: LabHost) -> LabHost:
+    """Start a stopped host with its record's address, MAC and keys; the caller holds the lock."""
+    _save(paths, host)
+    _refresh_known_hosts(paths)
+    network.create_host_network(host.name, host.address, host.mac)
+    host = _launch(paths, host)
+    _save(paths, host)
+    return host
 
 
 def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
@@ -304,14 +358,10 @@ def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
             return host
         if host is not None:
             _stop(host)
+            _switch_root(host, report)
         if host is None or not pool.is_subvolume(host.root_path):
             host = _new_host(paths, name)
-        _save(paths, host)
-        _refresh_known_hosts(paths)
-        network.create_host_network(name, host.address)
-        host = _launch(paths, host)
-        _save(paths, host)
-    return host
+        return _start(paths, host)
 
 
 def up(
@@ -338,8 +388,41 @@ def up(
 
 
 def _leftovers(paths: LabPaths, name: str) -> bool:
-    """A root left by a killed `up` that wrote no record yet."""
-    return paths.host_root(name).exists()
+    """A root left by a killed `up` that wrote no record yet (or by an interrupted switch)."""
+    root = paths.host_root(name)
+    return any(path.exists() for path in (root, *image.switch_paths(root)))
+
+
+def restart(names: list[str], report: Report = _noop) -> list[LabHost]:
+    """Restart lab hosts like servers: a clean power-off, then the same root and identity.
+
+    A restore's pending root (``/.snapshots/fossp-next-root``) is switched in while
+    the host is stopped. Returns the hosts once sshd answers.
+    """
+    names = validate_names(names)
+    if not names:
+        raise BadInput("fossp lab restart: name at least one host")
+    paths = LabPaths.current()
+    missing = [name for name in names if _load(paths, name) is None]
+    if missing:
+        raise BadInput(f"unknown lab host(s): {', '.join(missing)} (see `fossp lab list`)")
+    require_root()
+    with paths.lock():
+        pool.ensure_pool(paths)
+        hosts = [host for host in (_load(paths, name) for name in names) if host is not None]
+        # A bad pending root is refused while the hosts still run, before any stops.
+        for host in hosts:
+            image.pending_root(host.root_path)
+        started = []
+        for host in hosts:
+            report(f"stopping {host.name}")
+            _stop(host, STOP_TIMEOUT)
+            _switch_root(host, report)
+            started.append(_start(paths, host))
+    report(f"waiting for sshd on {', '.join(names)}")
+    with ThreadPoolExecutor(max_workers=len(started)) as executor:
+        list(executor.map(_wait_for_ssh, started))
+    return [_live(host) for host in started]
 
 
 def down(names: list[str]) -> list[str]:
@@ -358,7 +441,7 @@ def down(names: list[str]) -> list[str]:
             if host is not None:
                 _stop(host)
             network.remove_host_network(name, host.address if host else None)
-            pool.delete_subvolume(paths.host_root(name))
+            image.remove_root(paths.host_root(name))
             shutil.rmtree(paths.host_dir(name), ignore_errors=True)
         _refresh_known_hosts(paths)
     return names

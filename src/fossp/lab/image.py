@@ -6,13 +6,16 @@ needs a rebuild; each snapshot is configured when its host is created.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
+import stat
 from pathlib import Path
 
 from fossp.lab import pool
 from fossp.lab.paths import LabPaths
-from fossp.lab.system import require_tools, run
+from fossp.lab.system import LabError, require_tools, run
 
 SUITE = "bookworm"
 MIRROR = os.environ.get("FOSSP_LAB_MIRROR", "http://deb.debian.org/debian")
@@ -139,3 +142,198 @@ def configure_root(root: Path, name: str, client_key: str) -> str:
     ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write(ssh_dir / "authorized_keys", client_key + "\n", 0o600)
     return make_host_key(root, name)
+
+
+# A restore inside a host cannot switch its root (the pool is the controller's), so it
+# leaves the snapshot number here and the controller switches while the host is stopped.
+POINTER = Path(".snapshots") / "fossp-next-root"
+POINTER_RE = re.compile(r"[0-9]{1,9}\n?")
+#: What makes a host itself: a restored root keeps these from the root it replaces.
+IDENTITY_FILES = (Path("etc/machine-id"), Path("etc/hostname"), Path("root/.ssh/authorized_keys"))
+HOST_KEYS = Path("etc/ssh")
+
+
+def switch_paths(root: Path) -> tuple[Path, Path, Path]:
+    """The new root while built, once complete, and the old root while it is removed.
+
+    A dot first: no host name starts with one, so these never meet a host's root.
+    """
+    building, ready, old = (root.with_name(f".{root.name}.{stage}") for stage in ("building", "next", "old"))
+    return building, ready, old
+
+
+def remove_root(root: Path) -> None:
+    """Delete a host's root with its nested subvolumes and any half-done switch."""
+    for path in (*switch_paths(root), root):
+        pool.delete_subvolume(path)
+
+
+def switch_root(root: Path) -> int | None:
+    """Finish a switch a crash interrupted, then apply a pending one; return its snapshot.
+
+    Call it with the host stopped. The new root is built under a temporary name and
+    only renamed in once complete, so a crash at any step leaves a state this
+    function finishes next time (or `remove_root` cleans).
+    """
+    building, ready, old = switch_paths(root)
+    pool.delete_subvolume(building)
+    if ready.exists():
+        _finish_switch(root, ready, old)
+    pool.delete_subvolume(old)
+    source = pending_root(root)
+    if source is None:
+        return None
+    pool.snapshot(source, building)
+    _copy_identity(root, building)
+    building.rename(ready)
+    _finish_switch(root, ready, old)
+    pool.delete_subvolume(old)
+    return int(source.parent.name)
+
+
+def pending_root(root: Path) -> Path | None:
+    """The snapshot a restore asked for, checked; None if none. Changes nothing.
+
+    LabError if the pointer is malformed, names no subvolume of this root, or the
+    snapshot has something other than an empty folder where a nested subvolume goes.
+    """
+    number = pending_snapshot(root)
+    if number is None:
+        return None
+    source = pool.real_path(root, Path(".snapshots", str(number), "snapshot"))
+    if not pool.is_subvolume(source):
+        raise LabError(f"{root / POINTER} names snapshot {number}, but {source} is not a subvolume; fix or remove it")
+    for relative in pool.nested_subvolumes(root):
+        _check_placeholder(source, relative)
+    return source
+
+
+def pending_snapshot(root: Path) -> int | None:
+    """The number in the host's pointer file, or None; LabError if it is malformed."""
+    pointer = pool.real_path(root, POINTER)
+    try:
+        fd = os.open(pointer, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise LabError(f"{pointer}: cannot read the pending root ({error.strerror}); fix or remove it") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LabError(f"{pointer}: not a regular file; remove it")
+        text = handle.read(64).decode("ascii", errors="replace")
+    if not POINTER_RE.fullmatch(text):
+        raise LabError(f"{pointer}: {text[:20]!r} is not a snapshot number (digits, one line); fix or remove it")
+    return int(text)
+
+
+def _check_placeholder(source: Path, relative: Path) -> None:
+    """Where a nested subvolume goes, the snapshot must have nothing or an empty folder."""
+    target = source
+    for part in relative.parts:
+        target = target / part
+        if not target.exists() and not target.is_symlink():
+            return
+        if target.is_symlink() or not target.is_dir():
+            raise LabError(f"snapshot {source}: {target.relative_to(source)} is not a folder; cannot put {relative} in")
+    if any(target.iterdir()):
+        raise LabError(f"snapshot {source}: {relative} is not empty; cannot put the subvolume {relative} there")
+
+
+def _open_dir(base: Path, relative: Path, create: bool = False) -> int:
+    """An fd of the folder ``base / relative``, never following a symlink (``create``: mkdir)."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in relative.parts:
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o755, dir_fd=fd)
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except OSError as error:
+        os.close(fd)
+        raise LabError(f"{base / relative}: not a folder ({error.strerror})") from None
+    return fd
+
+
+def _finish_switch(root: Path, ready: Path, old: Path) -> None:
+    """Move the nested subvolumes into the new root, then rename it into place."""
+    if root.exists():
+        for relative in pool.nested_subvolumes(root):
+            _move_subvolume(root, ready, relative)
+        _remove_file(ready, POINTER)
+        root.rename(old)
+    ready.rename(root)
+
+
+def _move_subvolume(old_root: Path, new_root: Path, relative: Path) -> None:
+    """rename(2) moves a subvolume between subvolumes of one pool, replacing its placeholder."""
+    source_fd = _open_dir(old_root, relative.parent)
+    try:
+        target_fd = _open_dir(new_root, relative.parent, create=True)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(relative.name, dir_fd=target_fd)
+            os.rename(relative.name, relative.name, src_dir_fd=source_fd, dst_dir_fd=target_fd)
+        except OSError as error:
+            raise LabError(f"move subvolume {old_root / relative} to {new_root}: {error.strerror}") from None
+        finally:
+            os.close(target_fd)
+    finally:
+        os.close(source_fd)
+
+
+def _remove_file(root: Path, relative: Path) -> None:
+    try:
+        parent_fd = _open_dir(root, relative.parent)
+    except LabError:
+        return
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(relative.name, dir_fd=parent_fd)
+    finally:
+        os.close(parent_fd)
+
+
+def _copy_identity(old_root: Path, new_root: Path) -> None:
+    """Host keys, machine id, host name and SSH access carry over into a restored root."""
+    keys_fd = _open_dir(old_root, HOST_KEYS)
+    try:
+        host_keys = [HOST_KEYS / name for name in os.listdir(keys_fd) if name.startswith("ssh_host_")]
+    finally:
+        os.close(keys_fd)
+    target_fd = _open_dir(new_root, HOST_KEYS, create=True)
+    try:
+        stale = [name for name in os.listdir(target_fd) if name.startswith("ssh_host_")]
+        for name in stale:
+            os.unlink(name, dir_fd=target_fd)
+    finally:
+        os.close(target_fd)
+    for relative in (*host_keys, *IDENTITY_FILES):
+        _copy_file(old_root, new_root, relative)
+
+
+def _copy_file(old_root: Path, new_root: Path, relative: Path) -> None:
+    source_dir = _open_dir(old_root, relative.parent)
+    try:
+        fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=source_dir)
+    except FileNotFoundError:
+        return
+    finally:
+        os.close(source_dir)
+    with os.fdopen(fd, "rb") as source:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LabError(f"{old_root / relative}: not a regular file; cannot keep it across the restore")
+        data = source.read()
+    target_dir = _open_dir(new_root, relative.parent, create=True)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(relative.name, dir_fd=target_dir)
+        out = os.open(relative.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=target_dir)
+    finally:
+        os.close(target_dir)
+    with os.fdopen(out, "wb") as target:
+        target.write(data)
+        os.fchown(out, info.st_uid, info.st_gid)
+        os.fchmod(out, stat.S_IMODE(info.st_mode))

@@ -6,6 +6,7 @@ default route, so nothing they send can leave the controller.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -30,6 +31,17 @@ def netns_path(name: str) -> Path:
 def veth_name(address: str) -> str:
     """Interface names have 15 characters at most, so the veth is named after the address."""
     return f"fossp-v{int(ipaddress.IPv4Address(address)) - int(SUBNET.network_address)}"
+
+
+def mac_address(name: str) -> str:
+    """A fixed MAC per host name (locally administered, unicast).
+
+    A host that came back with a new MAC would stay unreachable until the controller's
+    stale neighbour entry expired (about 30 s).
+    """
+    digest = bytearray(hashlib.sha256(f"fossp-lab {name}".encode()).digest()[:6])
+    digest[0] = (digest[0] & 0xFC) | 0x02
+    return ":".join(f"{byte:02x}" for byte in digest)
 
 
 def free_address(taken: set[str]) -> str:
@@ -81,8 +93,8 @@ def remove_host_network(name: str, address: str | None) -> None:
         run(["ip", "netns", "del", netns_name(name)], f"remove netns {netns_name(name)}")
 
 
-def create_host_network(name: str, address: str) -> None:
-    """A fresh namespace whose eth0 is plugged into the lab bridge with ``address``.
+def create_host_network(name: str, address: str, mac: str) -> None:
+    """A fresh namespace whose eth0 is plugged into the lab bridge with ``address`` and ``mac``.
 
     A leftover namespace of a killed run is replaced, but one that processes still use
     belongs to someone else (another lab folder, say) and is left alone.
@@ -96,6 +108,9 @@ def create_host_network(name: str, address: str) -> None:
     run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns], f"create veth {veth}")
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"], f"plug {veth} into {BRIDGE}")
     inside = ["ip", "-n", netns]
+    run([*inside, "link", "set", "eth0", "address", mac], f"set the MAC of eth0 in {netns}")
     run([*inside, "addr", "add", f"{address}/{SUBNET.prefixlen}", "dev", "eth0"], f"address eth0 in {netns}")
     run([*inside, "link", "set", "eth0", "up"], f"bring up eth0 in {netns}")
     run([*inside, "link", "set", "lo", "up"], f"bring up lo in {netns}")
+    # The address may have had another MAC before (an older record, another host).
+    run(["ip", "neigh", "flush", "to", address, "dev", BRIDGE], f"flush the neighbour entry of {address}")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from fossp.lab.paths import LabPaths
 from fossp.lab.system import LabError, require_tools, run
 
 POOL_SIZE = os.environ.get("FOSSP_LAB_POOL_SIZE", "32G")
+#: subvolid=5 mounts the top level, whatever default subvolume a host may have set.
+TOP_LEVEL = "subvolid=5"
+MOUNT_OPTIONS = f"loop,{TOP_LEVEL}"
+LIST_LINE = re.compile(r"ID \d+ gen \d+ top level \d+ path (.+)")
 
 
 def is_mounted(path: Path) -> bool:
@@ -30,7 +35,7 @@ def ensure_pool(paths: LabPaths) -> None:
         run(["mkfs.btrfs", "-q", "-L", "fossp-lab", new_image], "format the lab pool")
         new_image.rename(paths.pool_image)
     # `mount -o loop` asks losetup for a free device and creates one past loop7 if needed.
-    run(["mount", "-o", "loop", paths.pool_image, paths.pool], f"mount {paths.pool_image}")
+    run(["mount", "-o", MOUNT_OPTIONS, paths.pool_image, paths.pool], f"mount {paths.pool_image}")
     paths.roots.mkdir(exist_ok=True)
 
 
@@ -56,18 +61,70 @@ def set_readonly(path: Path) -> None:
     run(["btrfs", "property", "set", "-ts", path, "ro", "true"], f"make {path} read-only")
 
 
+def is_readonly(path: Path) -> bool:
+    listing = run(["btrfs", "property", "get", "-ts", path, "ro"], f"read the ro flag of {path}")
+    return listing.stdout.strip() == "ro=true"
+
+
+def _top_level(path: Path) -> Path:
+    """The pool's mount point above ``path``: `btrfs subvolume list` paths start there."""
+    top = path
+    while not is_mounted(top) and top != top.parent:
+        top = top.parent
+    return top
+
+
+def real_path(base: Path, relative: Path) -> Path:
+    """``base / relative``, refusing a symlink anywhere below ``base``.
+
+    Host roots are written by the hosts: a symlink in one must never lead the
+    controller out of it (into another host's root or the controller's files).
+    """
+    current = base
+    for part in relative.parts:
+        current = current / part
+        if part in ("..", ".") or current.is_symlink():
+            raise LabError(f"{current}: a symlink or dot path inside {base}; refusing to follow it")
+    return current
+
+
+def nested_subvolumes(path: Path) -> list[Path]:
+    """The subvolumes directly inside subvolume ``path``, relative to it.
+
+    Hosts name their subvolumes, so every listing line must parse and name a real
+    subvolume below ``path`` (a name with a newline could otherwise fake a line).
+    """
+    top = _top_level(path)
+    prefix = path.resolve().relative_to(top.resolve())
+    listing = run(["btrfs", "subvolume", "list", "-o", path], f"list subvolumes in {path}")
+    found = []
+    for line in listing.stdout.splitlines():
+        match = LIST_LINE.fullmatch(line)
+        relative = Path(match.group(1)) if match else None
+        if relative is None or not relative.is_relative_to(prefix) or relative == prefix:
+            raise LabError(f"list subvolumes in {path}: unexpected line {line!r}; remove that subvolume by hand")
+        inner = relative.relative_to(prefix)
+        if not is_subvolume(real_path(path, inner)):
+            raise LabError(f"list subvolumes in {path}: {path / inner} is not a subvolume; remove it by hand")
+        found.append(inner)
+    return found
+
+
 def delete_subvolume(path: Path) -> None:
-    """Delete a subvolume and any nested ones (systemd may create /var/lib/machines etc.)."""
+    """Delete a subvolume and every subvolume below it, deepest first.
+
+    `btrfs subvolume list -o` names direct children only, and a subvolume with
+    children cannot be deleted: hosts nest snapshots (/.snapshots/N/snapshot) and
+    data subvolumes, so recurse.
+    """
     if not path.exists():
         return
     if not is_subvolume(path):
         raise LabError(f"delete {path}: not a BTRFS subvolume; refusing to remove it")
-    listing = run(["btrfs", "subvolume", "list", "-o", path], f"list subvolumes in {path}")
-    lines = listing.stdout.splitlines()
-    nested = [line.split(" path ", 1)[1] for line in lines if " path " in line]
-    pool_root = path.parent
-    while not is_mounted(pool_root) and pool_root != pool_root.parent:
-        pool_root = pool_root.parent
-    for relative in sorted(nested, key=len, reverse=True):
-        run(["btrfs", "subvolume", "delete", pool_root / relative], f"delete subvolume {relative}")
+    children = nested_subvolumes(path)
+    if children and is_readonly(path):
+        # A child's entry lives in its parent: a read-only parent cannot lose it.
+        run(["btrfs", "property", "set", "-ts", path, "ro", "false"], f"make {path} writable to empty it")
+    for child in children:
+        delete_subvolume(path / child)
     run(["btrfs", "subvolume", "delete", path], f"delete subvolume {path}")
