@@ -3,23 +3,63 @@
 `fossp lab up` starts it under ``nsenter --net`` (the host's netns) and ``unshare --pid
 --fork --mount --uts --ipc``, so this process is PID 1 of the host. It moves itself
 into the host's own cgroups (two hosts' systemd must not manage the same cgroup
-tree), mounts what systemd needs inside the root, then becomes systemd. It needs no
-third-party code itself: the mounts and the chroot are plain system calls and
-`mount` commands.
+tree), mounts what systemd needs inside the root, pivots into it, drops the
+capabilities a host must not have, then becomes systemd. It needs no third-party
+code itself: the mounts are `mount` commands, the rest plain system calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import socket
+import stat
 import subprocess
+import uuid
 from pathlib import Path
 
 from fossp.lab.cgroups import CGROUP_ROOT
 
-#: What `systemd-detect-virt --container` says inside a lab host.
+#: PID 1's ``container=``: systemd then knows it runs in a container (it writes this to
+#: /run/systemd/container) and shuts down the container way, not through devices.
 CONTAINER = "fossp-lab"
+
+#: The character devices of a host's own /dev (name, major, minor): none of the
+#: controller's disks, loop devices, kvm or consoles.
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = {
+    "ptmx": "pts/ptmx",
+    "fd": "/proc/self/fd",
+    "stdin": "/proc/self/fd/0",
+    "stdout": "/proc/self/fd/1",
+    "stderr": "/proc/self/fd/2",
+}
+
+#: Capabilities a lab host must not have (numbers from linux/capability.h): loading
+#: kernel modules, raw I/O, setting the machine's clock, making device nodes (the way
+#: back to the controller's disks) and open_by_handle_at (DAC_READ_SEARCH), which opens
+#: any file of the pool, other hosts' roots included. CAP_SYS_ADMIN stays: hosts make
+#: BTRFS snapshots. CAP_SYS_BOOT stays: in a PID namespace reboot(2) only ends that
+#: namespace, and systemd's shutdown uses it to tell reboot (SIGHUP) from power-off.
+DROPPED_CAPABILITIES = {
+    "CAP_DAC_READ_SEARCH": 2,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
+    "CAP_SYS_TIME": 25,
+    "CAP_MKNOD": 27,
+}
+
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
+PR_CAPBSET_DROP = 24
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
 def _mount(*args: str) -> None:
@@ -32,21 +72,64 @@ def _enter_cgroups(cgroups: list[Path]) -> None:
         (cgroup / "cgroup.procs").write_text("0\n")
 
 
+def _make_dev(dev: Path, console: Path) -> None:
+    """A /dev of the host's own, instead of the controller's: safe devices, its own PTYs."""
+    _mount("-t", "tmpfs", "-o", "mode=755,nosuid,size=4m", "tmpfs", str(dev))
+    for name, major, minor in DEVICES:
+        os.mknod(dev / name, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(dev / name, 0o666)
+    for name, target in DEV_LINKS.items():
+        (dev / name).symlink_to(target)
+    (dev / "pts").mkdir()
+    # A new devpts instance: the host's PTYs (sshd needs them) are not the controller's.
+    _mount("-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=620,gid=5", "devpts", str(dev / "pts"))
+    (dev / "shm").mkdir()
+    _mount("-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", str(dev / "shm"))
+    # Nothing in the host may write to the controller's console: give it the host's log.
+    (dev / "console").touch()
+    _mount("--bind", str(console), str(dev / "console"))
+
+
 def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
     """The mounts systemd needs, private to this host's mount namespace."""
     _mount("--make-rprivate", "/")
     # The root must be a mount point, or systemd cannot make / shared for its services.
     _mount("--bind", str(root), str(root))
     _mount("-t", "proc", "proc", str(root / "proc"))
-    _mount("-t", "sysfs", "sysfs", str(root / "sys"))
+    # Its own boot id, so `journalctl -b` and `--list-boots` see the host's boots.
+    boot_id = root / "run" / "fossp-lab" / "boot_id"
+    _mount("-t", "sysfs", "-o", "ro", "sysfs", str(root / "sys"))
     # An rbind, not a fresh mount: systemd finds its (non-root) cgroup via /proc/self/cgroup.
     _mount("--rbind", str(CGROUP_ROOT), str(root / "sys/fs/cgroup"))
     for tmp in ("run", "tmp"):
         _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs", str(root / tmp))
-    _mount("--rbind", "/dev", str(root / "dev"))
-    # Nothing in the host may write to the controller's console: give it the host's log.
-    _mount("--bind", str(console), str(root / "dev/console"))
+    boot_id.parent.mkdir()
+    boot_id.write_text(f"{uuid.uuid4()}\n")
+    _mount("--bind", "-o", "ro", str(boot_id), str(root / "proc/sys/kernel/random/boot_id"))
+    _make_dev(root / "dev", console)
     _mount("--bind", "-o", "ro", str(repo), str(root / "srv/fossp-repo"))
+
+
+def _pivot_root(root: Path) -> None:
+    """Make ``root`` the namespace's root and detach the controller's mount tree.
+
+    chroot would keep every controller mount in the namespace (and a way out of the
+    root); after pivot_root(".", ".") the old root sits on top of the new one at "."
+    and a lazy unmount removes it.
+    """
+    os.chdir(root)
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None:
+        raise SystemExit(f"fossp.lab.boot: pivot_root's system call number on {os.uname().machine} is unknown")
+    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the controller's mounts")
+    os.chdir("/")
+
+
+def _drop_capabilities() -> None:
+    """Drop them from the bounding set: systemd and everything it starts can never regain them."""
+    for name, number in DROPPED_CAPABILITIES.items():
+        _check(_libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0), f"drop {name}")
 
 
 def main() -> None:
@@ -62,10 +145,8 @@ def main() -> None:
     _enter_cgroups(args.cgroup)
     socket.sethostname(args.hostname)
     _mount_filesystems(args.root, args.repo, args.console)
-    os.chroot(args.root)
-    os.chdir("/")
-    # systemd reads container= from its environment: without it, it takes a lab host for
-    # bare metal and would shut down through the controller's devices.
+    _pivot_root(args.root)
+    _drop_capabilities()
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "container": CONTAINER}
     os.execve("/lib/systemd/systemd", ["/lib/systemd/systemd", "--system"], environment)
 
