@@ -87,6 +87,33 @@ def test_poweroff_inside_ends_the_host_and_up_brings_it_back(host: LabHost) -> N
     assert again.ssh and (again.address, again.mac) == (before.address, before.mac)
 
 
+def _wait_for_new_pid_1(before: LabHost, timeout: float = 30) -> LabHost:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = get(before.name)
+        if now.pid != before.pid and now.ssh:
+            return now
+        time.sleep(0.2)
+    raise AssertionError(f"{before.name} did not come back within {timeout} s")
+
+
+def test_reboot_inside_brings_the_host_back_with_its_pending_root(host: LabHost) -> None:
+    before = get(NAME)
+    _sh(
+        before,
+        """
+        test -d /.snapshots || btrfs subvolume create /.snapshots
+        echo one > /etc/lt-reboot && mkdir /.snapshots/5 && btrfs subvolume snapshot -r / /.snapshots/5/snapshot
+        echo two > /etc/lt-reboot && echo 5 > /.snapshots/fossp-next-root
+        """,
+    )
+    ssh(before, "systemctl", "reboot")
+    after = _wait_for_new_pid_1(before)
+    assert (after.address, after.mac, after.host_key) == (before.address, before.mac, before.host_key)
+    assert _sh(after, "cat /etc/lt-reboot") == "one\n"
+    assert len(_sh(after, "journalctl --list-boots --no-pager -q").splitlines()) >= 2
+
+
 def test_restart_switches_to_a_pending_root_and_keeps_data_and_identity(host: LabHost) -> None:
     before = get(NAME)
     _sh(

@@ -1,11 +1,13 @@
-"""PID 1 launcher of a lab host; runs as ``python -m fossp.lab.boot`` inside new namespaces.
+"""The launcher of a lab host: ``python -m fossp.lab.boot`` watches it, ``... --init`` is its PID 1.
 
-`fossp lab up` starts it under ``nsenter --net`` (the host's netns) and ``unshare --pid
---fork --mount --uts --ipc``, so this process is PID 1 of the host. It moves itself
-into the host's own cgroups (two hosts' systemd must not manage the same cgroup
-tree), mounts what systemd needs inside the root, pivots into it, drops the
-capabilities a host must not have, then becomes systemd. It needs no third-party
-code itself: the mounts are `mount` commands, the rest plain system calls.
+`fossp lab up` starts the watcher, which runs ``unshare --pid --fork --mount --uts
+--ipc`` with itself and ``--init``, so that process is PID 1 of the host. PID 1
+enters the host's netns, moves itself into the host's own cgroups (two hosts'
+systemd must not manage the same cgroup tree), mounts what systemd needs inside
+the root, pivots into it, drops the capabilities a host must not have, then
+becomes systemd. When that systemd reboots, the watcher starts the host again as
+`fossp lab restart` would. Until then it needs no third-party code: the mounts are
+`mount` commands, the rest plain system calls.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import signal
 import socket
 import stat
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -51,6 +55,7 @@ DROPPED_CAPABILITIES = {
 }
 
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+CLONE_NEWNET = 0x40000000
 MNT_DETACH = 2
 PR_CAPBSET_DROP = 24
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -64,6 +69,15 @@ def _check(result: int, what: str) -> None:
 
 def _mount(*args: str) -> None:
     subprocess.run(["mount", *args], check=True)
+
+
+def _enter_netns(netns: Path) -> None:
+    """Only PID 1's tree joins the host's netns: once it is gone, nothing holds the netns."""
+    fd = os.open(netns, os.O_RDONLY)
+    try:
+        _check(_libc.setns(fd, CLONE_NEWNET), f"enter {netns}")
+    finally:
+        os.close(fd)
 
 
 def _enter_cgroups(cgroups: list[Path]) -> None:
@@ -132,16 +146,27 @@ def _drop_capabilities() -> None:
         _check(_libc.prctl(PR_CAPBSET_DROP, number, 0, 0, 0), f"drop {name}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--hostname", required=True)
-    parser.add_argument("--repo", type=Path, required=True)
-    parser.add_argument("--console", type=Path, required=True)
-    parser.add_argument("--cgroup", type=Path, action="append", default=[])
-    args = parser.parse_args()
+def _watch(hostname: str) -> int:
+    """Run the host's PID 1 in new namespaces; after a reboot inside, start the host again.
+
+    In a PID namespace reboot(2) ends the namespace's init: with SIGHUP for a reboot,
+    SIGINT for a power-off (unshare passes the signal on). A server comes back after
+    a reboot, so a lab host does, through the controller's start (pending root included).
+    """
+    namespaces = ["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--"]
+    status = subprocess.run([*namespaces, sys.executable, "-m", "fossp.lab.boot", "--init", *sys.argv[1:]]).returncode
+    if status != -signal.SIGHUP:
+        return 128 - status if status < 0 else status
+    from fossp.lab.hosts import start_after_reboot
+
+    start_after_reboot(hostname)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> None:
     if os.getpid() != 1:
-        raise SystemExit("fossp.lab.boot must run as PID 1 of a new PID namespace")
+        raise SystemExit("fossp.lab.boot --init must run as PID 1 of a new PID namespace")
+    _enter_netns(args.netns)
     _enter_cgroups(args.cgroup)
     socket.sethostname(args.hostname)
     _mount_filesystems(args.root, args.repo, args.console)
@@ -149,6 +174,21 @@ def main() -> None:
     _drop_capabilities()
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "container": CONTAINER}
     os.execve("/lib/systemd/systemd", ["/lib/systemd/systemd", "--system"], environment)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--init", action="store_true", help="be PID 1 of the host (the watcher passes it)")
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--hostname", required=True)
+    parser.add_argument("--netns", type=Path, required=True)
+    parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--console", type=Path, required=True)
+    parser.add_argument("--cgroup", type=Path, action="append", default=[])
+    args = parser.parse_args()
+    if args.init:
+        _init(args)
+    sys.exit(_watch(args.hostname))
 
 
 if __name__ == "__main__":

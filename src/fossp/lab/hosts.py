@@ -167,7 +167,9 @@ def _stop(host: LabHost, timeout: float = 0) -> None:
         _wait_gone(host, 15)
     launcher = _launchers.pop(host.name, None)
     if launcher is not None:
-        launcher.wait(timeout=15)
+        # Not wait(): after a reboot the watcher may be waiting for the lab lock we hold.
+        # An unfinished Popen that is dropped is reaped by the next subprocess call.
+        launcher.poll()
     for cgroup in host.cgroups:
         try:
             remove_cgroup(cgroup)
@@ -205,15 +207,6 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
     host.log_path.parent.mkdir(parents=True, exist_ok=True)
     host.log_path.write_text("")
     argv = [
-        "nsenter",
-        f"--net={network.netns_path(host.name)}",
-        "unshare",
-        "--pid",
-        "--fork",
-        "--mount",
-        "--uts",
-        "--ipc",
-        "--",
         sys.executable,
         "-m",
         "fossp.lab.boot",
@@ -221,6 +214,8 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
         str(host.root_path),
         "--hostname",
         host.name,
+        "--netns",
+        str(network.netns_path(host.name)),
         "--repo",
         str(paths.repo),
         "--console",
@@ -230,20 +225,26 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
     with open(host.log_path, "ab") as log:
         launcher = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     _launchers[host.name] = launcher
-    pid = _child_of(launcher, host)
+    pid = _pid_1_of(launcher, host)
     return host.model_copy(update={"pid": pid, "pid_start": _start_time(pid), "cgroups": cgroups})
 
 
-def _child_of(launcher: subprocess.Popen[bytes], host: LabHost) -> int:
-    """unshare --fork's child is the host's PID 1; wait until it exists."""
-    children = Path(f"/proc/{launcher.pid}/task/{launcher.pid}/children")
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _pid_1_of(launcher: subprocess.Popen[bytes], host: LabHost) -> int:
+    """The watcher runs unshare, whose --fork child is the host's PID 1; wait until it exists."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if launcher.poll() is not None:
             raise LabError(f"lab host {host.name}: failed to start:\n{tail(host.log_path)}")
-        found = children.read_text().split() if children.exists() else []
+        found = [pid for child in _children(launcher.pid) for pid in _children(child)]
         if found:
-            return int(found[0])
+            return found[0]
         time.sleep(0.02)
     raise LabError(f"lab host {host.name}: PID 1 did not appear within 10 s")
 
@@ -362,6 +363,22 @@ def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
         if host is None or not pool.is_subvolume(host.root_path):
             host = _new_host(paths, name)
         return _start(paths, host)
+
+
+def start_after_reboot(name: str) -> None:
+    """Start host ``name`` again after `systemctl reboot` inside it (the watcher calls this).
+
+    Unless `up`, `restart` or `down` got there first: then the record names a live
+    PID 1, or none.
+    """
+    paths = LabPaths.current()
+    with paths.lock():
+        host = _load(paths, name)
+        if host is None or _alive(host):
+            return
+        _stop(host)
+        _switch_root(host, _noop)
+        _start(paths, host)
 
 
 def up(

@@ -25,7 +25,6 @@ REPO_MOUNT = "srv/fossp-repo"
 
 #: Units that touch the controller's kernel or hardware, or fail without them.
 MASKED_UNITS = (
-    "systemd-logind.service",
     "e2scrub_reap.service",
     "e2scrub_all.timer",
     "getty@.service",
