@@ -453,3 +453,29 @@ def test_cleanup_reports_and_plans() -> None:
     host = FakeHost(RECORDED_SNAPPER)
     outcome = asyncio.run(S.cleanup(host, S.Limits("0", "0", 0), now=now, dry_run=True))
     assert outcome.planned == [1, 2] and outcome.deleted == [] and "7" in outcome.kept[0]
+
+
+def test_bracketed_takes_a_pair_even_when_the_change_fails() -> None:
+    answers = iter(["3\n", "4\n", "5\n", "6\n"])
+    host = FakeHost(RECORDED_SNAPPER, lambda argv: ok(argv, next(answers)) if argv[0] == "snapper" else None)
+
+    async def change(fail: bool) -> S.Snapshot | None:
+        async with S.bracketed(host, "deploy nginx", "run-1") as pre:
+            if fail:
+                raise HostError("the change failed")
+        return pre
+
+    pre = asyncio.run(change(False))
+    assert pre is not None and pre.number == 3
+    with pytest.raises(HostError, match="the change failed"):
+        asyncio.run(change(True))
+    kinds = [(c[c.index("--type") + 1], c[-1] if "--pre-number" in c else None) for c in host.calls]
+    assert kinds == [("pre", None), ("post", "3"), ("pre", None), ("post", "5")]
+
+
+def test_bracketed_on_a_root_that_is_not_btrfs_yields_none() -> None:
+    async def change() -> S.Snapshot | None:
+        async with S.bracketed(FakeHost(RECORDED_EXT4), "deploy", "run-1") as pre:
+            return pre
+
+    assert asyncio.run(change()) is None

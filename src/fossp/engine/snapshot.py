@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from fossp.errors import BadInput
+from fossp.errors import BadInput, FosspError
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import parse_packages, split_sections
 
@@ -403,8 +404,11 @@ def _check_value(what: str, value: str) -> None:
 
 
 def check_free_space(facts: SnapshotFacts, min_free_bytes: int = MIN_FREE_BYTES) -> None:
-    """Refuse a snapshot (and the change it brackets) when the file system is nearly full."""
-    floor = max(min_free_bytes, int(facts.size_bytes * MIN_FREE_FRACTION))
+    """Refuse a snapshot (and the change it brackets) when the file system is nearly full.
+
+    The floor is ``min_free_bytes`` or 2 % of the file system, whichever is more; 0 turns it off.
+    """
+    floor = max(min_free_bytes, int(facts.size_bytes * MIN_FREE_FRACTION)) if min_free_bytes else 0
     if facts.free_bytes < floor:
         raise HostError(
             f"{facts.host}: only {_size(facts.free_bytes)} free of {_size(facts.size_bytes)} on / "
@@ -472,6 +476,46 @@ async def snapshot_pair_post(
     return await take_snapshot(connector, "post", description, run_id, important=important, pre_number=number)
 
 
+@asynccontextmanager
+async def bracketed(
+    connector: Connector,
+    description: str,
+    run_id: str,
+    important: bool = False,
+    *,
+    facts: SnapshotFacts | None = None,
+) -> AsyncIterator[Snapshot | None]:
+    """A pre/post pair around a change: ``async with bracketed(c, "deploy nginx", run) as pre:``.
+
+    Yields the pre snapshot, or None where the root is not BTRFS (no snapshots there; the
+    change goes ahead on the ledger alone). The pre is refused like :func:`take_snapshot`
+    (the block does not run). The post is taken however the block ends, without the free
+    space floor (the change already happened); if the block failed, a failing post does
+    not hide the block's own error.
+    """
+    facts = facts or await gather_snapshot_facts(connector)
+    if not facts.btrfs:
+        yield None
+        return
+    pre = await take_snapshot(connector, "pre", description, run_id, important=important, facts=facts)
+    try:
+        yield pre
+    except BaseException:
+        with suppress(FosspError):
+            await _post(connector, facts, pre, description, run_id, important)
+        raise
+    await _post(connector, facts, pre, description, run_id, important)
+
+
+async def _post(
+    connector: Connector, facts: SnapshotFacts, pre: Snapshot, description: str, run_id: str, important: bool
+) -> Snapshot:
+    """The post half for a pre just taken (same host facts; no floor: the change is done)."""
+    return await _create(
+        connector, "post", description, run_id, "number", important, pre.number, facts, 0, None, check_pre=False
+    )
+
+
 async def _create(
     connector: Connector,
     kind: str,
@@ -483,6 +527,7 @@ async def _create(
     facts: SnapshotFacts | None,
     min_free_bytes: int,
     writable_from: int | None,
+    check_pre: bool = True,
 ) -> Snapshot:
     if kind not in KINDS:
         raise BadInput(f"snapshot type {kind!r}: one of {', '.join(KINDS)}")
@@ -495,7 +540,7 @@ async def _create(
     _check_value("run id", run_id)
     facts = facts or await gather_snapshot_facts(connector)
     require_btrfs(facts)
-    if pre_number is not None:
+    if pre_number is not None and check_pre:
         pre = facts.snapshot(pre_number)
         if pre is None or pre.kind != "pre":
             raise BadInput(f"{facts.host}: snapshot {pre_number} is not a pre snapshot (see `fossp snapshot list`)")
