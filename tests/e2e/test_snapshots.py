@@ -145,6 +145,8 @@ def test_bad_input_changes_nothing(hosts: dict[str, LabHost], kind: str) -> None
         ("snapshot", "delete", "999", "--yes"),
         ("snapshot", "diff", "999"),
         ("restore", "999", "--yes"),
+        ("restore", "latest", "--yes"),
+        ("snapshot", "diff", "one"),
         ("snapshot", "create", "--type", "post"),
     ):
         result = fossp(*args, "--target", host.target, expect=2)

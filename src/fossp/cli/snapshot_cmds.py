@@ -133,6 +133,15 @@ def _numbers(values: list[str]) -> list[int]:
     return found
 
 
+def _number(value: str) -> int:
+    """One snapshot number: a bad one is one clear line (exit 2), not a usage screen."""
+    from fossp.errors import BadInput
+
+    if not value.isdigit():
+        raise BadInput(f"snapshot {value!r}: a snapshot number (see `fossp snapshot list`)")
+    return int(value)
+
+
 # --------------------------------------------------------------------------- list
 
 
@@ -319,8 +328,10 @@ def _show_deletes(results: list[HostResult], as_json: bool) -> bool:
 
 @app.command("diff")
 def diff_cmd(
-    a: Annotated[int, typer.Argument(help="The older snapshot.")],
-    b: Annotated[int, typer.Argument(help="The newer snapshot; 0 (default) is the running system.")] = 0,
+    older: Annotated[str, typer.Argument(metavar="A", help="The older snapshot.")],
+    newer: Annotated[
+        str, typer.Argument(metavar="B", help="The newer snapshot; 0 (default) is the running system.")
+    ] = "0",
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
     become: BecomeOption = False,
@@ -328,6 +339,7 @@ def diff_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Which packages and files differ between two snapshots (or a snapshot and now)."""
+    a, b = _number(older), _number(newer)
     hosts = target_hosts(target, inventory, become)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -449,7 +461,9 @@ def cleanup_cmd(
 
 
 def restore(
-    snapshot: Annotated[int, typer.Argument(help="The snapshot number to return to (see `fossp snapshot list`).")],
+    number: Annotated[
+        str, typer.Argument(metavar="SNAPSHOT", help="The snapshot number to return to (see `fossp snapshot list`).")
+    ],
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
     become: BecomeOption = False,
@@ -459,6 +473,7 @@ def restore(
     """Return hosts to a snapshot: packages, /etc, units and FOSSP's state; data subvolumes are kept."""
     from fossp.engine.state import new_run_id
 
+    snapshot = _number(number)
     hosts = target_hosts(target, inventory, become)
 
     async def preview(connector: Any, host: HostSpec, report: Any) -> Any:
