@@ -43,6 +43,11 @@ def test_never_young_default_running_manual_or_broken() -> None:
     assert cleanup_plan(snapshots, Limits("0", "0", 1800), 1.0, NOW) == [6, 7]
 
 
+def test_a_pending_restore_root_stays() -> None:
+    snapshots = [snap(1, "pre"), snap(2, "post", 1), snap(3)]
+    assert cleanup_plan(snapshots, Limits("0", "0", 0), 1.0, NOW, keep=[2]) == [3]
+
+
 def test_important_ones_have_their_own_limit() -> None:
     snapshots = [snap(n, important=n % 2 == 0) for n in range(1, 11)]
     # five important (2,4,6,8,10): keep 2 of them; five plain: keep 3 of them.

@@ -792,6 +792,7 @@ def cleanup_plan(
     free_fraction: float,
     now: datetime | None = None,
     snapshot_fraction: float | None = None,
+    keep: Iterable[int] = (),
 ) -> list[int]:
     """Snapshot numbers that snapper's number cleanup would delete (PURE).
 
@@ -801,8 +802,10 @@ def cleanup_plan(
     holding the running root, the default subvolume or a broken snapshot. When free space
     is below ``free_limit``, or the snapshots use more than ``space_limit`` of the file
     system (``snapshot_fraction``, known where btrfs quotas are on), the lower bounds of
-    the ranges apply instead of the upper ones, as snapper does.
+    the ranges apply instead of the upper ones, as snapper does. Units holding a number
+    in ``keep`` (a restore's pending root) stay too.
     """
+    kept_numbers = set(keep)
     now = now or datetime.now(UTC)
     low, high = Limits.bounds(limits.number_limit)
     low_important, high_important = Limits.bounds(limits.number_limit_important)
@@ -814,14 +817,14 @@ def cleanup_plan(
 
     def protected(unit: list[Snapshot]) -> bool:
         old_enough = all(s.date is not None and (now - s.date).total_seconds() >= limits.number_min_age for s in unit)
-        return not old_enough or any(s.running or s.default for s in unit)
+        return not old_enough or any(s.running or s.default or s.number in kept_numbers for s in unit)
 
     units = [unit for unit in _units(sorted(snapshots, key=lambda s: s.number)) if candidate(unit)]
     plan: list[int] = []
-    for important, keep in ((False, keep_plain), (True, keep_important)):
+    for important, limit in ((False, keep_plain), (True, keep_important)):
         group = [unit for unit in units if any(s.important for s in unit) == important]
         youngest_first = sorted(group, key=lambda unit: unit[0].number, reverse=True)
-        for unit in youngest_first[keep:]:
+        for unit in youngest_first[limit:]:
             if not protected(unit):
                 plan += [s.number for s in unit]
     return sorted(plan)
@@ -837,7 +840,8 @@ async def cleanup(
     facts = await gather_snapshot_facts(connector)
     require_btrfs(facts)
     limits = limits or Limits.from_snapper(facts.snapper_settings)
-    plan = cleanup_plan(facts.snapshots, limits, facts.free_fraction, now)
+    pending = [facts.next_root] if facts.next_root is not None else []
+    plan = cleanup_plan(facts.snapshots, limits, facts.free_fraction, now, keep=pending)
     outcome = DeleteOutcome(connector.name, planned=plan)
     broken = [s.number for s in facts.snapshots if s.problem]
     if broken:
