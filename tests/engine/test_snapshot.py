@@ -479,3 +479,16 @@ def test_bracketed_on_a_root_that_is_not_btrfs_yields_none() -> None:
             return pre
 
     assert asyncio.run(change()) is None
+
+
+def test_bracketed_on_a_full_disk_does_not_start_the_change() -> None:
+    started = []
+    host = FakeHost(RECORDED_BARE.replace("4096 8388608 7852178", "4096 8388608 100"))
+
+    async def change() -> None:
+        async with S.bracketed(host, "deploy", "run-1"):
+            started.append(True)
+
+    with pytest.raises(HostError, match="the change does not start"):
+        asyncio.run(change())
+    assert started == [] and host.calls == [] and host.files == {}
