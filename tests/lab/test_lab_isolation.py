@@ -66,6 +66,30 @@ def test_the_host_lacks_the_dropped_capabilities(host: LabHost) -> None:
     assert made.returncode != 0 and "Operation not permitted" in made.stderr
 
 
+def test_the_host_opens_no_controller_device_even_through_devtmpfs(host: LabHost) -> None:
+    # It keeps CAP_SYS_ADMIN, so it can mount the kernel's devtmpfs; the devices cgroup says no.
+    script = "mkdir -p /mnt/dev && mount -t devtmpfs none /mnt/dev && head -c1 /mnt/dev/loop0; umount /mnt/dev"
+    opened = _sh(host, script, check=False)
+    assert "/mnt/dev/loop0" in opened.stderr and "Operation not permitted" in opened.stderr
+
+
+def test_the_host_cannot_set_the_pools_default_or_delete_subvolumes_by_id(host: LabHost) -> None:
+    scratch = LabPaths.current().pool / "lt-scratch"
+    subprocess.run(["btrfs", "subvolume", "create", scratch], check=True, capture_output=True)
+    try:
+        scratch_id = subprocess.run(
+            ["btrfs", "inspect-internal", "rootid", scratch], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        deleted = _sh(host, f"btrfs subvolume delete --subvolid {scratch_id} /", check=False)
+        assert deleted.returncode != 0 and "Operation not permitted" in deleted.stderr and scratch.is_dir()
+        default = _sh(host, f"btrfs subvolume set-default {scratch_id} /", check=False)
+        assert default.returncode != 0 and "Operation not permitted" in default.stderr
+        # Its own snapshots it still makes and deletes (by path).
+        _sh(host, "btrfs subvolume snapshot -r / /lt-snap && btrfs subvolume delete /lt-snap")
+    finally:
+        subprocess.run(["btrfs", "subvolume", "delete", scratch], check=True, capture_output=True)
+
+
 def test_the_host_has_its_own_boot_id(host: LabHost) -> None:
     inside = _sh(host, "cat /proc/sys/kernel/random/boot_id").stdout
     assert inside != Path("/proc/sys/kernel/random/boot_id").read_text()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from fossp.lab.cgroups import CGROUP_ROOT
+from fossp.lab.cgroups import CGROUP_ROOT, enter_cgroups
 
 #: PID 1's ``container=``: systemd then knows it runs in a container (it writes this to
 #: /run/systemd/container) and shuts down the container way, not through devices.
@@ -54,17 +55,30 @@ DROPPED_CAPABILITIES = {
     "CAP_MKNOD": 27,
 }
 
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+#: BTRFS ioctls that act on the whole pool (linux/btrfs.h): SET_DEFAULT switches the
+#: pool's default subvolume (snapper rollback --ambit classic does it), SNAP_DESTROY_V2
+#: deletes any subvolume by its ID (other hosts' roots, the base). Deleting by path
+#: (v1) stays. A seccomp filter refuses the two with EPERM.
+REFUSED_IOCTLS = {"BTRFS_IOC_SET_DEFAULT": 0x40089413, "BTRFS_IOC_SNAP_DESTROY_V2": 0x5000943F}
+
+#: Per machine: pivot_root's and ioctl's system call numbers and the seccomp audit arch.
+SYSCALLS = {"x86_64": (155, 16, 0xC000003E), "aarch64": (41, 29, 0xC00000B7)}
 CLONE_NEWNET = 0x40000000
 MNT_DETACH = 2
 PR_CAPBSET_DROP = 24
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_ERRNO = 0x00050000
+# BPF: load a 32-bit word, jump if equal, return.
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_RET_K = 0x20, 0x15, 0x06
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
 def _mount(*args: str) -> None:
@@ -78,12 +92,6 @@ def _enter_netns(netns: Path) -> None:
         _check(_libc.setns(fd, CLONE_NEWNET), f"enter {netns}")
     finally:
         os.close(fd)
-
-
-def _enter_cgroups(cgroups: list[Path]) -> None:
-    for cgroup in cgroups:
-        cgroup.mkdir(parents=True, exist_ok=True)
-        (cgroup / "cgroup.procs").write_text("0\n")
 
 
 def _make_dev(dev: Path, console: Path) -> None:
@@ -124,6 +132,46 @@ def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
     _mount("--bind", "-o", "ro", str(repo), str(root / "srv/fossp-repo"))
 
 
+def _syscalls() -> tuple[int, int, int]:
+    machine = os.uname().machine
+    if machine not in SYSCALLS:
+        raise SystemExit(f"fossp.lab.boot: system call numbers on {machine} are unknown")
+    return SYSCALLS[machine]
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def _refuse_pool_ioctls() -> None:
+    """Install a seccomp filter: every process of the host gets EPERM for REFUSED_IOCTLS.
+
+    It reads struct seccomp_data: nr at 0, arch at 4, the low half of args[1] (ioctl's
+    request, an unsigned int for the kernel) at 24. Another arch's calls (32-bit
+    programs) are not filtered.
+    """
+    _, ioctl, arch = _syscalls()
+    refused = list(REFUSED_IOCTLS.values())
+    allow, deny = len(refused) + 5, len(refused) + 6
+    program = [
+        (BPF_LD_W_ABS, 0, 0, 4),
+        (BPF_JEQ_K, 0, allow - 2, arch),
+        (BPF_LD_W_ABS, 0, 0, 0),
+        (BPF_JEQ_K, 0, allow - 4, ioctl),
+        (BPF_LD_W_ABS, 0, 0, 24),
+        *[(BPF_JEQ_K, deny - 6 - index, 0, request) for index, request in enumerate(refused)],
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | errno.EPERM),
+    ]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*instruction) for instruction in program])
+    fprog = _SockFprog(len(program), filters)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "install the seccomp filter")
+
+
 def _pivot_root(root: Path) -> None:
     """Make ``root`` the namespace's root and detach the controller's mount tree.
 
@@ -132,10 +180,7 @@ def _pivot_root(root: Path) -> None:
     and a lazy unmount removes it.
     """
     os.chdir(root)
-    number = SYS_PIVOT_ROOT.get(os.uname().machine)
-    if number is None:
-        raise SystemExit(f"fossp.lab.boot: pivot_root's system call number on {os.uname().machine} is unknown")
-    _check(_libc.syscall(number, b".", b"."), "pivot_root")
+    _check(_libc.syscall(_syscalls()[0], b".", b"."), "pivot_root")
     _check(_libc.umount2(b".", MNT_DETACH), "detach the controller's mounts")
     os.chdir("/")
 
@@ -167,11 +212,12 @@ def _init(args: argparse.Namespace) -> None:
     if os.getpid() != 1:
         raise SystemExit("fossp.lab.boot --init must run as PID 1 of a new PID namespace")
     _enter_netns(args.netns)
-    _enter_cgroups(args.cgroup)
+    enter_cgroups(args.cgroup)
     socket.sethostname(args.hostname)
     _mount_filesystems(args.root, args.repo, args.console)
     _pivot_root(args.root)
     _drop_capabilities()
+    _refuse_pool_ioctls()
     environment = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "container": CONTAINER}
     os.execve("/lib/systemd/systemd", ["/lib/systemd/systemd", "--system"], environment)
 
