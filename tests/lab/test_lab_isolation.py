@@ -100,5 +100,10 @@ def test_what_a_host_can_still_reach(host: LabHost) -> None:
     # The pool's subvolumes by ioctl (names only: it cannot open the other roots).
     assert " path base\n" in _sh(host, "btrfs subvolume list /").stdout
     assert _sh(host, "ls /base", check=False).returncode != 0
-    # The controller's cgroup trees (no cgroup namespace: systemd needs its path in them).
+    # The controller's cgroup trees (no cgroup namespace: systemd needs its path in them),
+    # read-only but for the host's own folders.
     assert host.name in _sh(host, "ls /sys/fs/cgroup/systemd/fossp-lab").stdout.split()
+    refused = _sh(host, "mkdir /sys/fs/cgroup/systemd/lt-probe", check=False)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr
+    _sh(host, f"mkdir /sys/fs/cgroup/systemd/fossp-lab/{host.name}/lt-probe")
+    _sh(host, f"rmdir /sys/fs/cgroup/systemd/fossp-lab/{host.name}/lt-probe")

@@ -112,7 +112,25 @@ def _make_dev(dev: Path, console: Path) -> None:
     _mount("--bind", str(console), str(dev / "console"))
 
 
-def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
+def _mount_cgroups(root: Path, cgroups: list[Path]) -> None:
+    """The controller's cgroup trees, read-only but for the host's own folders in them.
+
+    An rbind, not a fresh mount: systemd finds its (non-root) cgroup via /proc/self/cgroup,
+    so the whole tree must be there; read-only, so nothing in a host writes to the
+    controller's or other hosts' cgroups by mistake.
+    """
+    inside = root / "sys/fs/cgroup"
+    _mount("--rbind", str(CGROUP_ROOT), str(inside))
+    with open("/proc/self/mountinfo") as mountinfo:
+        hierarchies = [fields[4] for fields in map(str.split, mountinfo) if fields[4].startswith(f"{inside}/")]
+    for cgroup in cgroups:
+        own = str(root / cgroup.relative_to("/"))
+        _mount("--bind", own, own)
+    for hierarchy in hierarchies:
+        _mount("-o", "remount,bind,ro", hierarchy)
+
+
+def _mount_filesystems(root: Path, repo: Path, console: Path, cgroups: list[Path]) -> None:
     """The mounts systemd needs, private to this host's mount namespace."""
     _mount("--make-rprivate", "/")
     # The root must be a mount point, or systemd cannot make / shared for its services.
@@ -121,8 +139,7 @@ def _mount_filesystems(root: Path, repo: Path, console: Path) -> None:
     # Its own boot id, so `journalctl -b` and `--list-boots` see the host's boots.
     boot_id = root / "run" / "fossp-lab" / "boot_id"
     _mount("-t", "sysfs", "-o", "ro", "sysfs", str(root / "sys"))
-    # An rbind, not a fresh mount: systemd finds its (non-root) cgroup via /proc/self/cgroup.
-    _mount("--rbind", str(CGROUP_ROOT), str(root / "sys/fs/cgroup"))
+    _mount_cgroups(root, cgroups)
     for tmp in ("run", "tmp"):
         _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs", str(root / tmp))
     boot_id.parent.mkdir()
@@ -214,7 +231,7 @@ def _init(args: argparse.Namespace) -> None:
     _enter_netns(args.netns)
     enter_cgroups(args.cgroup)
     socket.sethostname(args.hostname)
-    _mount_filesystems(args.root, args.repo, args.console)
+    _mount_filesystems(args.root, args.repo, args.console, args.cgroup)
     _pivot_root(args.root)
     _drop_capabilities()
     _refuse_pool_ioctls()
