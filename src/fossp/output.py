@@ -1,4 +1,8 @@
-"""Output helpers: readable rich tables by default, JSON for scripts."""
+"""Output helpers: readable rich tables by default, JSON for scripts.
+
+Everything printed here has secret settings masked (fossp.secrets): JSON, tables and
+console lines alike, so no command can show one by accident.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from fossp.secrets import active, redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,6 +33,10 @@ def _default(value: Any) -> Any:
 
 
 def dumps(data: Any) -> str:
+    """JSON text; with secrets in play the data is masked as plain JSON values (so an
+    escaped secret is caught too)."""
+    if active():
+        data = redact(json.loads(json.dumps(data, default=_default)))
     return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
 
 
@@ -33,21 +44,31 @@ def print_json(data: Any) -> None:
     sys.stdout.write(dumps(data) + "\n")
 
 
-def console(stderr: bool = False) -> Console:
+@cache
+def _masking_console() -> type[Console]:
+    """A Console that masks secrets in the text it is given, before wrapping can split one."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    class MaskingConsole(Console):
+        def print(self, *objects: Any, **options: Any) -> None:
+            super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **options)
+
+    return MaskingConsole
+
+
+def console(stderr: bool = False) -> Console:
+    return _masking_console()(stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a simple table; cells are rendered with str()."""
     from rich.table import Table
 
-    tbl = Table(title=title, show_lines=False, header_style="bold")
+    tbl = Table(title=redact(title), show_lines=False, header_style="bold")
     for column in columns:
         tbl.add_column(column, overflow="fold")
     for row in rows:
-        tbl.add_row(*("" if cell is None else str(cell) for cell in row))
+        tbl.add_row(*("" if cell is None else redact(str(cell)) for cell in row))
     console().print(tbl)
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fossp.catalog import Catalog, load_catalog
-from fossp.catalog.schema import Setting, SettingType
+from fossp.catalog.schema import MIN_SECRET_LENGTH, Setting, SettingType
 from fossp.errors import BadInput
 from fossp.selection.profile import Profile, RoleChoice, dump_profile, load_profile, parse_profile, save_profile
 
@@ -30,8 +30,12 @@ def value_for(setting: Setting) -> st.SearchStrategy[Any]:
         return st.sampled_from(setting.choices or [])
     if setting.default is not None:
         return st.just(setting.default)
-    if kind in (SettingType.STRING, SettingType.SECRET) and setting.pattern is None:
-        return st.text(st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"]), min_size=1, max_size=20)
+    text = st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"])
+    if kind is SettingType.SECRET and setting.pattern is None:
+        references = st.sampled_from(["from_file", "from_env"]).map(lambda kind: {kind: "FOSSP_TEST_SECRET"})
+        return st.text(text, min_size=MIN_SECRET_LENGTH, max_size=20) | references
+    if kind is SettingType.STRING and setting.pattern is None:
+        return st.text(text, min_size=1, max_size=20)
     return st.nothing()
 
 
@@ -66,9 +70,9 @@ def test_save_and_load_give_the_same_file(tmp_path: Path, catalog: Catalog) -> N
     profile = Profile(
         roles=[RoleChoice(id="FOSSP-WDSNG", settings={"http_port": 8080, "server_name": "www.example.org"})]
     )
-    save_profile(profile, path)
+    save_profile(profile, path, catalog)
     first = path.read_bytes()
-    save_profile(load_profile(path, catalog), path)
+    save_profile(load_profile(path, catalog), path, catalog)
     assert path.read_bytes() == first
     assert first.startswith(b"fossp_profile: 1\n")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 import unicodedata
 from datetime import date
 from enum import StrEnum
@@ -24,6 +25,9 @@ Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")]
 UnitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@._:-]+$")]
 PackageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
+#: Shorter secrets are guessed; a longer floor also keeps masking (fossp.secrets) from
+#: hiding ordinary words in output.
+MIN_SECRET_LENGTH = 8
 
 
 class Strict(BaseModel):
@@ -123,6 +127,11 @@ def single_line(text: str) -> bool:
     return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in text)
 
 
+def placeholders(text: str) -> set[str]:
+    """Names used as ``{name}`` in ``text`` (recipes' and probes' placeholders)."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
 class Setting(Strict):
     """One typed, validated role setting with its default."""
 
@@ -135,6 +144,10 @@ class Setting(Strict):
     minimum: int | None = None
     maximum: int | None = None
     pattern: str | None = None
+
+    @property
+    def secret(self) -> bool:
+        return self.type is SettingType.SECRET
 
     @model_validator(mode="after")
     def _consistent(self) -> Setting:
@@ -153,7 +166,8 @@ class Setting(Strict):
         return self
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to the setting's type, or raise ValueError saying why."""
+        """Return ``value`` converted to the setting's type, or raise ValueError saying why
+        (a secret's value is never part of the reason)."""
         kind = self.type
         if kind is SettingType.BOOLEAN:
             if not isinstance(value, bool):
@@ -178,9 +192,11 @@ class Setting(Strict):
                 self._check_pattern(item)
             return list(value)
         if not isinstance(value, str):
-            raise ValueError(f"expected a string, got {value!r}")
+            raise ValueError(f"expected a string, got {self._shown(value)}")
         if not single_line(value):
             raise ValueError("control characters and line breaks are not allowed")
+        if self.secret and len(value) < MIN_SECRET_LENGTH:
+            raise ValueError(f"a secret needs at least {MIN_SECRET_LENGTH} characters")
         self._check_text(kind, value)
         self._check_pattern(value)
         return value
@@ -205,7 +221,11 @@ class Setting(Strict):
 
     def _check_pattern(self, value: str) -> None:
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise ValueError(f"{value!r} does not match {self.pattern}")
+            raise ValueError(f"{self._shown(value)} does not match {self.pattern}")
+
+    def _shown(self, value: Any) -> str:
+        """How an error message quotes a value: a secret setting never shows what it was given."""
+        return "the secret" if self.secret else repr(value)
 
 
 class ProbeKind(StrEnum):
@@ -351,6 +371,12 @@ class Role(Strict):
             kind = next(s.type for s in self.settings if s.name == setting_ref)
             if kind is not SettingType.PORT:
                 raise ValueError(f"setting {setting_ref!r} moves a port but is not of type port")
+        secrets = {s.name for s in self.settings if s.secret}
+        for index, probe in enumerate(self.probes):
+            texts = [probe.send, probe.expect, probe.path, probe.query, probe.record, *(probe.argv or [])]
+            used = sorted(secrets & set().union(*(placeholders(t) for t in texts if t)))
+            if used:
+                raise ValueError(f"probes.{index} uses secret setting {used[0]!r}: probe output and commands are shown")
 
     @property
     def title(self) -> str:

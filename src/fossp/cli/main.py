@@ -39,11 +39,12 @@ app.command("serve")(gate_cmds.serve)
 def run() -> None:
     """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
     from fossp.errors import FosspError
+    from fossp.secrets import redact
 
     try:
         app()
     except FosspError as error:
-        sys.stderr.write(f"fossp: {error.message}\n")
+        sys.stderr.write(f"fossp: {redact(error.message)}\n")
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("fossp: interrupted\n")

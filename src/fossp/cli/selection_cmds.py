@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -45,22 +46,30 @@ def features(as_json: JsonOption = False) -> None:
 
 
 def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str, Any]]:
-    """ROLE.SETTING=VALUE strings -> {role id: {setting: value}}; values are YAML scalars."""
+    """ROLE.SETTING=VALUE strings -> {role id: {setting: value}}; values are YAML scalars,
+    but a secret is the text as typed (12345678 stays text) unless it is a reference
+    such as {from_env: VAR}."""
     import yaml
 
     from fossp.errors import BadInput
+    from fossp.secrets import reference
 
     result: dict[str, dict[str, Any]] = {}
     for text in values:
         target, sep, raw = text.partition("=")
         role_ref, dot, setting = target.rpartition(".")
         if not (sep and dot and role_ref and setting):
-            raise BadInput(f"--set '{text}': expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
+            # the part before '=' only: a value is never echoed (it may be a secret)
+            raise BadInput(f"--set '{target}': expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        result.setdefault(catalog.role(role_ref).id, {})[setting] = value
+        role = catalog.role(role_ref)
+        definition = role.setting(setting)
+        if definition is not None and definition.secret and reference(value) is None:
+            value = raw
+        result.setdefault(role.id, {})[setting] = value
     return result
 
 
@@ -148,7 +157,7 @@ def recommend(
     wanted_family = parse_choice("--family", family, Family) if family else None
     result = choose(wanted, catalog, wanted_family, include_preview, parse_assignments(assign or [], catalog))
     if save is not None:
-        save_profile(result.profile(), save)
+        save_profile(result.profile(), save, catalog)
     emit(recommendation_data(result), as_json, lambda: _render_recommendation(result, save))
     if not result.ok:
         raise typer.Exit(EXIT_FINDING)
@@ -159,12 +168,13 @@ def profile_check(
     path: Annotated[Path, typer.Argument(help="Profile file (YAML).")],
     as_json: JsonOption = False,
 ) -> None:
-    """Validate a profile and report conflicts between its roles (exit 1 on conflicts)."""
+    """Validate a profile and report conflicts between its roles (exit 1 on conflicts);
+    warn when it holds secrets that its group or others can read."""
     from fossp.catalog.status import governed_catalog
     from fossp.errors import EXIT_FINDING
     from fossp.output import emit, table
     from fossp.selection.conflicts import find_conflicts
-    from fossp.selection.profile import load_profile, resolve_settings
+    from fossp.selection.profile import exposure_warning, load_profile, resolve_settings
 
     catalog = governed_catalog()
     profile = load_profile(path, catalog)
@@ -173,10 +183,14 @@ def profile_check(
         for c in profile.roles
     ]
     conflicts = find_conflicts(chosen)
+    warning = exposure_warning(profile, catalog, path)
+    if warning:
+        sys.stderr.write(f"fossp: warning: {warning}\n")
     data = {
         "profile": str(path),
         "roles": [{"id": role.id, "name": role.name, "settings": settings} for role, settings in chosen],
         "conflicts": [c.as_dict() for c in conflicts],
+        "warnings": [warning] if warning else [],
         "ok": not conflicts,
     }
 

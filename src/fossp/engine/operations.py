@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fossp.engine.state import ChangeKind
+from fossp.secrets import MASK, private_mode, redact
 
 
 class OpKind(StrEnum):
@@ -74,12 +75,15 @@ class Operation(BaseModel):
         return hashlib.sha256(self.content).hexdigest() if self.content is not None else None
 
     def summary(self) -> dict[str, Any]:
-        """The JSON shape of ``fossp plan --json``."""
+        """The JSON shape of ``fossp plan --json``: secrets masked, and a private file's diff
+        (mode 0600, 0640: it may hold a secret in whatever quoting its format uses) hidden."""
         data = self.model_dump(mode="json", exclude_defaults=True, exclude={"undo", "digest", "previous", "retry"})
         data.setdefault("change", self.change)
         if self.content is not None:
             data["sha256"] = self.sha256
-        return data
+        if self.diff is not None and self.mode is not None and private_mode(self.mode):
+            data["diff"] = MASK
+        return redact(data)
 
 
 def noop(role: str, kind: OpKind, target: str, reason: str) -> Operation:

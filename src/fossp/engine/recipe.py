@@ -10,15 +10,15 @@ placeholders; values are substituted as data, never as shell syntax.
 from __future__ import annotations
 
 import re
-import string
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
-from fossp.catalog.schema import Family, Strict
+from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, read_yaml
+from fossp.catalog.schema import Family, Strict, placeholders
 from fossp.errors import BadInput
+from fossp.secrets import private_mode
 
 RECIPES_DIR = DATA_DIR / "recipes"
 TEMPLATES_DIR = RECIPES_DIR / "templates"
@@ -166,12 +166,69 @@ def load_recipe(role_name: str) -> Recipe:
     recipe = parse_model(Recipe, read_yaml(path), str(path))
     if recipe.role != role_name:
         raise BadInput(f"{path}: field 'role': {recipe.role!r} does not match the file name")
+    role = next((r for r in load_catalog().roles.values() if r.name == role_name), None)
+    if role is not None:
+        check_secrets(recipe, {s.name for s in role.settings if s.secret}, str(path))
     return recipe
 
 
-def placeholders(text: str) -> set[str]:
-    """Names used as ``{name}`` in ``text``."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+def check_secrets(recipe: Recipe, secrets: set[str], where: str) -> None:
+    """Refuse a recipe that would let a secret setting leak on the host: it may reach a
+    command only on stdin (arguments are visible to every user in ps) and a file only
+    through a template written with a private mode (0600, 0640). Variables built from a
+    secret are secret too."""
+    for family, family_recipe in recipe.families.items():
+        tainted = set(secrets)
+        for name, var in family_recipe.vars.items():
+            if isinstance(var, TextVar) and placeholders(var.text) & tainted:
+                tainted.add(name)
+        if not tainted:
+            continue
+        refusals = [
+            (f"families.{family.value}.{field}", used, why)
+            for field, texts, why in _secret_exposures(family_recipe)
+            for used in sorted(tainted & set().union(*(placeholders(t) for t in texts)))
+        ]
+        refusals += [
+            (f"families.{family.value}.files.{index}.template", used, f"it is written with mode {spec.mode}")
+            for index, spec in enumerate(family_recipe.files)
+            if spec.template and not private_mode(spec.mode)
+            for used in sorted(tainted & _template_names(spec.template))
+        ]
+        if refusals:
+            field, used, why = refusals[0]
+            raise BadInput(
+                f"{where}: field '{field}': secret setting '{used}' must not be used here ({why}); "
+                "pass it on a step's stdin or in a template of mode 0600 or 0640"
+            )
+
+
+def _secret_exposures(recipe: FamilyRecipe) -> list[tuple[str, list[str], str]]:
+    """(field, its texts, why a secret there leaks) for every text outside stdin and templates."""
+    found = [
+        (f"steps.{i}.argv", step.argv, "command arguments are visible to every user")
+        for i, step in enumerate(recipe.steps)
+    ]
+    found += [(f"steps.{i}.creates", [s.creates], "paths are shown") for i, s in enumerate(recipe.steps) if s.creates]
+    for i, spec in enumerate(recipe.files):
+        found.append((f"files.{i}.path", [spec.path], "paths are shown"))
+        edits = [spec.line or "", *(s.text for s in spec.substitute)]
+        if spec.augeas is not None:
+            edits += [e.value for e in spec.augeas.set] + [v for e in spec.augeas.ensure for v in e.entry.values()]
+        found.append((f"files.{i}", edits, "an edited file keeps its own mode"))
+    for i, data in enumerate(recipe.data):
+        dump = [*data.dump.argv, *data.dump.restore] if data.dump else []
+        found.append((f"data.{i}", [data.path, *dump], "command arguments and paths are visible"))
+    return found
+
+
+@cache
+def _template_names(template: str) -> set[str]:
+    """The variables a template reads."""
+    from jinja2 import Environment, nodes
+
+    source = (TEMPLATES_DIR / template).read_text(encoding="utf-8")
+    return {node.name for node in Environment().parse(source).find_all(nodes.Name) if node.ctx == "load"}
 
 
 def fill(text: str, values: dict[str, Any]) -> str | None:

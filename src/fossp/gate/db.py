@@ -56,6 +56,18 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///"))
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file 0600, or take one of ours back to 0600: it holds password
+    hashes and session tokens. SQLite gives its journal files the same mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        status = path.stat()
+        if status.st_mode & 0o077 and status.st_uid == os.getuid():
+            path.chmod(0o600)
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -108,7 +120,7 @@ def open_database(url: str | None = None) -> Database:
     resolved = normalise_url(url)
     path = sqlite_path(resolved)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     try:
         engine = create_engine(resolved)
     except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin

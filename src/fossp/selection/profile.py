@@ -2,11 +2,14 @@
 
 A profile is what `fossp recommend --save` writes and what later commands deploy. The
 file format is stable and canonical: loading a profile and saving it again gives the
-same bytes, so profiles diff cleanly in version control.
+same bytes, so profiles diff cleanly in version control. A secret setting is given as
+its value (the profile is then written 0600) or as ``{from_file: PATH}`` /
+``{from_env: VAR}``, read when a deploy needs it (see fossp.secrets).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
 from fossp.catalog.schema import Role, RoleId, single_line
 from fossp.errors import BadInput
+from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
 PROFILE_VERSION: Literal[1] = 1
 
@@ -52,8 +56,11 @@ def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bo
     """Validate ``given`` against the role's settings schema and fill in defaults.
 
     ``complete=False`` lets required settings stay unset: a profile may leave them (and
-    secrets) to be given at deploy time, when they must be complete.
-    Raises BadInput naming ``where``, the role and the setting on the first problem.
+    secrets) to be given at deploy time, when they must be complete; secret references
+    are then only checked for form. ``complete=True`` gives what a deploy uses: references
+    are read, and an optional secret that is not given is '' (recipes test for it).
+    Every secret value is registered for masking. Raises BadInput naming ``where``, the
+    role and the setting on the first problem.
     """
     unknown = sorted(set(given) - {s.name for s in role.settings})
     if unknown:
@@ -61,15 +68,28 @@ def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bo
         raise BadInput(f"{where}: {role.id} has no setting '{unknown[0]}' (settings: {known})")
     resolved: dict[str, Any] = {}
     for setting in role.settings:
-        if setting.name in given:
-            try:
-                resolved[setting.name] = setting.check(given[setting.name])
-            except ValueError as error:
-                raise BadInput(f"{where}: {role.id} setting '{setting.name}': {error}") from None
-        elif setting.required and complete:
-            raise BadInput(f"{where}: {role.id} setting '{setting.name}' is required")
-        elif setting.default is not None:
-            resolved[setting.name] = setting.default
+        context = f"{where}: {role.id} setting '{setting.name}'"
+        value = given.get(setting.name)
+        if setting.name not in given:
+            if setting.required and complete:
+                raise BadInput(f"{context} is required")
+            if setting.default is not None:
+                resolved[setting.name] = setting.default
+            elif setting.secret and complete:
+                resolved[setting.name] = ""
+            continue
+        if setting.secret and reference(value) is not None and not complete:
+            check_reference(value, context)
+            resolved[setting.name] = value
+            continue
+        if setting.secret:
+            value = read_reference(value, context)
+            if isinstance(value, str):
+                register(value)
+        try:
+            resolved[setting.name] = setting.check(value)
+        except ValueError as error:
+            raise BadInput(f"{context}: {error}") from None
     return resolved
 
 
@@ -113,12 +133,38 @@ def dump_profile(profile: Profile) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def save_profile(profile: Profile, path: Path) -> None:
-    """Write atomically, so a failure never leaves half a profile behind."""
-    text = dump_profile(profile)
+def held_secrets(profile: Profile, catalog: Catalog) -> list[str]:
+    """ROLE.SETTING of each secret whose value (not a reference) the profile holds."""
+    return [
+        f"{catalog.roles[choice.id].name}.{name}"
+        for choice in profile.roles
+        for name, value in choice.settings.items()
+        if (setting := catalog.roles[choice.id].setting(name)) and setting.secret and reference(value) is None
+    ]
+
+
+def exposure_warning(profile: Profile, catalog: Catalog, path: Path) -> str | None:
+    """A warning when the profile file holds secrets and its group or others can read it."""
+    held = held_secrets(profile, catalog)
+    mode = readable_by_others(path) if held else None
+    if mode is None:
+        return None
+    return (
+        f"{path} holds secrets ({', '.join(held)}) but has mode {mode:04o}: chmod 600 {path}, "
+        "or give them as {from_file: PATH} or {from_env: VAR}"
+    )
+
+
+def save_profile(profile: Profile, path: Path, catalog: Catalog) -> None:
+    """Write atomically, so a failure never leaves half a profile behind; a profile that
+    holds a secret is written 0600 (from the start: the temporary file is never wider)."""
+    text = dump_profile(profile).encode()
+    mode = 0o600 if held_secrets(profile, catalog) else 0o666  # the umask applies as ever
     temporary = path.with_name(f".{path.name}.tmp")
     try:
-        temporary.write_text(text, encoding="utf-8")
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as handle:
+            handle.write(text)
         temporary.replace(path)
     except OSError as error:
         temporary.unlink(missing_ok=True)
