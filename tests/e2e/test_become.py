@@ -69,4 +69,4 @@ def test_become_deploys_as_root_through_sudo(sudoer: LabHost, tmp_path: Path) ->
     inventory = _inventory(host, tmp_path, True)
     deployed = fossp_json("deploy", "tftp", "-i", inventory, "-t", host.name)["hosts"][0]
     assert deployed["ok"] and deployed["states"] == {"FOSSP-NESTF": "running"}, deployed
-    assert fossp_json("decommission", "-i", inventory, "-t", host.name)["hosts"][0]["roles"] == ["FOSSP-NESTF"]
+    assert fossp_json("decommission", "--yes", "-i", inventory, "-t", host.name)["hosts"][0]["roles"] == ["FOSSP-NESTF"]

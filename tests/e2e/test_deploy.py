@@ -69,7 +69,7 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
     bind = next(r for r in json.loads(stopped.stdout)["hosts"][0]["roles"] if r["name"] == "bind")
     assert bind["state"] == "error" and "unit named.service is inactive" in bind["problems"]
 
-    undone = fossp_json("decommission", "--target", host.target)
+    undone = fossp_json("decommission", "--yes", "--target", host.target)
     assert sorted(undone["hosts"][0]["roles"]) == ["FOSSP-DASPO", "FOSSP-NESBI", "FOSSP-WDSNG"]
     assert snapshot(host) == before
 

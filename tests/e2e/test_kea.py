@@ -56,6 +56,6 @@ def test_network_boot_deploy_verify_again_decommission(kea_hosts: list[LabHost])
 
     assert fossp_json("plan", *ROLES, "--target", host.target, *settings)["plans"][0]["changes"] == 0
 
-    undone = fossp_json("decommission", "--target", host.target)
+    undone = fossp_json("decommission", "--yes", "--target", host.target)
     assert sorted(undone["hosts"][0]["roles"]) == ["FOSSP-NESKE", "FOSSP-NESTF"]
     assert snapshot(host) == before

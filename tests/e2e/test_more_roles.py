@@ -53,7 +53,7 @@ def test_more_roles_deploy_verify_again_decommission(more_hosts: list[LabHost]) 
 
     assert fossp_json("plan", *MORE_ROLES, "--target", host.target, *SETTINGS)["plans"][0]["changes"] == 0
 
-    undone = fossp_json("decommission", "--target", host.target)
+    undone = fossp_json("decommission", "--yes", "--target", host.target)
     assert sorted(undone["hosts"][0]["roles"]) == ["FOSSP-DASMA", "FOSSP-HASHA", "FOSSP-NESTF", "FOSSP-WDSHT"]
     packages, etc = snapshot(host)
     # Debian's purge keeps MariaDB's databases, and with them the client file they need

@@ -136,7 +136,7 @@ def test_cli_plan_deploy_status_decommission(root: Path, tmp_path: Path) -> None
     assert [(r["name"], r["state"]) for r in status["hosts"][0]["roles"]] == [("nginx", "ready")]
     listed = json.loads(run_fossp("inventory", "list", "--inventory", str(inventory), "--json").stdout)
     assert listed["hosts"][0]["connection"] == "root"
-    assert run_fossp("decommission", *common).returncode == 0
+    assert run_fossp("decommission", "--yes", *common).returncode == 0
 
 
 @pytest.mark.parametrize(

@@ -238,18 +238,70 @@ def decommission(
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
     become: BecomeOption = False,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="Remove the roles' data folders too, after saving an archive of them (and a database dump) here.",
+        ),
+    ] = False,
+    backup_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--backup-dir", help="Where --purge saves: DIR/HOST/ROLE-TIMESTAMP/ (default /var/lib/fossp/backups)."
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal (scripts).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and change nothing.")] = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
-    """Remove what FOSSP added for the roles (all FOSSP roles if none are named)."""
+    """Remove what FOSSP added for the roles (all FOSSP roles if none are named), keeping their data.
+
+    The plan comes first, shown like `fossp plan`'s, then the question (--yes: none; without
+    a terminal --yes is required). Data folders stay on the host and are named; --purge
+    removes them, once an archive and a database dump are saved on this machine.
+    """
+    import dataclasses
+    import sys
+    from datetime import UTC, datetime
+
+    from fossp.catalog.loader import load_catalog
+    from fossp.engine.decommission import BACKUPS, Purge, Undone, decommission_host, plan_removal, removal_question
+    from fossp.errors import EXIT_FINDING, BadInput
+
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise BadInput(
+            "decommission asks before it removes anything, and there is no terminal: give --yes (or --dry-run)"
+        )
+    catalog, refs = load_catalog(), list(roles or [])
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    purging = Purge(str(backup_dir.resolve()) if backup_dir else BACKUPS, stamp) if purge else None
 
-    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.catalog.loader import load_catalog
-        from fossp.engine.decommission import decommission_host
+    async def planning(connector: Any, host: HostSpec, report: Any) -> Any:
+        report("facts")
+        return (await plan_removal(connector, catalog, refs, purging))[2]
 
-        return await decommission_host(connector, load_catalog(), list(roles or []), report)
+    plans = _run(hosts, planning, as_json, limits)
+    if dry_run or not as_json:
+        _show_plans(plans, as_json)
+    if dry_run:
+        _finish(plans)
+        return
+    ready = {r.host: r.value for r in plans if r.ok and r.value.roles}
+    if ready and not yes and not typer.confirm(removal_question(list(ready.values())), err=True):
+        _note("nothing changed")
+        raise typer.Exit(EXIT_FINDING)
 
-    results = _run(hosts, action, as_json)
+    async def removing(connector: Any, host: HostSpec, report: Any) -> Any:
+        return await decommission_host(connector, catalog, refs, report, purging, ready[host.name].gist)
+
+    done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits)}
+    results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
     _show_decommissions(results, as_json)
     _finish(results)
 
@@ -427,16 +479,33 @@ def _show_statuses(results: list[HostResult], as_json: bool) -> int:
 
 
 def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
-    from fossp.output import print_json
+    """What each host lost and kept, where the backups are and how a dump is read back."""
+    import shlex
+
+    from fossp.output import console, print_json
 
     if as_json:
-        print_json({"hosts": [{"host": r.host, "error": r.error, **(vars(r.value) if r.ok else {})} for r in results]})
+        hosts = [{"host": r.host, "ok": r.ok, "error": r.error, **(r.value.summary() if r.ok else {})} for r in results]
+        print_json({"hosts": hosts})
         return
+    out = console()
+    for result in (r for r in results if r.ok):
+        plan = result.value.plan
+        if plan.kept:
+            out.print(f"{result.host}: kept {', '.join(plan.kept)} (remove with --purge)", highlight=False)
+        for role, folder in plan.backups.items():
+            out.print(f"{result.host}: {role}'s backup is in {folder}", highlight=False)
+        for dump, argv in plan.restore.items():
+            out.print(f"  restore on a server: {shlex.join(argv)} < {dump}", highlight=False)
+        for warning in result.value.warnings:
+            out.print(f"{result.host}: {warning}", highlight=False, style="yellow")
     _summary(
         results,
         lambda u: (
             f"removed {', '.join(u.roles) or 'nothing'}: {len(u.undone)} change(s) undone, "
-            f"{len(u.removed_packages)} package(s) removed" + "".join(f"; {w}" for w in u.warnings)
+            f"{len(u.removed_packages)} package(s) removed"
+            + (f"; kept {', '.join(u.plan.kept)}" if u.plan.kept else "")
+            + "".join(f"; backup in {folder}" for folder in u.plan.backups.values())
         ),
     )
 

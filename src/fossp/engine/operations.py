@@ -29,6 +29,22 @@ class OpKind(StrEnum):
     ENABLE = "enable-unit"
     START = "start-unit"
     RESTART = "restart-unit"
+    # decommission: the ledger's undo, the packages, and the role's data
+    STOP = "stop-unit"
+    DISABLE = "disable-unit"
+    RESTORE = "restore-file"
+    REMOVE_DIR = "remove-dir"
+    UNDO = "undo-change"
+    CLOSE_FIREWALL = "close-firewall"
+    RESET_SELINUX_BOOLEAN = "reset-selinux-boolean"
+    UNLABEL_SELINUX_PORT = "unlabel-selinux-port"
+    REMOVE_PACKAGES = "remove-packages"
+    REMOVE_EMPTY_DIRS = "remove-empty-dirs"
+    DUMP = "dump-data"
+    ARCHIVE = "archive-data"
+    KEEP = "keep-data"
+    PUT_BACK = "put-back-data"
+    PURGE = "purge-data"
 
 
 #: What the ledger records for each kind (restarts change nothing to undo).

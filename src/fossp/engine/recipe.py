@@ -128,6 +128,15 @@ class Dump(Strict):
     restore: list[str] = Field(min_length=1)
 
 
+class Carry(Strict):
+    """Files kept data needs to be used again that live elsewhere and go with the packages
+    (Debian keeps a PostgreSQL cluster's configuration in /etc, and the purge deletes it):
+    decommission copies them ``into`` the kept folder, where the next install adopts them."""
+
+    files: list[str] = Field(min_length=1)
+    into: str
+
+
 class DataPath(Strict):
     """A folder of the role's data (databases, logs, spools): kept by decommission unless
     purged, and on a BTRFS root a subvolume of its own, so a system rollback keeps it."""
@@ -135,6 +144,7 @@ class DataPath(Strict):
     path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
     why: str
     dump: Dump | None = None
+    carry: Carry | None = None
 
 
 class FamilyRecipe(Strict):
