@@ -76,8 +76,16 @@ def test_restart_is_fast_and_keeps_address_mac_and_host_key(host: LabHost) -> No
     assert elapsed < 15, f"restart took {elapsed:.1f} s"
 
 
-def test_poweroff_inside_ends_the_host_and_up_brings_it_back(host: LabHost) -> None:
+def test_poweroff_inside_ends_the_host_and_up_brings_it_back_with_its_pending_root(host: LabHost) -> None:
     before = get(NAME)
+    _sh(
+        before,
+        """
+        test -d /.snapshots || btrfs subvolume create /.snapshots
+        echo one > /etc/lt-poweroff && mkdir /.snapshots/4 && btrfs subvolume snapshot -r / /.snapshots/4/snapshot
+        echo two > /etc/lt-poweroff && echo 4 > /.snapshots/fossp-next-root
+        """,
+    )
     ssh(before, "systemctl", "poweroff", check=False)
     deadline = time.monotonic() + 15
     while get(NAME).running and time.monotonic() < deadline:
@@ -85,6 +93,7 @@ def test_poweroff_inside_ends_the_host_and_up_brings_it_back(host: LabHost) -> N
     assert not get(NAME).running
     (again,) = up([NAME])
     assert again.ssh and (again.address, again.mac) == (before.address, before.mac)
+    assert _sh(again, "cat /etc/lt-poweroff") == "one\n"
 
 
 def _wait_for_new_pid_1(before: LabHost, timeout: float = 30) -> LabHost:

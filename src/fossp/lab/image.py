@@ -239,7 +239,10 @@ def _check_placeholder(source: Path, relative: Path) -> None:
 
 
 def _open_dir(base: Path, relative: Path, create: bool = False) -> int:
-    """An fd of the folder ``base / relative``, never following a symlink (``create``: mkdir)."""
+    """An fd of the folder ``base / relative``, never following a symlink (``create``: mkdir).
+
+    FileNotFoundError if a part is missing (and not created); LabError if one is no folder.
+    """
     fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
     try:
         for part in relative.parts:
@@ -249,6 +252,9 @@ def _open_dir(base: Path, relative: Path, create: bool = False) -> int:
             inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             os.close(fd)
             fd = inner
+    except FileNotFoundError:
+        os.close(fd)
+        raise
     except OSError as error:
         os.close(fd)
         raise LabError(f"{base / relative}: not a folder ({error.strerror})") from None
@@ -285,39 +291,50 @@ def _move_subvolume(old_root: Path, new_root: Path, relative: Path) -> None:
 def _remove_file(root: Path, relative: Path) -> None:
     try:
         parent_fd = _open_dir(root, relative.parent)
-    except LabError:
+    except FileNotFoundError:
         return
     try:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(relative.name, dir_fd=parent_fd)
+    except OSError as error:
+        raise LabError(f"remove {root / relative}: {error.strerror}") from None
     finally:
         os.close(parent_fd)
 
 
 def _copy_identity(old_root: Path, new_root: Path) -> None:
     """Host keys, machine id, host name and SSH access carry over into a restored root."""
-    keys_fd = _open_dir(old_root, HOST_KEYS)
-    try:
-        host_keys = [HOST_KEYS / name for name in os.listdir(keys_fd) if name.startswith("ssh_host_")]
-    finally:
-        os.close(keys_fd)
-    target_fd = _open_dir(new_root, HOST_KEYS, create=True)
-    try:
-        stale = [name for name in os.listdir(target_fd) if name.startswith("ssh_host_")]
-        for name in stale:
-            os.unlink(name, dir_fd=target_fd)
-    finally:
-        os.close(target_fd)
+    for name in _names(new_root, HOST_KEYS):
+        if name.startswith("ssh_host_"):
+            _remove_file(new_root, HOST_KEYS / name)
+    host_keys = [HOST_KEYS / name for name in _names(old_root, HOST_KEYS) if name.startswith("ssh_host_")]
     for relative in (*host_keys, *IDENTITY_FILES):
         _copy_file(old_root, new_root, relative)
 
 
+def _names(root: Path, relative: Path) -> list[str]:
+    try:
+        fd = _open_dir(root, relative)
+    except FileNotFoundError:
+        return []
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
+
+
 def _copy_file(old_root: Path, new_root: Path, relative: Path) -> None:
-    source_dir = _open_dir(old_root, relative.parent)
+    """Copy one file the host wrote: neither end's path may lead out of its root."""
+    try:
+        source_dir = _open_dir(old_root, relative.parent)
+    except FileNotFoundError:
+        return
     try:
         fd = os.open(relative.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=source_dir)
     except FileNotFoundError:
         return
+    except OSError as error:
+        raise LabError(f"{old_root / relative}: cannot keep it across the restore ({error.strerror})") from None
     finally:
         os.close(source_dir)
     with os.fdopen(fd, "rb") as source:
