@@ -110,7 +110,7 @@ def test_the_lock_keeps_a_second_run_off_the_host(root: Path) -> None:
 
 
 def test_a_crashed_runs_lock_is_taken_over(root: Path) -> None:
-    lock = root / "var/lib/fossp/lock"
+    lock = root / "run/fossp/lock"
     lock.mkdir(parents=True)
     (lock / "owner").write_text(f"{socket.gethostname()} 999999999 2026-01-01T00:00:00+00:00\n")
 

@@ -73,6 +73,21 @@ def bounds(hosts: list[HostSpec], values: list[str]) -> dict[str, float]:
     return overrides
 
 
+def _lab_restart(target: str) -> Any:
+    """For a lab host, the controller-side restart that boots a restored root; else None."""
+    if not target.startswith("lab:"):
+        return None
+
+    async def restart() -> None:
+        import asyncio
+
+        from fossp.lab import restart
+
+        await asyncio.to_thread(restart, [target.removeprefix("lab:")])
+
+    return restart
+
+
 def _note(text: str) -> None:
     """A line for the person at the terminal (stderr keeps --json output clean)."""
     import sys
@@ -186,22 +201,32 @@ def deploy(
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
+    rollback_on_failure: Annotated[
+        bool,
+        typer.Option(
+            "--rollback-on-failure",
+            help="If the run or a health probe fails, restore the snapshot taken before it (BTRFS roots).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy roles: install, configure, start, open the firewall, then run the health probes.
 
     A run that an earlier one left unfinished (killed, or its host lost) is finished first.
+    On a BTRFS root the run is bracketed by a pre/post snapshot pair.
     """
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     catalog, choices = _choices(roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.engine.apply import deploy_host
+        from fossp.engine.apply import deploy_host, deploy_or_roll_back
         from fossp.engine.planner import wanted_roles
 
         wanted = wanted_roles(catalog, choices, host.vars, host.name)
-        return await deploy_host(connector, wanted, report)
+        if not rollback_on_failure:
+            return await deploy_host(connector, wanted, report)
+        return await deploy_or_roll_back(connector, wanted, report, _lab_restart(host.name))
 
     results = _run(hosts, action, as_json, limits)
     failed = _show_deploys(results, as_json)
@@ -411,6 +436,9 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
     return {
         "run": outcome.run,
         "recovered": outcome.recovered,
+        "snapshots": outcome.snapshots,
+        "notes": outcome.notes,
+        "rollback": outcome.rollback,
         "applied": [op.summary() for op in outcome.applied],
         "states": outcome.states,
         "probes": [vars(p) for p in outcome.probes],
@@ -441,8 +469,18 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
         if outcome is None:
             continue
         out.print(f"[bold]{result.host}[/bold]: {len(outcome.applied)} change(s) applied (run {outcome.run})")
-        if outcome.recovered:
-            out.print(f"  ! {outcome.recovered}", highlight=False, style="yellow")
+        for note in ([outcome.recovered] if outcome.recovered else []) + outcome.notes:
+            out.print(f"  ! {note}", highlight=False, style="yellow")
+        if outcome.snapshots:
+            pair = ", ".join(f"{kind} {number}" for kind, number in outcome.snapshots.items())
+            out.print(f"  snapshots: {pair} (`fossp restore {outcome.snapshots['pre']}` goes back)", highlight=False)
+        if outcome.rollback:
+            out.print(
+                f"  rolled back to snapshot {outcome.rollback['number']}: {outcome.rollback['takes_effect']}"
+                + (" (restarted)" if outcome.rollback.get("restarted") else ""),
+                highlight=False,
+                style="yellow",
+            )
         for op in outcome.applied:
             out.print(f"  + {op.kind.value:<20} {op.target}", highlight=False)
         for probe in outcome.probes:

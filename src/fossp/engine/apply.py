@@ -10,6 +10,10 @@ its undo needs (the packages the install will add, dependencies included; a copy
 original file; the unit's state; a listing of the folders that exist), then the change
 runs, then the entry is marked done. A run killed at any point leaves an entry that the
 next run finds (engine.recovery): ``deploy`` finishes the work, ``decommission`` undoes it.
+
+On a BTRFS root a run that changes anything is bracketed by a pre/post snapshot pair
+(engine.snapshot); ``deploy_or_roll_back`` restores the pre snapshot when the run or a
+health probe fails.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import asyncio
 import contextlib
 import posixpath
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
@@ -75,6 +80,13 @@ class Outcome:
     states: dict[str, str] = field(default_factory=dict)
     run: str | None = None
     recovered: str | None = None  # what the run found of an earlier, interrupted one
+    snapshots: dict[str, int] = field(default_factory=dict)  # "pre", "post" numbers
+    notes: list[str] = field(default_factory=list)
+    rollback: dict[str, Any] | None = None  # what --rollback-on-failure restored
+
+    @property
+    def failed_roles(self) -> list[str]:
+        return [role for role, state in self.states.items() if state == InstanceState.ERROR.value]
 
 
 async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
@@ -110,6 +122,9 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             facts = await facts_for(connector, wanted)
         plan = plan_host(facts, wanted, state)
         outcome = Outcome(plan=plan, run=run.id, recovered=recovered)
+        pre = await _pre_snapshot(connector, facts, plan, run, report)
+        if pre is not None:
+            outcome.snapshots["pre"] = pre
         for item in wanted:
             instance = state.instances.setdefault(
                 item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
@@ -129,10 +144,80 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             with contextlib.suppress(HostError):  # a lost host: the next run closes them
                 await close_unfinished(connector, state.unfinished)
             await _end_run(connector, state, run)
+            await _post_snapshot(connector, run, outcome)
             raise DeployFailed(message, outcome) from None
         await _verify(connector, wanted, state, outcome, report)
         await _end_run(connector, state, run)
+        await _post_snapshot(connector, run, outcome)
         return outcome
+
+
+def _description(run: Run) -> str:
+    return f"fossp {run.command} {' '.join(run.roles)}"
+
+
+async def _pre_snapshot(connector: Connector, facts: Facts, plan: Plan, run: Run, report: Report) -> int | None:
+    """The pre half of the run's snapshot pair: taken on a BTRFS root when the plan changes
+    anything, before the run is recorded (so a restore to it holds no trace of the run).
+    A refusal (too little free space) stops the run before its first change."""
+    if not plan.changes or facts.offline_root or facts.root_fs != "btrfs":
+        return None
+    from fossp.engine.snapshot import take_snapshot
+
+    report("snapshot before the change")
+    return (await take_snapshot(connector, "pre", _description(run), run.id)).number
+
+
+async def _post_snapshot(connector: Connector, run: Run, outcome: Outcome) -> None:
+    """The post half, however the run ended; one that cannot be taken is a note, since the
+    change is done and the run's own result matters more."""
+    pre = outcome.snapshots.get("pre")
+    if pre is None:
+        return
+    from fossp.engine.snapshot import snapshot_pair_post
+    from fossp.errors import FosspError
+
+    try:
+        outcome.snapshots["post"] = (await snapshot_pair_post(connector, pre, _description(run), run.id)).number
+    except FosspError as error:
+        outcome.notes.append(f"no post snapshot: {error.message}")
+
+
+Restart = Callable[[], Awaitable[None]]
+
+
+async def deploy_or_roll_back(
+    connector: Connector, wanted: list[Wanted], report: Report = quiet, restart: Restart | None = None
+) -> Outcome:
+    """Deploy; when the run or a health probe fails, restore the run's pre snapshot.
+
+    Where the restore takes effect at the next start (a container, a lab host), ``restart``
+    brings the host back on the restored root; on a machine that boots, the restore takes
+    effect at its next boot and the outcome says so.
+    """
+    failure: DeployFailed | None = None
+    try:
+        outcome = await deploy_host(connector, wanted, report)
+    except DeployFailed as error:
+        failure, outcome = error, error.outcome
+    if failure is None and not outcome.failed_roles:
+        return outcome
+    pre = outcome.snapshots.get("pre")
+    if pre is None:
+        outcome.notes.append("no rollback: the run took no snapshot (no change, or the root is not BTRFS)")
+    else:
+        from fossp.engine.restore import restore
+
+        report(f"rolling back to snapshot {pre}")
+        restored = await restore(connector, pre, f"{outcome.run}-rollback")
+        outcome.rollback = restored.summary()
+        if restored.method == "lab-restart" and restart is not None:
+            report("restarting on the restored root")
+            await restart()
+            outcome.rollback["restarted"] = True
+    if failure is not None:
+        raise failure
+    return outcome
 
 
 async def _end_run(connector: Connector, state: HostState, run: Run) -> None:

@@ -39,7 +39,6 @@ from fossp.hosts.connector import Connector, HostError
 #: What the preview compares file by file (packages are compared in full).
 PREVIEW_PATHS = ("/etc", "/var/lib/fossp")
 FOSSP_STATE = "/var/lib/fossp"
-FOSSP_LOCK = f"{FOSSP_STATE}/lock"
 
 
 @dataclass
@@ -202,7 +201,6 @@ async def _restore(connector: Connector, number: int, run_id: str) -> RestoreOut
         writable_from=number,
     )
     root = f"{SNAPSHOTS_DIR}/{copy.number}/snapshot"
-    await connector.check(["rm", "-rf", "--", f"{root}{FOSSP_LOCK}"])
     await _mount_kept_subvolumes(connector, facts, root)
     found = await connector.check(["btrfs", "inspect-internal", "rootid", root])
     subvolume_id = found.stdout.strip()

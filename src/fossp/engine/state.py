@@ -28,7 +28,10 @@ from fossp.hosts.facts import Facts
 STATE_DIR = "/var/lib/fossp"
 STATE_FILE = f"{STATE_DIR}/state.json"
 BACKUP_DIR = f"{STATE_DIR}/backups"
-LOCK_DIR = f"{STATE_DIR}/lock"
+#: The lock lives on /run (a tmpfs): a reboot or a restart drops it, and it is never in a
+#: snapshot, so a restored root cannot bring back the lock of the run that snapshotted it.
+RUN_DIR = "/run/fossp"
+LOCK_DIR = f"{RUN_DIR}/lock"
 RUNS_DIR = f"{STATE_DIR}/runs"
 
 
@@ -199,7 +202,7 @@ class HostLock:
     async def __aenter__(self) -> HostLock:
         for _ in range(2):
             result = await self.connector.run(
-                ["sh", "-c", _LOCK_SCRIPT, "lock", self.connector.path(STATE_DIR), self.owner]
+                ["sh", "-c", _LOCK_SCRIPT, "lock", self.connector.path(RUN_DIR), self.owner]
             )
             if result.ok:
                 return self

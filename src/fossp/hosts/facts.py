@@ -54,7 +54,7 @@ if [ -z "$R" ]; then
   done
 fi
 m dpkg_journal; for f in "$R"/var/lib/dpkg/updates/*; do [ -e "$f" ] && { echo interrupted; break; }; done
-m lock; cat "$R/var/lib/fossp/lock/owner" 2>/dev/null
+m lock; cat "$R/run/fossp/lock/owner" 2>/dev/null
 m rootfs; stat -f -c %T "$R/"
 m state; cat "$R/var/lib/fossp/state.json" 2>/dev/null
 IFS='
