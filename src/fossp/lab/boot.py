@@ -3,11 +3,13 @@
 `fossp lab up` starts the watcher, which runs ``unshare --pid --fork --mount --uts
 --ipc`` with itself and ``--init``, so that process is PID 1 of the host. PID 1
 enters the host's netns, moves itself into the host's own cgroups (two hosts'
-systemd must not manage the same cgroup tree), mounts what systemd needs inside
-the root, pivots into it, drops the capabilities a host must not have, then
-becomes systemd. When that systemd reboots, the watcher starts the host again as
-`fossp lab restart` would. Until then it needs no third-party code: the mounts are
-`mount` commands, the rest plain system calls.
+systemd must not manage the same cgroup tree; its devices cgroup allows only its
+own devices), mounts what systemd needs inside the root (its own /dev, the cgroup
+trees read-only but for its own folders), pivots into it, drops the capabilities a
+host must not have, refuses the pool-wide BTRFS ioctls with seccomp, then becomes
+systemd. When that systemd reboots, the watcher starts the host again as `fossp lab
+restart` would. Until then it needs no third-party code: the mounts are `mount`
+commands, the rest plain system calls.
 """
 
 from __future__ import annotations
@@ -136,12 +138,12 @@ def _mount_filesystems(root: Path, repo: Path, console: Path, cgroups: list[Path
     # The root must be a mount point, or systemd cannot make / shared for its services.
     _mount("--bind", str(root), str(root))
     _mount("-t", "proc", "proc", str(root / "proc"))
-    # Its own boot id, so `journalctl -b` and `--list-boots` see the host's boots.
-    boot_id = root / "run" / "fossp-lab" / "boot_id"
     _mount("-t", "sysfs", "-o", "ro", "sysfs", str(root / "sys"))
     _mount_cgroups(root, cgroups)
     for tmp in ("run", "tmp"):
         _mount("-t", "tmpfs", "-o", "mode=1777" if tmp == "tmp" else "mode=755", "tmpfs", str(root / tmp))
+    # Its own boot id, so `journalctl -b` and `--list-boots` see the host's boots.
+    boot_id = root / "run" / "fossp-lab" / "boot_id"
     boot_id.parent.mkdir()
     boot_id.write_text(f"{uuid.uuid4()}\n")
     _mount("--bind", "-o", "ro", str(boot_id), str(root / "proc/sys/kernel/random/boot_id"))

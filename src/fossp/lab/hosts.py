@@ -41,7 +41,7 @@ INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 MIN_INOTIFY_INSTANCES = 1024
 TARGET_PREFIX = "lab:"
 
-#: Launchers this process started, reaped on `down` so no zombie is left behind.
+#: Launchers (watchers) this process started, polled when their host stops so none stays a zombie.
 _launchers: dict[str, subprocess.Popen[bytes]] = {}
 
 
@@ -150,11 +150,10 @@ def _records(paths: LabPaths) -> list[LabHost]:
     return [host for host in found if host is not None]
 
 
-def _wait_gone(host: LabHost, timeout: float) -> bool:
+def _wait_gone(host: LabHost, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while _alive(host) and time.monotonic() < deadline:
         time.sleep(0.02)
-    return not _alive(host)
 
 
 def _stop(host: LabHost, timeout: float = 0) -> None:

@@ -1,7 +1,8 @@
 """Host roots: one cached Debian base made by debootstrap, one snapshot per host.
 
 The base is pure debootstrap output, so changing how hosts are configured never
-needs a rebuild; each snapshot is configured when its host is created.
+needs a rebuild; each snapshot is configured when its host is created. A restore
+inside a host swaps its root for one of its snapshots here, at its next start.
 """
 
 from __future__ import annotations
