@@ -18,6 +18,14 @@ FOSSP = [sys.executable, "-m", "fossp"]
 UNUSED_GATE_DB = Path(tempfile.mkdtemp(prefix="fossp-test-")) / "gate.db"
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no secret registered: one test's values must not mask another's output."""
+    from fossp import secrets
+
+    monkeypatch.setattr(secrets, "_values", set())
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()

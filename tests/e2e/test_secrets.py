@@ -120,9 +120,6 @@ def test_no_world_readable_file_holds_the_secret(deployed: Deployed) -> None:
     assert leaking == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine/apply.py must store fossp.secrets.for_ledger(role, settings) as Instance.settings"
-)
 def test_the_ledger_keeps_only_a_hash(deployed: Deployed) -> None:
     """The host's state file (0600) holds the secret's fingerprint, not the secret."""
     state = ssh(deployed.host, "cat", STATE_FILE).stdout

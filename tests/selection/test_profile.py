@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,21 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fossp import secrets
 from fossp.catalog import Catalog, load_catalog
 from fossp.catalog.schema import MIN_SECRET_LENGTH, Setting, SettingType
 from fossp.errors import BadInput
 from fossp.selection.profile import Profile, RoleChoice, dump_profile, load_profile, parse_profile, save_profile
 
 CATALOG = load_catalog()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _own_secret_registry() -> Iterator[None]:
-    """The secrets drawn here (often '00000000') must not mask later tests' output."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(secrets, "_values", set())
-        yield
 
 
 def value_for(setting: Setting) -> st.SearchStrategy[Any]:

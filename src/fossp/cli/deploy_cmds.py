@@ -123,9 +123,13 @@ def _choices(
     catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
     if profile is not None:
-        from fossp.selection.profile import load_profile
+        from fossp.selection.profile import exposure_warning, load_profile
 
-        for choice in load_profile(profile, catalog).roles:
+        loaded = load_profile(profile, catalog)
+        warning = exposure_warning(loaded, catalog, profile)
+        if warning:
+            _note(warning)
+        for choice in loaded.roles:
             choices[choice.id] = dict(choice.settings)
     for ref in roles or []:
         choices.setdefault(catalog.role(ref).id, {})

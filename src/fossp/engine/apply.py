@@ -57,6 +57,7 @@ from fossp.engine.state import (
 )
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import Facts, gather_facts, parse_packages
+from fossp.secrets import for_ledger
 
 Report = Callable[[str], None]
 MAX_ROUNDS = 8
@@ -129,7 +130,7 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             instance = state.instances.setdefault(
                 item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
             )
-            instance.settings = item.settings
+            instance.settings = for_ledger(item.role, item.settings)  # secrets only as a hash
             state.set_state(item.role.id, InstanceState.DEPLOYING)
         state.run = run
         await save_state(connector, state)

@@ -29,6 +29,7 @@ class OpKind(StrEnum):
     ENABLE = "enable-unit"
     START = "start-unit"
     RESTART = "restart-unit"
+    SUBVOLUME = "create-subvolume"
     # decommission: the ledger's undo, the packages, and the role's data
     STOP = "stop-unit"
     DISABLE = "disable-unit"
@@ -60,6 +61,7 @@ LEDGER_KIND: dict[OpKind, ChangeKind | None] = {
     OpKind.ENABLE: ChangeKind.UNIT,
     OpKind.START: ChangeKind.UNIT,
     OpKind.RESTART: None,
+    OpKind.SUBVOLUME: ChangeKind.SUBVOLUME,
 }
 
 
@@ -114,6 +116,7 @@ class Plan(BaseModel):
     family: str | None = None
     roles: list[str] = []
     operations: list[Operation] = []
+    notes: list[str] = []  # what the person must know first (an interrupted run, a busy host)
 
     @property
     def changes(self) -> list[Operation]:
@@ -125,5 +128,6 @@ class Plan(BaseModel):
             "family": self.family,
             "roles": self.roles,
             "changes": len(self.changes),
+            "notes": self.notes,
             "operations": [op.summary() for op in self.operations],
         }

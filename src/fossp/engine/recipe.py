@@ -263,7 +263,7 @@ def fact_paths(recipes: list[tuple[Recipe, dict[str, Any]]]) -> list[str]:
     for recipe, settings in recipes:
         for family_recipe in recipe.families.values():
             values = _Globbing(resolve_vars(family_recipe, settings, None))
-            texts = [spec.path for spec in family_recipe.files]
+            texts = [spec.path for spec in family_recipe.files] + [data.path for data in family_recipe.data]
             texts += [step.creates for step in family_recipe.steps if step.creates]
             paths.update(text.format_map(values) for text in texts)
     return sorted(paths)

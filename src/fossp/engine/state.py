@@ -163,9 +163,11 @@ class HostState(BaseModel):
         )
 
     def set_state(self, role_id: str, state: InstanceState, message: str | None = None) -> None:
+        from fossp.secrets import mask
+
         instance = self.instances[role_id]
         instance.state = state
-        instance.message = message
+        instance.message = mask(message) if message else None  # a tool's error may echo a secret
         instance.updated = now()
 
 

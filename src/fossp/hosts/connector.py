@@ -112,8 +112,8 @@ async def _run_local(argv: list[str], stdin: bytes | None, timeout: float) -> Re
 def _write_local(path: Path, data: bytes, mode: int, owner: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.name}.fossp-tmp")  # the name WRITE_SCRIPT uses too
-    with open(temporary, "wb") as handle:
-        handle.write(data)
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(data)  # private until its mode is set: it may hold a secret
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(temporary, mode)
@@ -231,7 +231,11 @@ class SshConnector(Connector):
         seconds = timeout or self.timeouts.command
         try:
             completed = await self._connection.run(
-                shlex.join(self._prefix + argv), input=stdin, encoding=None, timeout=seconds
+                shlex.join(self._prefix + argv),
+                input=stdin or None,
+                stdin=None if stdin else asyncssh.DEVNULL,  # no data: end of file at once
+                encoding=None,
+                timeout=seconds,
             )
         except asyncssh.TimeoutError:
             raise self._timed_out(argv, seconds) from None
@@ -252,10 +256,11 @@ class SshConnector(Connector):
         await self._connection.wait_closed()
 
 
-#: Atomic, durable write on the host: data from stdin into a temporary file, fsync
-#: (coreutils' sync FILE), rename, fsync the folder.
+#: Atomic, durable write on the host: data from stdin into a temporary file that is
+#: private until its mode is set (it may hold a secret), fsync (coreutils' sync FILE),
+#: rename, fsync the folder. Folders it makes get the usual umask.
 WRITE_SCRIPT = (
-    'mkdir -p -- "$(dirname -- "$1")" && cat > "$1.fossp-tmp" && chmod "$2" "$1.fossp-tmp"'
+    'mkdir -p -- "$(dirname -- "$1")" && umask 077 && cat > "$1.fossp-tmp" && chmod "$2" "$1.fossp-tmp"'
     ' && { [ -z "$3" ] || chown "$3" "$1.fossp-tmp"; } && sync -- "$1.fossp-tmp"'
     ' && mv -f -- "$1.fossp-tmp" "$1" && sync -- "$(dirname -- "$1")"'
 )
