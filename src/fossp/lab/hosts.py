@@ -27,6 +27,7 @@ from pydantic import BaseModel, model_validator
 
 from fossp.errors import BadInput
 from fossp.lab import image, keys, network, pool, repo
+from fossp.lab.boot import CONTAINER
 from fossp.lab.cgroups import host_cgroups, remove_cgroup
 from fossp.lab.paths import LabPaths, validate_name, validate_names
 from fossp.lab.system import LabError, require_root, require_tools, run, tail
@@ -156,9 +157,22 @@ def _wait_gone(host: LabHost, timeout: float) -> None:
         time.sleep(0.02)
 
 
+def _knows_it_is_a_container(pid: int) -> bool:
+    """Whether PID 1 has ``container=fossp-lab``: only then does systemd shut down as a container.
+
+    One started by an older FOSSP would take the bare-metal path, through the
+    controller's devices: such a host is killed instead.
+    """
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"container={CONTAINER}".encode() in environment
+
+
 def _stop(host: LabHost, timeout: float = 0) -> None:
     """End the host's PID namespace: power off cleanly within ``timeout``, else SIGKILL its PID 1."""
-    if _alive(host) and host.pid is not None and timeout > 0:
+    if _alive(host) and host.pid is not None and timeout > 0 and _knows_it_is_a_container(host.pid):
         os.kill(host.pid, POWEROFF_SIGNAL)
         _wait_gone(host, timeout)
     if _alive(host) and host.pid is not None:
