@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -155,6 +155,9 @@ class RecordedHost(Connector):
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         self.ran.append(["write", path])
+
+    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
+        return await self.run(argv)  # nothing to stream: the fake host has no output to save
 
 
 def _state() -> HostState:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 import pytest
 
@@ -311,6 +312,9 @@ class FakeHost(Connector):
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         self.files[path] = data
+
+    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
+        return await self.run(argv)  # nothing to stream: the fake host has no output to save
 
 
 def ok(argv: list[str], out: str) -> Result:

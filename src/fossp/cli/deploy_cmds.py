@@ -541,6 +541,11 @@ def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
             out.print(f"  restore on a server: {shlex.join(argv)} < {dump}", highlight=False)
         for warning in result.value.warnings:
             out.print(f"{result.host}: {warning}", highlight=False, style="yellow")
+        if result.value.recovered:
+            out.print(f"{result.host}: {result.value.recovered}", highlight=False, style="yellow")
+        if result.value.snapshots:
+            pair = ", ".join(f"{kind} {number}" for kind, number in result.value.snapshots.items())
+            out.print(f"{result.host}: snapshots {pair} (`fossp restore` goes back)", highlight=False)
     _summary(
         results,
         lambda u: (

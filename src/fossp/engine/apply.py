@@ -123,9 +123,7 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             facts = await facts_for(connector, wanted)
         plan = plan_host(facts, wanted, state)
         outcome = Outcome(plan=plan, run=run.id, recovered=recovered)
-        pre = await _pre_snapshot(connector, facts, plan, run, report)
-        if pre is not None:
-            outcome.snapshots["pre"] = pre
+        await pre_snapshot(connector, facts, bool(plan.changes), run, outcome.snapshots, report)
         for item in wanted:
             instance = state.instances.setdefault(
                 item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
@@ -145,11 +143,11 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             with contextlib.suppress(HostError):  # a lost host: the next run closes them
                 await close_unfinished(connector, state.unfinished)
             await _end_run(connector, state, run)
-            await _post_snapshot(connector, run, outcome)
+            await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
             raise DeployFailed(message, outcome) from None
         await _verify(connector, wanted, state, outcome, report)
         await _end_run(connector, state, run)
-        await _post_snapshot(connector, run, outcome)
+        await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
         return outcome
 
 
@@ -157,31 +155,33 @@ def _description(run: Run) -> str:
     return f"fossp {run.command} {' '.join(run.roles)}"
 
 
-async def _pre_snapshot(connector: Connector, facts: Facts, plan: Plan, run: Run, report: Report) -> int | None:
-    """The pre half of the run's snapshot pair: taken on a BTRFS root when the plan changes
-    anything, before the run is recorded (so a restore to it holds no trace of the run).
-    A refusal (too little free space) stops the run before its first change."""
-    if not plan.changes or facts.offline_root or facts.root_fs != "btrfs":
-        return None
+async def pre_snapshot(
+    connector: Connector, facts: Facts, changes: bool, run: Run, snapshots: dict[str, int], report: Report
+) -> None:
+    """The pre half of a run's snapshot pair (``snapshots["pre"]``): taken on a BTRFS root
+    when the run changes anything, before the run is recorded (so a restore to it holds no
+    trace of the run). A refusal (too little free space) stops the run before its first change."""
+    if not changes or facts.offline_root or facts.root_fs != "btrfs":
+        return
     from fossp.engine.snapshot import take_snapshot
 
     report("snapshot before the change")
-    return (await take_snapshot(connector, "pre", _description(run), run.id)).number
+    snapshots["pre"] = (await take_snapshot(connector, "pre", _description(run), run.id)).number
 
 
-async def _post_snapshot(connector: Connector, run: Run, outcome: Outcome) -> None:
+async def post_snapshot(connector: Connector, run: Run, snapshots: dict[str, int], notes: list[str]) -> None:
     """The post half, however the run ended; one that cannot be taken is a note, since the
     change is done and the run's own result matters more."""
-    pre = outcome.snapshots.get("pre")
+    pre = snapshots.get("pre")
     if pre is None:
         return
     from fossp.engine.snapshot import snapshot_pair_post
     from fossp.errors import FosspError
 
     try:
-        outcome.snapshots["post"] = (await snapshot_pair_post(connector, pre, _description(run), run.id)).number
+        snapshots["post"] = (await snapshot_pair_post(connector, pre, _description(run), run.id)).number
     except FosspError as error:
-        outcome.notes.append(f"no post snapshot: {error.message}")
+        notes.append(f"no post snapshot: {error.message}")
 
 
 Restart = Callable[[], Awaitable[None]]

@@ -35,7 +35,7 @@ from pydantic import Field
 
 from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Family
-from fossp.engine.apply import Report, quiet
+from fossp.engine.apply import Report, post_snapshot, pre_snapshot, quiet
 from fossp.engine.archive import save_output
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import Operation, OpKind, Plan, noop
@@ -132,6 +132,7 @@ class Undone:
     removed_packages: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     recovered: str | None = None
+    snapshots: dict[str, int] = field(default_factory=dict)  # the run's "pre" and "post"
 
     def summary(self) -> dict[str, Any]:
         plan = self.plan
@@ -145,6 +146,7 @@ class Undone:
             "restore": plan.restore,
             "warnings": self.warnings,
             "recovered": self.recovered,
+            "snapshots": self.snapshots,
             "plan": plan.summary(),
         }
 
@@ -483,11 +485,13 @@ async def decommission_host(
             facts, state, plan = await plan_removal(connector, catalog, refs, purge)
         if expect is not None and plan.gist != expect:
             raise HostError(f"{connector.name}: the host changed since its plan was shown; nothing changed, run again")
+        run = Run(id=new_run_id(), command="decommission", roles=plan.roles)
+        result = Undone(plan=plan, roles=plan.roles, recovered=recovered)
+        await pre_snapshot(connector, facts, bool(plan.changes), run, result.snapshots, report)
         for role_id in plan.roles:
             state.set_state(role_id, InstanceState.DECOMMISSIONING)
-        state.run = Run(id=new_run_id(), command="decommission", roles=plan.roles)
+        state.run = run
         await save_state(connector, state)
-        result = Undone(plan=plan, roles=plan.roles, recovered=recovered)
         try:
             await _Remover(connector, result, report).apply()
         except HostError as error:
@@ -496,8 +500,10 @@ async def decommission_host(
             state.run = None
             with contextlib.suppress(HostError):  # a lost host: the next run finds the state as it was
                 await save_state(connector, state)
+            await post_snapshot(connector, run, result.snapshots, result.warnings)
             raise
         await _forget(connector, state, plan.roles)
+        await post_snapshot(connector, run, result.snapshots, result.warnings)
         return result
 
 

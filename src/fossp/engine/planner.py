@@ -179,7 +179,12 @@ def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
                     OpKind.SUBVOLUME,
                     item.path,
                     f"{item.why}: on a subvolume of its own, a system restore keeps it",
-                    commands=[["mkdir", "-p", "--", parent], ["btrfs", "subvolume", "create", "--", item.path]],
+                    commands=[
+                        ["mkdir", "-p", "--", parent],
+                        ["btrfs", "subvolume", "create", "--", item.path],
+                        *([["chmod", item.mode, "--", item.path]] if item.mode else []),
+                        *([["chown", item.owner, "--", item.path]] if item.owner else []),
+                    ],
                 )
             )
         elif current.subvolume:

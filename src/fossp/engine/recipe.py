@@ -145,6 +145,11 @@ class DataPath(Strict):
     why: str
     dump: Dump | None = None
     carry: Carry | None = None
+    #: The folder's mode and owner as the package ships it: dpkg leaves a folder that
+    #: exists alone, so a subvolume made before the install must already have them.
+    #: (An owner the package itself creates cannot be named: its scripts set that one.)
+    mode: Annotated[str, StringConstraints(pattern=r"^[0-7]{3,4}$")] | None = None
+    owner: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$")] | None = None
 
 
 class FamilyRecipe(Strict):

@@ -16,7 +16,7 @@ import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fossp.errors import Finding
 from fossp.hosts.timeouts import Timeouts
@@ -67,6 +67,12 @@ class Connector(ABC):
         """
 
     @abstractmethod
+    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
+        """Run ``argv`` with its standard output streamed into ``sink`` as it comes (a tar,
+        a database dump: bytes kept intact, never held in memory whole); the result
+        carries stderr only."""
+
+    @abstractmethod
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         """Write ``data`` to ``path`` atomically (temporary file, then rename).
 
@@ -92,12 +98,15 @@ class Connector(ABC):
         return HostError(f"{self.name}: `{shlex.join(argv)[:200]}` did not finish within {seconds:g} s")
 
 
-async def _run_local(argv: list[str], stdin: bytes | None, timeout: float) -> Result | None:
-    """Run a local process; None when it outlived ``timeout`` (it is killed)."""
+async def _run_local(
+    argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None = None
+) -> Result | None:
+    """Run a local process (stdout into ``sink`` if given); None when it outlived
+    ``timeout`` (it is killed)."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
+        stdout=sink if sink is not None else asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
@@ -106,7 +115,8 @@ async def _run_local(argv: list[str], stdin: bytes | None, timeout: float) -> Re
         process.kill()
         await process.wait()
         return None
-    return Result(tuple(argv), process.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
+    text = out.decode(errors="replace") if out else ""
+    return Result(tuple(argv), process.returncode or 0, text, err.decode(errors="replace"))
 
 
 def _write_local(path: Path, data: bytes, mode: int, owner: str) -> None:
@@ -137,8 +147,14 @@ class LocalConnector(Connector):
         self.timeouts = timeouts or Timeouts()
 
     async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+        return await self._run(argv, stdin, timeout, None)
+
+    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
+        return await self._run(argv, None, timeout, sink)
+
+    async def _run(self, argv: list[str], stdin: bytes | None, timeout: float | None, sink: BinaryIO | None) -> Result:
         seconds = timeout or self.timeouts.command
-        result = await _run_local(argv, stdin, seconds)
+        result = await _run_local(argv, stdin, seconds, sink)
         if result is None:
             raise self._timed_out(argv, seconds)
         return result
@@ -226,9 +242,16 @@ class SshConnector(Connector):
         return cls(host.name, connection, host.address, host.become, bounds)
 
     async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+        return await self._run(argv, stdin, timeout, None)
+
+    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
+        return await self._run(argv, None, timeout, sink)
+
+    async def _run(self, argv: list[str], stdin: bytes | None, timeout: float | None, sink: BinaryIO | None) -> Result:
         import asyncssh
 
         seconds = timeout or self.timeouts.command
+        output: dict[str, Any] = {"stdout": sink} if sink is not None else {}
         try:
             completed = await self._connection.run(
                 shlex.join(self._prefix + argv),
@@ -236,6 +259,7 @@ class SshConnector(Connector):
                 stdin=None if stdin else asyncssh.DEVNULL,  # no data: end of file at once
                 encoding=None,
                 timeout=seconds,
+                **output,
             )
         except asyncssh.TimeoutError:
             raise self._timed_out(argv, seconds) from None
