@@ -303,7 +303,7 @@ class FakeHost(Connector):
         self.calls: list[list[str]] = []
         self.files: dict[str, bytes] = {}
 
-    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:
         if argv == ["sh", "-s"] and stdin == S.FACTS_SCRIPT.encode():
             return Result(tuple(argv), 0, self.facts, "")
         self.calls.append(argv)
@@ -312,9 +312,6 @@ class FakeHost(Connector):
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
         self.files[path] = data
-
-    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
-        return await self.run(argv)  # nothing to stream: the fake host has no output to save
 
 
 def ok(argv: list[str], out: str) -> Result:

@@ -59,18 +59,23 @@ class Connector(ABC):
     root: str | None = None
     timeouts: Timeouts = Timeouts()
 
-    @abstractmethod
     async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
         """Run ``argv`` with optional stdin data and return its result (never raises on exit).
 
         A command that outlives ``timeout`` (default ``timeouts.command``) raises HostError.
         """
+        return await self._execute(argv, stdin, timeout or self.timeouts.command, None)
 
-    @abstractmethod
     async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
         """Run ``argv`` with its standard output streamed into ``sink`` as it comes (a tar,
         a database dump: bytes kept intact, never held in memory whole); the result
         carries stderr only."""
+        return await self._execute(argv, None, timeout or self.timeouts.command, sink)
+
+    @abstractmethod
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:
+        """Run one command within ``timeout`` seconds (HostError past it); stdout into
+        ``sink`` when given, else into the result."""
 
     @abstractmethod
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
@@ -146,17 +151,10 @@ class LocalConnector(Connector):
         self.address = "127.0.0.1"
         self.timeouts = timeouts or Timeouts()
 
-    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
-        return await self._run(argv, stdin, timeout, None)
-
-    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
-        return await self._run(argv, None, timeout, sink)
-
-    async def _run(self, argv: list[str], stdin: bytes | None, timeout: float | None, sink: BinaryIO | None) -> Result:
-        seconds = timeout or self.timeouts.command
-        result = await _run_local(argv, stdin, seconds, sink)
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:
+        result = await _run_local(argv, stdin, timeout, sink)
         if result is None:
-            raise self._timed_out(argv, seconds)
+            raise self._timed_out(argv, timeout)
         return result
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
@@ -241,16 +239,9 @@ class SshConnector(Connector):
             raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}") from None
         return cls(host.name, connection, host.address, host.become, bounds)
 
-    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
-        return await self._run(argv, stdin, timeout, None)
-
-    async def run_to_file(self, argv: list[str], sink: BinaryIO, timeout: float | None = None) -> Result:
-        return await self._run(argv, None, timeout, sink)
-
-    async def _run(self, argv: list[str], stdin: bytes | None, timeout: float | None, sink: BinaryIO | None) -> Result:
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:
         import asyncssh
 
-        seconds = timeout or self.timeouts.command
         output: dict[str, Any] = {"stdout": sink} if sink is not None else {}
         try:
             completed = await self._connection.run(
@@ -258,11 +249,11 @@ class SshConnector(Connector):
                 input=stdin or None,
                 stdin=None if stdin else asyncssh.DEVNULL,  # no data: end of file at once
                 encoding=None,
-                timeout=seconds,
+                timeout=timeout,
                 **output,
             )
         except asyncssh.TimeoutError:
-            raise self._timed_out(argv, seconds) from None
+            raise self._timed_out(argv, timeout) from None
         except (OSError, asyncssh.Error) as error:
             reason = getattr(error, "reason", None) or str(error) or type(error).__name__
             raise HostError(f"{self.name}: connection lost: {reason}") from None
