@@ -175,13 +175,21 @@ async def post_snapshot(connector: Connector, run: Run, snapshots: dict[str, int
     pre = snapshots.get("pre")
     if pre is None:
         return
-    from fossp.engine.snapshot import snapshot_pair_post
+    from fossp.engine.snapshot import cleanup, snapshot_pair_post
     from fossp.errors import FosspError
 
     try:
         snapshots["post"] = (await snapshot_pair_post(connector, pre, _description(run), run.id)).number
     except FosspError as error:
         notes.append(f"no post snapshot: {error.message}")
+    try:  # old pairs go by snapper's number rules (the host's snapper limits where it has them)
+        cleaned = await cleanup(connector)
+    except FosspError as error:
+        notes.append(f"snapshot cleanup: {error.message}")
+        return
+    if cleaned.deleted:
+        notes.append(f"snapshot cleanup deleted {', '.join(map(str, cleaned.deleted))}")
+    notes += [f"snapshot cleanup could not delete {n}: {why}" for n, why in cleaned.failed.items()]
 
 
 Restart = Callable[[], Awaitable[None]]
