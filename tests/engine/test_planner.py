@@ -122,3 +122,22 @@ def test_data_gets_its_own_subvolume_on_a_btrfs_root_only(catalog: Catalog) -> N
     ext4 = facts.model_copy(update={"root_fs": "ext4"})
     [note] = [op for op in plan_host(ext4, wanted, parse_state(ext4)).operations if op.kind is OpKind.SUBVOLUME]
     assert not note.change and "not BTRFS" in note.reason and "ledger" in note.reason
+
+
+def test_a_data_subvolume_gets_the_mode_and_owner_its_package_ships(catalog: Catalog) -> None:
+    """A run killed between making apache2's log subvolume and its chmod is finished by the next plan."""
+    from fossp.hosts.facts import FileFact
+
+    facts = recorded("debian12-bare")
+    logs = FileFact(path="/var/log/apache2", kind="dir", mode="755", owner="root", group="root", inode=256)
+    facts = facts.model_copy(update={"files": {**facts.files, logs.path: logs}})
+    wanted = wanted_roles(catalog, [("httpd", {})], {}, "test")
+    [op] = [op for op in plan_host(facts, wanted, parse_state(facts)).operations if op.kind is OpKind.SUBVOLUME]
+    assert op.change and op.commands == [
+        ["chmod", "750", "--", "/var/log/apache2"],
+        ["chown", "root:adm", "--", "/var/log/apache2"],
+    ]
+    settled = logs.model_copy(update={"mode": "750", "group": "adm"})
+    facts = facts.model_copy(update={"files": {**facts.files, logs.path: settled}})
+    [op] = [op for op in plan_host(facts, wanted, parse_state(facts)).operations if op.kind is OpKind.SUBVOLUME]
+    assert not op.change

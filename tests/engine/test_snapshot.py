@@ -12,8 +12,11 @@ import pytest
 
 from fossp.engine import restore as R
 from fossp.engine import snapshot as S
+from fossp.engine.apply import post_snapshot, pre_snapshot, quiet
+from fossp.engine.state import Run
 from fossp.errors import BadInput
 from fossp.hosts.connector import Connector, HostError, Result
+from fossp.hosts.facts import Facts
 
 # Recorded on a lab host with snapper (config trimmed): three snapshots, a data subvolume.
 RECORDED_SNAPPER = """
@@ -455,40 +458,40 @@ def test_cleanup_reports_and_plans() -> None:
     assert outcome.planned == [1, 2] and outcome.deleted == [] and "7" in outcome.kept[0]
 
 
-def test_bracketed_takes_a_pair_even_when_the_change_fails() -> None:
-    answers = iter(["3\n", "4\n", "5\n", "6\n"])
-    host = FakeHost(RECORDED_SNAPPER, lambda argv: ok(argv, next(answers)) if argv[0] == "snapper" else None)
-
-    async def change(fail: bool) -> S.Snapshot | None:
-        async with S.bracketed(host, "deploy nginx", "run-1") as pre:
-            if fail:
-                raise HostError("the change failed")
-        return pre
-
-    pre = asyncio.run(change(False))
-    assert pre is not None and pre.number == 3
-    with pytest.raises(HostError, match="the change failed"):
-        asyncio.run(change(True))
-    kinds = [(c[c.index("--type") + 1], c[-1] if "--pre-number" in c else None) for c in host.calls]
-    assert kinds == [("pre", None), ("post", "3"), ("pre", None), ("post", "5")]
+def _run() -> Run:
+    return Run(id="run-1", command="deploy", roles=["FOSSP-WDSNG"])
 
 
-def test_bracketed_on_a_root_that_is_not_btrfs_yields_none() -> None:
-    async def change() -> S.Snapshot | None:
-        async with S.bracketed(FakeHost(RECORDED_EXT4), "deploy", "run-1") as pre:
-            return pre
+def test_a_run_takes_a_pre_and_a_post_naming_it() -> None:
+    numbers = iter(["1\n", "4\n"])  # the recording holds pre 1 already (a fake host's facts do not grow)
+    host = FakeHost(
+        RECORDED_SNAPPER,
+        lambda argv: ok(argv, next(numbers)) if argv[:4] == ["snapper", "-c", "root", "create"] else None,
+    )
+    snapshots: dict[str, int] = {}
+    notes: list[str] = []
+    asyncio.run(pre_snapshot(host, Facts(host="fake", root_fs="btrfs"), True, _run(), snapshots, quiet))
+    asyncio.run(post_snapshot(host, _run(), snapshots, notes))
+    assert snapshots == {"pre": 1, "post": 4} and notes == []
+    creates = [c for c in host.calls if c[:4] == ["snapper", "-c", "root", "create"]]
+    assert [(c[c.index("--type") + 1], c[-1] if "--pre-number" in c else None) for c in creates] == [
+        ("pre", None),
+        ("post", "1"),
+    ]
 
-    assert asyncio.run(change()) is None
+
+def test_no_snapshot_where_the_root_is_not_btrfs_or_nothing_changes() -> None:
+    host = FakeHost(RECORDED_SNAPPER)
+    snapshots: dict[str, int] = {}
+    asyncio.run(pre_snapshot(host, Facts(host="fake", root_fs="ext4"), True, _run(), snapshots, quiet))
+    asyncio.run(pre_snapshot(host, Facts(host="fake", root_fs="btrfs"), False, _run(), snapshots, quiet))
+    asyncio.run(post_snapshot(host, _run(), snapshots, []))
+    assert snapshots == {} and host.calls == []
 
 
-def test_bracketed_on_a_full_disk_does_not_start_the_change() -> None:
-    started = []
+def test_a_full_disk_refuses_the_pre_snapshot_and_the_run_does_not_start() -> None:
     host = FakeHost(RECORDED_BARE.replace("4096 8388608 7852178", "4096 8388608 100"))
-
-    async def change() -> None:
-        async with S.bracketed(host, "deploy", "run-1"):
-            started.append(True)
-
+    snapshots: dict[str, int] = {}
     with pytest.raises(HostError, match="the change does not start"):
-        asyncio.run(change())
-    assert started == [] and host.calls == [] and host.files == {}
+        asyncio.run(pre_snapshot(host, Facts(host="fake", root_fs="btrfs"), True, _run(), snapshots, quiet))
+    assert snapshots == {} and host.calls == [] and host.files == {}

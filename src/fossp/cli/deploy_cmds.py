@@ -88,6 +88,21 @@ def _lab_restart(target: str) -> Any:
     return restart
 
 
+def _writable_folder(folder: Path, option: str) -> None:
+    """Make ``folder`` (0700) or refuse it, before any host is reached: a backup that cannot
+    be written must stop the run while nothing has changed."""
+    import os
+
+    from fossp.errors import BadInput
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(f"{option} {folder}: cannot create it ({error.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(f"{option} {folder}: not writable by this user")
+
+
 def _note(text: str) -> None:
     """A line for the person at the terminal (stderr keeps --json output clean)."""
     import sys
@@ -310,6 +325,8 @@ def decommission(
     catalog, refs = load_catalog(), list(roles or [])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     purging = Purge(str(backup_dir.resolve()) if backup_dir else BACKUPS, stamp) if purge else None
+    if purging is not None and not dry_run:
+        _writable_folder(Path(purging.base), "--backup-dir")
 
     async def planning(connector: Any, host: HostSpec, report: Any) -> Any:
         report("facts")

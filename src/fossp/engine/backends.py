@@ -18,7 +18,17 @@ from fossp.errors import BadInput
 from fossp.hosts.facts import Facts
 
 _APT_ENV = ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a"]
-_APT_OPTIONS = ["-y", "-q", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+#: A package manager that starts during the run (unattended-upgrades) is waited for too.
+_APT_OPTIONS = [
+    "-y",
+    "-q",
+    "-o",
+    "Dpkg::Options::=--force-confdef",
+    "-o",
+    "Dpkg::Options::=--force-confold",
+    "-o",
+    "DPkg::Lock::Timeout=300",
+]
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,8 @@ from fossp.hosts.facts import Facts, gather_facts
 BACKUPS = "/var/lib/fossp/backups"
 ARCHIVE_FILE = "data.tar"
 ASIDE_SUFFIX = ".fossp-kept"
+#: How a failed decommission marks its roles (a rerun then knows it resumes one).
+DECOMMISSION_FAILED = "decommission failed: "
 _SET_ASIDE = (
     'if [ -e "$2" ]; then [ ! -e "$1" ] || { echo "both $1 and $2 exist" >&2; exit 1; }; '
     'elif [ -e "$1" ]; then mv -T -- "$1" "$2"; fi'
@@ -228,11 +230,16 @@ def plan_decommission(
     data = _data(state, roles, facts)
     present = [d for d in data if d.spec.path in facts.files or d.aside in facts.files]
     changes = [c for c in reversed(state.ledger) if c.role in roles]
+    # A decommission that began before (killed, or failed midway) may have undone any of
+    # them already: their undo, idempotent in effect, then tolerates "already gone".
+    resuming = any(_left_midway(state, role_id) for role_id in roles)
     ops = plan.operations
     if purge is not None:
         for role_id in roles:
             ops += _backups(plan, facts, state, role_id, [d for d in present if d.role == role_id], purge)
-    ops += [op for op in (_undo(change) for change in changes if change.kind is not ChangeKind.PACKAGES) if op]
+    ops += [
+        op for op in (_undo(change, resuming) for change in changes if change.kind is not ChangeKind.PACKAGES) if op
+    ]
     plan.removing, plan.kept_packages = _packages(state, catalog, facts, roles)
     # set aside while the packages go; or still aside, after an interrupted decommission
     moving = [d for d in present if purge is None and (plan.removing or d.aside in facts.files)]
@@ -304,13 +311,22 @@ def _is_folders(argv: list[str]) -> bool:
     return argv[:3] == ["sh", "-c", RMDIR_SCRIPT]
 
 
-def _unsure(change: Change) -> str:
+def _left_midway(state: HostState, role_id: str) -> bool:
+    """The role's last decommission began and did not finish."""
+    instance = state.instances[role_id]
+    failed = instance.state is InstanceState.ERROR and (instance.message or "").startswith(DECOMMISSION_FAILED)
+    return instance.state is InstanceState.DECOMMISSIONING or failed
+
+
+def _unsure(change: Change, resuming: bool) -> str:
+    if resuming:
+        return " (an earlier decommission began: it may be undone already)"
     if change.status is ChangeStatus.DONE:
         return ""
     return f" ({change.status.value}: it may not have happened)"
 
 
-def _undo(change: Change) -> Operation | None:
+def _undo(change: Change, resuming: bool = False) -> Operation | None:
     """The operation taking ``change`` back, or None when it has nothing to undo."""
     commands = [argv for argv in change.undo if not _is_folders(argv)]
     if not commands:
@@ -326,9 +342,9 @@ def _undo(change: Change) -> Operation | None:
         kind,
         change.role,
         change.target,
-        f"{reason} on {change.at}{_unsure(change)}",
+        f"{reason} on {change.at}{_unsure(change, resuming)}",
         commands=commands,
-        unsure=change.status is not ChangeStatus.DONE,
+        unsure=resuming or change.status is not ChangeStatus.DONE,
     )
 
 
@@ -496,7 +512,7 @@ async def decommission_host(
             await _Remover(connector, result, report).apply()
         except HostError as error:
             for role_id in plan.roles:
-                state.set_state(role_id, InstanceState.ERROR, f"decommission failed: {error.message}")
+                state.set_state(role_id, InstanceState.ERROR, f"{DECOMMISSION_FAILED}{error.message}")
             state.run = None
             with contextlib.suppress(HostError):  # a lost host: the next run finds the state as it was
                 await save_state(connector, state)
@@ -578,14 +594,16 @@ class _Remover:
 
 
 async def _forget(connector: Connector, state: HostState, roles: list[str]) -> None:
-    """Drop the roles' instances, ledger entries and file backups from the host; end the run."""
+    """Drop the roles' instances and ledger entries, end the run, then the file backups
+    (in that order: a ledger saved first never names a backup that is gone)."""
     state.ledger = [c for c in state.ledger if c.role not in roles]
     state.run = None
     for role_id in roles:
         del state.instances[role_id]
+    await save_state(connector, state)
+    for role_id in roles:
         await connector.run(["rm", "-rf", "--", connector.path(f"{BACKUP_DIR}/{role_id}")])
     await connector.run(["rmdir", "--ignore-fail-on-non-empty", "--", connector.path(BACKUP_DIR)])
-    await save_state(connector, state)
 
 
 def removal_question(plans: list[Removal]) -> str:

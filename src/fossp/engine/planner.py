@@ -26,7 +26,7 @@ from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.connector import HostError
-from fossp.hosts.facts import Facts, UnitState
+from fossp.hosts.facts import Facts, FileFact, UnitState
 
 #: systemctl is-enabled states that need no `enable`.
 ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
@@ -188,7 +188,7 @@ def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
                 )
             )
         elif current.subvolume:
-            operations.append(ctx.noop(OpKind.SUBVOLUME, item.path, f"{item.why}: a subvolume already"))
+            operations.append(_subvolume_metadata(ctx, item, current))
         else:
             operations.append(
                 ctx.noop(
@@ -199,6 +199,22 @@ def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
                 )
             )
     return operations
+
+
+def _subvolume_metadata(ctx: _RolePlan, item: DataPath, current: FileFact) -> Operation:
+    """A subvolume that exists keeps the mode and owner its package ships (a run killed
+    between its create and its chmod is finished here)."""
+    fixes = []
+    if item.mode and current.mode != item.mode.lstrip("0"):
+        fixes.append(["chmod", item.mode, "--", item.path])
+    if item.owner and f"{current.owner}:{current.group}" != item.owner:
+        fixes.append(["chown", item.owner, "--", item.path])
+    if not fixes:
+        return ctx.noop(OpKind.SUBVOLUME, item.path, f"{item.why}: a subvolume already")
+    wanted = " ".join(v for v in (item.mode, item.owner) if v)
+    return ctx.op(
+        OpKind.SUBVOLUME, item.path, f"a subvolume already; its mode and owner must be {wanted}", commands=fixes
+    )
 
 
 def _packages(ctx: _RolePlan) -> Operation:

@@ -103,6 +103,11 @@ def lab_name(host: str) -> str:
 
 def restore_method(facts: SnapshotFacts) -> tuple[str, str]:
     """How a restore takes effect on this host: (method, sentence); BadInput where it cannot."""
+    if facts.container and facts.container != "fossp-lab":
+        raise BadInput(
+            f"{facts.host}: a {facts.container} container: its root is switched by its own manager, not by "
+            "FOSSP (only lab hosts take a pending root); nothing changed"
+        )
     if facts.container:
         return (
             "lab-restart",
@@ -111,6 +116,8 @@ def restore_method(facts: SnapshotFacts) -> tuple[str, str]:
         )
     if facts.root_id is None or facts.default_id is None:
         raise BadInput(f"{facts.host}: cannot read the root's or the default subvolume; restore refused")
+    if not facts.fs_uuid:
+        raise BadInput(f"{facts.host}: cannot read the root file system's UUID (for fstab); restore refused")
     if facts.root_id != facts.default_id:
         raise BadInput(
             f"{facts.host}: runs on subvolume {facts.root_id} ({facts.root_path}) but the default subvolume is "

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from fossp.errors import BadInput, FosspError
+from fossp.errors import BadInput
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import parse_packages, split_sections
 
@@ -463,57 +462,12 @@ async def take_snapshot(
     )
 
 
-async def snapshot_pair_pre(connector: Connector, description: str, run_id: str, important: bool = False) -> Snapshot:
-    """The ``pre`` half of a pair bracketing a change (deploy, decommission, restore)."""
-    return await take_snapshot(connector, "pre", description, run_id, important=important)
-
-
 async def snapshot_pair_post(
     connector: Connector, pre: Snapshot | int, description: str, run_id: str, important: bool = False
 ) -> Snapshot:
     """The ``post`` half, naming its ``pre`` (snapper pairs them in `snapper list`)."""
     number = pre.number if isinstance(pre, Snapshot) else pre
     return await take_snapshot(connector, "post", description, run_id, important=important, pre_number=number)
-
-
-@asynccontextmanager
-async def bracketed(
-    connector: Connector,
-    description: str,
-    run_id: str,
-    important: bool = False,
-    *,
-    facts: SnapshotFacts | None = None,
-) -> AsyncIterator[Snapshot | None]:
-    """A pre/post pair around a change: ``async with bracketed(c, "deploy nginx", run) as pre:``.
-
-    Yields the pre snapshot, or None where the root is not BTRFS (no snapshots there; the
-    change goes ahead on the ledger alone). The pre is refused like :func:`take_snapshot`
-    (the block does not run). The post is taken however the block ends, without the free
-    space floor (the change already happened); if the block failed, a failing post does
-    not hide the block's own error.
-    """
-    facts = facts or await gather_snapshot_facts(connector)
-    if not facts.btrfs:
-        yield None
-        return
-    pre = await take_snapshot(connector, "pre", description, run_id, important=important, facts=facts)
-    try:
-        yield pre
-    except BaseException:
-        with suppress(FosspError):
-            await _post(connector, facts, pre, description, run_id, important)
-        raise
-    await _post(connector, facts, pre, description, run_id, important)
-
-
-async def _post(
-    connector: Connector, facts: SnapshotFacts, pre: Snapshot, description: str, run_id: str, important: bool
-) -> Snapshot:
-    """The post half for a pre just taken (same host facts; no floor: the change is done)."""
-    return await _create(
-        connector, "post", description, run_id, "number", important, pre.number, facts, 0, None, check_pre=False
-    )
 
 
 async def _create(
@@ -527,7 +481,6 @@ async def _create(
     facts: SnapshotFacts | None,
     min_free_bytes: int,
     writable_from: int | None,
-    check_pre: bool = True,
 ) -> Snapshot:
     if kind not in KINDS:
         raise BadInput(f"snapshot type {kind!r}: one of {', '.join(KINDS)}")
@@ -540,7 +493,7 @@ async def _create(
     _check_value("run id", run_id)
     facts = facts or await gather_snapshot_facts(connector)
     require_btrfs(facts)
-    if pre_number is not None and check_pre:
+    if pre_number is not None:
         pre = facts.snapshot(pre_number)
         if pre is None or pre.kind != "pre":
             raise BadInput(f"{facts.host}: snapshot {pre_number} is not a pre snapshot (see `fossp snapshot list`)")
@@ -630,13 +583,6 @@ async def _btrfs_create(
 
 
 # --------------------------------------------------------------------------- list, delete
-
-
-async def list_snapshots(connector: Connector) -> list[Snapshot]:
-    """The host's snapshots, oldest first (BadInput if its root is not BTRFS)."""
-    facts = await gather_snapshot_facts(connector)
-    require_btrfs(facts)
-    return facts.snapshots
 
 
 @dataclass

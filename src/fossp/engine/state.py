@@ -185,9 +185,12 @@ async def save_state(connector: Connector, state: HostState) -> None:
     await connector.write_file(STATE_FILE, state.model_dump_json(indent=2).encode(), 0o600)
 
 
+#: The lock folder appears whole, owner inside (made aside, then renamed into place; a
+#: rename onto a folder that holds an owner fails), so no lock is ever without its owner.
 _LOCK_SCRIPT = (
-    'mkdir -p "$1" || exit 4; mkdir "$1/lock" 2>/dev/null && printf "%s\\n" "$2" > "$1/lock/owner"'
-    ' || { [ -d "$1/lock" ] || exit 4; cat "$1/lock/owner" 2>/dev/null; exit 3; }'
+    'mkdir -p "$1" && t=$(mktemp -d "$1/.lock.XXXXXX") || exit 4; printf "%s\\n" "$2" > "$t/owner" || exit 4; '
+    'mv -T -- "$t" "$1/lock" 2>/dev/null && exit 0; rm -rf -- "$t"; '
+    '[ -d "$1/lock" ] || exit 4; cat "$1/lock/owner" 2>/dev/null; exit 3'
 )
 
 

@@ -49,7 +49,7 @@ if [ -z "$R" ]; then
   m seports; command -v semanage >/dev/null && semanage port -l -C 2>/dev/null
   m package_managers; for p in /proc/[0-9]*; do
     read -r c < "$p/comm" 2>/dev/null || continue
-    case "$c" in apt|apt-get|aptitude|dpkg|dnf|dnf-3|dnf5|yum|rpm|unattended-upgr|packagekitd)
+    case "$c" in apt|apt-get|aptitude|dpkg|dnf|dnf-3|dnf5|yum|rpm|unattended-upgr)
       echo "${p#/proc/} $c";; esac
   done
 fi
