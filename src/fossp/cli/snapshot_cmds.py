@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fossp.cli.common import JsonOption, new_app
-from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, target_hosts
+from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption, bounds, target_hosts
 
 if TYPE_CHECKING:
     from fossp.engine.fleet import HostResult
@@ -51,10 +51,10 @@ def _guarded(action: Any) -> Any:
     return wrapped
 
 
-def _fleet(hosts: list[HostSpec], action: Any, as_json: bool) -> list[HostResult]:
+def _fleet(hosts: list[HostSpec], action: Any, as_json: bool, limits: dict[str, float]) -> list[HostResult]:
     from fossp.cli.deploy_cmds import _run
 
-    return _run(hosts, _guarded(action), as_json)
+    return _run(hosts, _guarded(action), as_json, limits)
 
 
 def _refusals(results: list[HostResult]) -> list[str]:
@@ -150,10 +150,12 @@ def list_cmd(
     target: TargetOption = [],  # noqa: B006 - typer reads the default
     inventory: InventoryOption = None,
     become: BecomeOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Each host's snapshots (type, pair, date, description, FOSSP run, important, default/running)."""
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import gather_snapshot_facts
@@ -161,7 +163,7 @@ def list_cmd(
         report("snapshots")
         return await gather_snapshot_facts(connector)
 
-    results = _fleet(hosts, action, as_json)
+    results = _fleet(hosts, action, as_json, limits)
     _show_lists(results, as_json)
     _finish(results)
 
@@ -235,12 +237,14 @@ def create_cmd(
     pre_number: Annotated[int | None, typer.Option("--pre-number", help="The pre snapshot of a post one.")] = None,
     cleanup: Annotated[str, typer.Option("--cleanup", help="Cleanup algorithm: number, timeline or ''.")] = "number",
     important: Annotated[bool, typer.Option("--important", help="Counted against the important limit.")] = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Take a read-only snapshot of / (with snapper where it is configured, else btrfs)."""
     from fossp.engine.state import new_run_id
 
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
     run_id = new_run_id()
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -249,7 +253,7 @@ def create_cmd(
         report("snapshot")
         return await take_snapshot(connector, kind, description, run_id, cleanup, important, pre_number)
 
-    results = _fleet(hosts, action, as_json)
+    results = _fleet(hosts, action, as_json, limits)
     from fossp.output import console, print_json
 
     if as_json:
@@ -271,11 +275,13 @@ def delete_cmd(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     yes: YesOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Delete snapshots (never the running or default one); asks first."""
     wanted = _numbers(numbers)
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def preview(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import check_deletable, gather_snapshot_facts
@@ -283,7 +289,7 @@ def delete_cmd(
         facts = await gather_snapshot_facts(connector)
         return [facts.snapshot(n) for n in check_deletable(facts, wanted)]
 
-    previews = _fleet(hosts, preview, as_json)
+    previews = _fleet(hosts, preview, as_json, limits)
     _stop_if_refused(previews, as_json)
     if not as_json:
         from fossp.output import console
@@ -299,7 +305,7 @@ def delete_cmd(
         report("deleting")
         return await delete_snapshots(connector, wanted)
 
-    results = _fleet(hosts, action, as_json)
+    results = _fleet(hosts, action, as_json, limits)
     failed = _show_deletes(results, as_json)
     _finish(results, failed)
 
@@ -336,11 +342,13 @@ def diff_cmd(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     path: Annotated[list[str], typer.Option("--path", help="Compare files only under PATH; repeatable.")] = [],  # noqa: B006
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Which packages and files differ between two snapshots (or a snapshot and now)."""
     a, b = _number(older), _number(newer)
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import diff_snapshots
@@ -348,7 +356,7 @@ def diff_cmd(
         report("comparing")
         return await diff_snapshots(connector, a, b, list(path) or ["/"])
 
-    results = _fleet(hosts, action, as_json)
+    results = _fleet(hosts, action, as_json, limits)
     _show_diffs([r.value for r in _good(results)], as_json, [r for r in results if not r.ok])
     _finish(results)
 
@@ -397,6 +405,7 @@ def cleanup_cmd(
     ] = None,
     min_age: Annotated[int | None, typer.Option("--min-age", help="Never delete a younger one (seconds).")] = None,
     yes: YesOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Delete old snapshots by count and free space (snapper's number cleanup); asks first."""
@@ -417,6 +426,7 @@ def cleanup_cmd(
         if value is not None
     }
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def plan(connector: Any, host: HostSpec, report: Any, dry_run: bool = True) -> Any:
         from fossp.engine.snapshot import cleanup, gather_snapshot_facts, require_btrfs
@@ -427,7 +437,7 @@ def cleanup_cmd(
         report("cleanup" if not dry_run else "planning")
         return await cleanup(connector, limits, dry_run=dry_run)
 
-    previews = _fleet(hosts, plan, as_json)
+    previews = _fleet(hosts, plan, as_json, limits)
     _stop_if_refused(previews, as_json)
     planned = sum(len(r.value.planned) for r in previews)
     if planned == 0:
@@ -452,7 +462,7 @@ def cleanup_cmd(
     async def act(connector: Any, host: HostSpec, report: Any) -> Any:
         return await plan(connector, host, report, dry_run=False)
 
-    results = _fleet(hosts, act, as_json)
+    results = _fleet(hosts, act, as_json, limits)
     failed = _show_deletes(results, as_json)
     _finish(results, failed)
 
@@ -468,6 +478,7 @@ def restore(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     yes: YesOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Return hosts to a snapshot: packages, /etc, units and FOSSP's state; data subvolumes are kept."""
@@ -475,6 +486,7 @@ def restore(
 
     snapshot = _number(number)
     hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
 
     async def preview(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.restore import restore_preview
@@ -482,7 +494,7 @@ def restore(
         report("comparing")
         return await restore_preview(connector, snapshot)
 
-    previews = _fleet(hosts, preview, as_json)
+    previews = _fleet(hosts, preview, as_json, limits)
     _stop_if_refused(previews, as_json)
     if not as_json:
         for result in previews:
@@ -496,7 +508,7 @@ def restore(
         report("restoring")
         return await restore_host(connector, snapshot, run_id)
 
-    results = _fleet(hosts, action, as_json)
+    results = _fleet(hosts, action, as_json, limits)
     from fossp.output import console, print_json
 
     if as_json:
