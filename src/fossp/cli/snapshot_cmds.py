@@ -155,7 +155,7 @@ def list_cmd(
 ) -> None:
     """Each host's snapshots (type, pair, date, description, FOSSP run, important, default/running)."""
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import gather_snapshot_facts
@@ -163,7 +163,7 @@ def list_cmd(
         report("snapshots")
         return await gather_snapshot_facts(connector)
 
-    results = _fleet(hosts, action, as_json, limits)
+    results = _fleet(hosts, action, as_json, time_bounds)
     _show_lists(results, as_json)
     _finish(results)
 
@@ -244,7 +244,7 @@ def create_cmd(
     from fossp.engine.state import new_run_id
 
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
     run_id = new_run_id()
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
@@ -253,7 +253,7 @@ def create_cmd(
         report("snapshot")
         return await take_snapshot(connector, kind, description, run_id, cleanup, important, pre_number)
 
-    results = _fleet(hosts, action, as_json, limits)
+    results = _fleet(hosts, action, as_json, time_bounds)
     from fossp.output import console, print_json
 
     if as_json:
@@ -281,7 +281,7 @@ def delete_cmd(
     """Delete snapshots (never the running or default one); asks first."""
     wanted = _numbers(numbers)
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
 
     async def preview(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import check_deletable, gather_snapshot_facts
@@ -289,7 +289,7 @@ def delete_cmd(
         facts = await gather_snapshot_facts(connector)
         return [facts.snapshot(n) for n in check_deletable(facts, wanted)]
 
-    previews = _fleet(hosts, preview, as_json, limits)
+    previews = _fleet(hosts, preview, as_json, time_bounds)
     _stop_if_refused(previews, as_json)
     if not as_json:
         from fossp.output import console
@@ -305,7 +305,7 @@ def delete_cmd(
         report("deleting")
         return await delete_snapshots(connector, wanted)
 
-    results = _fleet(hosts, action, as_json, limits)
+    results = _fleet(hosts, action, as_json, time_bounds)
     failed = _show_deletes(results, as_json)
     _finish(results, failed)
 
@@ -348,7 +348,7 @@ def diff_cmd(
     """Which packages and files differ between two snapshots (or a snapshot and now)."""
     a, b = _number(older), _number(newer)
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import diff_snapshots
@@ -356,7 +356,7 @@ def diff_cmd(
         report("comparing")
         return await diff_snapshots(connector, a, b, list(path) or ["/"])
 
-    results = _fleet(hosts, action, as_json, limits)
+    results = _fleet(hosts, action, as_json, time_bounds)
     _show_diffs([r.value for r in _good(results)], as_json, [r for r in results if not r.ok])
     _finish(results)
 
@@ -426,18 +426,18 @@ def cleanup_cmd(
         if value is not None
     }
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
 
-    async def plan(connector: Any, host: HostSpec, report: Any, dry_run: bool = True) -> Any:
+    async def plan(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.snapshot import cleanup, gather_snapshot_facts, require_btrfs
 
         facts = await gather_snapshot_facts(connector)
         require_btrfs(facts)
         limits = replace(Limits.from_snapper(facts.snapper_settings), **overrides)
-        report("cleanup" if not dry_run else "planning")
-        return await cleanup(connector, limits, dry_run=dry_run)
+        report("planning")
+        return await cleanup(connector, limits, dry_run=True)
 
-    previews = _fleet(hosts, plan, as_json, limits)
+    previews = _fleet(hosts, plan, as_json, time_bounds)
     _stop_if_refused(previews, as_json)
     planned = sum(len(r.value.planned) for r in previews)
     if planned == 0:
@@ -459,10 +459,16 @@ def cleanup_cmd(
                 console().print(f"{result.host}: cleanup deletes {numbers}", highlight=False)
     _confirm(yes, f"delete {planned} snapshot(s) on {len(hosts)} host(s)?")
 
-    async def act(connector: Any, host: HostSpec, report: Any) -> Any:
-        return await plan(connector, host, report, dry_run=False)
+    confirmed = {r.host: r.value.planned for r in previews}
 
-    results = _fleet(hosts, act, as_json, limits)
+    async def act(connector: Any, host: HostSpec, report: Any) -> Any:
+        """Delete what was shown and confirmed, not a plan made again since."""
+        from fossp.engine.snapshot import delete_snapshots
+
+        report("cleanup")
+        return await delete_snapshots(connector, confirmed.get(host.name, []))
+
+    results = _fleet(hosts, act, as_json, time_bounds)
     failed = _show_deletes(results, as_json)
     _finish(results, failed)
 
@@ -486,7 +492,7 @@ def restore(
 
     snapshot = _number(number)
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    time_bounds = bounds(hosts, timeout)
 
     async def preview(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.restore import restore_preview
@@ -494,7 +500,7 @@ def restore(
         report("comparing")
         return await restore_preview(connector, snapshot)
 
-    previews = _fleet(hosts, preview, as_json, limits)
+    previews = _fleet(hosts, preview, as_json, time_bounds)
     _stop_if_refused(previews, as_json)
     if not as_json:
         for result in previews:
@@ -508,7 +514,7 @@ def restore(
         report("restoring")
         return await restore_host(connector, snapshot, run_id)
 
-    results = _fleet(hosts, action, as_json, limits)
+    results = _fleet(hosts, action, as_json, time_bounds)
     from fossp.output import console, print_json
 
     if as_json:
