@@ -69,6 +69,10 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
         definition = role.setting(setting)
         if definition is not None and definition.secret and reference(value) is None:
             value = raw
+            sys.stderr.write(
+                f"fossp: warning: --set {role.name}.{setting}: a secret on the command line can be read by other "
+                "users of this machine (ps); prefer {from_env: VAR} or {from_file: PATH}\n"
+            )
         result.setdefault(role.id, {})[setting] = value
     return result
 
