@@ -194,3 +194,22 @@ def test_an_interrupted_entrys_failing_undo_is_a_warning_a_done_ones_a_failure(c
 def test_a_role_that_is_not_deployed_is_refused(catalog: Catalog) -> None:
     with pytest.raises(BadInput, match="not deployed"):
         asyncio.run(decommission_host(RecordedHost(HostState()), catalog, ["postgresql"]))
+
+
+@pytest.mark.parametrize("left", ["decommissioning", "error"])
+def test_a_decommission_that_began_before_undoes_everything_leniently(catalog: Catalog, left: str) -> None:
+    """Killed (the role still decommissioning) or failed midway (in error, saying so): any
+    undo may have run already, so each one tolerates "already gone"; a fresh one does not."""
+    from fossp.engine.decommission import DECOMMISSION_FAILED
+    from fossp.engine.state import InstanceState
+
+    facts = _facts()
+    fresh = plan_decommission(facts, parse_state(facts), catalog, [POSTGRESQL], None)
+    assert not any(getattr(op, "unsure", False) for op in fresh.operations if op.kind is OpKind.RESTORE)
+
+    state = parse_state(facts)
+    message = f"{DECOMMISSION_FAILED}lost the host" if left == "error" else None
+    state.set_state(POSTGRESQL, InstanceState(left), message)
+    resumed = plan_decommission(facts, state, catalog, [POSTGRESQL], None)
+    restores = [op for op in resumed.operations if op.kind is OpKind.RESTORE]
+    assert restores and all(op.unsure and "may be undone already" in op.reason for op in restores)
