@@ -205,3 +205,40 @@ def test_bad_timeouts_are_refused_before_any_host_is_reached(value: str, message
     result = run_fossp("deploy", "nginx", "--target", "127.0.0.1:9", "--timeout", value)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _decommission_killed_when(host: LabHost, ready: Any) -> None:
+    """Start `decommission --yes` and SIGKILL it once ``ready()`` holds."""
+    process = subprocess.Popen(
+        [*FOSSP, "decommission", "--yes", "--target", host.target, "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    try:
+        while not ready():
+            assert process.poll() is None, "decommission ended before the kill point"
+            assert time.monotonic() < deadline, "the kill point never came"
+            time.sleep(0.002)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_killed_decommission_is_finished_by_the_next_one(crash_hosts: list[LabHost]) -> None:
+    """Killed once its data is set aside, and once in the middle of the package purge: the
+    next `decommission --yes` finishes, the data is back in place, the host as before."""
+    host = crash_hosts[0]
+    before = snapshot(host)
+    aside = host.root_path / "var/lib/postgresql.fossp-kept"
+    for ready in (aside.exists, lambda: _dpkg_runs_on(host)):
+        fossp_json("deploy", *ROLES, "--target", host.target)
+        _decommission_killed_when(host, ready)
+        status = run_fossp("status", "--target", host.target, "--no-probe", "--json")
+        assert status.returncode == 1 and "interrupted" in status.stdout
+        done = fossp_json("decommission", "--yes", "--target", host.target)["hosts"][0]
+        assert done["ok"] and "did not end" in done["recovered"], done
+        assert snapshot(host) == before
+        assert (host.root_path / "var/lib/postgresql").is_dir() and not aside.exists()
+        assert fossp_json("status", "--target", host.target)["hosts"][0]["roles"] == []

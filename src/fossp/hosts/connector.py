@@ -259,7 +259,10 @@ class SshConnector(Connector):
             raise HostError(f"{self.name}: connection lost: {reason}") from None
         out = completed.stdout if isinstance(completed.stdout, bytes) else b""
         err = completed.stderr if isinstance(completed.stderr, bytes) else b""
-        status = completed.exit_status if completed.exit_status is not None else 255
+        if completed.exit_status is None and completed.exit_signal is None:
+            # The channel closed with no exit status: the keepalives gave up on the peer.
+            raise HostError(f"{self.name}: connection lost during `{shlex.join(argv)[:120]}`")
+        status = completed.exit_status if completed.exit_status is not None else 255  # killed by a signal
         return Result(tuple(argv), status, out.decode(errors="replace"), err.decode(errors="replace"))
 
     async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
