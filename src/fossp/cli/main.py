@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import sys
 
-from fossp.cli import catalog_cmds, deploy_cmds, gate_cmds, lab_cmds, platform_cmds, selection_cmds, snapshot_cmds
+from fossp.cli import (
+    catalog_cmds,
+    deploy_cmds,
+    gate_cmds,
+    lab_cmds,
+    platform_cmds,
+    selection_cmds,
+    snapshot_cmds,
+    upgrade_cmds,
+)
 from fossp.cli.common import new_app
 
 app = new_app(
@@ -30,6 +39,7 @@ app.command("status")(deploy_cmds.status)
 app.command("decommission")(deploy_cmds.decommission)
 app.add_typer(snapshot_cmds.app, name="snapshot")
 app.command("restore")(snapshot_cmds.restore)
+app.add_typer(upgrade_cmds.app, name="upgrade")
 app.add_typer(lab_cmds.app, name="lab")
 app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")

@@ -17,9 +17,9 @@ from fossp.catalog.schema import Family
 from fossp.errors import BadInput
 from fossp.hosts.facts import Facts
 
-_APT_ENV = ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a"]
+APT_ENV = ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a"]
 #: A package manager that starts during the run (unattended-upgrades) is waited for too.
-_APT_OPTIONS = [
+APT_OPTIONS = [
     "-y",
     "-q",
     "-o",
@@ -71,14 +71,14 @@ class Backend:
 
 APT = Backend(
     name="apt",
-    install_argv=(*_APT_ENV, "apt-get", "install", "--no-install-recommends", *_APT_OPTIONS),
-    remove_argv=(*_APT_ENV, "apt-get", "purge", *_APT_OPTIONS),
+    install_argv=(*APT_ENV, "apt-get", "install", "--no-install-recommends", *APT_OPTIONS),
+    remove_argv=(*APT_ENV, "apt-get", "purge", *APT_OPTIONS),
     check_remove_argv=("apt-get", "-s", "purge"),
-    refresh_argv=(*_APT_ENV, "apt-get", "update", "-q"),
+    refresh_argv=(*APT_ENV, "apt-get", "update", "-q"),
     list_argv=("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n"),
     affected_pattern=r"^(?:Purg|Remv) (\S+)",
     predict_argv=("apt-get", "-s", "install", "--no-install-recommends"),
-    repair_argv=(*_APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"),
+    repair_argv=(*APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"),
 )
 
 _ARCHES = {"noarch", "x86_64", "aarch64", "i686", "ppc64le", "s390x"}

@@ -625,17 +625,28 @@ def check_deletable(facts: SnapshotFacts, numbers: Iterable[int]) -> list[int]:
     return wanted
 
 
-_DELETE_SCRIPT = r"""
+#: An upgrade keeps read-only copies of the data subvolumes in N/data (see fossp.upgrade.run).
+_DELETE_DATA_SCRIPT = r"""
+for d in "$1"/data/*; do
+  [ -d "$d" ] || continue
+  btrfs property set -ts "$d" ro false >&2 2>/dev/null
+  btrfs subvolume delete "$d" >&2 || exit 1
+done
+rm -rf -- "$1/data"
+"""
+_DELETE_SCRIPT = _DELETE_DATA_SCRIPT + r"""
 if [ -d "$1/snapshot" ]; then btrfs subvolume delete "$1/snapshot" >&2 || exit 1; fi
 rm -rf -- "$1"
 """
 
 
 async def _delete_one(connector: Connector, facts: SnapshotFacts, number: int) -> None:
+    folder = f"{SNAPSHOTS_DIR}/{number}"
     if facts.snapper_config:
-        result = await connector.run(["snapper", "-c", facts.snapper_config, "delete", str(number)])
+        result = await connector.run(["sh", "-c", _DELETE_DATA_SCRIPT, "fossp-delete", folder])
+        if result.ok:
+            result = await connector.run(["snapper", "-c", facts.snapper_config, "delete", str(number)])
     else:
-        folder = f"{SNAPSHOTS_DIR}/{number}"
         result = await connector.run(["sh", "-c", _DELETE_SCRIPT, "fossp-delete", folder])
     if not result.ok:
         raise HostError(f"{connector.name}: snapshot {number} not deleted: {result.describe()}")

@@ -132,7 +132,7 @@ def _mount_cgroups(root: Path, cgroups: list[Path]) -> None:
         _mount("-o", "remount,bind,ro", hierarchy)
 
 
-def _mount_filesystems(root: Path, repo: Path, console: Path, cgroups: list[Path]) -> None:
+def _mount_filesystems(root: Path, repo: Path, suites: Path | None, console: Path, cgroups: list[Path]) -> None:
     """The mounts systemd needs, private to this host's mount namespace."""
     _mount("--make-rprivate", "/")
     # The root must be a mount point, or systemd cannot make / shared for its services.
@@ -149,6 +149,10 @@ def _mount_filesystems(root: Path, repo: Path, console: Path, cgroups: list[Path
     _mount("--bind", "-o", "ro", str(boot_id), str(root / "proc/sys/kernel/random/boot_id"))
     _make_dev(root / "dev", console)
     _mount("--bind", "-o", "ro", str(repo), str(root / "srv/fossp-repo"))
+    if suites is not None:
+        # Other releases' packages (upgrades), each in its own flat repository.
+        (root / "srv/fossp-suites").mkdir(exist_ok=True)
+        _mount("--bind", "-o", "ro", str(suites), str(root / "srv/fossp-suites"))
 
 
 def _syscalls() -> tuple[int, int, int]:
@@ -233,7 +237,7 @@ def _init(args: argparse.Namespace) -> None:
     _enter_netns(args.netns)
     enter_cgroups(args.cgroup)
     socket.sethostname(args.hostname)
-    _mount_filesystems(args.root, args.repo, args.console, args.cgroup)
+    _mount_filesystems(args.root, args.repo, args.suites, args.console, args.cgroup)
     _pivot_root(args.root)
     _drop_capabilities()
     _refuse_pool_ioctls()
@@ -248,6 +252,7 @@ def main() -> None:
     parser.add_argument("--hostname", required=True)
     parser.add_argument("--netns", type=Path, required=True)
     parser.add_argument("--repo", type=Path, required=True)
+    parser.add_argument("--suites", type=Path, default=None)
     parser.add_argument("--console", type=Path, required=True)
     parser.add_argument("--cgroup", type=Path, action="append", default=[])
     args = parser.parse_args()

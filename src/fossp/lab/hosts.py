@@ -219,6 +219,7 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
         remove_cgroup(cgroup)
     host.log_path.parent.mkdir(parents=True, exist_ok=True)
     host.log_path.write_text("")
+    paths.suites.mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -231,6 +232,8 @@ def _launch(paths: LabPaths, host: LabHost) -> LabHost:
         str(network.netns_path(host.name)),
         "--repo",
         str(paths.repo),
+        "--suites",
+        str(paths.suites),
         "--console",
         str(host.log_path),
         *[arg for cgroup in cgroups for arg in ("--cgroup", str(cgroup))],

@@ -68,6 +68,11 @@ class LabPaths:
         return self.root / "repo"
 
     @property
+    def suites(self) -> Path:
+        """Other releases' flat repositories (upgrades); never inside ``repo``."""
+        return self.root / "suites"
+
+    @property
     def key(self) -> Path:
         return self.root / "id_ed25519"
 

@@ -1,0 +1,268 @@
+"""`fossp upgrade check|run`: the compatibility report, and upgrades that roll themselves back."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fossp.cli.common import JsonOption, new_app
+from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption, bounds, target_hosts
+
+if TYPE_CHECKING:
+    from fossp.engine.fleet import HostResult
+    from fossp.hosts.inventory import HostSpec
+    from fossp.upgrade.report import Report
+    from fossp.upgrade.service import CheckRequest
+
+app = new_app(
+    "Upgrades: a compatibility report before (and after), and upgrades at every release level "
+    "(major, service pack, interim fix) that restore the pre-upgrade snapshot on any failure."
+)
+
+ToOption = Annotated[
+    str | None,
+    typer.Option("--to", help="Target release: 13, trixie, debian-13 (major), 12 or 12.N (service pack)."),
+]
+LevelOption = Annotated[
+    str | None,
+    typer.Option("--level", help="major, service-pack or interim-fix (with --package); checked against --to."),
+]
+PackageOption = Annotated[
+    list[str],
+    typer.Option("--package", help="An interim fix: update only this package (binary or source name); repeatable."),
+]
+ConfigOption = Annotated[
+    bool,
+    typer.Option("--config-check/--no-config-check", help="Try the roles' configuration with the new release."),
+]
+RefreshOption = Annotated[bool, typer.Option("--refresh", help="Fetch the archive metadata again (cached a day).")]
+
+
+def _request(
+    to: str | None, level: str | None, packages: list[str], config: bool, refresh: bool, rollback: bool = True
+) -> CheckRequest:
+    from fossp.lifecycle.version import Level
+    from fossp.upgrade.releases import _level, _packages
+    from fossp.upgrade.service import CheckRequest
+
+    wanted = _level(level)
+    names = _packages(packages)
+    if to is None and wanted is None:
+        from fossp.errors import BadInput
+
+        raise BadInput("say where to go: --to RELEASE or --level major|service-pack|interim-fix")
+    if wanted is Level.INTERIM_FIX and not names:
+        from fossp.errors import BadInput
+
+        raise BadInput("--level interim-fix names its packages: --package NAME (repeatable)")
+    return CheckRequest(to, level, names, rollback, config, refresh)
+
+
+def _fleet(hosts: list[HostSpec], action: Any, as_json: bool, limits: dict[str, float]) -> list[HostResult]:
+    from fossp.cli.snapshot_cmds import _fleet as fleet
+
+    return fleet(hosts, action, as_json, limits)
+
+
+def _refused(results: list[HostResult]) -> list[str]:
+    from fossp.cli.snapshot_cmds import _refusals
+
+    return _refusals(results)
+
+
+@app.command("check")
+def check(
+    to: ToOption = None,
+    target: TargetOption = [],  # noqa: B006
+    level: LevelOption = None,
+    package: PackageOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    become: BecomeOption = False,
+    config_check: ConfigOption = True,
+    refresh: RefreshOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+    as_html: Annotated[bool, typer.Option("--html", help="Print the report as an HTML page.")] = False,
+) -> None:
+    """Check hosts for an upgrade: what to address before (and after), read-only.
+
+    Exit 0 clean, 1 an inhibitor (or an unreachable host), 2 a check or the input failed.
+    """
+    from fossp.engine.state import new_run_id
+
+    request = _request(to, level, package, config_check, refresh)
+    hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
+    run_id = new_run_id()
+
+    async def action(connector: Any, host: HostSpec, say: Any) -> Any:
+        from fossp.upgrade.service import build_report, collect
+
+        say("collecting facts")
+        collected = await collect(connector, request, say)
+        return build_report(collected, host.name, run_id)
+
+    results = _fleet(hosts, action, as_json or as_html, limits)
+    reports = [r.value for r in results if r.ok and not _refused_value(r.value)]
+    _show_reports(run_id, reports, results, as_json, as_html)
+    _exit(results, reports)
+
+
+def _refused_value(value: Any) -> bool:
+    return type(value).__name__ == "_Refused"
+
+
+def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
+    from fossp.cli.snapshot_cmds import _error_json
+
+    return [_error_json(r) for r in results if not r.ok or _refused_value(r.value)]
+
+
+def envelope(run_id: str, reports: list[Report], results: list[HostResult]) -> dict[str, Any]:
+    from fossp.upgrade.report import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "reports": [report.as_json() for report in reports],
+        "errors": _errors(results),
+    }
+
+
+def _show_reports(run_id: str, reports: list[Report], results: list[HostResult], as_json: bool, as_html: bool) -> None:
+    from fossp.output import print_json
+
+    if as_json:
+        print_json(envelope(run_id, reports, results))
+        return
+    if as_html:
+        from fossp.upgrade.html import render_html
+
+        typer.echo(render_html(run_id, reports, _errors(results)))
+        return
+    for report in reports:
+        print_report(report)
+    for error in _errors(results):
+        _err(f"{error['host']}: {error['error']}")
+
+
+def _err(text: str) -> None:
+    import sys
+
+    sys.stderr.write(f"fossp: {text}\n")
+
+
+def print_report(report: Report) -> None:
+    from fossp.output import console, table
+
+    out = console()
+    target = report.target
+    out.print(
+        f"{report.host}: {target['label']} from {target['installed']} ({report.phase}, run {report.run_id})",
+        markup=False,
+    )
+    prediction = report.prediction
+    if prediction:
+        mib = int(str(prediction["download_bytes"])) // 2**20
+        counts = f"{prediction['upgraded']} upgraded, {prediction['installed']} new, {prediction['removed']} removed"
+        out.print(f"  apt: {counts}, {mib} MiB to download", markup=False)
+    rows = [[c.status.value, c.when, c.name, c.title] for c in report.checks]
+    table(None, ["status", "when", "check", "title"], rows)
+    for entry in report.sorted_entries():
+        flag = " INHIBITOR" if entry.inhibitor else ""
+        out.print(f"[{entry.severity.value}{flag}] {entry.title} ({entry.when})", markup=False)
+        out.print(f"    {entry.summary}", markup=False)
+        for remedy in entry.detail.remediations:
+            text = " ".join(remedy.context) if isinstance(remedy.context, list) else remedy.context
+            out.print(f"    {'$ ' if remedy.type == 'command' else 'hint: '}{text}", markup=False)
+    counts = report.counts()
+    out.print(f"  {len(report.checks)} checks: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n), markup=False)
+
+
+def _exit(results: list[HostResult], reports: list[Report]) -> None:
+    from fossp.errors import EXIT_ERROR, EXIT_FINDING
+
+    if _refused(results) or any(r.errors for r in reports):
+        raise typer.Exit(EXIT_ERROR)
+    if any(not r.ok for r in results) or any(r.inhibited for r in reports):
+        raise typer.Exit(EXIT_FINDING)
+
+
+@app.command("run")
+def run(
+    to: ToOption = None,
+    target: TargetOption = [],  # noqa: B006
+    level: LevelOption = None,
+    package: PackageOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    become: BecomeOption = False,
+    rollback: Annotated[
+        bool,
+        typer.Option("--rollback/--no-rollback", help="Restore the pre-upgrade snapshot on any failure (default)."),
+    ] = True,
+    config_check: ConfigOption = True,
+    refresh: RefreshOption = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed without a terminal).")
+    ] = False,
+    timeout: TimeoutOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+) -> None:
+    """Upgrade hosts: check (refuse on an inhibitor), snapshot, apply, migrate, reboot, verify.
+
+    On any failure the pre-upgrade snapshot (root and role data) is restored and the
+    probes run again, unless --no-rollback. Exit 0 upgraded, 1 refused/rolled back/failed.
+    """
+    from fossp.cli.snapshot_cmds import _confirm
+    from fossp.engine.state import new_run_id
+
+    request = _request(to, level, package, config_check, refresh, rollback)
+    hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
+    _confirm(yes, f"upgrade {len(hosts)} host(s) ({to or level})?")
+    run_id = new_run_id()
+
+    async def action(connector: Any, host: HostSpec, say: Any) -> Any:
+        from fossp.upgrade.run import upgrade_host
+
+        return await upgrade_host(connector, host, request, say, run_id)
+
+    results = _fleet(hosts, action, as_json, limits)
+    outcomes = [r.value for r in results if r.ok and not _refused_value(r.value)]
+    if as_json:
+        from fossp.output import print_json
+
+        print_json({"run_id": run_id, "hosts": [o.summary() for o in outcomes], "errors": _errors(results)})
+    else:
+        for outcome in outcomes:
+            _print_outcome(outcome)
+        for error in _errors(results):
+            _err(f"{error['host']}: {error['error']}")
+    from fossp.errors import EXIT_ERROR, EXIT_FINDING
+
+    if _refused(results):
+        raise typer.Exit(EXIT_ERROR)
+    if any(not r.ok for r in results) or any(not o.ok for o in outcomes):
+        raise typer.Exit(EXIT_FINDING)
+
+
+def _print_outcome(outcome: Any) -> None:
+    from fossp.output import console
+
+    out = console()
+    if outcome.status == "refused" and outcome.pre_report is not None:
+        print_report(outcome.pre_report)
+    out.print(f"{outcome.host}: {outcome.status} ({outcome.target}, {outcome.seconds:.0f} s)", markup=False)
+    if outcome.failure:
+        out.print(f"  failure: {outcome.failure}", markup=False)
+    if outcome.pre_snapshot is not None:
+        post = f", post snapshot {outcome.post_snapshot}" if outcome.post_snapshot is not None else ""
+        out.print(f"  pre snapshot {outcome.pre_snapshot}{post}", markup=False)
+    for line in outcome.migrations:
+        out.print(f"  migrated: {line}", markup=False)
+    for probe in outcome.probes:
+        state = "ok" if probe.ok else "FAILED" if probe.ok is False else "skipped"
+        out.print(f"  probe {probe.role}/{probe.name}: {state}", markup=False)
+    if outcome.post_report is not None:
+        print_report(outcome.post_report)
