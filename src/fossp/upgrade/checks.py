@@ -298,9 +298,20 @@ def third_party(ctx: CheckContext) -> Finding | None:
 
 @check("packages.removed", "Packages the target release no longer has", ("packages",), applies=_major)
 def removed(ctx: CheckContext) -> Finding | None:
-    names = [e.package for e in _events(ctx, EventKind.REMOVED)]
+    from fossp.upgrade.events import is_library
+
+    every = [e.package for e in _events(ctx, EventKind.REMOVED)]
+    names = [name for name in every if not is_library(name)]
     if not names:
-        return None
+        if not every:
+            return None
+        return Finding(
+            f"Old libraries nothing needs after the upgrade: {_listing(every)}.",
+            Severity.INFO,
+            remediations=(_command("apt-get", "autoremove"),),
+            related=_packages(every),
+            when="after",
+        )
     roles = sorted(set(names) & ctx.role_packages)
     summary = f"Gone from {ctx.target.label} with nothing replacing them: {_listing(names)}."
     if roles:
@@ -340,7 +351,7 @@ def major_versions(ctx: CheckContext) -> Finding | None:
     moves = [f"{e.package} {e.old_major} -> {e.new_major}" for e in found]
     return Finding(
         f"New major versions: {_listing(moves, 8)}. Programs of your own that use them may need changes.",
-        Severity.LOW,
+        Severity.INFO,
         related=_packages([e.package for e in found]),
     )
 
@@ -456,7 +467,13 @@ def point_release(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("after.config-files", "Configuration files the upgrade did not overwrite", ("services",), "after")
+@check(
+    "after.config-files",
+    "Configuration files the upgrade did not overwrite",
+    ("services",),
+    "after",
+    applies=lambda c: not c.pre,
+)
 def kept_config(ctx: CheckContext) -> Finding | None:
     if ctx.pre or not ctx.dist_files:
         return None

@@ -9,10 +9,11 @@ upgrade against the host's own dpkg status, and the config checks in a scratch r
 from __future__ import annotations
 
 import asyncio
-import io
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fossp.catalog.schema import Family
 from fossp.engine.state import new_run_id, parse_state
@@ -147,12 +148,15 @@ async def _config_checks(
     folders = scratch.config_folders(names, family)
     if not folders:
         return ()
-    sink = io.BytesIO()
-    result = await connector.run_to_file(scratch.host_tar_argv(folders), sink)
-    if not result.ok:
-        raise FosspError(f"{connector.name}: cannot read the roles' configuration: {result.describe()}")
+    with tempfile.TemporaryDirectory(prefix="fossp-config-") as folder:
+        path = Path(folder) / "config.tar"
+        with path.open("wb") as sink:  # the connector closes it when the stream ends
+            result = await connector.run_to_file(scratch.host_tar_argv(folders), sink)
+        if not result.ok:
+            raise FosspError(f"{connector.name}: cannot read the roles' configuration: {result.describe()}")
+        tar = path.read_bytes()
     say(f"{connector.name}: trying the configuration of {', '.join(names)} with {spec.key}")
-    return tuple(await asyncio.to_thread(scratch.run_config_checks, spec, names, family, sink.getvalue(), say))
+    return tuple(await asyncio.to_thread(scratch.run_config_checks, spec, names, family, tar, say))
 
 
 async def collect(
