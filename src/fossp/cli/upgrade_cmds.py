@@ -165,8 +165,8 @@ def print_report(report: Report) -> None:
     prediction = report.prediction
     if prediction:
         mib = int(str(prediction["download_bytes"])) // 2**20
-        counts = f"{prediction['upgraded']} upgraded, {prediction['installed']} new, {prediction['removed']} removed"
-        out.print(f"  apt: {counts}, {mib} MiB to download", markup=False)
+        moves = f"{prediction['upgraded']} upgraded, {prediction['installed']} new, {prediction['removed']} removed"
+        out.print(f"  apt: {moves}, {mib} MiB to download", markup=False)
     rows = [[c.status.value, c.when, c.name, c.title] for c in report.checks]
     table(None, ["status", "when", "check", "title"], rows)
     for entry in report.sorted_entries():
@@ -230,21 +230,9 @@ def run(
 
     results = _fleet(hosts, action, as_json, limits)
     outcomes = [r.value for r in results if r.ok and not _refused_value(r.value)]
-    if as_json:
-        from fossp.output import print_json
-
-        print_json({"run_id": run_id, "hosts": [o.summary() for o in outcomes], "errors": _errors(results)})
-    else:
-        for outcome in outcomes:
-            _print_outcome(outcome)
-        for error in _errors(results):
-            _err(f"{error['host']}: {error['error']}")
-    from fossp.errors import EXIT_ERROR, EXIT_FINDING
-
-    if _refused(results):
-        raise typer.Exit(EXIT_ERROR)
-    if any(not r.ok for r in results) or any(not o.ok for o in outcomes):
-        raise typer.Exit(EXIT_FINDING)
+    _show_outcomes(results, as_json, run_id)
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(1)  # rolled back counts as a failed upgrade
 
 
 def _print_outcome(outcome: Any) -> None:
@@ -266,3 +254,68 @@ def _print_outcome(outcome: Any) -> None:
         out.print(f"  probe {probe.role}/{probe.name}: {state}", markup=False)
     if outcome.post_report is not None:
         print_report(outcome.post_report)
+
+
+@app.command("restore")
+def restore(
+    target: TargetOption = [],  # noqa: B006
+    inventory: InventoryOption = None,
+    become: BecomeOption = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed without a terminal).")
+    ] = False,
+    timeout: TimeoutOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+) -> None:
+    """Undo an upgrade that did not finish (killed, or its rollback failed): root and role data back, restart.
+
+    What changed since the pre-upgrade snapshot is kept aside in a "before restore" snapshot.
+    """
+    from fossp.cli.snapshot_cmds import _confirm, _stop_if_refused
+
+    hosts = target_hosts(target, inventory, become)
+    limits = bounds(hosts, timeout)
+
+    async def preview(connector: Any, host: HostSpec, say: Any) -> Any:
+        from fossp.upgrade.run import unfinished_upgrade
+
+        return await unfinished_upgrade(connector)
+
+    previews = _fleet(hosts, preview, as_json, limits)
+    _stop_if_refused(previews, as_json)
+    if not as_json:
+        for result in previews:
+            record = result.value
+            data = ", ".join(record.data_snapshots) or "no subvolume"
+            typer.echo(
+                f"{result.host}: upgrade {record.run_id} to {record.target} stopped at '{record.step}': restore "
+                f"snapshot {record.pre_snapshot} and the data copies of {data}"
+            )
+    _confirm(yes, f"restore {len(hosts)} host(s) to their pre-upgrade snapshot?")
+
+    async def action(connector: Any, host: HostSpec, say: Any) -> Any:
+        from fossp.upgrade.run import restore_upgrade
+
+        return await restore_upgrade(connector, host, say)
+
+    results = _fleet(hosts, action, as_json, limits)
+    _show_outcomes(results, as_json, "")
+
+
+def _show_outcomes(results: list[HostResult], as_json: bool, run_id: str) -> None:
+    outcomes = [r.value for r in results if r.ok and not _refused_value(r.value)]
+    if as_json:
+        from fossp.output import print_json
+
+        print_json({"run_id": run_id, "hosts": [o.summary() for o in outcomes], "errors": _errors(results)})
+    else:
+        for outcome in outcomes:
+            _print_outcome(outcome)
+        for error in _errors(results):
+            _err(f"{error['host']}: {error['error']}")
+    from fossp.errors import EXIT_ERROR, EXIT_FINDING
+
+    if _refused(results):
+        raise typer.Exit(EXIT_ERROR)
+    if any(not r.ok for r in results) or any(not o.ok and o.status != "rolled-back" for o in outcomes):
+        raise typer.Exit(EXIT_FINDING)

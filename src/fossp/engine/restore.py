@@ -180,10 +180,11 @@ async def restore(connector: Connector, number: int, run_id: str) -> RestoreOutc
     from fossp.engine.state import HostLock
 
     async with HostLock(connector):
-        return await _restore(connector, number, run_id)
+        return await restore_locked(connector, number, run_id)
 
 
-async def _restore(connector: Connector, number: int, run_id: str) -> RestoreOutcome:
+async def restore_locked(connector: Connector, number: int, run_id: str) -> RestoreOutcome:
+    """:func:`restore` for a caller that holds the host lock already (an upgrade's rollback)."""
     facts = await gather_snapshot_facts(connector)
     check_restorable(facts, number)
     method, takes_effect = restore_method(facts)

@@ -135,6 +135,18 @@ def _major(ctx: CheckContext) -> bool:
     return ctx.target.level is Level.MAJOR
 
 
+def _pre(ctx: CheckContext) -> bool:
+    return ctx.pre
+
+
+def _pre_major(ctx: CheckContext) -> bool:
+    return ctx.pre and _major(ctx)
+
+
+def _pre_config(ctx: CheckContext) -> bool:
+    return ctx.pre and bool(ctx.config_checks)
+
+
 def _events(ctx: CheckContext, *kinds: EventKind) -> list[PackageEvent]:
     return [e for e in ctx.events if e.kind in kinds]
 
@@ -142,7 +154,7 @@ def _events(ctx: CheckContext, *kinds: EventKind) -> list[PackageEvent]:
 # --------------------------------------------------------------------------- the host
 
 
-@check("host.unfinished-work", "An interrupted package or FOSSP run on the host", ("packages",))
+@check("host.unfinished-work", "An interrupted package or FOSSP run on the host", ("packages",), applies=_pre)
 def unfinished_work(ctx: CheckContext) -> Finding | None:
     base = ctx.facts.base
     problems = []
@@ -162,7 +174,7 @@ def unfinished_work(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("host.upgrade-in-progress", "An earlier upgrade did not finish", ("upgrade",))
+@check("host.upgrade-in-progress", "An earlier upgrade did not finish", ("upgrade",), applies=_pre)
 def upgrade_in_progress(ctx: CheckContext) -> Finding | None:
     from fossp.upgrade.record import UpgradeRecord
 
@@ -192,7 +204,7 @@ def reboot_pending(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("filesystem.rollback", "Rollback needs a BTRFS root", ("filesystem", "upgrade"))
+@check("filesystem.rollback", "Rollback needs a BTRFS root", ("filesystem", "upgrade"), applies=_pre)
 def rollback_possible(ctx: CheckContext) -> Finding | None:
     if ctx.snapshot_capable:
         return None
@@ -206,7 +218,7 @@ def rollback_possible(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("filesystem.space", "Space for the download and the snapshot", ("filesystem",))
+@check("filesystem.space", "Space for the download and the snapshot", ("filesystem",), applies=_pre)
 def space(ctx: CheckContext) -> Finding | None:
     if ctx.prediction is None:
         return None
@@ -229,7 +241,7 @@ def space(ctx: CheckContext) -> Finding | None:
 # --------------------------------------------------------------------------- packages and sources
 
 
-@check("packages.resolvable", "The package manager can resolve the upgrade", ("packages",))
+@check("packages.resolvable", "The package manager can resolve the upgrade", ("packages",), applies=_pre)
 def resolvable(ctx: CheckContext) -> Finding | None:
     if ctx.prediction_error:
         return Finding(
@@ -250,7 +262,7 @@ def resolvable(ctx: CheckContext) -> Finding | None:
     return None
 
 
-@check("packages.held", "Held packages", ("packages",))
+@check("packages.held", "Held packages", ("packages",), applies=_pre)
 def held(ctx: CheckContext) -> Finding | None:
     from fossp.upgrade.archive import parse_dpkg_status
 
@@ -281,7 +293,7 @@ def foreign(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("repositories.third-party", "Third-party package sources", ("repository",))
+@check("repositories.third-party", "Third-party package sources", ("repository",), applies=_pre)
 def third_party(ctx: CheckContext) -> Finding | None:
     others = sorted({s.uri for s in ctx.facts.sources if not any(o in s.uri for o in OFFICIAL_SOURCES)})
     if not others:
@@ -325,7 +337,7 @@ def removed(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("packages.replaced", "Packages renamed, replaced, split or merged", ("packages",), "none", applies=_major)
+@check("packages.replaced", "Packages renamed, replaced, split or merged", ("packages",), "none", applies=_pre_major)
 def replaced(ctx: CheckContext) -> Finding | None:
     kinds = (EventKind.RENAMED, EventKind.REPLACED, EventKind.SPLIT, EventKind.MERGED)
     found = _events(ctx, *kinds)
@@ -339,7 +351,7 @@ def replaced(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("packages.major-versions", "Software moving to a new major version", ("packages",), "none", applies=_major)
+@check("packages.major-versions", "Software moving to a new major version", ("packages",), "none", applies=_pre_major)
 def major_versions(ctx: CheckContext) -> Finding | None:
     from fossp.upgrade.events import is_library
 
@@ -414,11 +426,7 @@ def support_end(ctx: CheckContext) -> Finding | None:
     )
 
 
-def _config_applies(ctx: CheckContext) -> bool:
-    return bool(ctx.config_checks)
-
-
-@check("roles.config", "Role configuration the new version refuses", ("services",), applies=_config_applies)
+@check("roles.config", "Role configuration the new version refuses", ("services",), applies=_pre_config)
 def config(ctx: CheckContext) -> Finding | None:
     failed = [c for c in ctx.config_checks if not c.ok and not c.skipped]
     skipped = [c for c in ctx.config_checks if c.skipped]
@@ -441,7 +449,7 @@ def config(ctx: CheckContext) -> Finding | None:
 # --------------------------------------------------------------------------- the level
 
 
-@check("level.reboot", "A major release needs a reboot", ("boot",), "after", applies=_major)
+@check("level.reboot", "A major release needs a reboot", ("boot",), "after", applies=_pre_major)
 def reboot(ctx: CheckContext) -> Finding | None:
     return Finding(
         "The new kernel, C library and systemd take effect at the next boot; `fossp upgrade run` reboots the host "
@@ -450,7 +458,7 @@ def reboot(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("level.point-release", "The archive serves the point release asked for", ("repository",))
+@check("level.point-release", "The archive serves the point release asked for", ("repository",), applies=_pre)
 def point_release(ctx: CheckContext) -> Finding | None:
     wanted = ctx.target.point
     served = [r.version for r in ctx.archive if r.version and "." in r.version]

@@ -20,7 +20,7 @@ from typing import Any
 from fossp.catalog.schema import Family
 from fossp.engine.backends import APT_ENV, APT_OPTIONS
 from fossp.engine.probes import ProbeResult, verify_role
-from fossp.engine.restore import lab_name, restore
+from fossp.engine.restore import lab_name, restore_locked
 from fossp.engine.snapshot import (
     SNAPSHOTS_DIR,
     Snapshot,
@@ -36,6 +36,7 @@ from fossp.hosts.facts import gather_facts
 from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import Timeouts
 from fossp.lifecycle.version import Level
+from fossp.upgrade.checks import RoleInfo
 from fossp.upgrade.facts import gather_upgrade_facts
 from fossp.upgrade.record import UpgradeRecord, save_record
 from fossp.upgrade.report import Report
@@ -49,6 +50,10 @@ DIST_FILES_SCRIPT = r'find /etc -xdev -name "*.dpkg-dist" -newermt "@$1" 2>/dev/
 
 class UpgradeFailed(FosspError):
     """A step failed; the message names the step and what the host said."""
+
+
+class NothingApplied(UpgradeFailed):
+    """The download failed: no package changed, the sources are back as they were."""
 
 
 @dataclass
@@ -99,13 +104,15 @@ class _Run:
     spec: HostSpec
     timeouts: Timeouts
     connector: Connector
-    collected: Collected
+    collected: Collected | None
     record: UpgradeRecord
     outcome: UpgradeOutcome
     say: Say
     snapfacts: SnapshotFacts | None = None
     pre: Snapshot | None = None
     lock: HostLock | None = None
+    units: list[str] = field(default_factory=list)  # the roles' units, stopped before the data goes back
+    switch: SourceSwitch | None = None
     started: float = field(default_factory=time.time)
 
     async def step(self, name: str, **changes: Any) -> None:
@@ -152,16 +159,20 @@ async def _snapshot_data(connector: Connector, facts: SnapshotFacts, pre: int) -
     return copies
 
 
-def _role_units(run: _Run) -> list[str]:
+def role_units(roles: tuple[RoleInfo, ...], family: Family | None) -> list[str]:
     from fossp.catalog import load_catalog
 
     catalog = load_catalog()
-    family = run.collected.context.facts.base.family or Family.DEBIAN
     units: list[str] = []
-    for role in run.collected.context.roles:
+    for role in roles:
         with contextlib.suppress(BadInput):
-            units += catalog.role(role.role_id).units.get(family, [])
+            units += catalog.role(role.role_id).units.get(family or Family.DEBIAN, [])
     return units
+
+
+def _collected(run: _Run) -> Collected:
+    assert run.collected is not None, "a restore-only run has no collected facts"
+    return run.collected
 
 
 async def _reboot(run: _Run) -> None:
@@ -222,8 +233,8 @@ async def _verify(run: _Run) -> list[ProbeResult]:
 
 
 async def _prepare_source(run: _Run) -> SourceSwitch:
-    ctx = run.collected.context
-    spec = run.collected.spec
+    collected = _collected(run)
+    ctx, spec = collected.context, collected.spec
     if ctx.facts.base.family is not Family.DEBIAN or spec is None:
         raise BadInput(f"{run.spec.name}: upgrades run on the Debian family only (Fedora: report only)")
     if run.snapfacts is not None and run.snapfacts.container == LAB:
@@ -232,25 +243,44 @@ async def _prepare_source(run: _Run) -> SourceSwitch:
 
         dest = LabPaths.current().suites / spec.key
         run.say(f"{run.spec.name}: downloading {spec.key} packages into the lab's {dest}")
-        await asyncio.to_thread(download, spec, ctx.facts.dpkg_status, run.collected.action, dest)
+        await asyncio.to_thread(download, spec, ctx.facts.dpkg_status, collected.action, dest)
         return lab_source_switch(ctx.target, spec)
     return archive_source_switch(ctx.target, ctx.facts)
 
 
-async def _packages(run: _Run, switch: SourceSwitch) -> None:
-    connector = run.connector
+async def _download(run: _Run) -> None:
+    """Sources switched, lists updated and every package fetched: nothing is applied yet."""
+    run.switch = switch = await _prepare_source(run)
     for path, text in switch.files.items():
-        await connector.write_file(path, text.encode(), 0o644)
-    await _ok(connector, [*APT_ENV, "apt-get", "update", "-q"], "apt-get update", run.timeouts.packages)
-    if run.collected.context.target.level is Level.MAJOR:
+        await run.connector.write_file(path, text.encode(), 0o644)
+    await _ok(run.connector, [*APT_ENV, "apt-get", "update", "-q"], "apt-get update", run.timeouts.packages)
+    argv = _apt_action_argv(_collected(run).action)
+    await _ok(run.connector, [*argv, "--download-only"], "the download", run.timeouts.packages)
+
+
+async def _undo_download(run: _Run) -> None:
+    """Put back the apt sources a failed download changed (the packages never landed)."""
+    facts = _collected(run).context.facts
+    for path in run.switch.files if run.switch else {}:
+        old = facts.source_files.get(path)
+        if old is None:
+            await run.connector.run(["rm", "-f", "--", path])
+        else:
+            await run.connector.write_file(path, old.encode(), 0o644)
+    await run.connector.run([*APT_ENV, "apt-get", "update", "-q"], timeout=run.timeouts.packages)
+
+
+async def _packages(run: _Run) -> None:
+    collected = _collected(run)
+    if collected.context.target.level is Level.MAJOR:
         # The new release's apt first, as Debian's release notes advise, then everything.
-        await _ok(connector, _apt_action_argv("upgrade"), "apt-get upgrade", run.timeouts.packages)
-    await _ok(connector, _apt_action_argv(run.collected.action), "the package upgrade", run.timeouts.packages)
+        await _ok(run.connector, _apt_action_argv("upgrade"), "apt-get upgrade", run.timeouts.packages)
+    await _ok(run.connector, _apt_action_argv(collected.action), "the package upgrade", run.timeouts.packages)
 
 
 async def _migrations(run: _Run) -> None:
     facts = await gather_upgrade_facts(run.connector, await gather_facts(run.connector))
-    for migration in run.collected.context.migrations:
+    for migration in _collected(run).context.migrations:
         if migration.role == "postgresql" and any(c.version == migration.new for c in facts.pg_clusters):
             run.outcome.migrations.append(f"{migration.role} {migration.old} -> {migration.new} (already done)")
             continue
@@ -266,17 +296,23 @@ async def _post_report(run: _Run) -> Report:
     facts = await gather_upgrade_facts(run.connector, base)
     found = await run.connector.run(["sh", "-c", DIST_FILES_SCRIPT, "fossp", str(int(run.started))])
     dist_files = tuple(line for line in found.stdout.splitlines() if line.strip())
-    context = replace(run.collected.context, facts=facts, phase="post-upgrade", dist_files=dist_files)
-    return build_report(replace(run.collected, context=context), run.spec.name, run.outcome.run_id)
+    collected = _collected(run)
+    context = replace(collected.context, facts=facts, phase="post-upgrade", dist_files=dist_files)
+    return build_report(replace(collected, context=context), run.spec.name, run.outcome.run_id)
 
 
 async def _forward(run: _Run) -> None:
-    switch = await _prepare_source(run)
+    try:
+        await _download(run)
+    except (FosspError, OSError) as error:
+        with contextlib.suppress(FosspError, OSError):
+            await _undo_download(run)
+        raise NothingApplied(error.message if isinstance(error, FosspError) else str(error)) from None
     await run.step("packages")
-    await _packages(run, switch)
+    await _packages(run)
     await run.step("migrations")
     await _migrations(run)
-    if run.collected.context.target.reboot:
+    if _collected(run).context.target.reboot:
         await run.step("reboot")
         await _reboot(run)
     await run.step("verify")
@@ -288,17 +324,17 @@ async def _forward(run: _Run) -> None:
 
 async def _roll_back(run: _Run, failure: str) -> None:
     """Stop the roles, put the data copies back, restore the pre snapshot, restart, verify."""
-    assert run.pre is not None
+    pre = run.record.pre_snapshot
+    assert pre is not None
     with contextlib.suppress(FosspError, OSError):
         await run.step("rollback", failure=failure)
     try:
         await run.connector.run(["true"], timeout=15)
     except (FosspError, OSError):
         run.connector = await open_connector(run.spec, run.timeouts)
-    units = _role_units(run)
-    if units:
-        await run.connector.run(["systemctl", "stop", *units], timeout=run.timeouts.command)
-    outcome = await restore(run.connector, run.pre.number, run.outcome.run_id)
+    if run.units:
+        await run.connector.run(["systemctl", "stop", *run.units], timeout=run.timeouts.command)
+    outcome = await restore_locked(run.connector, pre, run.outcome.run_id)
     failed_copy = f"{SNAPSHOTS_DIR}/{outcome.backup}/data"
     if run.record.data_snapshots:
         await run.connector.check(["mkdir", "-p", failed_copy])
@@ -306,7 +342,7 @@ async def _roll_back(run: _Run, failure: str) -> None:
         aside = f"{failed_copy}/{path.strip('/').replace('/', '%')}"
         await run.connector.check(["mv", "-T", "--", path, aside])
         await run.connector.check(["btrfs", "subvolume", "snapshot", copy, path])
-    run.say(f"{run.spec.name}: restored snapshot {run.pre.number}; the failed state is snapshot {outcome.backup}")
+    run.say(f"{run.spec.name}: restored snapshot {pre}; the failed state is snapshot {outcome.backup}")
     await _reboot(run)  # a restored root takes effect at the next start, whatever the level
     run.outcome.probes = await _verify(run)
     final = run.record.at("done", finished=True, outcome="rolled-back", failure=failure)
@@ -317,6 +353,11 @@ async def _roll_back(run: _Run, failure: str) -> None:
 async def _run_steps(run: _Run, rollback: bool) -> None:
     try:
         await _forward(run)
+    except NothingApplied as error:
+        run.outcome.status, run.outcome.failure = "failed", f"{error.message} (nothing applied)"
+        with contextlib.suppress(FosspError, OSError):
+            await run.step("done", finished=True, outcome="nothing-applied", failure=run.outcome.failure)
+        return
     except (FosspError, OSError) as error:
         failure = error.message if isinstance(error, FosspError) else str(error)
         run.outcome.failure = failure
@@ -328,7 +369,17 @@ async def _run_steps(run: _Run, rollback: bool) -> None:
                 )
             return
         run.say(f"{run.spec.name}: failed ({failure}); restoring snapshot {run.pre.number}")
-        await _roll_back(run, failure)
+        try:
+            await _roll_back(run, failure)
+        except (FosspError, OSError) as problem:
+            why = problem.message if isinstance(problem, FosspError) else str(problem)
+            run.outcome.status = "failed"
+            run.outcome.failure = (
+                f"{failure}; the rollback failed too: {why} (restore snapshot {run.pre.number} by hand)"
+            )
+            with contextlib.suppress(FosspError, OSError):
+                await save_record(run.connector, run.record.model_copy(update={"failure": run.outcome.failure}))
+            return
         run.outcome.status = "rolled-back"
         return
     run.outcome.post_report = await _post_report(run)
@@ -398,6 +449,7 @@ async def upgrade_host(
             updated=now(),
         )
         run = _Run(spec, connector.timeouts, connector, collected, record, outcome, say)
+        run.units = role_units(ctx.roles, ctx.facts.base.family)
         run.lock = lock = HostLock(connector)
         async with lock:
             await _start(run, resume)
@@ -429,3 +481,45 @@ def raise_for(outcomes: list[UpgradeOutcome]) -> None:
 
 
 __all__ = ["HostError", "UpgradeFailed", "UpgradeOutcome", "raise_for", "upgrade_host"]
+
+
+async def unfinished_upgrade(connector: Connector) -> UpgradeRecord:
+    """The upgrade `fossp upgrade restore` would undo; BadInput (nothing changed) if there is none."""
+    facts = await gather_upgrade_facts(connector, await gather_facts(connector))
+    record = UpgradeRecord.parse(facts.record)
+    if record is None:
+        raise BadInput(f"{connector.name}: no upgrade record: nothing to restore (see `fossp snapshot list`)")
+    if record.finished:
+        back = f"`fossp restore {record.pre_snapshot}` (it keeps the data subvolumes)" if record.pre_snapshot else ""
+        raise BadInput(
+            f"{connector.name}: upgrade {record.run_id} finished ({record.outcome}); nothing to restore"
+            + (f"; to go back anyway: {back}" if back else "")
+        )
+    if record.pre_snapshot is None:
+        raise BadInput(f"{connector.name}: upgrade {record.run_id} took no snapshot (root not BTRFS): restore by hand")
+    return record
+
+
+async def restore_upgrade(connector: Connector, spec: HostSpec, say: Say = quiet) -> UpgradeOutcome:
+    """Undo an upgrade that did not finish: its pre snapshot and data copies back, restart, probes."""
+    from fossp.upgrade.service import deployed_roles
+
+    started = time.perf_counter()
+    record = await unfinished_upgrade(connector)
+    facts = await gather_upgrade_facts(connector, await gather_facts(connector))
+    outcome = UpgradeOutcome(spec.name, record.run_id, record.target, pre_snapshot=record.pre_snapshot)
+    outcome.data_snapshots = dict(record.data_snapshots)
+    run = _Run(spec, connector.timeouts, connector, None, record, outcome, say)
+    run.units = role_units(deployed_roles(facts), facts.base.family)
+    run.lock = lock = HostLock(connector)
+    try:
+        async with lock:
+            run.snapfacts = await gather_snapshot_facts(connector)
+            await _roll_back(run, record.failure or "restored by `fossp upgrade restore`")
+        outcome.status = "rolled-back"
+    finally:
+        if run.connector is not connector:
+            with contextlib.suppress(FosspError, OSError):
+                await run.connector.close()
+        outcome.seconds = time.perf_counter() - started
+    return outcome

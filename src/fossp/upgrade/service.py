@@ -21,6 +21,7 @@ from fossp.errors import BadInput, FosspError
 from fossp.hosts.connector import Connector
 from fossp.hosts.facts import gather_facts
 from fossp.lifecycle.version import Level
+from fossp.upgrade.archive import Action
 from fossp.upgrade.checks import CheckContext, RoleInfo, run_checks
 from fossp.upgrade.facts import UpgradeFacts, gather_upgrade_facts
 from fossp.upgrade.migrations import plan_migrations
@@ -52,7 +53,7 @@ class Collected:
     """The facts and release data of one host: what the checks and the run both use."""
 
     context: CheckContext
-    action: str | tuple[str, ...]
+    action: Action
     spec: SuiteSpec | None
 
 
@@ -80,7 +81,7 @@ def deployed_roles(facts: UpgradeFacts) -> tuple[RoleInfo, ...]:
     return tuple(sorted(roles, key=lambda r: r.name))
 
 
-def upgrade_action(target: Target, facts: UpgradeFacts, index: ArchiveIndex | None) -> str | tuple[str, ...]:
+def upgrade_action(target: Target, facts: UpgradeFacts, index: ArchiveIndex | None) -> Action:
     """apt's action: full-upgrade (major), upgrade (service pack), or only these packages (fix)."""
     if target.level is Level.MAJOR:
         return "full-upgrade"
@@ -107,7 +108,7 @@ def fix_packages(names: tuple[str, ...], facts: UpgradeFacts, index: ArchiveInde
 
 def _debian_release_data(
     target: Target, facts: UpgradeFacts, refresh: bool, say: Say
-) -> tuple[SuiteSpec, ArchiveIndex, list[PackageEvent], Prediction | None, str, str | tuple[str, ...]]:
+) -> tuple[SuiteSpec, ArchiveIndex, list[PackageEvent], Prediction | None, str, Action]:
     from fossp.upgrade import archive, events
 
     spec = target.release.spec("debian")
@@ -174,7 +175,7 @@ async def collect(
     prediction: Prediction | None = None
     error = ""
     archive_info: tuple[ReleaseInfo, ...] = ()
-    action: str | tuple[str, ...] = "full-upgrade"
+    action: Action = "full-upgrade"
     if base.family is Family.DEBIAN:
         spec, index, found, prediction, error, action = await asyncio.to_thread(
             _debian_release_data, target, facts, request.refresh, say
