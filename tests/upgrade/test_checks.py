@@ -442,10 +442,6 @@ def test_too_little_space_says_how_much() -> None:
     assert needed > 3 * 400  # the download, the unpacked files beside the snapshot's, and a margin
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.space uses `available(...) or available('/')`: 0 bytes free on /var is falsy and / is read instead",
-)
 def test_a_full_var_is_too_little_space_even_when_root_has_room() -> None:
     ctx = context(facts=host(filesystems=(("/", 100 * GIB), ("/var", 0))))
     assert status(ctx, "filesystem.space") is INHIBITOR
@@ -501,11 +497,6 @@ def test_a_third_party_source_is_named_with_its_file() -> None:
     ).severity is (Severity.LOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.third_party matches OFFICIAL_SOURCES as substrings of the URI, so a host that merely contains "
-    "'deb.debian.org' (or a path holding 'debian.org/') counts as the Debian archive",
-)
 @pytest.mark.parametrize("uri", ["http://deb.debian.org.mirror.example/debian", "https://apt.example.com/debian.org/"])
 def test_a_host_that_only_contains_an_official_name_is_third_party(uri: str) -> None:
     source = AptSourceLine("/etc/apt/sources.list.d/x.list", uri, ("bookworm",), ("main",))
@@ -581,10 +572,6 @@ def test_isc_dhcp_points_to_kea() -> None:
     assert "no longer ships it" in gone.summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checks.isc_dhcp names Kea's role 'FOSSP-NEKEA'; the catalog's kea role is FOSSP-NESKE",
-)
 def test_isc_dhcp_names_the_catalog_s_kea_role(catalog: Any) -> None:
     assert f"(role {catalog.role('kea').id})" in entry(context(facts=ISC), "roles.isc-dhcp").summary
 

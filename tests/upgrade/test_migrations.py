@@ -61,11 +61,6 @@ def test_postgresql_after_steps_drop_each_cluster_and_purge_once() -> None:
     assert len(planned.after) == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migrations.plan_migrations fills 'after' per cluster then de-duplicates, so the purge of the old "
-    "packages lands between the first and the second cluster's pg_dropcluster",
-)
 def test_postgresql_old_packages_are_purged_after_every_cluster_is_dropped() -> None:
     [planned] = plan_migrations({"postgresql"}, "debian", [PG_15_TO_17], TWO_CLUSTERS)
     assert planned.after[-1] == ("apt-get", "purge", "postgresql-15", "postgresql-client-15")

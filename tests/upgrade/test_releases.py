@@ -71,10 +71,6 @@ def test_a_point_release_from_an_installed_major_without_point_is_accepted() -> 
     assert resolve_target("debian", "12", "12.16").point == "12.16"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="releases._point strips only a '-' prefix: 'Debian 12.16' is refused while find() accepts 'Debian 12'",
-)
 def test_a_point_release_written_with_the_family_and_a_space() -> None:
     assert resolve_target("debian", "12.15", "Debian 12.16").point == "12.16"
 

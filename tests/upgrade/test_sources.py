@@ -71,11 +71,6 @@ def test_words_that_are_not_suites_are_left_alone(line: str) -> None:
     assert rename(line) == line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=r"sources.renamed_suites: the lookbehind (?<![\w.-]) lets '/' through, so a URL's last path "
-    "segment named after the codename is renamed",
-)
 @pytest.mark.parametrize(
     "line",
     [
@@ -87,10 +82,6 @@ def test_a_url_ending_in_the_codename_is_left_alone(line: str) -> None:
     assert rename(line) == line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources.renamed_suites allows one '-word' after the codename: bookworm-proposed-updates is not renamed",
-)
 def test_a_suite_with_two_dashed_parts_is_renamed() -> None:
     assert rename("deb http://deb.debian.org/debian bookworm-proposed-updates main") == (
         "deb http://deb.debian.org/debian trixie-proposed-updates main"

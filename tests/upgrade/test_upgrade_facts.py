@@ -153,10 +153,6 @@ deb http://incomplete.example/
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="facts.parse_one_line_sources requires 'deb ' with a space: a tab after the type is skipped",
-)
 def test_one_line_sources_separated_by_tabs() -> None:
     found = parse_one_line_sources("f.list", "deb\thttps://apt.example.com/debian bookworm main\n")
     assert [s.uri for s in found] == ["https://apt.example.com/debian"]

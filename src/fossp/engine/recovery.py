@@ -66,7 +66,20 @@ def interrupted_note(facts: Facts, state: HostState, timeouts: Timeouts) -> list
         notes.append(f"{name} (pid {pid}) is running on the host; FOSSP waits up to {timeouts.package_wait:g} s for it")
     if facts.dpkg_interrupted:
         notes.append("dpkg was interrupted on the host: FOSSP runs `dpkg --configure -a` before any package work")
+    notes += _upgrade_note(facts.upgrade_json)
     return notes
+
+
+def _upgrade_note(record_json: str | None) -> list[str]:
+    from fossp.upgrade.record import UpgradeRecord
+
+    record = UpgradeRecord.parse(record_json)
+    if record is None or record.finished:
+        return []
+    return [
+        f"upgrade {record.run_id} to {record.target} stopped at step '{record.step}': "
+        f"`fossp upgrade run --to {record.to}` finishes it, `fossp upgrade restore` undoes it"
+    ]
 
 
 async def wait_for_package_managers(connector: Connector, facts: Facts, report: Callable[[str], None]) -> Facts:

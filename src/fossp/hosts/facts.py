@@ -57,6 +57,7 @@ m dpkg_journal; for f in "$R"/var/lib/dpkg/updates/*; do [ -e "$f" ] && { echo i
 m lock; cat "$R/run/fossp/lock/owner" 2>/dev/null
 m rootfs; stat -f -c %T "$R/"
 m state; cat "$R/var/lib/fossp/state.json" 2>/dev/null
+m upgrade; cat "$R/var/lib/fossp/upgrade.json" 2>/dev/null
 IFS='
 '
 for pattern in "$@"; do for f in $R$pattern; do
@@ -144,6 +145,7 @@ class Facts(Frozen):
     dpkg_interrupted: bool = False
     lock_owner: str | None = None
     state_json: str | None = None
+    upgrade_json: str | None = None  # the last `fossp upgrade run`'s record
     files: dict[str, FileFact] = {}
     seconds: float = 0.0
 
@@ -343,6 +345,7 @@ def parse_facts(host: str, output: str, offline_root: str | None = None) -> Fact
         dpkg_interrupted=bool(one("dpkg_journal").strip() or parse_unsettled(one("packages"))),
         lock_owner=one("lock").strip() or None,
         state_json=one("state").strip() or None,
+        upgrade_json=one("upgrade").strip() or None,
         files=parse_files(sections.get("file", [])),
     )
 

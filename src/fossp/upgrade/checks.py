@@ -32,8 +32,10 @@ from fossp.upgrade.report import (
     entry_id,
 )
 
-#: Hosts of these apt sources are the family's own archive (or the lab's local copy of it).
-OFFICIAL_SOURCES = ("deb.debian.org", "security.debian.org", "ftp.debian.org", "debian.org/", "file:/srv/fossp-")
+#: Mirrors of the family's own archive (a host name, or any host under a domain with a leading dot).
+OFFICIAL_HOSTS = ("deb.debian.org", "security.debian.org", ".debian.org")
+#: The lab's local copies of the archive.
+OFFICIAL_FILES = ("file:/srv/fossp-repo", "file:/srv/fossp-suites/")
 #: Space kept free beyond the download and the new files (the snapshot keeps the old ones).
 SPACE_MARGIN = 512 * 1024 * 1024
 
@@ -66,6 +68,7 @@ class CheckContext:
     phase: str = "pre-upgrade"
     today: date = field(default_factory=date.today)
     dist_files: tuple[str, ...] = ()  # post-upgrade: *.dpkg-dist files the upgrade left
+    resuming: bool = False  # finishing a killed run: its dpkg state and stale lock are repaired, not blockers
 
     @property
     def pre(self) -> bool:
@@ -131,6 +134,16 @@ def _listing(names: list[str], limit: int = 12) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def official_source(uri: str) -> bool:
+    """Debian's archive or a mirror under debian.org, or the lab's copy of it."""
+    from urllib.parse import urlsplit
+
+    if uri.startswith("file:"):
+        return any(uri == f or uri.startswith(f.rstrip("/") + "/") or uri == f.rstrip("/") for f in OFFICIAL_FILES)
+    host = (urlsplit(uri).hostname or "").lower()
+    return any(host == name or (name.startswith(".") and host.endswith(name)) for name in OFFICIAL_HOSTS)
+
+
 def _major(ctx: CheckContext) -> bool:
     return ctx.target.level is Level.MAJOR
 
@@ -157,6 +170,8 @@ def _events(ctx: CheckContext, *kinds: EventKind) -> list[PackageEvent]:
 @check("host.unfinished-work", "An interrupted package or FOSSP run on the host", ("packages",), applies=_pre)
 def unfinished_work(ctx: CheckContext) -> Finding | None:
     base = ctx.facts.base
+    if ctx.resuming:
+        return None
     problems = []
     if base.dpkg_interrupted:
         problems.append("dpkg stopped midway (packages half installed)")
@@ -226,7 +241,8 @@ def space(ctx: CheckContext) -> Finding | None:
     # about twice the download unpacked, plus the growth apt reports, plus the .debs.
     download = ctx.prediction.download_bytes
     needed = 3 * download + max(ctx.prediction.installed_size_delta_kib, 0) * 1024 + SPACE_MARGIN
-    available = ctx.facts.available("/var/cache/apt") or ctx.facts.available("/")
+    available = ctx.facts.available("/var/cache/apt")
+    available = ctx.facts.available("/") if available is None else available
     if available is None or available >= needed:
         return None
     return Finding(
@@ -295,7 +311,7 @@ def foreign(ctx: CheckContext) -> Finding | None:
 
 @check("repositories.third-party", "Third-party package sources", ("repository",), applies=_pre)
 def third_party(ctx: CheckContext) -> Finding | None:
-    others = sorted({s.uri for s in ctx.facts.sources if not any(o in s.uri for o in OFFICIAL_SOURCES)})
+    others = sorted({s.uri for s in ctx.facts.sources if not official_source(s.uri)})
     if not others:
         return None
     files = sorted({s.file for s in ctx.facts.sources if s.uri in others})
@@ -403,13 +419,19 @@ def isc_dhcp(ctx: CheckContext) -> Finding | None:
         return None
     gone = any(e.package in ("isc-dhcp-server", "dhcp-server") and e.kind is EventKind.REMOVED for e in ctx.events)
     return Finding(
-        "ISC DHCP reached its end of life in 2022; its successor is Kea (role FOSSP-NEKEA)."
+        f"ISC DHCP reached its end of life in 2022; its successor is Kea (role {_kea_id()})."
         + (" The target release no longer ships it." if gone else ""),
         Severity.HIGH if gone else Severity.MEDIUM,
         inhibitor=gone,
         remediations=(_hint("deploy the kea role with the same subnets, check it, then decommission isc-dhcp"),),
         external=(External(url="https://www.isc.org/dhcp/", title="ISC DHCP end of life"),),
     )
+
+
+def _kea_id() -> str:
+    from fossp.catalog import load_catalog
+
+    return load_catalog().role("kea").id
 
 
 @check("roles.support-end", "Roles past their support end", ("roles",))
@@ -437,7 +459,7 @@ def config(ctx: CheckContext) -> Finding | None:
             "the upgrade. " + " | ".join(lines),
             Severity.HIGH,
             inhibitor=True,
-            remediations=(_hint("change the named settings (they are valid in both versions' successors) first"),),
+            remediations=(_hint("change the named settings to a form the new version accepts, then check again"),),
             related=tuple(RelatedResource(scheme="role", title=c.role) for c in failed),
         )
     if skipped:

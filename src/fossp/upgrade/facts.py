@@ -86,9 +86,9 @@ def parse_one_line_sources(file: str, text: str) -> list[AptSourceLine]:
     found = []
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
-        if not line.startswith("deb "):
+        if line.split(maxsplit=1)[:1] != ["deb"]:
             continue
-        line = re.sub(r"\[[^]]*\]", " ", line[4:])
+        line = re.sub(r"\[[^]]*\]", " ", line[3:])
         fields = line.split()
         if len(fields) >= 2:
             found.append(AptSourceLine(file, fields[0], (fields[1],), tuple(fields[2:])))

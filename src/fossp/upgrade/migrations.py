@@ -88,6 +88,15 @@ def _fill(argv: list[str], values: dict[str, str]) -> tuple[str, ...]:
     return tuple(item.format(**values) for item in argv)
 
 
+def _expand(steps: list[list[str]], old: str, new: str, clusters: list[str]) -> tuple[tuple[str, ...], ...]:
+    """Per-cluster steps for every cluster first, then the others once (purge after the last drop)."""
+    per_cluster = [argv for argv in steps if any("{cluster}" in item for item in argv)]
+    once = [argv for argv in steps if argv not in per_cluster]
+    filled = [_fill(argv, {"old": old, "new": new, "cluster": c}) for c in clusters for argv in per_cluster]
+    filled += [_fill(argv, {"old": old, "new": new, "cluster": ""}) for argv in once]
+    return tuple(dict.fromkeys(filled))
+
+
 def _versions(migration: Migration, events: list[PackageEvent]) -> tuple[str, str] | None:
     detect = migration.detect
     for event in events:
@@ -114,9 +123,10 @@ def plan_migrations(
             continue
         old, new = versions
         clusters = [c.name for c in facts.pg_clusters if c.version == old] if steps.per_cluster else [""]
-        commands = tuple(_fill(argv, {"old": old, "new": new, "cluster": c}) for c in clusters for argv in steps.run)
-        after = tuple(_fill(argv, {"old": old, "new": new, "cluster": c}) for c in clusters for argv in steps.after)
-        after = tuple(dict.fromkeys(after))
+        if not clusters:
+            continue  # no data of the old version on this host: nothing to move
+        commands = _expand(steps.run, old, new, clusters)
+        after = _expand(steps.after, old, new, clusters)
         planned.append(
             PlannedMigration(
                 migration.role,

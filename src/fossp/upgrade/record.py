@@ -23,6 +23,7 @@ class UpgradeRecord(BaseModel):
     target: str
     level: str
     to: str
+    source_release: str = ""  # the release installed when the run began (12.15)
     step: str = "snapshot"
     started: str
     updated: str

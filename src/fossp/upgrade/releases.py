@@ -166,6 +166,8 @@ def resolve_target(
     derived = _derived_level(current, release, names)
     if wanted_level is not None and wanted_level is not derived:
         raise BadInput(f"--level {wanted_level.value} does not match --to {to!r}: that is a {derived.value}")
+    if derived is Level.MAJOR and to is not None and "." in to:
+        raise BadInput(f"--to {to!r}: a major release is named by its number alone (--to {release.version})")
     if names and derived is not Level.INTERIM_FIX:
         raise BadInput("--package names an interim fix: it stays within the installed release")
     point = _point(to, current, installed) if derived is Level.SERVICE_PACK else None
@@ -205,7 +207,7 @@ def _point(to: str | None, current: OsRelease, installed: str) -> str | None:
     """``12.16`` as a service pack: never below the installed point release."""
     if to is None or "." not in to:
         return None
-    wanted = to.strip().lower().rsplit("-", 1)[-1]
+    wanted = re.split(r"[\s-]", to.strip().lower())[-1]
     if not re.fullmatch(rf"{current.version}\.\d+", wanted):
         raise BadInput(f"--to {to!r}: a point release is written {current.version}.N")
     if "." in installed and int(wanted.split(".")[1]) < int(installed.split(".")[1]):

@@ -37,7 +37,7 @@ from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import Timeouts
 from fossp.lifecycle.version import Level
 from fossp.upgrade.checks import RoleInfo
-from fossp.upgrade.facts import gather_upgrade_facts
+from fossp.upgrade.facts import UPGRADE_RECORD, gather_upgrade_facts
 from fossp.upgrade.record import UpgradeRecord, save_record
 from fossp.upgrade.report import Report
 from fossp.upgrade.service import CheckRequest, Collected, build_report, collect, quiet
@@ -427,11 +427,14 @@ async def upgrade_host(
     outcome = UpgradeOutcome(spec.name, run_id, "")
     run: _Run | None = None
     try:
+        earlier = UpgradeRecord.parse((await connector.run(["cat", "--", UPGRADE_RECORD])).stdout)
+        if earlier is not None and not earlier.finished and earlier.source_release:
+            request = replace(request, installed=earlier.source_release)
         collected = await collect(connector, request, say)
         ctx = collected.context
-        resume = _resumable(UpgradeRecord.parse(ctx.facts.record), ctx.target.label)
+        resume = _resumable(earlier, ctx.target.label)
         if resume is not None:
-            collected = replace(collected, context=replace(ctx, facts=replace(ctx.facts, record=None)))
+            collected = replace(collected, context=replace(ctx, facts=replace(ctx.facts, record=None), resuming=True))
         report = build_report(collected, spec.name, run_id)
         outcome.target, outcome.pre_report = ctx.target.label, report
         if report.inhibited or report.errors:
@@ -445,6 +448,7 @@ async def upgrade_host(
             target=ctx.target.label,
             level=ctx.target.level.value,
             to=ctx.target.release.version,
+            source_release=ctx.facts.installed_release,
             started=now(),
             updated=now(),
         )

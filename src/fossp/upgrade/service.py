@@ -46,6 +46,8 @@ class CheckRequest:
     rollback: bool = True
     config_checks: bool = True
     refresh: bool = False
+    #: Judge the target from this release instead of the host's (finishing a run that began there).
+    installed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,8 @@ async def collect(
     if base.family is None:
         raise BadInput(f"{connector.name}: OS {base.os.id!r} is in no family FOSSP upgrades (debian, fedora)")
     family = base.family.value
-    target = resolve_target(family, facts.installed_release, request.to, request.level, list(request.packages))
+    installed = request.installed or facts.installed_release
+    target = resolve_target(family, installed, request.to, request.level, list(request.packages))
     roles = deployed_roles(facts)
     spec: SuiteSpec | None = None
     prediction: Prediction | None = None

@@ -47,7 +47,7 @@ def lab_source_switch(target: Target, spec: SuiteSpec) -> SourceSwitch:
 
 def renamed_suites(text: str, old: str, new: str) -> str:
     """``text`` with every suite word ``old`` or ``old-*`` (bookworm-security) made ``new`` (pure)."""
-    return re.sub(rf"(?<![\w.-]){re.escape(old)}(?=(-[a-z]+)?(\s|$))", new, text)
+    return re.sub(rf"(?<!\S){re.escape(old)}(?=(-[a-z]+)*(\s|$))", new, text)
 
 
 def archive_source_switch(target: Target, facts: UpgradeFacts) -> SourceSwitch:
