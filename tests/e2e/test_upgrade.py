@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from typing import Any
 
 import pytest
 
 from fossp.lab import LabHost
+from fossp.lab.paths import LabPaths
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 from tests.conftest import FOSSP, UNUSED_GATE_DB
 
@@ -33,8 +35,9 @@ fix_hosts = lab_fixture("up-c")
 FAILING_HOOK = 'DPkg::Post-Invoke { "if [ -e /usr/lib/postgresql/17/bin/postgres ]; then exit 1; fi"; };\n'
 
 
-def fossp(*args: str, expect: int | None = 0, timeout: float = 1800) -> Any:
+def fossp(*args: str, expect: int | None = 0, timeout: float = 1800, env_extra: dict[str, str] | None = None) -> Any:
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
+    env.update(env_extra or {})
     result = subprocess.run(
         [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
@@ -126,6 +129,23 @@ def test_a_failed_upgrade_restores_debian_12_with_the_rows(major_hosts: list[Lab
 
 def _version(host: LabHost, package: str) -> str:
     return ssh(host, "dpkg-query", "-W", "-f", "${Version}", package).stdout
+
+
+def test_a_download_that_fails_applies_nothing(fix_hosts: list[LabHost]) -> None:
+    """The controller's download for a lab host goes through a proxy that refuses (a real network failure)."""
+    [host] = fix_hosts
+    shutil.rmtree(LabPaths.current().suites / "debian-12", ignore_errors=True)  # a cache: nothing to reuse
+    before = ssh(host, "dpkg-query", "-W").stdout
+    sources = ssh(host, "ls", "/etc/apt/sources.list.d").stdout
+    refused = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    result = fossp("upgrade", "run", "--level", "service-pack", "--yes", "-t", host.target, env_extra=refused, expect=1)
+    [outcome] = result["hosts"]
+    assert outcome["status"] == "failed" and "nothing applied" in outcome["failure"], outcome
+    assert ssh(host, "dpkg-query", "-W").stdout == before
+    assert ssh(host, "ls", "/etc/apt/sources.list.d").stdout == sources
+    record = json.loads(ssh(host, "cat", "/var/lib/fossp/upgrade.json").stdout)
+    assert record["finished"] and record["outcome"] == "nothing-applied"
+    assert not fossp("upgrade", "check", "--to", "12", "-t", host.target)["reports"][0]["inhibited"]
 
 
 def test_an_interim_fix_then_a_service_pack(fix_hosts: list[LabHost]) -> None:

@@ -48,6 +48,8 @@ def _request(
 
     wanted = _level(level)
     names = _packages(packages)
+    if to is not None:
+        known_release(to)
     if to is None and wanted is None:
         from fossp.errors import BadInput
 
@@ -57,6 +59,17 @@ def _request(
 
         raise BadInput("--level interim-fix names its packages: --package NAME (repeatable)")
     return CheckRequest(to, level, names, rollback, config, refresh)
+
+
+def known_release(to: str) -> None:
+    """Refuse a release no family has before any host is reached (downgrades are judged per host)."""
+    from fossp.errors import BadInput
+    from fossp.upgrade.releases import family_releases
+
+    families = [family_releases(name) for name in ("debian", "fedora")]
+    if not any(data.find(to) for data in families):
+        known = "; ".join(f"{d.family}: {', '.join(r.version for r in d.releases)}" for d in families)
+        raise BadInput(f"--to {to!r}: no such release ({known})")
 
 
 def _fleet(hosts: list[HostSpec], action: Any, as_json: bool, limits: dict[str, float]) -> list[HostResult]:
