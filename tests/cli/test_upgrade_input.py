@@ -31,4 +31,3 @@ def test_bad_upgrade_input_is_one_line_and_exit_2(args: list[str], expected: str
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fossp: ") and expected in lines[0], result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
-

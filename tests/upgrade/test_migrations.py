@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from fossp.hosts.facts import Facts
 from fossp.upgrade.facts import PgCluster, UpgradeFacts
 from fossp.upgrade.migrations import plan_migrations

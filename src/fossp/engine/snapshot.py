@@ -634,10 +634,13 @@ for d in "$1"/data/*; do
 done
 rm -rf -- "$1/data"
 """
-_DELETE_SCRIPT = _DELETE_DATA_SCRIPT + r"""
+_DELETE_SCRIPT = (
+    _DELETE_DATA_SCRIPT
+    + r"""
 if [ -d "$1/snapshot" ]; then btrfs subvolume delete "$1/snapshot" >&2 || exit 1; fi
 rm -rf -- "$1"
 """
+)
 
 
 async def _delete_one(connector: Connector, facts: SnapshotFacts, number: int) -> None:
