@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -125,6 +126,43 @@ def test_a_failed_upgrade_restores_debian_12_with_the_rows(major_hosts: list[Lab
     # The failed state is kept for inspection: its data copies sit beside the backup snapshot.
     listed = ssh(host, "sh", "-c", "ls -d /.snapshots/*/data/* 2>/dev/null").stdout
     assert "var%lib%postgresql" in listed
+
+
+def _record_step(host: LabHost) -> str:
+    """The upgrade record's step, read from the controller (the host's root is visible here)."""
+    path = LabPaths.current().host_root(host.name) / "var/lib/fossp/upgrade.json"
+    try:
+        return str(json.loads(path.read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
+def test_an_upgrade_killed_midway_is_named_and_then_finished(major_hosts: list[LabHost]) -> None:
+    host = major_hosts[1]
+    ssh(host, "rm", "-f", "/etc/apt/apt.conf.d/99site-hook")
+    env = {**os.environ, "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
+    argv = [*FOSSP, "upgrade", "run", "--to", "13", "--yes", "--no-config-check", "--target", host.target]
+    run = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while _record_step(host) != "packages" and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(8)  # into the package upgrade itself
+    run.kill()
+    run.wait()
+    assert _record_step(host) == "packages", "the run ended before it could be killed in its package step"
+    ssh(host, "sh", "-c", "while pgrep -x 'apt-get|dpkg' >/dev/null; do sleep 1; done")  # the orphaned apt ends
+    check = fossp("upgrade", "check", "--to", "13", "--no-config-check", "--target", host.target, expect=1)
+    stopped = _by_name(check["reports"][0])["host.upgrade-in-progress"]
+    assert stopped["status"] == "inhibitor" and "stopped at step 'packages'" in stopped["message"]
+    plan = fossp("plan", "nginx", "--target", host.target)
+    assert "fossp upgrade restore" in json.dumps(plan)  # every command that reads the host names it
+
+    finished = fossp("upgrade", "run", "--to", "13", "--yes", "--no-config-check", "--target", host.target)
+    [outcome] = finished["hosts"]
+    assert outcome["status"] == "upgraded", outcome["failure"]
+    assert _release(host).startswith("13")
+    assert _psql(host, "SELECT string_agg(name, ',' ORDER BY name) FROM customers") == "Ada,Grace"
+    assert _psql(host, "SHOW server_version").startswith("17")
 
 
 def _version(host: LabHost, package: str) -> str:

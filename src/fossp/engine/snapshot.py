@@ -646,11 +646,11 @@ rm -rf -- "$1"
 async def _delete_one(connector: Connector, facts: SnapshotFacts, number: int) -> None:
     folder = f"{SNAPSHOTS_DIR}/{number}"
     if facts.snapper_config:
-        result = await connector.run(["sh", "-c", _DELETE_DATA_SCRIPT, "fossp-delete", folder])
-        if result.ok:
-            result = await connector.run(["snapper", "-c", facts.snapper_config, "delete", str(number)])
+        script = _DELETE_DATA_SCRIPT + 'exec snapper -c "$2" delete "$3"\n'
+        argv = ["sh", "-c", script, "fossp-delete", folder, facts.snapper_config, str(number)]
     else:
-        result = await connector.run(["sh", "-c", _DELETE_SCRIPT, "fossp-delete", folder])
+        argv = ["sh", "-c", _DELETE_SCRIPT, "fossp-delete", folder]
+    result = await connector.run(argv)
     if not result.ok:
         raise HostError(f"{connector.name}: snapshot {number} not deleted: {result.describe()}")
 
