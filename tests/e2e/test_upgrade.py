@@ -102,6 +102,7 @@ def test_a_major_upgrade_moves_the_rows_to_postgresql_17(major_hosts: list[LabHo
     assert outcome["probes"] and all(p["ok"] for p in outcome["probes"])
     post = outcome["post_report"]
     assert post["phase"] == "post-upgrade"
+    assert post["changes"]["release"]["to"].startswith("13") and post["changes"]["upgraded"] > 100
     [after] = [e for e in post["entries"] if e["actor"] == "fossp.roles.migrations"]
     assert ["pg_dropcluster", "15", "main"] in [r["context"] for r in after["detail"]["remediations"]]
     status = fossp("status", "--target", host.target)

@@ -180,6 +180,14 @@ def print_report(report: Report) -> None:
         mib = int(str(prediction["download_bytes"])) // 2**20
         moves = f"{prediction['upgraded']} upgraded, {prediction['installed']} new, {prediction['removed']} removed"
         out.print(f"  apt: {moves}, {mib} MiB to download", markup=False)
+    changes = report.changes
+    if changes:
+        release = changes["release"]
+        out.print(
+            f"  changed: {release['from']} -> {release['to']}, {changes['upgraded']} upgraded, "  # type: ignore[index]
+            f"{len(changes['added'])} added, {len(changes['removed'])} removed",  # type: ignore[arg-type]
+            markup=False,
+        )
     rows = [[c.status.value, c.when, c.name, c.title] for c in report.checks]
     table(None, ["status", "when", "check", "title"], rows)
     for entry in report.sorted_entries():

@@ -132,6 +132,8 @@ class Report(_Model):
     checks: list[CheckOutcome]
     entries: list[Entry]
     prediction: dict[str, object] = {}
+    #: Post-upgrade only: what the run changed (release, packages added, removed and upgraded).
+    changes: dict[str, object] = {}
     facts_seconds: float = 0.0
     checks_seconds: float = 0.0
 

@@ -25,6 +25,7 @@ from fossp.engine.snapshot import (
     SNAPSHOTS_DIR,
     Snapshot,
     SnapshotFacts,
+    compare_packages,
     gather_snapshot_facts,
     snapshot_pair_post,
     take_snapshot,
@@ -37,7 +38,7 @@ from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import Timeouts
 from fossp.lifecycle.version import Level
 from fossp.upgrade.checks import RoleInfo
-from fossp.upgrade.facts import UPGRADE_RECORD, gather_upgrade_facts
+from fossp.upgrade.facts import UPGRADE_RECORD, UpgradeFacts, gather_upgrade_facts
 from fossp.upgrade.record import UpgradeRecord, save_record
 from fossp.upgrade.report import Report
 from fossp.upgrade.service import CheckRequest, Collected, build_report, collect, quiet
@@ -298,7 +299,19 @@ async def _post_report(run: _Run) -> Report:
     dist_files = tuple(line for line in found.stdout.splitlines() if line.strip())
     collected = _collected(run)
     context = replace(collected.context, facts=facts, phase="post-upgrade", dist_files=dist_files)
-    return build_report(replace(collected, context=context), run.spec.name, run.outcome.run_id)
+    report = build_report(replace(collected, context=context), run.spec.name, run.outcome.run_id)
+    return report.model_copy(update={"changes": upgrade_changes(collected.context.facts, facts)})
+
+
+def upgrade_changes(before: UpgradeFacts, after: UpgradeFacts) -> dict[str, object]:
+    """What the upgrade changed, from the facts before and after (pure)."""
+    changes = compare_packages(before.base.packages, after.base.packages)
+    return {
+        "release": {"from": before.installed_release, "to": after.installed_release},
+        "upgraded": len(changes.changed),
+        "added": sorted(changes.added),
+        "removed": sorted(changes.removed),
+    }
 
 
 async def _forward(run: _Run) -> None:
