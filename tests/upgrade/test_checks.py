@@ -680,3 +680,36 @@ def test_every_check_says_when_its_action_belongs() -> None:
         assert item.when in ("before", "after", "none"), item.name
         assert item.topics, item.name
         assert "." in item.name, item.name
+
+
+def test_upgrade_notes_are_shown_in_full_and_do_not_block() -> None:
+    from fossp.upgrade.news import NewsItem
+
+    note = NewsItem("bind9", "1:9.20.5-1", "Mon, 06 Jan 2025", "Zone transfers are now denied by default.")
+    ctx = context(news=(note,))
+    found = entry(ctx, "packages.news")
+    assert found.severity is Severity.INFO and status(ctx, "packages.news") is CheckStatus.PASSED
+    assert "bind9 1:9.20.5-1" in found.summary
+    assert [r.context for r in found.detail.remediations] == [f"bind9 1:9.20.5-1: {note.text}"]
+    assert result(context(), "packages.news")[1] is None  # no notes, no entry
+    failed = context(news_error="apt-get download failed for bind9")
+    assert status(failed, "packages.news") is CheckStatus.NEEDS_ACTION
+    assert status(context(target=service_pack()), "packages.news") is CheckStatus.NOT_APPLICABLE
+
+
+def test_notes_are_read_for_the_roles_their_siblings_and_the_platform() -> None:
+    from fossp.upgrade.model import ArchiveIndex, PackageRecord
+    from fossp.upgrade.service import news_packages
+
+    def record(name: str, source: str) -> PackageRecord:
+        return PackageRecord(name, "2.0-1", source, "2.0-1", "trixie")
+
+    index = ArchiveIndex(
+        "debian-13",
+        {r.name: r for r in (record("nginx", "nginx"), record("nginx-common", "nginx"), record("curl", "curl"))},
+        (),
+        "now",
+    )
+    installed = {"nginx": "1.22", "nginx-common": "1.22", "curl": "7.88", "openssh-server": "1:9.2p1-2"}
+    chosen = news_packages((RoleInfo("nginx", "FOSSP-WDSNG", None, ("nginx",)),), host(packages=installed), index)
+    assert chosen == {"nginx": "1.22", "nginx-common": "1.22", "openssh-server": "1:9.2p1-2"}

@@ -17,6 +17,7 @@ from fossp.lifecycle.version import Level
 from fossp.upgrade.facts import UpgradeFacts
 from fossp.upgrade.migrations import PlannedMigration
 from fossp.upgrade.model import ConfigCheck, EventKind, PackageEvent, Prediction, ReleaseInfo
+from fossp.upgrade.news import NewsItem
 from fossp.upgrade.releases import Target
 from fossp.upgrade.report import (
     CheckOutcome,
@@ -68,6 +69,8 @@ class CheckContext:
     phase: str = "pre-upgrade"
     today: date = field(default_factory=date.today)
     dist_files: tuple[str, ...] = ()  # post-upgrade: *.dpkg-dist files the upgrade left
+    news: tuple[NewsItem, ...] = ()  # NEWS.Debian entries of the new packages, newer than the installed ones
+    news_error: str = ""
     resuming: bool = False  # finishing a killed run: its dpkg state and stale lock are repaired, not blockers
 
     @property
@@ -466,6 +469,22 @@ def config(ctx: CheckContext) -> Finding | None:
         why = "; ".join(f"{c.role}: {c.skipped}" for c in skipped)
         return Finding(f"Could not try the configuration with the new version: {why}.", Severity.LOW)
     return None
+
+
+@check("packages.news", "Upgrade notes of the new packages (NEWS.Debian)", ("packages",), applies=_pre_major)
+def news(ctx: CheckContext) -> Finding | None:
+    if ctx.news_error:
+        return Finding(f"Could not read the new packages' upgrade notes: {ctx.news_error}", Severity.LOW)
+    if not ctx.news:
+        return None
+    named = sorted({f"{item.package} {item.version}" for item in ctx.news})
+    return Finding(
+        f"The maintainers wrote {len(ctx.news)} upgrade note(s) for what this host runs: {_listing(named)}. "
+        "Read them (below) before the upgrade; apt-listchanges shows the same.",
+        Severity.INFO,
+        remediations=tuple(_hint(f"{item.package} {item.version}: {item.text}") for item in ctx.news),
+        related=_packages(sorted({item.package for item in ctx.news})),
+    )
 
 
 # --------------------------------------------------------------------------- the level

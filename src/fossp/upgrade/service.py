@@ -26,6 +26,7 @@ from fossp.upgrade.checks import CheckContext, RoleInfo, run_checks
 from fossp.upgrade.facts import UpgradeFacts, gather_upgrade_facts
 from fossp.upgrade.migrations import plan_migrations
 from fossp.upgrade.model import ArchiveIndex, PackageEvent, Prediction, ReleaseInfo, SuiteSpec
+from fossp.upgrade.news import NewsItem
 from fossp.upgrade.releases import Target, resolve_target
 from fossp.upgrade.report import Report, now_stamp
 
@@ -134,6 +135,33 @@ def _debian_release_data(
     return spec, index, found, prediction, error, action
 
 
+#: Platform packages whose upgrade notes every server's administrator should read.
+PLATFORM_NEWS = ("openssh-server", "openssh-client", "systemd", "apt", "sudo", "libc6", "base-files")
+
+
+def news_packages(roles: tuple[RoleInfo, ...], facts: UpgradeFacts, index: ArchiveIndex) -> dict[str, str]:
+    """The installed packages whose NEWS.Debian matters: the roles' (with their sibling binaries
+    of the same source, e.g. nginx-common beside nginx) and the platform's."""
+    installed = facts.base.packages
+    role_packages = {p for role in roles for p in role.packages}
+    sources = {index.packages[p].source for p in role_packages if p in index.packages}
+    wanted = {p for p in installed if p in role_packages or p in PLATFORM_NEWS}
+    wanted |= {p for p in installed if p in index.packages and index.packages[p].source in sources}
+    return {name: installed[name] for name in sorted(wanted)}
+
+
+def _news(
+    spec: SuiteSpec, roles: tuple[RoleInfo, ...], facts: UpgradeFacts, index: ArchiveIndex, say: Say
+) -> tuple[tuple[NewsItem, ...], str]:
+    """The roles' and platform's upgrade notes; a failed download is reported, never fatal."""
+    from fossp.upgrade import news
+
+    try:
+        return tuple(news.fetch_news(spec, news_packages(roles, facts, index), say, index=index)), ""
+    except FosspError as error:
+        return (), error.message
+
+
 def _fedora_release_data(target: Target, facts: UpgradeFacts) -> list[PackageEvent]:
     from fossp.upgrade.recorded import recorded_events
 
@@ -179,11 +207,15 @@ async def collect(
     error = ""
     archive_info: tuple[ReleaseInfo, ...] = ()
     action: Action = "full-upgrade"
+    notes: tuple[NewsItem, ...] = ()
+    notes_error = ""
     if base.family is Family.DEBIAN:
-        spec, index, found, prediction, error, action = await asyncio.to_thread(
+        debian, index, found, prediction, error, action = await asyncio.to_thread(
             _debian_release_data, target, facts, request.refresh, say
         )
-        archive_info = index.releases
+        spec, archive_info = debian, index.releases
+        if target.level is Level.MAJOR and phase == "pre-upgrade":
+            notes, notes_error = await asyncio.to_thread(_news, debian, roles, facts, index, say)
     else:
         found = _fedora_release_data(target, facts)
     migrations = plan_migrations({r.name for r in roles}, family, found, facts)
@@ -203,6 +235,8 @@ async def collect(
         snapshot_capable=base.root_fs == "btrfs",
         rollback=request.rollback,
         phase=phase,
+        news=notes,
+        news_error=notes_error,
     )
     return Collected(context, action, spec)
 
