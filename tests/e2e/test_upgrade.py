@@ -124,9 +124,10 @@ def test_a_failed_upgrade_restores_debian_12_with_the_rows(major_hosts: list[Lab
     assert outcome["probes"] and all(p["ok"] for p in outcome["probes"])
     record = json.loads(ssh(host, "cat", "/var/lib/fossp/upgrade.json").stdout)
     assert record["finished"] and record["outcome"] == "rolled-back"
-    # The failed state is kept for inspection: its data copies sit beside the backup snapshot.
-    listed = ssh(host, "sh", "-c", "ls -d /.snapshots/*/data/* 2>/dev/null").stdout
-    assert "var%lib%postgresql" in listed
+    # The failed state is kept for inspection: its root in the backup snapshot, its data beside the live data.
+    assert outcome["backup_snapshot"] is not None
+    kept = ssh(host, "ls", "-d", f"/var/lib/postgresql.fossp-failed-{result['run_id']}").stdout.strip()
+    assert "15" in ssh(host, "ls", kept).stdout.split()  # the data as the failed upgrade left it
 
 
 def _record_step(host: LabHost) -> str:

@@ -430,7 +430,7 @@ def test_a_pending_reboot_names_its_packages() -> None:
 
 def test_no_btrfs_root_names_the_file_system_and_the_way_out() -> None:
     found = entry(context(facts=host(root_fs="xfs"), snapshot_capable=False), "filesystem.rollback")
-    assert "The root file system is xfs" in found.summary
+    assert "the root file system is xfs" in found.summary
     assert "--no-rollback" in str(found.detail.remediations[0].context)
 
 
@@ -601,7 +601,11 @@ def test_the_reboot_entry_is_information_after_the_upgrade() -> None:
 
 def test_a_point_release_too_far_says_what_is_served() -> None:
     found = entry(context(target=service_pack("12.13"), archive=ARCHIVE_12), "level.point-release")
-    assert found.summary == "12.13 is not released: the archive serves 12.12."
+    assert found.summary == (
+        "12.13 is not what the archive serves (12.12): a service pack brings the newest point release."
+    )
+    older = entry(context(target=service_pack("12.11"), archive=ARCHIVE_12), "level.point-release")
+    assert older.inhibitor  # FOSSP cannot stop at an older point release either
 
 
 def test_post_upgrade_dist_files_are_listed() -> None:
@@ -713,3 +717,10 @@ def test_notes_are_read_for_the_roles_their_siblings_and_the_platform() -> None:
     installed = {"nginx": "1.22", "nginx-common": "1.22", "curl": "7.88", "openssh-server": "1:9.2p1-2"}
     chosen = news_packages((RoleInfo("nginx", "FOSSP-WDSNG", None, ("nginx",)),), host(packages=installed), index)
     assert chosen == {"nginx": "1.22", "nginx-common": "1.22", "openssh-server": "1:9.2p1-2"}
+
+
+def test_a_btrfs_host_that_cannot_be_restored_is_inhibited_with_the_reason() -> None:
+    why = "runs on subvolume 256 (@rootfs) but the default subvolume is 5"
+    ctx = context(snapshot_capable=False, rollback_problem=why)
+    found = entry(ctx, "filesystem.rollback")
+    assert found.inhibitor and why in found.summary

@@ -20,6 +20,9 @@ app = new_app(
     "(major, service pack, interim fix) that restore the pre-upgrade snapshot on any failure."
 )
 
+#: One host's whole upgrade: three package steps of 1800 s and a reboot (--timeout host=S changes it).
+UPGRADE_HOST_BOUND = 3 * 1800.0 + 900.0
+
 ToOption = Annotated[
     str | None,
     typer.Option("--to", help="Target release: 13, trixie, debian-13 (major), 12 or 12.N (service pack)."),
@@ -240,7 +243,7 @@ def run(
 
     request = _request(to, level, package, config_check, refresh, rollback)
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    limits = {"host": UPGRADE_HOST_BOUND, **bounds(hosts, timeout)}
     _confirm(yes, f"upgrade {len(hosts)} host(s) ({to or level})?")
     run_id = new_run_id()
 
@@ -267,7 +270,10 @@ def _print_outcome(outcome: Any) -> None:
         out.print(f"  failure: {outcome.failure}", markup=False)
     if outcome.pre_snapshot is not None:
         post = f", post snapshot {outcome.post_snapshot}" if outcome.post_snapshot is not None else ""
-        out.print(f"  pre snapshot {outcome.pre_snapshot}{post}", markup=False)
+        kept = f", the failed state is snapshot {outcome.backup_snapshot}" if outcome.backup_snapshot else ""
+        out.print(f"  pre snapshot {outcome.pre_snapshot}{post}{kept}", markup=False)
+    for note in outcome.notes:
+        out.print(f"  note: {note}", markup=False)
     for line in outcome.migrations:
         out.print(f"  migrated: {line}", markup=False)
     for probe in outcome.probes:
@@ -295,7 +301,7 @@ def restore(
     from fossp.cli.snapshot_cmds import _confirm, _stop_if_refused
 
     hosts = target_hosts(target, inventory, become)
-    limits = bounds(hosts, timeout)
+    limits = {"host": UPGRADE_HOST_BOUND, **bounds(hosts, timeout)}
 
     async def preview(connector: Any, host: HostSpec, say: Any) -> Any:
         from fossp.upgrade.run import unfinished_upgrade
@@ -327,8 +333,16 @@ def _show_outcomes(results: list[HostResult], as_json: bool, run_id: str) -> Non
     outcomes = [r.value for r in results if r.ok and not _refused_value(r.value)]
     if as_json:
         from fossp.output import print_json
+        from fossp.upgrade.report import SCHEMA_VERSION
 
-        print_json({"run_id": run_id, "hosts": [o.summary() for o in outcomes], "errors": _errors(results)})
+        print_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "run_id": run_id,
+                "hosts": [o.summary() for o in outcomes],
+                "errors": _errors(results),
+            }
+        )
     else:
         for outcome in outcomes:
             _print_outcome(outcome)

@@ -74,12 +74,13 @@ def _upgrade_note(record_json: str | None) -> list[str]:
     from fossp.upgrade.record import UpgradeRecord
 
     record = UpgradeRecord.parse(record_json)
-    if record is None or record.finished:
+    if record is None or not record.pending:
         return []
-    return [
-        f"upgrade {record.run_id} to {record.target} stopped at step '{record.step}': "
-        f"`fossp upgrade run --to {record.to}` finishes it, `fossp upgrade restore` undoes it"
-    ]
+    stopped = f"upgrade {record.run_id} to {record.target} stopped at step '{record.step}'"
+    if record.step == "rollback":
+        return [f"{stopped}: `fossp upgrade restore` completes it"]
+    finish = record.command or f"fossp upgrade run --to {record.to}"
+    return [f"{stopped}: `{finish}` finishes it, `fossp upgrade restore` undoes it"]
 
 
 async def wait_for_package_managers(connector: Connector, facts: Facts, report: Callable[[str], None]) -> Facts:

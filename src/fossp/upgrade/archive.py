@@ -687,16 +687,20 @@ def download(spec: SuiteSpec, dpkg_status: bytes, action: Action, dest: Path) ->
     """
     index = ensure_index(spec)
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "partial").mkdir(exist_ok=True)
     prediction = simulate(spec, dpkg_status, action, index=index)
     what = f"download {_action_label(action)} from {spec.key}"
     argv = ["-y", "--download-only", *action_args(action)]
-    _apt_on_host(spec, dpkg_status, argv, what, DOWNLOAD_TIMEOUT, archives=dest)
-    debs = _downloaded(prediction, dest)
-    for stray in (dest / "partial").iterdir():  # a failed run's leftovers: apt-ftparchive would read them
-        if stray.is_file():
-            stray.unlink()
-    write_flat_index(dest)
+    # Hosts upgrading at once share ``dest``: one download and index rewrite at a time, so
+    # nobody's partial files are swept and no host reads a Packages newer than its Release.
+    with (dest.parent / f".{dest.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        (dest / "partial").mkdir(exist_ok=True)
+        _apt_on_host(spec, dpkg_status, argv, what, DOWNLOAD_TIMEOUT, archives=dest)
+        debs = _downloaded(prediction, dest)
+        for stray in (dest / "partial").iterdir():  # a failed run's leftovers: apt-ftparchive would read them
+            if stray.is_file():
+                stray.unlink()
+        write_flat_index(dest)
     return debs
 
 

@@ -65,6 +65,7 @@ class CheckContext:
     config_checks: tuple[ConfigCheck, ...] = ()
     archive: tuple[ReleaseInfo, ...] = ()
     snapshot_capable: bool = True  # a BTRFS root FOSSP can snapshot and restore
+    rollback_problem: str = ""  # why not, when the root is BTRFS but a restore would be refused
     rollback: bool = True
     phase: str = "pre-upgrade"
     today: date = field(default_factory=date.today)
@@ -197,15 +198,17 @@ def upgrade_in_progress(ctx: CheckContext) -> Finding | None:
     from fossp.upgrade.record import UpgradeRecord
 
     record = UpgradeRecord.parse(ctx.facts.record)
-    if record is None or record.finished:
+    if record is None or not record.pending:
         return None
+    if record.step == "rollback":
+        hint = "its rollback did not finish: complete it with `fossp upgrade restore`"
+    else:
+        hint = f"finish it with `{record.command or 'fossp upgrade run'}` or go back with `fossp upgrade restore`"
     return Finding(
         f"upgrade run {record.run_id} to {record.target} stopped at step '{record.step}' ({record.updated}).",
         Severity.HIGH,
         inhibitor=True,
-        remediations=(
-            _hint("finish it with `fossp upgrade run` (same target) or go back with `fossp upgrade restore`"),
-        ),
+        remediations=(_hint(hint),),
     )
 
 
@@ -227,9 +230,9 @@ def rollback_possible(ctx: CheckContext) -> Finding | None:
     if ctx.snapshot_capable:
         return None
     fs = ctx.facts.base.root_fs or "unknown"
+    why = ctx.rollback_problem or f"the root file system is {fs}, not BTRFS: FOSSP cannot snapshot it"
     return Finding(
-        f"The root file system is {fs}, not BTRFS: FOSSP cannot snapshot it, so a failed upgrade cannot be "
-        "rolled back.",
+        f"A failed upgrade could not be rolled back: {why}.",
         Severity.HIGH,
         inhibitor=ctx.rollback,
         remediations=(_hint("take a full backup and run with --no-rollback, or move the root to BTRFS"),),
@@ -506,10 +509,10 @@ def point_release(ctx: CheckContext) -> Finding | None:
     if wanted is None or not served:
         return None
     newest = max(served, key=lambda v: tuple(int(p) for p in v.split(".") if p.isdigit()))
-    if tuple(map(int, wanted.split("."))) <= tuple(map(int, newest.split("."))):
+    if wanted == newest:
         return None
     return Finding(
-        f"{wanted} is not released: the archive serves {newest}.",
+        f"{wanted} is not what the archive serves ({newest}): a service pack brings the newest point release.",
         Severity.HIGH,
         inhibitor=True,
         remediations=(_hint(f"upgrade to {newest} (--to {newest.split('.')[0]})"),),

@@ -34,6 +34,10 @@ class UpgradeRecord(BaseModel):
     post_snapshot: int | None = None
     data_snapshots: dict[str, str] = {}  # data subvolume -> its read-only copy
     migrations: list[str] = []  # migrations done, "postgresql 15 -> 17"
+    #: Write-ahead state of each data migration: "postgresql 15/main" -> "begun" | "done".
+    migration_steps: dict[str, str] = {}
+    data_restored: list[str] = []  # rollback: data subvolumes already put back
+    command: str = ""  # how to finish this run: "fossp upgrade run --to 13"
     history: list[str] = []  # "STEP at TIME"
 
     @classmethod
@@ -44,6 +48,16 @@ class UpgradeRecord(BaseModel):
             return cls.model_validate_json(text)
         except ValidationError:
             return None
+
+    @property
+    def applied_nothing(self) -> bool:
+        """Killed or failed before its download: no package changed, nothing to finish or undo."""
+        return self.step == "snapshot"
+
+    @property
+    def pending(self) -> bool:
+        """An upgrade that changed the host and did not end: the next command must say so."""
+        return not self.finished and not self.applied_nothing
 
     def at(self, step: str, **changes: object) -> UpgradeRecord:
         stamp = now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,25 +21,28 @@ from typing import Any
 from fossp.catalog.schema import Family
 from fossp.engine.backends import APT_ENV, APT_OPTIONS
 from fossp.engine.probes import ProbeResult, verify_role
-from fossp.engine.restore import lab_name, restore_locked
+from fossp.engine.recovery import wait_for_package_managers
+from fossp.engine.restore import check_restorable, lab_name, restore_locked, restore_method
 from fossp.engine.snapshot import (
     SNAPSHOTS_DIR,
     Snapshot,
     SnapshotFacts,
+    check_free_space,
     compare_packages,
     gather_snapshot_facts,
     snapshot_pair_post,
     take_snapshot,
 )
 from fossp.engine.state import HostLock, new_run_id, now, parse_state
-from fossp.errors import BadInput, Finding, FosspError
-from fossp.hosts.connector import Connector, HostError, open_connector
+from fossp.errors import BadInput, FosspError
+from fossp.hosts.connector import Connector, open_connector
 from fossp.hosts.facts import gather_facts
 from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import Timeouts
 from fossp.lifecycle.version import Level
 from fossp.upgrade.checks import RoleInfo
-from fossp.upgrade.facts import UPGRADE_RECORD, UpgradeFacts, gather_upgrade_facts
+from fossp.upgrade.facts import UPGRADE_RECORD, PgCluster, UpgradeFacts, gather_upgrade_facts
+from fossp.upgrade.migrations import PlannedMigration
 from fossp.upgrade.record import UpgradeRecord, save_record
 from fossp.upgrade.report import Report
 from fossp.upgrade.service import CheckRequest, Collected, build_report, collect, quiet
@@ -46,6 +50,8 @@ from fossp.upgrade.sources import SourceSwitch, archive_source_switch, lab_sourc
 
 Say = Callable[[str], None]
 LAB = "fossp-lab"
+#: How long a rebooting machine may take to answer SSH again.
+REBOOT_WAIT = 900.0
 DIST_FILES_SCRIPT = r'find /etc -xdev -name "*.dpkg-dist" -newermt "@$1" 2>/dev/null | sort'
 
 
@@ -72,6 +78,8 @@ class UpgradeOutcome:
     migrations: list[str] = field(default_factory=list)
     probes: list[ProbeResult] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    backup_snapshot: int | None = None  # a rollback's "before restore" snapshot: the failed state
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -88,7 +96,9 @@ class UpgradeOutcome:
             "failure": self.failure,
             "pre_snapshot": self.pre_snapshot,
             "post_snapshot": self.post_snapshot,
+            "backup_snapshot": self.backup_snapshot,
             "data_snapshots": self.data_snapshots,
+            "notes": self.notes,
             "migrations": self.migrations,
             "probes": [{"role": p.role, "name": p.name, "ok": p.ok, "output": p.output} for p in self.probes],
             "steps": self.steps,
@@ -113,6 +123,7 @@ class _Run:
     pre: Snapshot | None = None
     lock: HostLock | None = None
     units: list[str] = field(default_factory=list)  # the roles' units, stopped before the data goes back
+    resumed_at: str = ""  # the step a killed run had reached (resuming it)
     switch: SourceSwitch | None = None
     started: float = field(default_factory=time.time)
 
@@ -155,7 +166,9 @@ async def _snapshot_data(connector: Connector, facts: SnapshotFacts, pre: int) -
         await connector.check(["mkdir", "-p", f"{SNAPSHOTS_DIR}/{pre}/data"])
     for path in subvolumes:
         copy = _data_copy_path(pre, path)
-        await connector.check(["btrfs", "subvolume", "snapshot", "-r", path, copy])
+        # A copy a killed run made already is from the same moment (before the packages): kept.
+        script = '[ -e "$2" ] || btrfs subvolume snapshot -r "$1" "$2"'
+        await connector.check(["sh", "-c", script, "fossp-copy", path, copy])
         copies[path] = copy
     return copies
 
@@ -179,43 +192,52 @@ def _collected(run: _Run) -> Collected:
 async def _reboot(run: _Run) -> None:
     """Restart the host (``fossp lab restart`` for lab hosts) and connect again."""
     facts = run.snapfacts or await gather_snapshot_facts(run.connector)
+    if facts.container and facts.container != LAB:
+        raise UpgradeFailed(f"{run.spec.name}: a {facts.container} container cannot be rebooted by FOSSP")
+    boot = await _boot_id(run.connector)
     with contextlib.suppress(FosspError, OSError):
         await run.connector.close()
     if facts.container == LAB:
         from fossp.lab.hosts import restart
 
         await asyncio.to_thread(restart, [lab_name(run.spec.name)])
-    elif facts.container:
-        raise UpgradeFailed(f"{run.spec.name}: a {facts.container} container cannot be rebooted by FOSSP")
+        run.connector = await open_connector(run.spec, run.timeouts)
     else:
-        await _reboot_machine(run)
-    run.connector = await open_connector(run.spec, run.timeouts)
+        run.connector = await _reboot_machine(run, boot)
     if run.lock is not None:
         # /run/fossp (the lock) did not survive the reboot: take it again before going on.
         run.lock.connector = run.connector
         await run.lock.__aenter__()
 
 
-async def _reboot_machine(run: _Run) -> None:
-    """`systemctl reboot`, then wait (bounded by the host timeout) for sshd to answer with a new boot."""
-    before = (await run.connector.run(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.strip()
+async def _boot_id(connector: Connector) -> str:
+    return (await connector.check(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.strip()
+
+
+async def _reboot_machine(run: _Run, before: str) -> Connector:
+    """`systemctl reboot`, then wait (bounded by REBOOT_WAIT) for sshd to answer from a new boot."""
+    if run.spec.connection == "local":
+        raise UpgradeFailed(f"{run.spec.name}: FOSSP does not reboot the machine it runs on; reboot it yourself")
     connector = await open_connector(run.spec, run.timeouts)
     with contextlib.suppress(FosspError, OSError):
         await connector.run(["systemctl", "reboot"], timeout=10)
     with contextlib.suppress(FosspError, OSError):
         await connector.close()
-    deadline = time.monotonic() + run.timeouts.host
+    deadline = time.monotonic() + REBOOT_WAIT
     while time.monotonic() < deadline:
         await asyncio.sleep(5)
         try:
             probe = await open_connector(run.spec, run.timeouts)
         except (FosspError, OSError):
             continue
-        boot = (await probe.run(["cat", "/proc/sys/kernel/random/boot_id"])).stdout.strip()
-        await probe.close()
-        if boot and boot != before:
-            return
-    raise UpgradeFailed(f"{run.spec.name}: did not come back within {run.timeouts.host:.0f} s of the reboot")
+        try:
+            if await _boot_id(probe) not in ("", before):
+                return probe
+        except (FosspError, OSError):
+            pass  # sshd answered while the old system was still going down
+        with contextlib.suppress(FosspError, OSError):
+            await probe.close()
+    raise UpgradeFailed(f"{run.spec.name}: did not come back within {REBOOT_WAIT:.0f} s of the reboot")
 
 
 async def _verify(run: _Run) -> list[ProbeResult]:
@@ -274,22 +296,70 @@ async def _undo_download(run: _Run) -> None:
 async def _packages(run: _Run) -> None:
     collected = _collected(run)
     if collected.context.target.level is Level.MAJOR:
-        # The new release's apt first, as Debian's release notes advise, then everything.
-        await _ok(run.connector, _apt_action_argv("upgrade"), "apt-get upgrade", run.timeouts.packages)
+        # Debian's release notes: a minimal upgrade first (nothing new, nothing removed), then all.
+        minimal = [*APT_ENV, "APT_LISTCHANGES_FRONTEND=none", "apt-get", "upgrade", "--without-new-pkgs", *APT_OPTIONS]
+        await _ok(run.connector, minimal, "the minimal upgrade", run.timeouts.packages)
     await _ok(run.connector, _apt_action_argv(collected.action), "the package upgrade", run.timeouts.packages)
+    if collected.context.target.level is Level.MAJOR:
+        reached = (await run.connector.check(["cat", "/etc/debian_version"])).stdout.strip()
+        if reached.split(".")[0] != collected.context.target.release.version:
+            raise UpgradeFailed(
+                f"{run.spec.name}: the package upgrade left the host on {reached}, not "
+                f"{collected.context.target.label} (do its apt sources name the release?)"
+            )
+
+
+PG_DONE = "done"
+PG_BEGUN = "begun"
 
 
 async def _migrations(run: _Run) -> None:
-    facts = await gather_upgrade_facts(run.connector, await gather_facts(run.connector))
+    """Each data migration, write-ahead per cluster: begun is recorded first, done after checking."""
     for migration in _collected(run).context.migrations:
-        if migration.role == "postgresql" and any(c.version == migration.new for c in facts.pg_clusters):
-            run.outcome.migrations.append(f"{migration.role} {migration.old} -> {migration.new} (already done)")
-            continue
-        for argv in migration.commands:
-            run.say(f"{run.spec.name}: {' '.join(argv)}")
-            await _ok(run.connector, list(argv), f"migration of {migration.role}", run.timeouts.packages)
+        if migration.role == "postgresql":
+            await _migrate_postgresql(run, migration)
+        else:
+            for argv in migration.commands:
+                run.say(f"{run.spec.name}: {' '.join(argv)}")
+                await _ok(run.connector, list(argv), f"migration of {migration.role}", run.timeouts.packages)
         run.outcome.migrations.append(f"{migration.role} {migration.old} -> {migration.new}")
-    run.record = run.record.model_copy(update={"migrations": list(run.outcome.migrations)})
+    await _save(run, migrations=list(run.outcome.migrations))
+
+
+async def _clusters(run: _Run) -> dict[tuple[str, str], PgCluster]:
+    facts = await gather_upgrade_facts(run.connector, await gather_facts(run.connector))
+    return {(c.version, c.name): c for c in facts.pg_clusters}
+
+
+async def _migrate_postgresql(run: _Run, migration: PlannedMigration) -> None:
+    """pg_upgradecluster per cluster. A cluster of the new version that a killed run began is
+    dropped and made again; one FOSSP did not begin is never touched (the run stops)."""
+    for cluster in migration.clusters:
+        key = f"postgresql {migration.old}/{cluster}"
+        state = run.record.migration_steps.get(key)
+        if state == PG_DONE:
+            continue
+        existing = (await _clusters(run)).get((migration.new, cluster))
+        if existing is not None and state != PG_BEGUN:
+            raise UpgradeFailed(
+                f"{run.spec.name}: PostgreSQL cluster {migration.new}/{cluster} exists and FOSSP did not make it; "
+                "move it aside, then run again"
+            )
+        if existing is not None:
+            await _ok(run.connector, ["pg_dropcluster", "--stop", migration.new, cluster], "drop a half-made cluster")
+        await _save(run, migration_steps={**run.record.migration_steps, key: PG_BEGUN})
+        for argv in (argv for argv in migration.commands if cluster in argv):
+            run.say(f"{run.spec.name}: {' '.join(argv)}")
+            await _ok(run.connector, list(argv), f"migration of PostgreSQL {cluster}", run.timeouts.packages)
+        moved = (await _clusters(run)).get((migration.new, cluster))
+        if moved is None or moved.status != "online":
+            raise UpgradeFailed(f"{run.spec.name}: PostgreSQL {migration.new}/{cluster} is not online after the move")
+        await _save(run, migration_steps={**run.record.migration_steps, key: PG_DONE})
+
+
+async def _save(run: _Run, **changes: Any) -> None:
+    run.record = run.record.model_copy(update=changes)
+    await save_record(run.connector, run.record)
 
 
 async def _post_report(run: _Run) -> Report:
@@ -314,18 +384,32 @@ def upgrade_changes(before: UpgradeFacts, after: UpgradeFacts) -> dict[str, obje
     }
 
 
+#: Steps after which packages may have changed: a failure there is rolled back, never "nothing applied".
+APPLYING = ("packages", "migrations", "reboot", "verify")
+
+
 async def _forward(run: _Run) -> None:
-    try:
-        await _download(run)
-    except (FosspError, OSError) as error:
-        with contextlib.suppress(FosspError, OSError):
-            await _undo_download(run)
-        raise NothingApplied(error.message if isinstance(error, FosspError) else str(error)) from None
-    await run.step("packages")
-    await _packages(run)
-    await run.step("migrations")
+    if run.resumed_at not in APPLYING:
+        try:
+            await _download(run)
+        except (FosspError, OSError) as error:
+            with contextlib.suppress(FosspError, OSError):
+                await _undo_download(run)
+            raise NothingApplied(error.message if isinstance(error, FosspError) else str(error)) from None
+        if run.pre is not None and run.snapfacts is not None:
+            # The data copies are taken last before the packages change, so the fewest writes go aside.
+            data = await _snapshot_data(run.connector, run.snapfacts, run.pre.number)
+            run.outcome.data_snapshots = data
+            await run.step("packages", data_snapshots=data)
+        else:
+            await run.step("packages")
+    else:
+        await _download(run)  # a resumed run: sources and packages again (apt fetches only what is missing)
+    if run.resumed_at not in ("migrations", "reboot", "verify"):
+        await _packages(run)
+        await run.step("migrations")
     await _migrations(run)
-    if _collected(run).context.target.reboot:
+    if _collected(run).context.target.reboot and run.resumed_at != "verify":
         await run.step("reboot")
         await _reboot(run)
     await run.step("verify")
@@ -335,32 +419,104 @@ async def _forward(run: _Run) -> None:
         raise UpgradeFailed("; ".join(f"probe {p.role}/{p.name}: {p.output}" for p in failed))
 
 
-async def _roll_back(run: _Run, failure: str) -> None:
-    """Stop the roles, put the data copies back, restore the pre snapshot, restart, verify."""
-    pre = run.record.pre_snapshot
-    assert pre is not None
-    with contextlib.suppress(FosspError, OSError):
-        await run.step("rollback", failure=failure)
+SWAP_SCRIPT = r"""
+p=$1 c=$2 a=$3
+if [ ! -e "$p.fossp-new" ] && [ ! -e "$a" ]; then btrfs subvolume snapshot "$c" "$p.fossp-new" >&2 || exit 1; fi
+if [ -e "$p.fossp-new" ]; then
+  if [ -e "$p" ] && [ ! -e "$a" ]; then mv -T -- "$p" "$a" || exit 1; fi
+  mv -T -- "$p.fossp-new" "$p" || exit 1
+fi
+"""
+
+
+def aside_path(path: str, run_id: str) -> str:
+    """Where a rolled-back data subvolume is kept: beside it (a rename, never a copy)."""
+    return f"{path}.fossp-failed-{run_id}"
+
+
+async def _rollback_ready(run: _Run, pre: int) -> None:
+    """Everything a rollback needs, checked before anything stops (UpgradeFailed if not)."""
+    facts = await gather_snapshot_facts(run.connector)
+    try:
+        check_restorable(facts, pre)
+        restore_method(facts)
+        check_free_space(facts)
+    except FosspError as problem:
+        raise UpgradeFailed(f"{run.spec.name}: cannot restore snapshot {pre}: {problem.message}") from None
+    for path, copy in run.record.data_snapshots.items():
+        if path in run.record.data_restored:
+            continue
+        found = await run.connector.run(["test", "-d", copy])
+        if not found.ok:
+            raise UpgradeFailed(f"{run.spec.name}: the data copy {copy} of {path} is missing; nothing restored")
+
+
+async def _ensure_connected(run: _Run) -> None:
     try:
         await run.connector.run(["true"], timeout=15)
     except (FosspError, OSError):
         run.connector = await open_connector(run.spec, run.timeouts)
+        if run.lock is not None:
+            run.lock.connector = run.connector
+            await run.lock.__aenter__()
+
+
+async def _roll_back(run: _Run, failure: str) -> None:
+    """Check it can, stop the roles, restore the root snapshot, put the data copies back, restart, verify."""
+    pre = run.record.pre_snapshot
+    assert pre is not None
+    await _ensure_connected(run)
+    await run.step("rollback", failure=failure)
+    await _rollback_ready(run, pre)
     if run.units:
         await run.connector.run(["systemctl", "stop", *run.units], timeout=run.timeouts.command)
     outcome = await restore_locked(run.connector, pre, run.outcome.run_id)
-    failed_copy = f"{SNAPSHOTS_DIR}/{outcome.backup}/data"
-    if run.record.data_snapshots:
-        await run.connector.check(["mkdir", "-p", failed_copy])
+    run.outcome.backup_snapshot = outcome.backup
     for path, copy in run.record.data_snapshots.items():
-        aside = f"{failed_copy}/{path.strip('/').replace('/', '%')}"
-        await run.connector.check(["mv", "-T", "--", path, aside])
-        await run.connector.check(["btrfs", "subvolume", "snapshot", copy, path])
+        if path in run.record.data_restored:
+            continue
+        aside = aside_path(path, run.outcome.run_id)
+        await run.connector.check(["sh", "-c", SWAP_SCRIPT, "fossp-swap", path, copy, aside])
+        await _save(run, data_restored=[*run.record.data_restored, path])
     run.say(f"{run.spec.name}: restored snapshot {pre}; the failed state is snapshot {outcome.backup}")
     await _reboot(run)  # a restored root takes effect at the next start, whatever the level
     run.outcome.probes = await _verify(run)
+    unhealthy = [p for p in run.outcome.probes if p.ok is False]
     final = run.record.at("done", finished=True, outcome="rolled-back", failure=failure)
     run.record = final
     await save_record(run.connector, final)
+    if unhealthy:
+        run.outcome.failure += "; after the rollback: " + "; ".join(
+            f"probe {p.role}/{p.name}: {p.output}" for p in unhealthy
+        )
+        raise StillUnhealthy(run.outcome.failure)
+
+
+class StillUnhealthy(UpgradeFailed):
+    """The rollback finished, but a role's probe still fails."""
+
+
+async def _fail(run: _Run, failure: str, rollback: bool) -> None:
+    run.outcome.failure = failure
+    if not rollback or run.record.pre_snapshot is None:
+        run.outcome.status = "failed"
+        with contextlib.suppress(FosspError, OSError):
+            await _save(run, failure=failure, outcome="failed")
+        return
+    run.say(f"{run.spec.name}: failed ({failure}); restoring snapshot {run.record.pre_snapshot}")
+    try:
+        await _roll_back(run, failure)
+    except StillUnhealthy:
+        run.outcome.status = "rolled-back-unhealthy"
+        return
+    except (FosspError, OSError) as problem:
+        why = problem.message if isinstance(problem, FosspError) else str(problem)
+        run.outcome.status = "failed"
+        run.outcome.failure = f"{failure}; the rollback failed too: {why} (then: `fossp upgrade restore`)"
+        with contextlib.suppress(FosspError, OSError):
+            await _save(run, failure=run.outcome.failure)
+        return
+    run.outcome.status = "rolled-back"
 
 
 async def _run_steps(run: _Run, rollback: bool) -> None:
@@ -372,68 +528,65 @@ async def _run_steps(run: _Run, rollback: bool) -> None:
             await run.step("done", finished=True, outcome="nothing-applied", failure=run.outcome.failure)
         return
     except (FosspError, OSError) as error:
-        failure = error.message if isinstance(error, FosspError) else str(error)
-        run.outcome.failure = failure
-        if not rollback or run.pre is None:
-            run.outcome.status = "failed"
-            with contextlib.suppress(FosspError, OSError):
-                await save_record(
-                    run.connector, run.record.model_copy(update={"failure": failure, "outcome": "failed"})
-                )
-            return
-        run.say(f"{run.spec.name}: failed ({failure}); restoring snapshot {run.pre.number}")
-        try:
-            await _roll_back(run, failure)
-        except (FosspError, OSError) as problem:
-            why = problem.message if isinstance(problem, FosspError) else str(problem)
-            run.outcome.status = "failed"
-            run.outcome.failure = (
-                f"{failure}; the rollback failed too: {why} (restore snapshot {run.pre.number} by hand)"
-            )
-            with contextlib.suppress(FosspError, OSError):
-                await save_record(run.connector, run.record.model_copy(update={"failure": run.outcome.failure}))
-            return
-        run.outcome.status = "rolled-back"
+        await _fail(run, error.message if isinstance(error, FosspError) else str(error), rollback)
         return
-    run.outcome.post_report = await _post_report(run)
-    if run.pre is not None:
-        post = await snapshot_pair_post(
-            run.connector, run.pre, f"after upgrade to {run.record.target}", run.outcome.run_id, important=True
-        )
-        run.outcome.post_snapshot = post.number
-    await run.step("done", finished=True, outcome="upgraded", post_snapshot=run.outcome.post_snapshot)
+    await run.step("done", finished=True, outcome="upgraded")
     run.outcome.status = "upgraded"
+    try:  # the upgrade is done and verified: what follows only reports on it
+        run.outcome.post_report = await _post_report(run)
+        if run.pre is not None:
+            label = f"after upgrade to {run.record.target}"
+            post = await snapshot_pair_post(run.connector, run.pre, label, run.outcome.run_id, important=True)
+            run.outcome.post_snapshot = post.number
+            await _save(run, post_snapshot=post.number)
+    except (FosspError, OSError) as error:
+        run.outcome.notes.append(f"after the upgrade: {error.message if isinstance(error, FosspError) else error}")
 
 
 async def _start(run: _Run, resume: UpgradeRecord | None) -> None:
-    """Write the intent, then the snapshot pair's pre half and the data copies."""
+    """Write the intent, then the snapshot pair's pre half; or pick up a run that stopped."""
+    run.snapfacts = await gather_snapshot_facts(run.connector)
     if resume is not None:
-        run.record = resume
-        run.snapfacts = await gather_snapshot_facts(run.connector)
+        run.record, run.resumed_at = resume, resume.step
         run.pre = None if resume.pre_snapshot is None else run.snapfacts.snapshot(resume.pre_snapshot)
         run.outcome.pre_snapshot = resume.pre_snapshot
         run.outcome.data_snapshots = dict(resume.data_snapshots)
-        await _ok(run.connector, [*APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"], "dpkg")
+        base = await wait_for_package_managers(run.connector, await gather_facts(run.connector), run.say)
+        if base.dpkg_interrupted:
+            repair = [*APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"]
+            await _ok(run.connector, repair, "dpkg --configure -a", run.timeouts.packages)
         return
     await run.step("snapshot")
-    run.snapfacts = await gather_snapshot_facts(run.connector)
     if not run.snapfacts.btrfs:
+        await run.step("download")
         return
     label = run.record.target
     run.pre = await take_snapshot(
         run.connector, "pre", f"before upgrade to {label}", run.outcome.run_id, important=True, facts=run.snapfacts
     )
-    data = await _snapshot_data(run.connector, run.snapfacts, run.pre.number)
-    run.outcome.pre_snapshot, run.outcome.data_snapshots = run.pre.number, data
-    await run.step("download", pre_snapshot=run.pre.number, data_snapshots=data)
+    run.outcome.pre_snapshot = run.pre.number
+    await run.step("download", pre_snapshot=run.pre.number)
+
+
+def finish_command(request: CheckRequest) -> str:
+    """The command line that finishes a run of ``request`` (the record and the notes print it)."""
+    parts = ["fossp", "upgrade", "run"]
+    if request.to:
+        parts += ["--to", request.to]
+    if request.level:
+        parts += ["--level", request.level]
+    for name in request.packages:
+        parts += ["--package", name]
+    return " ".join(shlex.quote(part) for part in parts)
 
 
 async def upgrade_host(
     connector: Connector, spec: HostSpec, request: CheckRequest, say: Say = quiet, run_id: str | None = None
 ) -> UpgradeOutcome:
-    """The whole run on one host (see the module docstring); a failed step is in the outcome, not raised.
+    """The whole run on one host (see the module docstring); a failed step is in the outcome.
 
-    ``connector`` is the caller's (closed by it); one opened again after a reboot is closed here.
+    Bad input (a downgrade, a package no host has, a family FOSSP only reports on) is raised
+    before anything changes. ``connector`` is the caller's; one opened after a reboot is closed here.
     """
     started = time.perf_counter()
     run_id = run_id or new_run_id()
@@ -441,17 +594,24 @@ async def upgrade_host(
     run: _Run | None = None
     try:
         earlier = UpgradeRecord.parse((await connector.run(["cat", "--", UPGRADE_RECORD])).stdout)
-        if earlier is not None and not earlier.finished and earlier.source_release:
+        if earlier is not None and earlier.pending and earlier.step == "rollback":
+            raise BadInput(
+                f"{spec.name}: the rollback of upgrade {earlier.run_id} did not finish: run `fossp upgrade restore`"
+            )
+        if earlier is not None and earlier.pending and earlier.source_release:
             request = replace(request, installed=earlier.source_release)
         collected = await collect(connector, request, say)
         ctx = collected.context
+        if ctx.facts.base.family is not Family.DEBIAN:
+            raise BadInput(f"{spec.name}: `upgrade run` upgrades the Debian family; for this host use the report")
         resume = _resumable(earlier, ctx.target.label)
         if resume is not None:
             collected = replace(collected, context=replace(ctx, facts=replace(ctx.facts, record=None), resuming=True))
         report = build_report(collected, spec.name, run_id)
         outcome.target, outcome.pre_report = ctx.target.label, report
         if report.inhibited or report.errors:
-            outcome.failure = "the report has inhibitors (see it with `fossp upgrade check`): nothing changed"
+            what = "inhibitors" if report.inhibited else "checks that could not run"
+            outcome.failure = f"the report has {what} (see it with `fossp upgrade check`): nothing changed"
             return outcome
         if resume is None and ctx.prediction is not None and ctx.prediction.empty and not ctx.migrations:
             outcome.status = "nothing-to-do"
@@ -462,6 +622,7 @@ async def upgrade_host(
             level=ctx.target.level.value,
             to=ctx.target.release.version,
             source_release=ctx.facts.installed_release,
+            command=finish_command(request),
             started=now(),
             updated=now(),
         )
@@ -470,12 +631,17 @@ async def upgrade_host(
         run.lock = lock = HostLock(connector)
         async with lock:
             await _start(run, resume)
-            if run.snapfacts is None:
-                run.snapfacts = await gather_snapshot_facts(run.connector)
             await _run_steps(run, request.rollback)
+    except BadInput:
+        if outcome.steps:
+            raise UpgradeFailed(f"{spec.name}: refused after the run began") from None
+        raise
     except FosspError as error:
         outcome.failure = outcome.failure or error.message
         outcome.status = "failed" if outcome.steps else "refused"
+        if run is not None and run.record.step == "snapshot":
+            with contextlib.suppress(FosspError, OSError):
+                await run.step("snapshot", finished=True, outcome="nothing-applied", failure=error.message)
     finally:
         if run is not None and run.connector is not connector:
             with contextlib.suppress(FosspError, OSError):
@@ -485,19 +651,10 @@ async def upgrade_host(
 
 
 def _resumable(record: UpgradeRecord | None, label: str) -> UpgradeRecord | None:
-    """An unfinished run to the same target is finished rather than started again."""
-    if record is None or record.finished or record.target != label:
+    """An unfinished run to the same target that changed the host is finished, not started again."""
+    if record is None or not record.pending or record.target != label:
         return None
     return record
-
-
-def raise_for(outcomes: list[UpgradeOutcome]) -> None:
-    bad = [o for o in outcomes if not o.ok]
-    if bad:
-        raise Finding("; ".join(f"{o.host}: {o.status}: {o.failure}" for o in bad))
-
-
-__all__ = ["HostError", "UpgradeFailed", "UpgradeOutcome", "raise_for", "upgrade_host"]
 
 
 async def unfinished_upgrade(connector: Connector) -> UpgradeRecord:
@@ -506,12 +663,15 @@ async def unfinished_upgrade(connector: Connector) -> UpgradeRecord:
     record = UpgradeRecord.parse(facts.record)
     if record is None:
         raise BadInput(f"{connector.name}: no upgrade record: nothing to restore (see `fossp snapshot list`)")
-    if record.finished:
-        back = f"`fossp restore {record.pre_snapshot}` (it keeps the data subvolumes)" if record.pre_snapshot else ""
-        raise BadInput(
-            f"{connector.name}: upgrade {record.run_id} finished ({record.outcome}); nothing to restore"
-            + (f"; to go back anyway: {back}" if back else "")
-        )
+    if not record.pending:
+        back = ""
+        if record.pre_snapshot and record.outcome == "upgraded":
+            back = (
+                f"; `fossp restore {record.pre_snapshot}` brings back the system but keeps the data as migrated "
+                "(restore the data copies beside that snapshot by hand)"
+            )
+        ended = record.outcome or record.step
+        raise BadInput(f"{connector.name}: upgrade {record.run_id} ended ({ended}): nothing to restore{back}")
     if record.pre_snapshot is None:
         raise BadInput(f"{connector.name}: upgrade {record.run_id} took no snapshot (root not BTRFS): restore by hand")
     return record
@@ -532,8 +692,11 @@ async def restore_upgrade(connector: Connector, spec: HostSpec, say: Say = quiet
     try:
         async with lock:
             run.snapfacts = await gather_snapshot_facts(connector)
-            await _roll_back(run, record.failure or "restored by `fossp upgrade restore`")
-        outcome.status = "rolled-back"
+            try:
+                await _roll_back(run, record.failure or "restored by `fossp upgrade restore`")
+                outcome.status = "rolled-back"
+            except StillUnhealthy:
+                outcome.status = "rolled-back-unhealthy"
     finally:
         if run.connector is not connector:
             with contextlib.suppress(FosspError, OSError):

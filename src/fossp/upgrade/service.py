@@ -219,6 +219,7 @@ async def collect(
     else:
         found = _fedora_release_data(target, facts)
     migrations = plan_migrations({r.name for r in roles}, family, found, facts)
+    problem = await rollback_problem(connector) if base.root_fs == "btrfs" and phase == "pre-upgrade" else ""
     config: tuple[object, ...] = ()
     if request.config_checks and spec is not None and target.level is Level.MAJOR and phase == "pre-upgrade":
         config = await _config_checks(connector, spec, roles, family, say)
@@ -232,13 +233,34 @@ async def collect(
         migrations=tuple(migrations),
         config_checks=config,  # type: ignore[arg-type]
         archive=archive_info,
-        snapshot_capable=base.root_fs == "btrfs",
+        snapshot_capable=base.root_fs == "btrfs" and not problem,
+        rollback_problem=problem,
         rollback=request.rollback,
         phase=phase,
         news=notes,
         news_error=notes_error,
     )
     return Collected(context, action, spec)
+
+
+async def rollback_problem(connector: Connector) -> str:
+    """Why a restore of this BTRFS host would be refused ("" when it would work): asked before
+    the upgrade changes anything, never found out during a rollback."""
+    from fossp.engine.restore import restore_method
+    from fossp.engine.snapshot import gather_snapshot_facts
+
+    facts = await gather_snapshot_facts(connector)
+    try:
+        restore_method(facts)
+    except BadInput as refusal:
+        return refusal.message.removesuffix("; nothing changed")
+    paths = [s.path for s in facts.subvolumes if not s.path.startswith("/.snapshots")]
+    if paths:
+        script = 'for p; do mountpoint -q "$p" && echo "$p"; done; true'
+        mounted = (await connector.run(["sh", "-c", script, "fossp-mounts", *paths])).stdout.split()
+        if mounted:
+            return f"data subvolume(s) {', '.join(mounted)} are mounted on their own, so they cannot be swapped back"
+    return ""
 
 
 def build_report(collected: Collected, host: str, run_id: str | None = None) -> Report:
