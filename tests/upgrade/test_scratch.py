@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import io
+import json
 import os
 import re
+import secrets
 import shutil
+import socket
 import stat
 import subprocess
 import tarfile
@@ -28,6 +31,7 @@ from fossp.upgrade.scratch import (
     extract_members,
     host_tar_argv,
     load_config_checks,
+    loadable_member,
     member_name,
     read_host_archive,
     run_config_checks,
@@ -42,6 +46,7 @@ DEBIAN_13 = SuiteSpec(
     ),
 )
 CHECKERS = ["nginx", "bind9", "bind9-utils"]
+NGINX_WRITABLE = "writable: [/run, /var/lib/nginx, /var/log/nginx]"  # as in the data file
 SSL_ON_SITE = """\
 server {
     listen 443;
@@ -258,6 +263,82 @@ def test_roles_without_a_checker_are_left_out_and_other_families_skipped(
     assert not (tmp_path / "scratch").exists()  # nothing was built for an archive that is refused
 
 
+# -- the checkers' sandbox: host-supplied code, privileges, isolation ---------------
+
+
+@pytest.mark.parametrize(
+    ("info", "data", "why"),
+    [
+        (_info("etc/nginx/evil.so"), b"not even an ELF file", "is named *.so"),
+        (_info("etc/nginx/libx.so.1.2"), b"x", "is named *.so.*"),
+        (_info("etc/haproxy/filter.lua"), b"core.Info('hi')", "is named *.lua"),
+        (_info("etc/haproxy/filter.LUAC"), b"x", "is named *.luac"),
+        (_info("etc/nginx/modules-enabled/x.so", tarfile.SYMTYPE, "/usr/lib/nginx/modules/x.so"), None, "*.so"),
+        (_info("etc/kea/hook.conf"), b"\x7fELF\x02\x01\x01" + bytes(64), "is an ELF file"),
+        (_info("etc/haproxy/script.txt"), b"\x1bLuaT\x00", "is compiled Lua"),
+    ],
+)
+def test_code_a_checker_could_load_is_recognised(info: tarfile.TarInfo, data: bytes | None, why: str) -> None:
+    host = read_host_archive(_tar((info, data)))
+    ((_, member),) = host.members
+    assert why in (loadable_member(host, member) or "")
+
+
+def test_configuration_is_not_mistaken_for_code() -> None:
+    host = read_host_archive(
+        _tar(
+            (_info("etc/apache2", tarfile.DIRTYPE), None),
+            (_info("etc/apache2/mods-available/so.load"), b"LoadModule so_module x\n"),
+            (_info("etc/apache2/mods-enabled/ssl.load", tarfile.SYMTYPE, "../mods-available/ssl.load"), None),
+            (_info("etc/nginx/nginx.conf"), b"load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n"),
+            (_info("etc/dhcp/dhclient-exit-hooks.d/rfc3442"), b"#!/bin/sh\n"),  # dhcpd never runs these
+            (_info("etc/bind/db.empty"), b""),
+        )
+    )
+    assert [loadable_member(host, member) for _, member in host.members] == [None] * 6
+
+
+def test_the_sandbox_argv_drops_root_and_cuts_the_network() -> None:
+    argv = scratch.sandbox_argv(Path("/scratch/merged"), ["nginx", "-t"], timeout=60)
+    assert argv[0] == "unshare" and argv[-3:] == ["/scratch/merged", "nginx", "-t"]
+    unshare = argv[: argv.index("--")]
+    assert {"--net", "--pid", "--ipc", "--uts", "--mount", "--fork", "--kill-child"} <= set(unshare)
+    assert not [flag for flag in unshare if flag.startswith(("--user", "--map"))]  # no root mapped to root
+    tools = [arg for arg in argv if arg in ("/bin/sh", "timeout", "prlimit", "setpriv", "chroot")]
+    assert tools == ["/bin/sh", "timeout", "prlimit", "setpriv", "chroot"]  # chroot last: it drops root
+    chroot = argv[argv.index("chroot") :]
+    assert f"--userspec={scratch.CHECKER_UID}:{scratch.CHECKER_GID}" in chroot and scratch.CHECKER_UID != 0
+    assert f"--groups={scratch.CHECKER_GID}" in chroot
+    setpriv = argv[argv.index("setpriv") : argv.index("chroot")]
+    assert "--no-new-privs" in setpriv and "--bounding-set=-all,+setuid,+setgid,+sys_chroot" in setpriv
+    prlimit = argv[argv.index("prlimit") : argv.index("setpriv")]
+    assert {"--cpu=60", "--core=0", f"--as={1 << 30}", f"--fsize={64 << 20}"} <= set(prlimit)
+    assert any(arg.startswith("--nproc=") for arg in prlimit)
+
+
+def test_kept_files_must_be_inside_the_checked_paths(tmp_path: Path) -> None:
+    table = load_config_checks()
+    assert table["httpd"][Family.DEBIAN].keep == ["/etc/apache2/envvars"]
+    path = tmp_path / "config_checks.yaml"
+    path.write_text(
+        "httpd:\n  debian: {packages: [apache2], paths: [/etc/apache2], command: [apache2ctl, configtest],"
+        " keep: [/etc/apache2-other/envvars]}\n"
+    )
+    with pytest.raises(CatalogError, match="'/etc/apache2-other/envvars' is not inside one of the paths"):
+        load_config_checks(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to another uid needs root")
+def test_extracted_files_belong_to_the_checker_and_it_can_read_them(tmp_path: Path) -> None:
+    key = _info("etc/bind/rndc.key")
+    key.mode = 0o040  # root reads it on the host whatever its mode
+    host = read_host_archive(_tar((_info("etc/bind", tarfile.DIRTYPE), None), (key, b"key")))
+    extract_members(host, host.members, tmp_path, owner=(12345, 23456))
+    info = (tmp_path / "etc/bind/rndc.key").stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (12345, 23456, 0o440)
+    assert (tmp_path / "etc/bind").stat().st_uid == 12345
+
+
 # -- real scratch roots (root, network) ---------------------------------------------
 
 
@@ -389,7 +470,7 @@ def test_a_package_missing_in_the_target_skips_only_its_role(
 ) -> None:
     checks = tmp_path / "config_checks.yaml"
     checks.write_text(
-        "nginx:\n  debian: {packages: [nginx], paths: [/etc/nginx], command: [nginx, -t]}\n"
+        f"nginx:\n  debian: {{packages: [nginx], paths: [/etc/nginx], command: [nginx, -t], {NGINX_WRITABLE}}}\n"
         "bind:\n  debian: {packages: [fossp-no-such-package], paths: [/etc/bind], command: [named-checkconf]}\n"
     )
     monkeypatch.setattr(scratch, "CHECKS_FILE", checks)
@@ -467,3 +548,107 @@ def test_a_failed_build_leaves_nothing_half_made(tmp_path: Path, monkeypatch: py
         scratch_root(unreachable, ["nginx"])
     assert sorted(p.name for p in (tmp_path / "debian-13").iterdir()) == ["lock"]
     assert [p for p in _mount_points() if p.startswith(str(tmp_path))] == []
+
+
+# -- the sandbox, for real -----------------------------------------------------------
+
+
+def _probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: Path, command: list[str]) -> ConfigCheck:
+    """Run ``command`` as if it were the nginx role's checker (a test-only data file), with ``host``'s /etc/nginx."""
+    checks = tmp_path / "probe.yaml"
+    checks.write_text(f"nginx:\n  debian: {{packages: [nginx], paths: [/etc/nginx], command: {json.dumps(command)}}}\n")
+    monkeypatch.setattr(scratch, "CHECKS_FILE", checks)
+    (result,) = run_config_checks(DEBIAN_13, ["nginx"], "debian", _host_files(host, ["nginx"]))
+    assert not result.skipped, result
+    return result
+
+
+@lab
+def test_the_checker_is_not_root_and_cannot_leave_its_root(
+    trixie: Path, bookworm_etc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = (
+        "id -u; id -G; setpriv --dump | grep no_new_privs;"
+        " chroot / true || echo no-chroot;"  # CAP_SYS_CHROOT is what a chroot escape needs
+        " cat /etc/shadow || echo no-shadow;"  # root:shadow 0640: no DAC override either
+        " unshare --user --map-root-user true || echo no-user-namespace;"  # the other way to CAP_SYS_CHROOT
+        f" kill -0 {os.getpid()} || echo no-controller-process;"  # another PID namespace
+        " stat --file-system --format=%b:%S /;"  # an overlay's size is its upper layer's: the tmpfs
+        " ulimit -v; ulimit -t; ulimit -c; ulimit -f"
+    )
+    result = _probe(tmp_path, monkeypatch, bookworm_etc, ["bash", "-c", script])
+    lines = result.output.splitlines()
+    uid = str(scratch.CHECKER_UID)
+    assert lines[:3] == [uid, str(scratch.CHECKER_GID), "no_new_privs: 1"], result.output
+    assert "no-chroot" in lines and "Operation not permitted" in result.output
+    assert "no-shadow" in lines and "Permission denied" in result.output
+    assert "no-user-namespace" in lines
+    assert "no-controller-process" in lines and "No such process" in result.output
+    blocks, size = lines[-5].split(":")
+    assert int(blocks) * int(size) == 256 << 20  # what a check may write in all
+    assert lines[-4:] == [str((1 << 30) // 1024), "60", "0", str((64 << 20) // 1024)]  # bash counts KiB
+
+
+@lab
+def test_the_checker_has_no_network(
+    trixie: Path, bookworm_etc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        script = f"echo > /dev/tcp/127.0.0.1/{port} && echo reached-the-controller; getent hosts deb.debian.org"
+        result = _probe(tmp_path, monkeypatch, bookworm_etc, ["bash", "-c", script])
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody came: the checker's 127.0.0.1 is not the controller's
+    assert not result.ok and "reached-the-controller" not in result.output
+    assert "Network is unreachable" in result.output
+
+
+@lab
+def test_nginx_binds_its_listen_addresses_in_its_own_network(trixie: Path, bookworm_etc: Path, tmp_path: Path) -> None:
+    """Unprivileged, nginx -t still binds port 80 and the host's own addresses: only in its empty namespace."""
+    host = _copy(bookworm_etc, tmp_path)
+    (host / "etc/nginx/conf.d/addresses.conf").write_text(
+        "server { listen 192.0.2.5:443; listen [2001:db8::5]:80; listen 127.0.0.1:25; server_name x; }\n"
+    )
+    controller = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()
+    (result,) = run_config_checks(DEBIAN_13, ["nginx"], "debian", _host_files(host, ["nginx"]))
+    assert result.ok, result
+    assert Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text() == controller
+
+
+@lab
+def test_a_host_module_is_refused_before_anything_is_extracted(
+    trixie: Path, bookworm_etc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_root(*args: object) -> None:
+        raise AssertionError("a root was made for a host archive with code in it")
+
+    monkeypatch.setattr(scratch, "_pristine", no_root)
+    elf = Path("/bin/true").read_bytes()
+    host = _copy(bookworm_etc, tmp_path)
+    (host / "etc/nginx/modules-enabled/99-evil.conf").write_text("load_module /etc/nginx/evil.so;\n")
+    (host / "etc/nginx/evil.so").write_bytes(elf)
+    (result,) = run_config_checks(DEBIAN_13, ["nginx"], "debian", _host_files(host, ["nginx"]))
+    assert not result.ok and "the host's /etc/nginx/evil.so is named *.so" in result.skipped
+    (host / "etc/nginx/evil.so").rename(host / "etc/nginx/evil.conf")  # the name is not what makes it code
+    (host / "etc/nginx/modules-enabled/99-evil.conf").write_text("load_module /etc/nginx/evil.conf;\n")
+    (result,) = run_config_checks(DEBIAN_13, ["nginx"], "debian", _host_files(host, ["nginx"]))
+    assert not result.ok and "the host's /etc/nginx/evil.conf is an ELF file" in result.skipped
+
+
+@lab
+def test_the_hosts_apache_envvars_is_never_run(trixie: Path, tmp_path: Path) -> None:
+    """apache2ctl sources envvars: the check uses the target's own, the host's shell code never runs."""
+    root = scratch_root(DEBIAN_13, [*CHECKERS, "apache2"])
+    host = tmp_path / "host"
+    shutil.copytree(root / "etc/apache2", host / "etc/apache2", symlinks=True)  # a configured apache2
+    marker = f"fossp-pwned-{secrets.token_hex(8)}"
+    envvars = host / "etc/apache2/envvars"
+    envvars.write_text(f"echo {marker}\ntouch /tmp/{marker}\n" + envvars.read_text())
+    (result,) = run_config_checks(DEBIAN_13, ["httpd"], "debian", _host_files(host, ["httpd"]))
+    assert result.ok and "Syntax OK" in result.output, result  # Debian's envvars was there
+    assert marker not in result.output
+    assert not Path(f"/tmp/{marker}").exists()

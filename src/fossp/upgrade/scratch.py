@@ -15,16 +15,17 @@
   not upgraded: delete ``SCRATCH_ROOT/<key>`` to start from the archive's current
   state). A ``lock`` file (flock) serialises builds; checks hold it shared so the root
   never changes under a running check;
-- each check mounts an overlayfs (lower: the scratch root, upper and work in a fresh
-  ``checks/<role>-*`` folder) so it starts from the pristine root; where overlayfs
-  cannot be mounted (an upper folder on a file system overlayfs refuses, a kernel
-  without it) the root is copied per check with ``cp -a --reflink=auto`` instead
-  (slower, same result; ``report`` says so). overlayfs was verified on the development
-  controller (Linux 6.18, ext4). The role's paths are removed from the merged root and
-  the host's copy is extracted in their place (the host's configuration is what the new
-  version will read: merging it over the package's files would, for example, bring back
-  Debian's default site that FOSSP's nginx recipe deletes, and make ``nginx -t`` fail
-  on a duplicate default server the host does not have);
+- each check mounts an overlayfs (lower: the scratch root; upper and work on a tmpfs of
+  its own, 256 MiB and 65536 inodes, in a fresh ``checks/<role>-*`` folder; ``nosuid``)
+  so it starts from the pristine root, and the host's copy never reaches a disk; where
+  overlayfs cannot be mounted (a kernel without it) the root is copied per check with
+  ``cp -a --reflink=auto`` instead (slower, same result, but no size cap; ``report``
+  says so). overlayfs was verified on the development controller (Linux 6.18, ext4).
+  The role's paths are removed from the merged root and the host's copy is extracted in
+  their place (the host's configuration is what the new version will read: merging it
+  over the package's files would, for example, bring back Debian's default site that
+  FOSSP's nginx recipe deletes, and make ``nginx -t`` fail on a duplicate default
+  server the host does not have);
 - the host's archive is validated member by member (absolute names, ``..``, device
   files and FIFOs are refused; a hard link only to a member extracted before it) and extracted
   by this module, not by ``tarfile.extractall``: symbolic links are kept as written
@@ -33,11 +34,64 @@
   whose parent is a link is refused and an existing entry is replaced, never opened.
   Python 3.11's ``tarfile`` 'data' filter (present since 3.11.4) is not used because it
   refuses every absolute link, and its 'tar' filter resolves links against the
-  controller's own file system. Files are owned by root; set-id bits are dropped;
-- the checker runs in a chroot of the merged root with a clean environment, stdin from
-  /dev/null, 60 s timeout (its whole process group is killed), output captured; the
-  overlay is unmounted in ``finally`` (lazily if busy) and the check folder, which held
-  a copy of the host's configuration (keys included), is deleted.
+  controller's own file system. Files are owned by the checker's uid (``CHECKER_UID``),
+  who can read all of them as root does on the host; set-id bits are dropped;
+- host-supplied code is refused before anything is mounted: a role whose files include
+  a member named ``*.so``, ``*.so.*``, ``*.lua`` or ``*.luac``, or a file that is ELF or
+  compiled Lua whatever its name (``load_module``, ``LoadModule``, ``lua-load``, kea's
+  ``hooks-libraries`` and BIND's ``plugin`` would load it), is skipped with the file's
+  name (``loadable_member``). Files the checker executes as scripts are never the
+  host's: the data file's ``keep`` (``/etc/apache2/envvars``, which ``apache2ctl``
+  sources) are put back from the scratch root after the extraction;
+- the checker runs isolated and unprivileged (``sandbox_argv``), output captured, stdin
+  from /dev/null, a clean environment, 60 s timeout; the overlay is unmounted in
+  ``finally`` (lazily if busy) and the check folder, which held a copy of the host's
+  configuration (keys included), is deleted.
+
+The sandbox. Root escapes a chroot at will, and the controller holds the fleet's SSH
+keys, so the checker must not be root, nor able to become root again, nor reach the
+network. The real root mounts the overlay and puts the files in place; then
+``unshare`` makes new mount, network, PID, IPC and UTS namespaces, and ``chroot
+--userspec`` enters the root as its last privileged act and switches to
+``CHECKER_UID``/``CHECKER_GID`` (an unallocated id, 2000000000, with no other group),
+which clears every capability. Before it, ``setpriv --no-new-privs`` (set-uid binaries
+and file capabilities of the scratch root give nothing back; the overlay is ``nosuid``
+too) cuts the bounding set to what ``chroot`` needs, and ``prlimit`` caps each process
+(1 GiB of address space, 60 s of CPU, 64 MiB files, 1024 open files, no core dumps)
+and the uid's processes (64 plus 2 per CPU). The PID namespace's first process is a
+root ``/bin/sh`` outside the chroot that only waits (the checker, another uid, cannot
+signal it): when it ends, after the checker or killed with its process group on a
+timeout, the kernel kills whatever the checker left behind; ``timeout`` kills the
+checker 5 s after ``CHECK_TIMEOUT`` even if this Python process is gone.
+Unprivileged checkers need two things root had: writable run, log and temporary
+folders (the data file's ``writable``, given to the checker's uid in the throwaway
+root: nginx's pid file, temporary folders and error log, apache2ctl's run and lock
+folders), and binding the ports and addresses of ``listen`` lines, which ``nginx -t``
+does: the shell lets unprivileged processes bind any port and foreign addresses
+(``ip_unprivileged_port_start=0``, ``ip_nonlocal_bind=1``) in the new, empty network
+namespace only, which also means ``listen 192.0.2.5:443`` no longer fails for the
+controller's lack of that address, nor ``listen 80`` for a port in use on it. No
+``/proc`` or ``/sys`` is mounted in the root; every checker of the data file ran
+without them. All of it is util-linux and coreutils, present on Debian 12; a check is
+skipped when one is missing.
+
+Why not a user namespace (``unshare --user --map-root-user``)? Run by root, it maps
+root to root: the checker would be uid 0 again for every file on the controller, with
+``CAP_SYS_CHROOT`` in its namespace to leave the chroot. Mapping it to an unprivileged
+uid instead needs ``newuidmap`` or writing ``uid_map`` from outside, and the root's
+files (owned by the real root, unmapped inside) would still need giving away as here.
+The plain unprivileged uid is simpler and gives nothing to escalate with; and being
+chrooted, the checker cannot make a user namespace of its own (the kernel refuses it
+to a chrooted process).
+
+Limits: the kernel is shared (a kernel exploit escapes this as any container); the
+checker still reads, as a plain text configuration, Lua or other code with a harmless
+name and content (``lua-load /etc/haproxy/x.cfg`` runs it, unprivileged and offline);
+with no network and no DNS, names in the configuration that the scratch root's
+``/etc/hosts`` does not have (an nginx ``proxy_pass`` or haproxy ``server`` host name)
+fail the check, naming the host; there is no cgroup, so memory is capped per process,
+not in all (a checker's processes together may use up to their count times 1 GiB);
+and the controller's host name is visible (UTS namespace copied, not changed).
 
 Only the Debian family has scratch roots (debootstrap and apt sources); Fedora checks
 are described in the data file and come back skipped. The checked configuration is the
@@ -51,18 +105,21 @@ Measured on the development controller (2 CPUs, ext4, deb.debian.org, Debian 13 
   decides); installing nginx, bind9 and bind9-utils into it (apt-get update included):
   4-5 s, 206 MB in all; apache2, haproxy, kea-dhcp4-server and isc-dhcp-server on top: 6 s;
 - a warm ``scratch_root`` (nothing to install, no network): ~2 ms;
-- one check (overlay mount, extraction, checker, unmount, cleanup): ~30 ms; nginx and
-  bind in one ``run_config_checks``: ~55 ms; the ``cp -a`` fallback: 1-5 s per check
-  (ext4 has no reflinks, so it is a full copy).
+- one check (tmpfs and overlay mounts, extraction, sandboxed checker, unmounts,
+  cleanup): ~40 ms; nginx and bind in one ``run_config_checks``: 80-95 ms (~55 ms
+  before the sandbox); all six Debian checkers: ~0.33 s; the ``cp -a`` fallback: 1-5 s
+  per check (ext4 has no reflinks, so it is a full copy).
 
-Trixie's own default configuration passes each Debian checker in the data file
-(``apache2ctl configtest`` warns that it cannot resolve the controller's host name).
+Trixie's own default configuration passes each Debian checker in the data file, in the
+sandbox (``apache2ctl configtest`` warns that it cannot resolve the host name, nginx
+that its ``user`` directive is ignored without root: warnings, not failures).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import fnmatch
 import io
 import json
 import os
@@ -79,7 +136,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
-from pydantic import Field, RootModel, StringConstraints, field_validator
+from pydantic import Field, RootModel, StringConstraints, ValidationInfo, field_validator
 
 from fossp.catalog.loader import DATA_DIR, CatalogError, parse_model, read_yaml
 from fossp.catalog.schema import Family, PackageName, Strict
@@ -96,14 +153,32 @@ LISTS_MAX_AGE = 6 * 3600.0  # apt-get update before an install when the lists ar
 OUTPUT_LIMIT = 2000
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHROOT_ENV = {"PATH": PATH, "LC_ALL": "C.UTF-8", "HOME": "/root", "TERM": "dumb"}
+CHECK_ENV = {**CHROOT_ENV, "HOME": "/"}
+# The checkers' sandbox (sandbox_argv): an unallocated uid and gid of its own (not nobody's:
+# RLIMIT_NPROC counts every process of a uid, and nobody's files and daemons are not the
+# checker's business), and the limits given to it.
+CHECKER_UID = CHECKER_GID = 2_000_000_000
+CHECK_ADDRESS_SPACE = 1 << 30  # per process; every checker of the data file runs in 128 MiB
+CHECK_NPROC = 64  # plus 2 per CPU: kea-dhcp4 -t starts threads per CPU (5 tasks with 2 CPUs)
+CHECK_FILE_SIZE = 64 << 20
+CHECK_OPEN_FILES = 1024
+CHECK_TMPFS = "size=256m,nr_inodes=65536"  # the overlay's upper layer: what a check may write in all
+SANDBOX_INIT = (
+    "{ echo 0 >/proc/sys/net/ipv4/ip_unprivileged_port_start; echo 1 >/proc/sys/net/ipv4/ip_nonlocal_bind;"
+    ' echo 1 >/proc/sys/net/ipv6/ip_nonlocal_bind; } 2>/dev/null; "$@"'
+)
+SANDBOX_TOOLS = ("unshare", "timeout", "prlimit", "setpriv", "chroot")
 APT_ENV = {**CHROOT_ENV, "DEBIAN_FRONTEND": "noninteractive", "DEBCONF_NONINTERACTIVE_SEEN": "true"}
 SOURCES_FILE = "etc/apt/sources.list.d/fossp-scratch.sources"
 POLICY_RC_D = "#!/bin/sh\n# fossp scratch root: packages are installed, their services never started.\nexit 101\n"
 APT_CONF = 'APT::Install-Recommends "false";\nAcquire::Languages "none";\nDpkg::Use-Pty "false";\n'
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+LOADABLE_NAMES = ("*.so", "*.so.*", "*.lua", "*.luac")
+LOADABLE_MAGIC = {b"\x7fELF": "an ELF file (a program or shared object)", b"\x1bLua": "compiled Lua"}
 
 Report = Callable[[str], None]
+Member = tuple[str, tarfile.TarInfo]
 
 
 def _quiet(_: str) -> None:
@@ -117,6 +192,7 @@ class ScratchError(FosspError):
 # -- the data file ------------------------------------------------------------------
 
 ConfigPath = Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)+$")]
+RootPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9._+@-]+)+$")]
 Argument = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -126,13 +202,26 @@ class CheckSpec(Strict):
     packages: list[PackageName] = Field(min_length=1)
     paths: list[ConfigPath] = Field(min_length=1, description="the host's configuration, folders or files")
     command: list[Argument] = Field(min_length=1)
+    keep: list[ConfigPath] = Field(
+        default_factory=list,
+        description="files inside paths taken from the scratch root, never from the host (code the checker runs)",
+    )
+    writable: list[RootPath] = Field(
+        default_factory=list,
+        description="scratch-root folders the unprivileged checker writes (pid files, logs, temporary folders)",
+    )
 
-    @field_validator("paths")
+    @field_validator("paths", "keep", "writable")
     @classmethod
-    def _plain_and_distinct(cls, paths: list[str]) -> list[str]:
+    def _plain(cls, paths: list[str]) -> list[str]:
         for path in paths:
             if any(part in (".", "..") for part in path.split("/")):
                 raise ValueError(f"'{path}' must not contain . or .. components")
+        return paths
+
+    @field_validator("paths")
+    @classmethod
+    def _distinct(cls, paths: list[str]) -> list[str]:
         for path in paths:
             inside = [other for other in paths if other != path and other.startswith(path + "/")]
             if inside:
@@ -140,6 +229,15 @@ class CheckSpec(Strict):
         if len(set(paths)) != len(paths):
             raise ValueError("paths are listed twice")
         return paths
+
+    @field_validator("keep")
+    @classmethod
+    def _kept_inside_paths(cls, keep: list[str], info: ValidationInfo) -> list[str]:
+        paths = info.data.get("paths", [])
+        for path in keep:
+            if not any(path.startswith(folder + "/") for folder in paths):
+                raise ValueError(f"'{path}' is not inside one of the paths")
+        return keep
 
 
 RoleName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -269,6 +367,30 @@ def read_host_archive(data: bytes) -> HostArchive:
     return HostArchive(archive, checked)
 
 
+def loadable_member(host: HostArchive, member: tarfile.TarInfo) -> str | None:
+    """Why ``member`` is code a checker could load or run (None when it is not).
+
+    ``nginx -t`` honours ``load_module``, ``haproxy -c`` runs ``lua-load`` scripts,
+    ``kea-dhcp4 -t`` loads ``hooks-libraries``, ``named-checkconf`` loads ``plugin``
+    modules: a shared object or Lua file from the host is host-supplied code. Refused: a
+    member (file or link) named ``*.so``, ``*.so.*``, ``*.lua`` or ``*.luac``, and a
+    regular file that starts like an ELF file or compiled Lua, whatever its name.
+    """
+    if member.isdir():
+        return None
+    base = member.name.rstrip("/").rsplit("/", 1)[-1].lower()
+    for pattern in LOADABLE_NAMES:
+        if fnmatch.fnmatchcase(base, pattern):
+            return f"is named {pattern}"
+    if member.isreg():
+        stream = host.archive.extractfile(member)
+        head = stream.read(len(max(LOADABLE_MAGIC, key=len))) if stream is not None else b""
+        for magic, kind in LOADABLE_MAGIC.items():
+            if head.startswith(magic):
+                return f"is {kind}"
+    return None
+
+
 def _walk_to(root: Path, name: str, *, create: bool) -> Path:
     """``root/name`` after checking that no parent of it below ``root`` is a link (or a file)."""
     parts = name.split("/")
@@ -302,18 +424,27 @@ def _clear(path: Path) -> None:
         path.unlink()
 
 
-def extract_members(host: HostArchive, members: Sequence[tuple[str, tarfile.TarInfo]], root: Path) -> int:
+def extract_members(
+    host: HostArchive,
+    members: Sequence[tuple[str, tarfile.TarInfo]],
+    root: Path,
+    owner: tuple[int, int] | None = None,
+) -> int:
     """Extract ``members`` under ``root`` without ever writing through a link; return how many.
 
     Regular files are created with O_EXCL|O_NOFOLLOW after removing any existing entry,
-    links are made as written, folders get their modes last. Owners are not kept (root
-    owns everything) and set-id and sticky bits are dropped.
+    links are made as written, folders get their modes last. Owners are not kept: root
+    owns everything, or ``owner`` (uid, gid), who is then also given read access to every
+    file and full access to every folder (the checker must read what root reads on the
+    host). Set-id and sticky bits are dropped.
     """
     folders: list[tuple[str, int]] = []
     done: set[str] = set()
     for name, member in members:
         target = _walk_to(root, name, create=True)
         mode = member.mode & 0o777
+        if owner is not None:
+            mode |= 0o700 if member.isdir() else 0o400
         if member.isdir():
             if not (target.is_dir() and not target.is_symlink()):
                 _clear(target)
@@ -323,6 +454,8 @@ def extract_members(host: HostArchive, members: Sequence[tuple[str, tarfile.TarI
         _clear(target)
         if member.issym():
             os.symlink(member.linkname, target)
+            if owner is not None:
+                os.chown(target, *owner, follow_symlinks=False)
         elif member.islnk():
             linked = "/".join(part for part in member.linkname.split("/") if part not in ("", "."))
             if linked not in done:
@@ -335,6 +468,8 @@ def extract_members(host: HostArchive, members: Sequence[tuple[str, tarfile.TarI
             descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             with os.fdopen(descriptor, "wb") as out:
                 shutil.copyfileobj(stream, out)
+                if owner is not None:
+                    os.fchown(out.fileno(), *owner)
                 os.fchmod(out.fileno(), mode)
         done.add(name)
     for name, mode in reversed(folders):
@@ -344,6 +479,8 @@ def extract_members(host: HostArchive, members: Sequence[tuple[str, tarfile.TarI
         except (BadInput, OSError):
             continue
         try:
+            if owner is not None:
+                os.fchown(descriptor, *owner)
             os.fchmod(descriptor, mode)
         finally:
             os.close(descriptor)
@@ -379,25 +516,77 @@ def _run(
     return result
 
 
-def _run_chrooted(root: Path, argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
-    """Run ``argv`` chrooted in ``root``; (exit status or None on timeout, stdout and stderr)."""
+def sandbox_argv(root: Path, argv: Sequence[str], timeout: float = CHECK_TIMEOUT) -> list[str]:
+    """The argv that runs ``argv`` in ``root`` unprivileged and isolated (see the module's docstring).
+
+    Outside in: ``unshare`` (new mount, network, PID, IPC and UTS namespaces; no user
+    namespace), ``/bin/sh`` as the namespace's PID 1 (as root, not chrooted: it lets the
+    empty network namespace bind any port and address, then waits for the checker, so
+    when it goes every process of the namespace goes), ``timeout`` (a wall clock that
+    does not depend on this process), ``prlimit`` (memory, processes, CPU, file sizes,
+    open files, no core), ``setpriv`` (no new privileges, bounding set cut to what
+    ``chroot`` needs), ``chroot --userspec`` (the last step as root: into ``root``,
+    then to ``CHECKER_UID``, which drops every capability), and the checker.
+    """
+    nproc = CHECK_NPROC + 2 * (os.cpu_count() or 1)
+    return [
+        "unshare",
+        "--mount",
+        "--net",
+        "--pid",
+        "--ipc",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        "--",
+        "/bin/sh",
+        "-c",
+        SANDBOX_INIT,
+        "fossp-check",
+        "timeout",
+        "--signal=KILL",
+        f"{timeout + 5:.0f}",
+        "prlimit",
+        f"--as={CHECK_ADDRESS_SPACE}",
+        f"--nproc={nproc}",
+        f"--cpu={timeout:.0f}",
+        f"--fsize={CHECK_FILE_SIZE}",
+        f"--nofile={CHECK_OPEN_FILES}",
+        "--core=0",
+        "--",
+        "setpriv",
+        "--no-new-privs",
+        "--inh-caps=-all",
+        "--bounding-set=-all,+setuid,+setgid,+sys_chroot",
+        "--",
+        "chroot",
+        f"--userspec={CHECKER_UID}:{CHECKER_GID}",
+        f"--groups={CHECKER_GID}",
+        str(root),
+        *argv,
+    ]
+
+
+def _run_sandboxed(root: Path, argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
+    """Run ``argv`` in ``root`` through ``sandbox_argv``; (exit status or None on timeout, stdout and stderr)."""
     process = subprocess.Popen(
-        ["chroot", str(root), *argv],
+        sandbox_argv(root, argv, timeout),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=CHROOT_ENV,
+        env=CHECK_ENV,
         start_new_session=True,
     )
     try:
         output, _ = process.communicate(timeout=timeout)
         code: int | None = process.returncode
     except subprocess.TimeoutExpired:
+        # unshare and the namespace's PID 1 are in this group: PID 1 gone, the kernel kills the rest
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         try:
             output, _ = process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:  # a child that left the group still holds the pipe
+        except subprocess.TimeoutExpired:  # should not happen: nothing outlives the PID namespace
             assert process.stdout is not None
             process.stdout.close()
             process.wait()
@@ -512,15 +701,16 @@ def _write_state(base: Path, state: dict[str, Any]) -> None:
     temporary.replace(base / "state.json")
 
 
-def _write_in_root(root: Path, name: str, text: str, mode: int = 0o644) -> bool:
+def _write_in_root(root: Path, name: str, text: str | bytes, mode: int = 0o644) -> bool:
     """Write ``root/name`` (replacing a link rather than following it); True when it changed."""
+    data = text.encode() if isinstance(text, str) else text
     target = _walk_to(root, name, create=True)
-    if not target.is_symlink() and target.is_file() and target.read_text(errors="replace") == text:
+    if not target.is_symlink() and target.is_file() and target.read_bytes() == data:
         return False
     _clear(target)
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(text)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(data)
         os.fchmod(out.fileno(), mode)
     return True
 
@@ -631,12 +821,21 @@ def scratch_root(spec: SuiteSpec, packages: list[str], report: Report = _quiet) 
 
 
 def _mount_overlay(root: Path, work: Path) -> Path:
-    upper, overlay_work, merged = work / "upper", work / "work", work / "merged"
-    for folder in (upper, overlay_work, merged):
-        folder.mkdir()
+    """An overlay over ``root`` at ``work/merged``, its upper layer on a capped tmpfs; nosuid."""
     if any(char in f"{root}{work}" for char in ",:\\"):
         raise ScratchError(f"{root} or {work} cannot be named in overlayfs options")
-    options = f"lowerdir={root},upperdir={upper},workdir={overlay_work}"
+    layer, merged = work / "layer", work / "merged"
+    layer.mkdir()
+    merged.mkdir()
+    _run(
+        ["mount", "-t", "tmpfs", "-o", f"{CHECK_TMPFS},mode=0700", "fossp-check", layer],
+        f"mount a tmpfs for an overlay over {root}",
+        timeout=60,
+    )
+    upper, overlay_work = layer / "upper", layer / "work"
+    upper.mkdir()
+    overlay_work.mkdir()
+    options = f"lowerdir={root},upperdir={upper},workdir={overlay_work},nosuid"
     _run(["mount", "-t", "overlay", "overlay", "-o", options, merged], f"mount an overlay over {root}", timeout=60)
     return merged
 
@@ -671,25 +870,67 @@ def _skipped(role: str, check: CheckSpec, why: str) -> ConfigCheck:
     return ConfigCheck(role, tuple(check.command), ok=False, skipped=why)
 
 
+def _original(root: Path, name: str) -> tuple[bytes, int] | None:
+    """The scratch root's own regular file ``name`` (content, mode), None when it has none."""
+    try:
+        path = _walk_to(root, name, create=False)
+        info = os.lstat(path)
+    except (BadInput, OSError):
+        return None
+    return (path.read_bytes(), stat.S_IMODE(info.st_mode)) if stat.S_ISREG(info.st_mode) else None
+
+
+def _make_writable(root: Path, names: Iterable[str]) -> None:
+    """Create the folders ``names`` (relative) where missing and give them to the checker, links not followed."""
+    for name in names:
+        target = _walk_to(root, name, create=True)
+        if not os.path.lexists(target):
+            os.mkdir(target, 0o755)
+        if not stat.S_ISDIR(os.lstat(target).st_mode):
+            raise BadInput(f"'/{name}' is not a folder; it cannot be made writable for the checker")
+        os.chown(target, CHECKER_UID, CHECKER_GID, follow_symlinks=False)
+        for folder, subfolders, files in os.walk(target):
+            for entry in (*subfolders, *files):
+                os.chown(os.path.join(folder, entry), CHECKER_UID, CHECKER_GID, follow_symlinks=False)
+
+
+def _put_in_place(root: Path, merged: Path, check: CheckSpec, host: HostArchive, members: list[Member]) -> None:
+    """The host's paths in place of the package's, the kept files restored, the writable folders given away."""
+    kept = {name: _original(root, name) for name in (path.lstrip("/") for path in check.keep)}
+    for path in check.paths:
+        _clear(_walk_to(merged, path.lstrip("/"), create=False))
+    extract_members(host, members, merged, owner=(CHECKER_UID, CHECKER_GID))
+    for name, original in kept.items():
+        if original is not None:
+            _write_in_root(merged, name, original[0], original[1])
+    _make_writable(merged, (path.lstrip("/") for path in check.writable))
+
+
 def _check_one(root: Path, base: Path, role: str, check: CheckSpec, host: HostArchive, report: Report) -> ConfigCheck:
     command = tuple(check.command)
     members = host.under(check.paths)
     if not members:
         return _skipped(role, check, f"the host's archive has none of {', '.join(check.paths)}")
+    kept = [path.lstrip("/") for path in check.keep]
+    members = [(n, m) for n, m in members if not any(n == k or n.startswith(k + "/") for k in kept)]
+    for name, member in members:
+        why = loadable_member(host, member)
+        if why is not None:
+            return _skipped(
+                role, check, f"the host's /{name} {why}: code `{command[0]}` could load or run; not checked"
+            )
     checks = base / "checks"
     checks.mkdir(mode=0o700, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{role}-", dir=checks))
     try:
         with _pristine(root, work, report) as merged:
             try:
-                for path in check.paths:
-                    _clear(_walk_to(merged, path.lstrip("/"), create=False))
-                extract_members(host, members, merged)
+                _put_in_place(root, merged, check, host, members)
             except (BadInput, OSError, tarfile.TarError) as error:
                 reason = error.message if isinstance(error, BadInput) else str(error)
                 return _skipped(role, check, f"the host's configuration cannot be put in place: {reason}")
-            report(f"checking {role} with `{' '.join(command)}` ({base.name})")
-            code, output = _run_chrooted(merged, command, CHECK_TIMEOUT)
+            report(f"checking {role} with `{' '.join(command)}` ({base.name}, isolated, uid {CHECKER_UID})")
+            code, output = _run_sandboxed(merged, command, CHECK_TIMEOUT)
     except ScratchError as error:  # no overlay and no copy, or an unmount that failed
         return _skipped(role, check, error.message)
     finally:
@@ -698,6 +939,8 @@ def _check_one(root: Path, base: Path, role: str, check: CheckSpec, host: HostAr
         return _skipped(role, check, f"`{' '.join(command)}` timed out after {CHECK_TIMEOUT:.0f} s")
     if code in (125, 126, 127) and output.startswith("chroot:"):
         return _skipped(role, check, f"{command[0]} cannot run in the scratch root: {_trim(output, 300)}")
+    if code != 0 and output.startswith(tuple(f"{tool}:" for tool in SANDBOX_TOOLS if tool != "chroot")):
+        return _skipped(role, check, f"the checker cannot be isolated on this controller: {_trim(output, 300)}")
     return ConfigCheck(role, command, ok=code == 0, output=_trim(output))
 
 
@@ -746,6 +989,10 @@ def run_config_checks(
         host = read_host_archive(host_files)
     except BadInput as error:
         return [_skipped(role, check, error.message) for role, check in checks]
+    missing = [tool for tool in SANDBOX_TOOLS if shutil.which(tool) is None]
+    if missing:
+        why = f"the checkers' sandbox needs {', '.join(missing)} (util-linux, coreutils), not found here"
+        return [_skipped(role, check, why) for role, check in checks]
     root, skipped = _prepare(spec, checks, report)
     results = []
     base = _base(spec)
