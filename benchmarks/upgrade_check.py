@@ -58,7 +58,7 @@ def main() -> None:
         packages = subprocess.run(
             [*FOSSP, "facts", "-t", target, "--json"], capture_output=True, text=True, check=True
         ).stdout
-        count = len(json.loads(packages)["hosts"][0]["facts"]["packages"])
+        count = len(json.loads(packages)["hosts"][0]["packages"])
         print(f"host: {count} packages; {host['prediction']['upgraded']} to upgrade")  # type: ignore[index]
         for name, times in (("warm, with config check", warm), ("warm, --no-config-check", bare)):
             median = statistics.median(times)
