@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -131,12 +131,3 @@ class ConfigCheck:
     ok: bool
     output: str = ""
     skipped: str = ""  # why it could not run (then ok is False and output empty)
-
-
-@dataclass(frozen=True)
-class Suites:
-    """The two sides of an upgrade: the release installed and the one wanted."""
-
-    current: SuiteSpec
-    target: SuiteSpec
-    notes: tuple[str, ...] = field(default=())

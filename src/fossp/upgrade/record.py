@@ -13,8 +13,6 @@ from fossp.engine.state import now
 from fossp.hosts.connector import Connector
 from fossp.upgrade.facts import UPGRADE_RECORD
 
-STEPS = ("snapshot", "download", "packages", "migrations", "reboot", "verify", "rollback", "done")
-
 
 class UpgradeRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
