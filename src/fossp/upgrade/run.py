@@ -41,7 +41,7 @@ from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import Timeouts
 from fossp.lifecycle.version import Level
 from fossp.upgrade.checks import RoleInfo
-from fossp.upgrade.facts import UPGRADE_RECORD, PgCluster, UpgradeFacts, gather_upgrade_facts
+from fossp.upgrade.facts import UPGRADE_RECORD, PgCluster, UpgradeFacts, gather_upgrade_facts, parse_pg_clusters
 from fossp.upgrade.migrations import PlannedMigration
 from fossp.upgrade.record import UpgradeRecord, save_record
 from fossp.upgrade.report import Report
@@ -327,8 +327,8 @@ async def _migrations(run: _Run) -> None:
 
 
 async def _clusters(run: _Run) -> dict[tuple[str, str], PgCluster]:
-    facts = await gather_upgrade_facts(run.connector, await gather_facts(run.connector))
-    return {(c.version, c.name): c for c in facts.pg_clusters}
+    listed = await run.connector.check(["pg_lsclusters", "--no-header"])
+    return {(c.version, c.name): c for c in parse_pg_clusters(listed.stdout)}
 
 
 async def _migrate_postgresql(run: _Run, migration: PlannedMigration) -> None:
@@ -659,6 +659,10 @@ def _resumable(record: UpgradeRecord | None, label: str) -> UpgradeRecord | None
 
 async def unfinished_upgrade(connector: Connector) -> UpgradeRecord:
     """The upgrade `fossp upgrade restore` would undo; BadInput (nothing changed) if there is none."""
+    return (await _unfinished(connector))[0]
+
+
+async def _unfinished(connector: Connector) -> tuple[UpgradeRecord, UpgradeFacts]:
     facts = await gather_upgrade_facts(connector, await gather_facts(connector))
     record = UpgradeRecord.parse(facts.record)
     if record is None:
@@ -674,7 +678,7 @@ async def unfinished_upgrade(connector: Connector) -> UpgradeRecord:
         raise BadInput(f"{connector.name}: upgrade {record.run_id} ended ({ended}): nothing to restore{back}")
     if record.pre_snapshot is None:
         raise BadInput(f"{connector.name}: upgrade {record.run_id} took no snapshot (root not BTRFS): restore by hand")
-    return record
+    return record, facts
 
 
 async def restore_upgrade(connector: Connector, spec: HostSpec, say: Say = quiet) -> UpgradeOutcome:
@@ -682,8 +686,7 @@ async def restore_upgrade(connector: Connector, spec: HostSpec, say: Say = quiet
     from fossp.upgrade.service import deployed_roles
 
     started = time.perf_counter()
-    record = await unfinished_upgrade(connector)
-    facts = await gather_upgrade_facts(connector, await gather_facts(connector))
+    record, facts = await _unfinished(connector)
     outcome = UpgradeOutcome(spec.name, record.run_id, record.target, pre_snapshot=record.pre_snapshot)
     outcome.data_snapshots = dict(record.data_snapshots)
     run = _Run(spec, connector.timeouts, connector, None, record, outcome, say)
