@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import hashlib
 import os
 import pickle
 import re
@@ -653,9 +654,38 @@ def simulate(
     """
     if index is None:
         index = ensure_index(spec)
-    what = f"simulate {_action_label(action)} to {spec.key}"
-    text = _apt_on_host(spec, dpkg_status, ["-s", *action_args(action)], what, SIMULATE_TIMEOUT)
+    cached = _simulation_cache(spec, dpkg_status, action, index)
+    try:
+        text = cached.read_text()
+    except OSError:
+        what = f"simulate {_action_label(action)} to {spec.key}"
+        text = _apt_on_host(spec, dpkg_status, ["-s", *action_args(action)], what, SIMULATE_TIMEOUT)
+        _keep_simulation(cached, text)
     return parse_simulation(text, index, parse_dpkg_status(dpkg_status.decode("utf-8", "replace")))
+
+
+#: Simulations kept per release: apt's resolver is most of a check's time, and an unchanged
+#: host against unchanged lists gives the same answer.
+SIMULATIONS_KEPT = 200
+
+
+def _simulation_cache(spec: SuiteSpec, dpkg_status: bytes, action: Action, index: ArchiveIndex) -> Path:
+    key = hashlib.sha256(repr((dpkg_status, action, index.fetched_at, spec)).encode()).hexdigest()
+    return archive_dirs(spec).root / "simulations" / f"{key}.txt"
+
+
+def _keep_simulation(path: Path, text: str) -> None:
+    """Best effort: a cache that cannot be written only costs the next check apt's time."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(text)
+        temporary.replace(path)
+        kept = sorted(path.parent.glob("*.txt"), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-SIMULATIONS_KEPT]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return
 
 
 def simulation_text(spec: SuiteSpec, dpkg_status: bytes, action: Action = "full-upgrade") -> str:

@@ -128,7 +128,7 @@ def _debian_release_data(
         installed = {name: installed[name] for name in action if name in installed}
     found = events.package_events(installed, index, current, source_label=spec.key)
     try:
-        prediction: Prediction | None = archive.simulate(spec, facts.dpkg_status, action)
+        prediction: Prediction | None = archive.simulate(spec, facts.dpkg_status, action, index=index)
         error = ""
     except FosspError as failure:
         prediction, error = None, failure.message
