@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -227,6 +228,14 @@ def run(
     ] = True,
     config_check: ConfigOption = True,
     refresh: RefreshOption = False,
+    host_sources: Annotated[
+        bool,
+        typer.Option(
+            "--host-sources",
+            help="On lab hosts too, upgrade from the host's own apt sources (renamed to the new release), "
+            "not from the lab's repository.",
+        ),
+    ] = False,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Go ahead without asking (needed without a terminal).")
     ] = False,
@@ -241,7 +250,7 @@ def run(
     from fossp.cli.snapshot_cmds import _confirm
     from fossp.engine.state import new_run_id
 
-    request = _request(to, level, package, config_check, refresh, rollback)
+    request = replace(_request(to, level, package, config_check, refresh, rollback), host_sources=host_sources)
     hosts = target_hosts(target, inventory, become)
     limits = {"host": UPGRADE_HOST_BOUND, **bounds(hosts, timeout)}
     _confirm(yes, f"upgrade {len(hosts)} host(s) ({to or level})?")

@@ -124,6 +124,7 @@ class _Run:
     lock: HostLock | None = None
     units: list[str] = field(default_factory=list)  # the roles' units, stopped before the data goes back
     resumed_at: str = ""  # the step a killed run had reached (resuming it)
+    host_sources: bool = False  # a lab host upgraded from its own apt sources
     switch: SourceSwitch | None = None
     started: float = field(default_factory=time.time)
 
@@ -260,7 +261,7 @@ async def _prepare_source(run: _Run) -> SourceSwitch:
     ctx, spec = collected.context, collected.spec
     if ctx.facts.base.family is not Family.DEBIAN or spec is None:
         raise BadInput(f"{run.spec.name}: upgrades run on the Debian family only (Fedora: report only)")
-    if run.snapfacts is not None and run.snapfacts.container == LAB:
+    if run.snapfacts is not None and run.snapfacts.container == LAB and not run.host_sources:
         from fossp.lab.paths import LabPaths
         from fossp.upgrade.archive import download
 
@@ -268,7 +269,13 @@ async def _prepare_source(run: _Run) -> SourceSwitch:
         run.say(f"{run.spec.name}: downloading {spec.key} packages into the lab's {dest}")
         await asyncio.to_thread(download, spec, ctx.facts.dpkg_status, collected.action, dest)
         return lab_source_switch(ctx.target, spec)
-    return archive_source_switch(ctx.target, ctx.facts)
+    switch = archive_source_switch(ctx.target, ctx.facts)
+    if ctx.target.level is Level.MAJOR and not switch.files:
+        raise UpgradeFailed(
+            f"{run.spec.name}: no apt source names {ctx.target.current.codename}: FOSSP cannot point the host "
+            f"at {ctx.target.release.codename} (sources that say 'stable' or 'oldstable' must name the release)"
+        )
+    return switch
 
 
 async def _download(run: _Run) -> None:
@@ -628,6 +635,7 @@ async def upgrade_host(
         )
         run = _Run(spec, connector.timeouts, connector, collected, record, outcome, say)
         run.units = role_units(ctx.roles, ctx.facts.base.family)
+        run.host_sources = request.host_sources
         run.lock = lock = HostLock(connector)
         async with lock:
             await _start(run, resume)

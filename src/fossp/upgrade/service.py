@@ -49,6 +49,8 @@ class CheckRequest:
     refresh: bool = False
     #: Judge the target from this release instead of the host's (finishing a run that began there).
     installed: str | None = None
+    #: Upgrade a lab host from its own apt sources, as any other host (not the lab's suite repository).
+    host_sources: bool = False
 
 
 @dataclass(frozen=True)
