@@ -47,7 +47,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 class _Forward(http.server.BaseHTTPRequestHandler):
     """GET http://deb.debian.org/... on behalf of a lab host; anything else is refused."""
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+    def do_GET(self) -> None:
         if not self.path.startswith(MIRRORS):
             self.send_error(403, "only Debian's archive")
             return
