@@ -23,6 +23,7 @@ UNREACHED = ["--target", "10.255.255.1", "--timeout", "connect=1"]
         (["check"], "say where to go"),
         (["run", "--to", "99", "--yes"], "no such release"),
         (["run", "--level", "interim-fix", "--yes"], "--package NAME"),
+        (["run", "--to", "13", "--conffiles", "maybe", "--yes"], "--conffiles 'maybe': choose keep or new"),
     ],
 )
 def test_bad_upgrade_input_is_one_line_and_exit_2(args: list[str], expected: str) -> None:

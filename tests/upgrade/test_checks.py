@@ -724,3 +724,12 @@ def test_a_btrfs_host_that_cannot_be_restored_is_inhibited_with_the_reason() -> 
     ctx = context(snapshot_capable=False, rollback_problem=why)
     found = entry(ctx, "filesystem.rollback")
     assert found.inhibitor and why in found.summary
+
+
+def test_configuration_files_beside_name_which_version_is_in_place() -> None:
+    files = ("/etc/nginx/nginx.conf.dpkg-dist", "/etc/bind/named.conf.options.dpkg-old")
+    found = entry(context(phase="post-upgrade", dist_files=files), "after.config-files")
+    assert "your changes were kept, the new versions are beside them: /etc/nginx/nginx.conf.dpkg-dist" in (
+        found.summary.lower()
+    )
+    assert "yours are beside them: /etc/bind/named.conf.options.dpkg-old" in found.summary

@@ -11,7 +11,7 @@ import pytest
 from fossp.hosts.facts import Facts
 from fossp.upgrade.facts import UpgradeFacts
 from fossp.upgrade.record import UpgradeRecord
-from fossp.upgrade.run import SWAP_SCRIPT, _resumable, aside_path, finish_command, upgrade_changes
+from fossp.upgrade.run import SWAP_SCRIPT, _apt_action_argv, _resumable, aside_path, finish_command, upgrade_changes
 from fossp.upgrade.service import CheckRequest
 
 
@@ -105,3 +105,12 @@ def test_a_swap_killed_after_moving_the_live_data_aside_finishes(swap_env: dict[
     _swap(swap_env, live, copy, aside)
     assert (live / "rows").read_text() == "before the upgrade\n"
     assert (aside / "rows").read_text() == "after the failed upgrade\n"
+
+
+def test_conffile_decisions_reach_dpkg() -> None:
+    kept = _apt_action_argv("full-upgrade")
+    assert "Dpkg::Options::=--force-confold" in kept and "Dpkg::Options::=--force-confnew" not in kept
+    new = _apt_action_argv(("libssl3",), "new")
+    assert "Dpkg::Options::=--force-confnew" in new and "Dpkg::Options::=--force-confold" not in new
+    assert new[-1] == "libssl3" and "--only-upgrade" in new
+    assert "--without-new-pkgs" in _apt_action_argv("minimal")

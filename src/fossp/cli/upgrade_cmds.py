@@ -228,6 +228,14 @@ def run(
     ] = True,
     config_check: ConfigOption = True,
     refresh: RefreshOption = False,
+    conffiles: Annotated[
+        str,
+        typer.Option(
+            "--conffiles",
+            help="Configuration files you changed that a package also changed: keep (yours stay, the new ones "
+            "land beside as .dpkg-dist; the default) or new (the new ones, yours beside as .dpkg-old).",
+        ),
+    ] = "keep",
     host_sources: Annotated[
         bool,
         typer.Option(
@@ -250,7 +258,13 @@ def run(
     from fossp.cli.snapshot_cmds import _confirm
     from fossp.engine.state import new_run_id
 
-    request = replace(_request(to, level, package, config_check, refresh, rollback), host_sources=host_sources)
+    if conffiles not in ("keep", "new"):
+        from fossp.errors import BadInput
+
+        raise BadInput(f"--conffiles {conffiles!r}: choose keep or new")
+    request = replace(
+        _request(to, level, package, config_check, refresh, rollback), host_sources=host_sources, conffiles=conffiles
+    )
     hosts = target_hosts(target, inventory, become)
     limits = {"host": UPGRADE_HOST_BOUND, **bounds(hosts, timeout)}
     _confirm(yes, f"upgrade {len(hosts)} host(s) ({to or level})?")

@@ -530,10 +530,14 @@ def kept_config(ctx: CheckContext) -> Finding | None:
     if ctx.pre or not ctx.dist_files:
         return None
     files = list(ctx.dist_files)
+    kept = [f for f in files if f.endswith(".dpkg-dist")]
+    replaced = [f for f in files if f.endswith(".dpkg-old")]
+    parts = [f"your changes were kept, the new versions are beside them: {_listing(kept)}"] if kept else []
+    parts += [f"the new versions are in place, yours are beside them: {_listing(replaced)}"] if replaced else []
     return Finding(
-        f"Your changes were kept; the new versions' files are beside them: {_listing(files)}.",
+        "; ".join(parts).capitalize() + ".",
         Severity.LOW,
-        remediations=(_hint("compare each with its .dpkg-dist file and merge what you want"),),
+        remediations=(_hint("compare each pair (.dpkg-dist or .dpkg-old beside the file) and merge what you want"),),
         related=tuple(RelatedResource(scheme="file", title=f) for f in files),
     )
 

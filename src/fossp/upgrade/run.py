@@ -52,7 +52,7 @@ Say = Callable[[str], None]
 LAB = "fossp-lab"
 #: How long a rebooting machine may take to answer SSH again.
 REBOOT_WAIT = 900.0
-DIST_FILES_SCRIPT = r'find /etc -xdev -name "*.dpkg-dist" -newermt "@$1" 2>/dev/null | sort'
+DIST_FILES_SCRIPT = r'find /etc -xdev \( -name "*.dpkg-dist" -o -name "*.dpkg-old" \) -newermt "@$1" 2>/dev/null | sort'
 
 
 class UpgradeFailed(FosspError):
@@ -125,6 +125,7 @@ class _Run:
     units: list[str] = field(default_factory=list)  # the roles' units, stopped before the data goes back
     resumed_at: str = ""  # the step a killed run had reached (resuming it)
     host_sources: bool = False  # a lab host upgraded from its own apt sources
+    conffiles: str = "keep"  # CONFFILE_FLAGS
     switch: SourceSwitch | None = None
     started: float = field(default_factory=time.time)
 
@@ -146,13 +147,25 @@ async def _ok(connector: Connector, argv: list[str], what: str, timeout: float |
     return result.stdout
 
 
-def _apt_action_argv(action: str | tuple[str, ...]) -> list[str]:
-    env = [*APT_ENV, "APT_LISTCHANGES_FRONTEND=none"]
+#: `--conffiles`: keep the administrator's changed files (the new ones land beside as
+#: .dpkg-dist), or take the maintainers' (the administrator's are kept as .dpkg-old).
+CONFFILE_FLAGS = {"keep": "--force-confold", "new": "--force-confnew"}
+
+
+def _apt_options(conffiles: str) -> list[str]:
+    flag = CONFFILE_FLAGS[conffiles]
+    return [f"Dpkg::Options::={flag}" if o == "Dpkg::Options::=--force-confold" else o for o in APT_OPTIONS]
+
+
+def _apt_action_argv(action: str | tuple[str, ...], conffiles: str = "keep") -> list[str]:
+    env, options = [*APT_ENV, "APT_LISTCHANGES_FRONTEND=none"], _apt_options(conffiles)
     if isinstance(action, tuple):
-        return [*env, "apt-get", "install", "--only-upgrade", "--no-install-recommends", *APT_OPTIONS, *action]
+        return [*env, "apt-get", "install", "--only-upgrade", "--no-install-recommends", *options, *action]
     if action == "upgrade":
-        return [*env, "apt-get", "upgrade", "--with-new-pkgs", *APT_OPTIONS]
-    return [*env, "apt-get", "full-upgrade", *APT_OPTIONS]
+        return [*env, "apt-get", "upgrade", "--with-new-pkgs", *options]
+    if action == "minimal":
+        return [*env, "apt-get", "upgrade", "--without-new-pkgs", *options]
+    return [*env, "apt-get", "full-upgrade", *options]
 
 
 def _data_copy_path(pre: int, path: str) -> str:
@@ -304,9 +317,10 @@ async def _packages(run: _Run) -> None:
     collected = _collected(run)
     if collected.context.target.level is Level.MAJOR:
         # Debian's release notes: a minimal upgrade first (nothing new, nothing removed), then all.
-        minimal = [*APT_ENV, "APT_LISTCHANGES_FRONTEND=none", "apt-get", "upgrade", "--without-new-pkgs", *APT_OPTIONS]
+        minimal = _apt_action_argv("minimal", run.conffiles)
         await _ok(run.connector, minimal, "the minimal upgrade", run.timeouts.packages)
-    await _ok(run.connector, _apt_action_argv(collected.action), "the package upgrade", run.timeouts.packages)
+    argv = _apt_action_argv(collected.action, run.conffiles)
+    await _ok(run.connector, argv, "the package upgrade", run.timeouts.packages)
     if collected.context.target.level is Level.MAJOR:
         reached = (await run.connector.check(["cat", "/etc/debian_version"])).stdout.strip()
         if reached.split(".")[0] != collected.context.target.release.version:
@@ -560,7 +574,7 @@ async def _start(run: _Run, resume: UpgradeRecord | None) -> None:
         run.outcome.data_snapshots = dict(resume.data_snapshots)
         base = await wait_for_package_managers(run.connector, await gather_facts(run.connector), run.say)
         if base.dpkg_interrupted:
-            repair = [*APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", "--force-confold"]
+            repair = [*APT_ENV, "dpkg", "--configure", "-a", "--force-confdef", CONFFILE_FLAGS[run.conffiles]]
             await _ok(run.connector, repair, "dpkg --configure -a", run.timeouts.packages)
         return
     await run.step("snapshot")
@@ -635,7 +649,7 @@ async def upgrade_host(
         )
         run = _Run(spec, connector.timeouts, connector, collected, record, outcome, say)
         run.units = role_units(ctx.roles, ctx.facts.base.family)
-        run.host_sources = request.host_sources
+        run.host_sources, run.conffiles = request.host_sources, request.conffiles
         run.lock = lock = HostLock(connector)
         async with lock:
             await _start(run, resume)

@@ -51,6 +51,8 @@ class CheckRequest:
     installed: str | None = None
     #: Upgrade a lab host from its own apt sources, as any other host (not the lab's suite repository).
     host_sources: bool = False
+    #: Changed configuration files: "keep" the administrator's, or take the "new" ones.
+    conffiles: str = "keep"
 
 
 @dataclass(frozen=True)
