@@ -261,7 +261,16 @@ CASES: dict[str, Case] = {
         "filesystem.space",
         INHIBITOR,
     ),
-    "no prediction: space not judged": (lambda: context(prediction=None), "filesystem.space", PASSED),
+    "no prediction: space not judged": (lambda: context(prediction=None), "filesystem.space", NA),
+    "no prediction (Fedora): apt not judged": (lambda: context(prediction=None), "packages.resolvable", NA),
+    "a separate /var without room for the download": (
+        lambda: context(
+            facts=host(filesystems=(("/", 100 * GIB), ("/var", 200 * 2**20))),
+            prediction=Prediction(download_bytes=400 * 2**20),
+        ),
+        "filesystem.space",
+        INHIBITOR,
+    ),
     # packages and sources
     "prediction worked": (context, "packages.resolvable", PASSED),
     "prediction failed": (
@@ -437,7 +446,7 @@ def test_no_btrfs_root_names_the_file_system_and_the_way_out() -> None:
 def test_too_little_space_says_how_much() -> None:
     ctx = context(facts=host(filesystems=(("/", 300 * 2**20),)), prediction=Prediction(download_bytes=400 * 2**20))
     found = entry(ctx, "filesystem.space")
-    assert found.summary.startswith("300 MiB free, about ")
+    assert found.summary.startswith("/: 300 MiB free, about ")
     needed = int(found.summary.split("about ")[1].split(" MiB")[0])
     assert needed > 3 * 400  # the download, the unpacked files beside the snapshot's, and a margin
 
@@ -733,3 +742,10 @@ def test_configuration_files_beside_name_which_version_is_in_place() -> None:
         found.summary.lower()
     )
     assert "yours are beside them: /etc/bind/named.conf.options.dpkg-old" in found.summary
+
+
+def test_after_the_upgrade_only_removed_packages_still_installed_are_named() -> None:
+    events = (event(EventKind.REMOVED, "gone-lib", target=None), event(EventKind.REMOVED, "oldtool", target=None))
+    after = context(phase="post-upgrade", events=events, facts=host(packages={"oldtool": "1.0-1"}))
+    found = entry(after, "packages.removed")
+    assert "oldtool" in found.summary and "gone-lib" not in found.summary

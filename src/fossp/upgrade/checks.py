@@ -239,31 +239,52 @@ def rollback_possible(ctx: CheckContext) -> Finding | None:
     )
 
 
-@check("filesystem.space", "Space for the download and the snapshot", ("filesystem",), applies=_pre)
+@check(
+    "filesystem.space",
+    "Space for the download and the snapshot",
+    ("filesystem",),
+    applies=lambda c: c.pre and c.prediction is not None,
+)
 def space(ctx: CheckContext) -> Finding | None:
-    if ctx.prediction is None:
-        return None
-    # The snapshot keeps every replaced file, so the new files take new space in full:
-    # about twice the download unpacked, plus the growth apt reports, plus the .debs.
+    assert ctx.prediction is not None  # applies only with a prediction
     download = ctx.prediction.download_bytes
-    needed = 3 * download + max(ctx.prediction.installed_size_delta_kib, 0) * 1024 + SPACE_MARGIN
-    available = ctx.facts.available("/var/cache/apt")
-    available = ctx.facts.available("/") if available is None else available
-    if available is None or available >= needed:
+    # The snapshot keeps every replaced file, so the new files take new space in full: about
+    # twice the download unpacked plus the growth apt reports, on /; the .debs where apt keeps them.
+    new_files = 2 * download + max(ctx.prediction.installed_size_delta_kib, 0) * 1024
+    if _same_filesystem(ctx):
+        wanted = {"/": new_files + download + SPACE_MARGIN}
+    else:
+        wanted = {"/": new_files + SPACE_MARGIN, "/var/cache/apt": download + SPACE_MARGIN}
+    short = []
+    for path, needed in wanted.items():
+        available = ctx.facts.available(path)
+        if available is not None and available < needed:
+            short.append(f"{path}: {available // 2**20} MiB free, about {needed // 2**20} MiB needed")
+    if not short:
         return None
     return Finding(
-        f"{available // 2**20} MiB free, about {needed // 2**20} MiB needed (download, new files kept beside "
-        "the snapshot's old ones, and a margin).",
+        "; ".join(short) + " (the download, the new files kept beside the snapshot's old ones, and a margin).",
         Severity.HIGH,
         inhibitor=True,
-        remediations=(_hint("free space on / (old snapshots: `fossp snapshot cleanup`), then check again"),),
+        remediations=(_hint("free space (old snapshots: `fossp snapshot cleanup`), then check again"),),
     )
+
+
+def _same_filesystem(ctx: CheckContext) -> bool:
+    """The download and the new files share one file system (no mount between / and /var/cache/apt)."""
+    mounts = {f.mount for f in ctx.facts.filesystems}
+    return not mounts & {"/var", "/var/cache", "/var/cache/apt"}
+
+
+def _predicted(ctx: CheckContext) -> bool:
+    """Checks of apt's answer: the Debian family before the upgrade (Fedora has no simulation here)."""
+    return ctx.pre and (ctx.prediction is not None or bool(ctx.prediction_error))
 
 
 # --------------------------------------------------------------------------- packages and sources
 
 
-@check("packages.resolvable", "The package manager can resolve the upgrade", ("packages",), applies=_pre)
+@check("packages.resolvable", "The package manager can resolve the upgrade", ("packages",), applies=_predicted)
 def resolvable(ctx: CheckContext) -> Finding | None:
     if ctx.prediction_error:
         return Finding(
@@ -334,7 +355,8 @@ def third_party(ctx: CheckContext) -> Finding | None:
 def removed(ctx: CheckContext) -> Finding | None:
     from fossp.upgrade.events import is_library
 
-    every = [e.package for e in _events(ctx, EventKind.REMOVED)]
+    # After the upgrade, only what apt left installed is still to remove.
+    every = [e.package for e in _events(ctx, EventKind.REMOVED) if ctx.pre or e.package in ctx.facts.base.packages]
     names = [name for name in every if not is_library(name)]
     if not names:
         if not every:
