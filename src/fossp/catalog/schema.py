@@ -22,7 +22,7 @@ RoleId = Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 SettingName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")]
-UnitName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9@._:-]+$")]
+UnitName = Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z0-9@._:-]|\{[a-z][a-z0-9_]*\})+$")]
 PackageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 #: Shorter secrets are guessed; a longer floor also keeps masking (fossp.secrets) from
@@ -144,6 +144,9 @@ class Setting(Strict):
     minimum: int | None = None
     maximum: int | None = None
     pattern: str | None = None
+    families: list[Family] | None = Field(
+        default=None, description="the OS families whose recipe honours it (None: every family)"
+    )
 
     @property
     def secret(self) -> bool:
@@ -387,6 +390,13 @@ class Role(Strict):
 
     def available_on(self, family: Family) -> bool:
         return self.packages[family].available
+
+    def units_for(self, family: Family | None, settings: dict[str, Any]) -> list[str]:
+        """The family's units (every family's when None) with ``{setting}`` placeholders
+        filled, as an instance named by a setting (``dirsrv@{instance_name}.service``)."""
+        families = [family] if family is not None else list(self.units)
+        names = [unit for f in families for unit in self.units.get(f, [])]
+        return sorted({unit.format_map({k: str(v) for k, v in settings.items()}) for unit in names})
 
 
 class Service(Strict):

@@ -112,11 +112,11 @@ def _note(text: str) -> None:
 
 def _no_recipe(role: Role) -> str | None:
     """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it."""
-    from fossp.engine.recipe import RECIPES_DIR, has_recipe
+    from fossp.engine.recipe import deployable_roles, has_recipe
 
     if has_recipe(role.name):
         return None
-    ready = ", ".join(sorted(path.stem for path in RECIPES_DIR.glob("*.yaml")))
+    ready = ", ".join(deployable_roles())
     return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"
 
 

@@ -30,7 +30,7 @@ from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
 from fossp.engine.probes import ProbeResult, verify_role
-from fossp.engine.recipe import fact_paths, load_recipe
+from fossp.engine.recipe import fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
     close_unfinished,
@@ -92,9 +92,9 @@ class Outcome:
 
 async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
     """The facts the plan for ``wanted`` reads: its files and units (every family's)."""
-    paths = fact_paths([(load_recipe(w.role.name), w.settings) for w in wanted])
-    units = sorted({unit for w in wanted for units in w.role.units.values() for unit in units})
-    return await gather_facts(connector, paths, units)
+    recipes = [(load_recipe(w.role.name), w.settings) for w in wanted]
+    units = {unit for w in wanted for unit in w.role.units_for(None, w.settings)} | set(fact_units(recipes))
+    return await gather_facts(connector, fact_paths(recipes), sorted(units))
 
 
 async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, HostState, Plan]:
@@ -354,6 +354,7 @@ class _Runner:
             digest=op.digest,
             previous=op.previous,
             undo=list(op.undo),
+            undo_on_purge=op.undo_on_purge,
             sha256=op.sha256,
         )
         if op.kind is OpKind.PACKAGES:

@@ -238,13 +238,17 @@ def plan_decommission(
         for role_id in roles:
             ops += _backups(plan, facts, state, role_id, [d for d in present if d.role == role_id], purge)
     ops += [
-        op for op in (_undo(change, resuming) for change in changes if change.kind is not ChangeKind.PACKAGES) if op
+        op
+        for op in (
+            _undo(change, resuming, purge is not None) for change in changes if change.kind is not ChangeKind.PACKAGES
+        )
+        if op
     ]
     plan.removing, plan.kept_packages = _packages(state, catalog, facts, roles)
     # set aside while the packages go; or still aside, after an interrupted decommission
     moving = [d for d in present if purge is None and (plan.removing or d.aside in facts.files)]
     if moving or (purge is not None and present):
-        ops += _stops(ops, facts, facts.family, catalog, roles)
+        ops += _stops(ops, facts, facts.family, catalog, state, roles)
     if purge is None:
         plan.kept = [d.spec.path for d in present]
         ops += [_keep(d, facts, d in moving) for d in data]
@@ -326,14 +330,32 @@ def _unsure(change: Change, resuming: bool) -> str:
     return f" ({change.status.value}: it may not have happened)"
 
 
-def _undo(change: Change, resuming: bool = False) -> Operation | None:
+#: A unit change's undo by its systemctl verb: (the operation, why).
+_UNIT_UNDO = {
+    "disable": (OpKind.DISABLE, "FOSSP enabled it"),
+    "stop": (OpKind.STOP, "FOSSP started it"),
+    "mask": (OpKind.MASK, "FOSSP unmasked it"),
+    "unmask": (OpKind.UNMASK, "FOSSP masked it"),
+    "enable": (OpKind.ENABLE, "FOSSP disabled it"),
+    "start": (OpKind.START, "FOSSP stopped it"),
+}
+
+
+def _undo(change: Change, resuming: bool = False, purging: bool = False) -> Operation | None:
     """The operation taking ``change`` back, or None when it has nothing to undo."""
     commands = [argv for argv in change.undo if not _is_folders(argv)]
     if not commands:
         return None
+    if change.undo_on_purge and not purging:
+        return noop(
+            change.role,
+            OpKind.KEEP,
+            change.target,
+            f"its undo ({shlex.join(commands[0])}) deletes data: --purge runs it",
+        )
     if change.kind is ChangeKind.UNIT:
-        disabling = any("disable" in argv for argv in commands)
-        kind, reason = (OpKind.DISABLE, "FOSSP enabled it") if disabling else (OpKind.STOP, "FOSSP started it")
+        verb = next((word for word in commands[0] if word in _UNIT_UNDO), "stop")
+        kind, reason = _UNIT_UNDO[verb]
     elif change.kind in (ChangeKind.FILE, ChangeKind.REMOVE, ChangeKind.DIR):
         kind, reason = _file_undo(change)
     else:
@@ -396,18 +418,24 @@ def _remove_packages(removing: list[str], backend: Backend, role: str) -> Operat
     )
 
 
-def _units(catalog: Catalog, roles: list[str]) -> list[str]:
-    """The leaving roles' units, every family's (the facts are gathered before the family is known)."""
-    return sorted({u for r in roles if r in catalog.roles for units in catalog.roles[r].units.values() for u in units})
+def _units(catalog: Catalog, state: HostState, roles: list[str], family: Family | None = None) -> dict[str, str]:
+    """The leaving roles' units -> their role; every family's when ``family`` is None (the
+    facts are gathered before the family is known)."""
+    return {
+        unit: role_id
+        for role_id in roles
+        if role_id in catalog.roles
+        for unit in catalog.roles[role_id].units_for(family, state.instances[role_id].settings)
+    }
 
 
 def _stops(
-    planned: list[Operation], facts: Facts, family: Family, catalog: Catalog, roles: list[str]
+    planned: list[Operation], facts: Facts, family: Family, catalog: Catalog, state: HostState, roles: list[str]
 ) -> list[Operation]:
     """Stop the leaving roles' active units that no undo stops: a server must not run
     while its data folder moves aside or goes."""
     stopping = {op.target for op in planned if op.kind is OpKind.STOP}
-    role_of = {u: r for r in roles if r in catalog.roles for u in catalog.roles[r].units.get(family, [])}
+    role_of = _units(catalog, state, roles, family)
     return [
         _op(
             OpKind.STOP,
@@ -465,7 +493,7 @@ async def plan_removal(
     facts = await gather_facts(connector)
     state = parse_state(facts)
     roles = chosen_roles(state, catalog, refs, connector.name)
-    facts = await gather_facts(connector, fact_paths(state, roles, facts), _units(catalog, roles))
+    facts = await gather_facts(connector, fact_paths(state, roles, facts), sorted(_units(catalog, state, roles)))
     plan = plan_decommission(facts, state, catalog, roles, purge)
     plan.notes += interrupted_note(facts, state, connector.timeouts)
     if plan.removing:

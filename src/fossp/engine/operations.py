@@ -30,6 +30,8 @@ class OpKind(StrEnum):
     START = "start-unit"
     RESTART = "restart-unit"
     SUBVOLUME = "create-subvolume"
+    MASK = "mask-unit"
+    UNMASK = "unmask-unit"
     # decommission: the ledger's undo, the packages, and the role's data
     STOP = "stop-unit"
     DISABLE = "disable-unit"
@@ -62,6 +64,10 @@ LEDGER_KIND: dict[OpKind, ChangeKind | None] = {
     OpKind.START: ChangeKind.UNIT,
     OpKind.RESTART: None,
     OpKind.SUBVOLUME: ChangeKind.SUBVOLUME,
+    OpKind.MASK: ChangeKind.UNIT,
+    OpKind.UNMASK: ChangeKind.UNIT,
+    OpKind.STOP: ChangeKind.UNIT,
+    OpKind.DISABLE: ChangeKind.UNIT,
 }
 
 
@@ -87,6 +93,7 @@ class Operation(BaseModel):
     previous: str | None = None
     retry: float = 0
     undo: list[list[str]] = []
+    undo_on_purge: bool = Field(default=False, description="the undo deletes data: only --purge runs it")
 
     @property
     def sha256(self) -> str | None:
@@ -95,7 +102,9 @@ class Operation(BaseModel):
     def summary(self) -> dict[str, Any]:
         """The JSON shape of ``fossp plan --json``: secrets masked, and a private file's diff
         (mode 0600, 0640: it may hold a secret in whatever quoting its format uses) hidden."""
-        data = self.model_dump(mode="json", exclude_defaults=True, exclude={"undo", "digest", "previous", "retry"})
+        data = self.model_dump(
+            mode="json", exclude_defaults=True, exclude={"undo", "undo_on_purge", "digest", "previous", "retry"}
+        )
         data.setdefault("change", self.change)
         if self.content is not None:
             data["sha256"] = self.sha256

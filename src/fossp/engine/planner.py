@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from fossp.catalog.schema import Family, Role
 from fossp.engine.access import plan_firewall, plan_selinux
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import Operation, OpKind, Plan, noop
-from fossp.engine.recipe import DataPath, FileSpec, Step, fill, load_recipe, placeholders, resolve_vars
+from fossp.engine.recipe import DataPath, FileSpec, Step, UnitAction, fill, load_recipe, placeholders, resolve_vars
 from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
@@ -138,6 +139,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     role = item.role
     if not role.available_on(family):
         raise BadInput(f"{facts.host}: {role.title} is not available on {family.value}: {role.packages[family].note}")
+    _refuse_unhonoured(item, family, facts.host)
     recipe = load_recipe(role.name).for_family(family)
     ctx = _RolePlan(
         role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, []
@@ -146,14 +148,25 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx.operations.append(_packages(ctx))
     ctx.operations += plan_selinux(ctx)
     ctx.operations += plan_firewall(ctx)
-    for step in (s for s in recipe.steps if s.when == "installed"):
-        ctx.operations.append(_step(ctx, step))
-    for spec in recipe.files:
-        ctx.operations.append(_file(ctx, spec))
+    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "installed"]
+    ctx.operations += [_file(ctx, spec) for spec in recipe.files]
+    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "configured"]
+    ctx.operations += [_unit_action(ctx, action) for action in recipe.units]
     ctx.operations += _units(ctx, [spec for spec in recipe.files if spec.reload])
-    for step in (s for s in recipe.steps if s.when == "running"):
-        ctx.operations.append(_step(ctx, step))
+    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "running"]
     return ctx.operations
+
+
+def _refuse_unhonoured(item: Wanted, family: Family, host: str) -> None:
+    """A setting given for a family whose recipe cannot honour it is bad input, not a no-op."""
+    for setting in item.role.settings:
+        given = item.settings.get(setting.name)
+        if setting.families is not None and family not in setting.families and given not in (None, "", setting.default):
+            honoured = ", ".join(f.value for f in setting.families)
+            raise BadInput(
+                f"{host}: {item.role.id} setting '{setting.name}' is not honoured on {family.value} "
+                f"(only on {honoured}): {setting.description}"
+            )
 
 
 def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
@@ -239,6 +252,8 @@ def _unknown(text: str, values: dict[str, str]) -> str:
 
 
 def _step(ctx: _RolePlan, step: Step) -> Operation:
+    if step.only_if and not ctx.settings.get(step.only_if):
+        return ctx.noop(OpKind.STEP, step.name, f"not needed: {step.only_if} is off")
     argv = [fill(arg, ctx.values) for arg in step.argv]
     stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
     if None in argv or (step.stdin is not None and stdin is None):
@@ -258,6 +273,7 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     done = ctx.state.step_done(ctx.role.id, digest)
     if done and not creates:
         return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
+    undo = [fill(arg, ctx.values) for arg in step.undo or []]
     return ctx.op(
         OpKind.STEP,
         step.name,
@@ -268,12 +284,48 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
         digest=digest,
         retry=step.retry,
         pending=ctx.stale and creates is not None,
+        undo=[[a for a in undo if a is not None]] if undo else [],
+        undo_on_purge=step.undo_when == "purge",
+    )
+
+
+#: A unit action: (the kind of operation, whether the unit's state calls for it, the inverse).
+_UNIT_ACTIONS: dict[str, tuple[OpKind, Callable[[UnitState], bool], str]] = {
+    "mask": (OpKind.MASK, lambda u: u.enabled != "masked", "unmask"),
+    "unmask": (OpKind.UNMASK, lambda u: u.enabled == "masked", "mask"),
+    "enable": (OpKind.ENABLE, lambda u: u.enabled not in ENABLED_STATES, "disable"),
+    "disable": (OpKind.DISABLE, lambda u: u.enabled == "enabled", "enable"),
+    "start": (OpKind.START, lambda u: u.active != "active", "stop"),
+    "stop": (OpKind.STOP, lambda u: u.active == "active", "start"),
+}
+
+
+def _unit_action(ctx: _RolePlan, action: UnitAction) -> Operation:
+    """Change a distribution unit the role's own units displace (undone by decommission)."""
+    unit = fill(action.unit, ctx.values) or action.unit
+    kind, needed, inverse = _UNIT_ACTIONS[action.action]
+    state = ctx.facts.units.get(unit)
+    if state is None:
+        if ctx.stale:
+            return ctx.op(kind, unit, "decided once the packages are installed", pending=True)
+        return ctx.noop(kind, unit, "no such unit on this host")
+    if not needed(state):
+        return ctx.noop(kind, unit, f"{state.enabled}, {state.active} already")
+    return ctx.op(
+        kind,
+        unit,
+        f"{state.enabled}, {state.active}: the role needs `systemctl {action.action}`",
+        commands=[ctx.systemctl(action.action, unit)],
+        undo=[ctx.systemctl(inverse, unit)],
+        previous=f"enabled={state.enabled} active={state.active}",
     )
 
 
 def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
     path = fill(spec.path, ctx.values)
     kind = OpKind.REMOVE if spec.absent else OpKind.DIR if spec.dir else OpKind.FILE
+    if spec.only_if and not ctx.settings.get(spec.only_if):
+        return ctx.noop(kind, path or spec.path, f"not needed: {spec.only_if} is off")
     if path is None:
         missing = _unknown(spec.path, ctx.values)
         return ctx.op(kind, spec.path, f"path needs {missing}, known after install", pending=True)
@@ -355,7 +407,7 @@ def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
         if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)
     ]
     operations = []
-    for unit in ctx.role.units.get(ctx.family, []):
+    for unit in ctx.role.units_for(ctx.family, ctx.values):
         state = ctx.facts.units.get(unit)
         if state is not None and state.enabled in ENABLED_STATES:
             operations.append(ctx.noop(OpKind.ENABLE, unit, f"{state.enabled} already"))

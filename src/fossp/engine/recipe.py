@@ -9,19 +9,49 @@ placeholders; values are substituted as data, never as shell syntax.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
 from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, read_yaml
-from fossp.catalog.schema import Family, Strict, placeholders
+from fossp.catalog.schema import Family, Role, SettingName, Strict, UnitName, placeholders
 from fossp.errors import BadInput
 from fossp.secrets import private_mode
 
 RECIPES_DIR = DATA_DIR / "recipes"
 TEMPLATES_DIR = RECIPES_DIR / "templates"
+#: Recipes of site roles (``/etc/fossp/roles.d``), with their templates in ``templates/``.
+SITE_RECIPES_DIR = Path("/etc/fossp/recipes.d")
+
+
+def recipe_dirs() -> list[Path]:
+    """Packaged recipes, then the site's (``FOSSP_RECIPES_DIR`` names another folder)."""
+    configured = os.environ.get("FOSSP_RECIPES_DIR")
+    site = Path(configured) if configured else SITE_RECIPES_DIR
+    return [RECIPES_DIR, *([site] if site.is_dir() else [])]
+
+
+def template_dirs() -> list[Path]:
+    return [folder / "templates" for folder in recipe_dirs()]
+
+
+def template_path(name: str) -> Path | None:
+    """The template file a recipe names (packaged first), or None."""
+    return next((folder / name for folder in template_dirs() if (folder / name).is_file()), None)
+
+
+def recipe_path(role_name: str) -> Path | None:
+    """The role's recipe file; a site recipe may not shadow a packaged one."""
+    found = [folder / f"{role_name}.yaml" for folder in recipe_dirs() if (folder / f"{role_name}.yaml").is_file()]
+    if len(found) > 1:
+        raise BadInput(
+            f"{found[1]}: role {role_name!r} has a packaged recipe ({found[0]}); a site recipe cannot replace it"
+        )
+    return found[0] if found else None
 
 
 class PackageVersionVar(Strict):
@@ -93,6 +123,7 @@ class FileSpec(Strict):
     )
     reload: bool = Field(default=True, description="restart the role's units when it changes")
     why: str | None = Field(default=None, description="the reason shown in plans")
+    only_if: SettingName | None = Field(default=None, description="only when this setting is true or non-empty")
 
     @model_validator(mode="after")
     def _one_kind(self) -> FileSpec:
@@ -100,8 +131,9 @@ class FileSpec(Strict):
         kinds = [self.template is not None, self.augeas is not None, text_edit, self.dir, self.absent]
         if sum(kinds) != 1:
             raise ValueError(f"{self.path}: give exactly one of template, augeas, line/substitute, dir, absent")
-        if self.template and not (TEMPLATES_DIR / self.template).is_file():
-            raise ValueError(f"{self.path}: template {self.template} not found")
+        if self.template and template_path(self.template) is None:
+            folders = ", ".join(str(folder) for folder in template_dirs())
+            raise ValueError(f"{self.path}: template {self.template} not found in {folders}")
         return self
 
 
@@ -110,13 +142,36 @@ class Step(Strict):
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     argv: list[str] = Field(min_length=1)
-    when: Literal["installed", "running"] = Field(
-        default="installed", description="after the packages are installed, or after units start"
+    when: Literal["installed", "configured", "running"] = Field(
+        default="installed",
+        description="after the packages are installed, after the files are written, or after the units start",
     )
     creates: str | None = None
     stdin: str | None = Field(default=None, description="data for the command's standard input")
     retry: float = Field(default=0, ge=0, le=300, description="seconds to keep retrying (a service still starting)")
+    undo: list[str] | None = Field(
+        default=None, min_length=1, description="the command decommission runs to take the step back"
+    )
+    undo_when: Literal["always", "purge"] = Field(
+        default="always", description="purge: the undo deletes data, so only `decommission --purge` runs it"
+    )
+    only_if: SettingName | None = Field(default=None, description="run only when this setting is true or non-empty")
     description: str
+
+    @model_validator(mode="after")
+    def _undo_given(self) -> Step:
+        if self.undo is None and self.undo_when != "always":
+            raise ValueError(f"step {self.name}: undo_when needs an undo")
+        return self
+
+
+class UnitAction(Strict):
+    """A unit of the distribution the role must change before its own units start (Debian
+    runs smbd where a Samba DC needs samba-ad-dc, and ships that one masked); decommission
+    applies the inverse."""
+
+    unit: UnitName
+    action: Literal["mask", "unmask", "enable", "disable", "start", "stop"]
 
 
 class Dump(Strict):
@@ -157,6 +212,7 @@ class FamilyRecipe(Strict):
     data: list[DataPath] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
+    units: list[UnitAction] = Field(default_factory=list)
 
 
 class Recipe(Strict):
@@ -167,16 +223,22 @@ class Recipe(Strict):
         return self.families.get(family, FamilyRecipe())
 
 
-@cache
 def has_recipe(role_name: str) -> bool:
     """Whether FOSSP knows how to configure the role, not only install and start it."""
-    return (RECIPES_DIR / f"{role_name}.yaml").is_file()
+    return recipe_path(role_name) is not None
 
 
+def deployable_roles() -> list[str]:
+    """The names of the roles with a recipe (packaged and site)."""
+    return sorted({path.stem for folder in recipe_dirs() for path in folder.glob("*.yaml")})
+
+
+@cache
 def load_recipe(role_name: str) -> Recipe:
-    """The role's recipe, or an empty one (packages, units, firewall only)."""
-    path = RECIPES_DIR / f"{role_name}.yaml"
-    if not path.is_file():
+    """The role's recipe, or an empty one (packages, units, firewall only), checked
+    against the role: no secret where it could leak, no setting left unused."""
+    path = recipe_path(role_name)
+    if path is None:
         return Recipe(role=role_name, families={})
     recipe = parse_model(Recipe, read_yaml(path), str(path))
     if recipe.role != role_name:
@@ -184,7 +246,49 @@ def load_recipe(role_name: str) -> Recipe:
     role = next((r for r in load_catalog().roles.values() if r.name == role_name), None)
     if role is not None:
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, str(path))
+        check_consumed(recipe, role, str(path))
     return recipe
+
+
+def check_consumed(recipe: Recipe, role: Role, where: str) -> None:
+    """Refuse a setting that a family's recipe accepts but never uses: a setting that is
+    validated and then ignored is a silent no-op. A setting that applies to some families
+    only says so (``families``), and is refused elsewhere when it is given."""
+    unit_names = {family: set().union(*(placeholders(u) for u in units)) for family, units in role.units.items()}
+    for family, packages in role.packages.items():
+        if not packages.available:
+            continue
+        used = consumed_names(recipe.for_family(family)) | unit_names.get(family, set())
+        for setting in role.settings:
+            applies = setting.families is None or family in setting.families
+            if applies and setting.name not in used:
+                raise BadInput(
+                    f"{where}: setting '{setting.name}' of {role.id} is never used by the {family.value} recipe; "
+                    f"use it, or limit the setting with 'families' in the role file"
+                )
+
+
+def consumed_names(recipe: FamilyRecipe) -> set[str]:
+    """The setting and variable names a family recipe reads anywhere (texts, stdin,
+    templates); a variable counts only where it is read itself."""
+    texts: list[str] = []
+    names = {step.only_if for step in recipe.steps if step.only_if} | {f.only_if for f in recipe.files if f.only_if}
+    for step in recipe.steps:
+        texts += [*step.argv, *(step.undo or []), step.stdin or "", step.creates or ""]
+    for spec in recipe.files:
+        texts += [spec.path, spec.line or "", *(s.text for s in spec.substitute)]
+        if spec.augeas is not None:
+            texts += [e.value for e in spec.augeas.set] + [v for e in spec.augeas.ensure for v in e.entry.values()]
+    for data in recipe.data:
+        texts += [data.path, *(data.dump.argv + data.dump.restore if data.dump else [])]
+        texts += [*data.carry.files, data.carry.into] if data.carry else []
+    texts += [action.unit for action in recipe.units]
+    names |= set().union(*(placeholders(text) for text in texts))
+    names |= set().union(*(_template_names(spec.template) for spec in recipe.files if spec.template))
+    for name, var in reversed(list(recipe.vars.items())):
+        if name in names and isinstance(var, TextVar):
+            names |= placeholders(var.text)
+    return names
 
 
 def check_secrets(recipe: Recipe, secrets: set[str], where: str) -> None:
@@ -221,7 +325,7 @@ def check_secrets(recipe: Recipe, secrets: set[str], where: str) -> None:
 def _secret_exposures(recipe: FamilyRecipe) -> list[tuple[str, list[str], str]]:
     """(field, its texts, why a secret there leaks) for every text outside stdin and templates."""
     found = [
-        (f"steps.{i}.argv", step.argv, "command arguments are visible to every user")
+        (f"steps.{i}.argv", [*step.argv, *(step.undo or [])], "command arguments are visible to every user")
         for i, step in enumerate(recipe.steps)
     ]
     found += [(f"steps.{i}.creates", [s.creates], "paths are shown") for i, s in enumerate(recipe.steps) if s.creates]
@@ -242,7 +346,10 @@ def _template_names(template: str) -> set[str]:
     """The variables a template reads."""
     from jinja2 import Environment, nodes
 
-    source = (TEMPLATES_DIR / template).read_text(encoding="utf-8")
+    path = template_path(template)
+    if path is None:
+        raise BadInput(f"template {template} not found in {', '.join(str(folder) for folder in template_dirs())}")
+    source = path.read_text(encoding="utf-8")
     return {node.name for node in Environment().parse(source).find_all(nodes.Name) if node.ctx == "load"}
 
 
@@ -272,6 +379,18 @@ def fact_paths(recipes: list[tuple[Recipe, dict[str, Any]]]) -> list[str]:
             texts += [step.creates for step in family_recipe.steps if step.creates]
             paths.update(text.format_map(values) for text in texts)
     return sorted(paths)
+
+
+def fact_units(recipes: list[tuple[Recipe, dict[str, Any]]]) -> list[str]:
+    """The distribution units the recipes change (all families), for the facts batch."""
+    return sorted(
+        {
+            fill(action.unit, resolve_vars(family_recipe, settings, None)) or action.unit
+            for recipe, settings in recipes
+            for family_recipe in recipe.families.values()
+            for action in family_recipe.units
+        }
+    )
 
 
 class _Globbing(dict[str, str]):

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fossp.engine.recipe import TEMPLATES_DIR, AugeasEdit, fill
+from fossp.engine.recipe import AugeasEdit, fill, template_dirs
 from fossp.errors import BadInput
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def _environment() -> Environment:
     from markupsafe import escape
 
     environment = Environment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        loader=FileSystemLoader([str(folder) for folder in template_dirs()]),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,

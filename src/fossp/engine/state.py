@@ -110,6 +110,7 @@ class Change(BaseModel):
     previous: str | None = None  # e.g. an SELinux boolean's value before
     digest: str | None = None  # a setup step's command and input, to run it once
     undo: list[list[str]] = []  # commands that take the change back
+    undo_on_purge: bool = False  # the undo deletes data: only `decommission --purge` runs it
     run: str | None = None  # the run that made it
     folders: str | None = None  # listing of folders before the change (for an interrupted one)
 

@@ -60,8 +60,14 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
     first = await gather_facts(connector)
     state = parse_state(first)
     written = sorted({path for role_id in state.instances for path in state.wrote(role_id)})
-    roles = [catalog.roles[role_id] for role_id in state.instances if role_id in catalog.roles]
-    units = sorted({unit for role in roles for units in role.units.values() for unit in units})
+    units = sorted(
+        {
+            unit
+            for role_id, instance in state.instances.items()
+            if role_id in catalog.roles
+            for unit in catalog.roles[role_id].units_for(None, instance.settings)
+        }
+    )
     facts = await gather_facts(connector, written, units) if state.instances else first
     statuses = []
     unended = state.run if state.run is not None and not run_is_live(state, facts) else None
@@ -83,7 +89,7 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
             )
             continue
         changed, problems = drift(
-            facts, state, role_id, role.units.get(facts.family, []), role.packages[facts.family].packages
+            facts, state, role_id, role.units_for(facts.family, instance.settings), role.packages[facts.family].packages
         )
         results = await verify_role(role, instance.settings, connector, retry=0) if probe and not problems else []
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]

@@ -49,6 +49,7 @@ class RoleInfo:
     role_id: str
     support_end: date | None = None
     packages: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()  # the family's units, placeholders filled
 
 
 @dataclass(frozen=True)

@@ -187,15 +187,9 @@ async def _snapshot_data(connector: Connector, facts: SnapshotFacts, pre: int) -
     return copies
 
 
-def role_units(roles: tuple[RoleInfo, ...], family: Family | None) -> list[str]:
-    from fossp.catalog import load_catalog
-
-    catalog = load_catalog()
-    units: list[str] = []
-    for role in roles:
-        with contextlib.suppress(BadInput):
-            units += catalog.role(role.role_id).units.get(family or Family.DEBIAN, [])
-    return units
+def role_units(roles: tuple[RoleInfo, ...]) -> list[str]:
+    """The deployed roles' units (of the host's family, as ``deployed_roles`` read them)."""
+    return [unit for role in roles for unit in role.units]
 
 
 def _collected(run: _Run) -> Collected:
@@ -648,7 +642,7 @@ async def upgrade_host(
             updated=now(),
         )
         run = _Run(spec, connector.timeouts, connector, collected, record, outcome, say)
-        run.units = role_units(ctx.roles, ctx.facts.base.family)
+        run.units = role_units(ctx.roles)
         run.host_sources, run.conffiles = request.host_sources, request.conffiles
         run.lock = lock = HostLock(connector)
         async with lock:
@@ -712,7 +706,7 @@ async def restore_upgrade(connector: Connector, spec: HostSpec, say: Say = quiet
     outcome = UpgradeOutcome(spec.name, record.run_id, record.target, pre_snapshot=record.pre_snapshot)
     outcome.data_snapshots = dict(record.data_snapshots)
     run = _Run(spec, connector.timeouts, connector, None, record, outcome, say)
-    run.units = role_units(deployed_roles(facts), facts.base.family)
+    run.units = role_units(deployed_roles(facts))
     run.lock = lock = HostLock(connector)
     try:
         async with lock:

@@ -83,6 +83,7 @@ def deployed_roles(facts: UpgradeFacts) -> tuple[RoleInfo, ...]:
                 role.id,
                 role.lifecycle.support_end,
                 tuple(packages.packages) if packages else (),
+                tuple(role.units_for(family, instance.settings)),
             )
         )
     return tuple(sorted(roles, key=lambda r: r.name))
