@@ -1,5 +1,5 @@
-"""TFTP and LDAP packets as bytes, compared with captures of real clients and servers;
-the probes' verdicts on parsed replies; the TFTP prober against a UDP socket on loopback."""
+"""TFTP and RTMP handshake packets as bytes, compared with captures of real clients and
+servers and the specifications' layouts; the TFTP prober against a UDP socket on loopback."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ import threading
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind, Protocol
-from fossp.engine import probes, wire
-from fossp.engine.probes import ProbeFailed
-
-BIND_OK = bytes.fromhex("300c02010161070a010004000400")
-ROOT_DSE_ENTRY = bytes.fromhex("3029020102642404003020301e040e6e616d696e67436f6e7465787473310c040a64633d6578616d706c65")
-SEARCH_DONE_OK = bytes.fromhex("300c02010265070a010004000400")
-BIND_REFUSED = bytes.fromhex("301302010161 0e0a0131 0400 04074e6f20616e6f6e".replace(" ", ""))
+from fossp.engine import wire
+from fossp.engine.probes import ProbeFailed, tftp
 
 
 def test_tftp_read_request_and_replies() -> None:
@@ -31,45 +26,29 @@ def test_tftp_read_request_and_replies() -> None:
         wire.tftp_reply(b"\x00")
 
 
-def test_ldap_requests_match_what_ldapsearch_sends() -> None:
-    assert wire.ldap_anonymous_bind(1) == bytes.fromhex("300c020101600702010304008000")
-    search = wire.ldap_root_dse_search(2)
-    assert search.startswith(bytes.fromhex("302b020102632604000a0100"))  # message 2, base ""
-    assert b"\x87\x0bobjectClass" in search
-    assert wire.ldap_unbind(3) == bytes.fromhex("30050201034200")
+def test_rtmp_c0_c1_layout() -> None:
+    random = bytes(range(256)) * 5 + bytes(248)
+    packet = wire.rtmp_c0_c1(0x1_0000_0005, random)
+    assert len(packet) == 1 + 1536 and packet[0] == 3
+    assert packet[1:9] == b"\x00\x00\x00\x05\x00\x00\x00\x00"  # time (32 bits), then four zero bytes
+    assert packet[9:] == random
+    assert wire.rtmp_c0_c1(0)[9:] != wire.rtmp_c0_c1(0)[9:], "the random part is random"
+    with pytest.raises(wire.WireError, match="1528"):
+        wire.rtmp_c0_c1(0, b"short")
 
 
-def test_ber_lengths_long_form_and_truncation() -> None:
-    long = wire.ber(wire.OCTET_STRING, b"x" * 200)
-    assert long[:3] == b"\x04\x81\xc8"
-    assert wire.ber_read(long) == (wire.OCTET_STRING, b"x" * 200, 203)
-    assert wire.ber_int(128) == b"\x02\x02\x00\x80"
-    with pytest.raises(wire.WireError, match="truncated"):
-        wire.ber_read(long[:50])
-
-
-def test_ldap_replies_parse_into_results_and_entry_values() -> None:
-    stream = BIND_OK + ROOT_DSE_ENTRY + SEARCH_DONE_OK
-    bind, offset = wire.ldap_message(stream)
-    entry, offset = wire.ldap_message(stream, offset)
-    done, offset = wire.ldap_message(stream, offset)
-    assert offset == len(stream)
-    assert (bind.operation, bind.result_code) == (wire.BIND_RESPONSE, 0)
-    assert entry.values == ["", "namingContexts: dc=example"]
-    assert (done.message_id, done.operation, done.result_code) == (2, wire.SEARCH_DONE, 0)
-
-
-def test_ldap_verdicts() -> None:
-    messages = [wire.ldap_message(m)[0] for m in (BIND_OK, ROOT_DSE_ENTRY, SEARCH_DONE_OK)]
-    assert "2 value(s)" in probes._ldap_verdict("ldap://h", messages, "")
-    assert probes._ldap_verdict("ldap://h", messages, "dc=example")
-    with pytest.raises(ProbeFailed, match="none holds 'dc=other'"):
-        probes._ldap_verdict("ldap://h", messages, "dc=other")
-    with pytest.raises(ProbeFailed, match="0 value"):
-        probes._ldap_verdict("ldap://h", [messages[0], messages[2]], "")
-    refused = wire.ldap_message(BIND_REFUSED)[0]
-    with pytest.raises(ProbeFailed, match=r"anonymous bind refused \(result 49 'No anon'\)"):
-        probes._ldap_verdict("ldap://h", [refused], "")
+def test_rtmp_server_handshake_echo_or_not_and_c2() -> None:
+    c1 = wire.rtmp_c0_c1(7)[1:]
+    s1 = b"\x00\x00\x00\x09" + bytes(4) + b"s" * 1528
+    echoed = wire.rtmp_s1_s2(s1 + c1[:4] + b"\x00\x00\x00\x01" + c1[8:], c1)
+    assert echoed.echoed and echoed.s1 == s1
+    assert not wire.rtmp_s1_s2(s1 + bytes(1536), c1).echoed
+    assert wire.rtmp_c2(s1, 42) == s1[:4] + b"\x00\x00\x00\x2a" + s1[8:]
+    wire.rtmp_s0(b"\x03")
+    with pytest.raises(wire.WireError, match="not RTMP version 3"):
+        wire.rtmp_s0(b"H")
+    with pytest.raises(wire.WireError, match="3072"):
+        wire.rtmp_s1_s2(s1, c1)
 
 
 def _one_reply_server(reply: bytes) -> tuple[int, threading.Thread, list[bytes]]:
@@ -113,7 +92,7 @@ def _tftp_probe(expect: str | None) -> Probe:
 )
 def test_tftp_probe_over_loopback(reply: bytes, expect: str | None, passes: bool) -> None:
     port, thread, seen = _one_reply_server(reply)
-    run = probes._tftp("127.0.0.1", port, _tftp_probe(expect), {})
+    run = tftp.probe("127.0.0.1", port, _tftp_probe(expect), {})
     if passes:
         assert "tftp://127.0.0.1" in asyncio.run(run)
     else:

@@ -235,13 +235,28 @@ class ProbeKind(StrEnum):
     """Protocol-level health probes; each connects and speaks the role's protocol."""
 
     TCP = "tcp"  # connect, optionally send ``send`` and expect ``expect`` in the reply
-    HTTP = "http"  # GET ``path``; expect the status ``status`` and ``expect`` in the body
-    DNS = "dns"  # query ``query`` of ``record`` type; expect an answer (``expect`` in it)
+    HTTP = "http"  # GET ``path`` (HTTPS with ``tls``); expect the status ``status`` and ``expect`` in the body
+    DNS = "dns"  # query ``query`` of ``record`` type (PTR: a name or an address); expect an answer holding ``expect``
     POSTGRESQL = "postgresql"  # connect and run ``query``; expect ``expect`` in the result
     MYSQL = "mysql"  # connect and run ``query``
-    LDAP = "ldap"  # anonymous search of the root DSE
+    LDAP = "ldap"  # bind (anonymous or ``bind_dn``) and search the root DSE or ``base``; ``expect`` in the entries
     TFTP = "tftp"  # read request for ``path``; expect a DATA or ERROR packet
+    DHCP = "dhcp"  # DHCPDISCOVER on the server's link; expect an OFFER (in ``expect``'s subnet or prefix)
+    RTMP = "rtmp"  # the RTMP handshake: C0+C1, then S0+S1+S2, then C2
+    STREAM = "stream"  # Icecast: a source PUTs to mount ``path`` while a listener GETs bytes from it
     COMMAND = "command"  # run ``argv`` on the host; exit 0 and ``expect`` in its output
+
+
+#: Probe fields that only some kinds read; elsewhere they would be silently ignored.
+PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
+    "tls": {ProbeKind.HTTP, ProbeKind.LDAP},
+    "starttls": {ProbeKind.LDAP},
+    "follow_redirects": {ProbeKind.HTTP},
+    "bind_dn": {ProbeKind.LDAP},
+    "base": {ProbeKind.LDAP},
+    "filter": {ProbeKind.LDAP},
+    "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM},
+}
 
 
 class Probe(Strict):
@@ -261,6 +276,19 @@ class Probe(Strict):
     status: int | None = None
     argv: list[str] | None = None
     timeout: float = Field(default=5.0, gt=0, le=120)
+    tls: bool = Field(default=False, description="HTTPS, or LDAPS")
+    starttls: bool = Field(default=False, description="LDAP StartTLS on the plain port")
+    ca: str | None = Field(
+        default=None, description="CA certificate (PEM) file on the target host; else the system store"
+    )
+    server_name: str | None = Field(
+        default=None, description="name for SNI and the certificate check (probes dial the address)"
+    )
+    follow_redirects: bool = False
+    bind_dn: str | None = Field(default=None, description="LDAP simple bind as this DN (anonymous without it)")
+    password_setting: SettingName | None = Field(default=None, description="the secret setting holding the password")
+    base: str | None = Field(default=None, description="LDAP: search this DN's subtree instead of the root DSE")
+    filter: str | None = Field(default=None, description="LDAP search filter with base (default (objectClass=*))")
 
     @model_validator(mode="after")
     def _consistent(self) -> Probe:
@@ -273,7 +301,56 @@ class Probe(Strict):
             raise ValueError("a dns probe needs a query name")
         if self.kind in (ProbeKind.POSTGRESQL, ProbeKind.MYSQL) and not self.query:
             raise ValueError(f"a {self.kind.value} probe needs a query")
+        self._check_fields()
         return self
+
+    def _check_fields(self) -> None:
+        for name, kinds in PROBE_FIELD_KINDS.items():
+            if getattr(self, name) and self.kind not in kinds:
+                raise ValueError(f"{name} applies only to {' and '.join(sorted(k.value for k in kinds))} probes")
+        if self.tls and self.starttls:
+            raise ValueError("tls and starttls exclude each other")
+        if (self.ca or self.server_name) and not (self.tls or self.starttls):
+            raise ValueError("ca and server_name need tls or starttls")
+        if self.filter and not self.base:
+            raise ValueError("filter needs base")
+        if self.kind is ProbeKind.LDAP and bool(self.bind_dn) != bool(self.password_setting):
+            raise ValueError("an ldap bind needs both bind_dn and password_setting")
+        if self.kind is ProbeKind.STREAM and not self.password_setting:
+            raise ValueError("a stream probe needs password_setting (the source password)")
+
+
+class Part(Strict):
+    """A kind of member of a multi-host role (Slurm's controller and compute nodes, a
+    Bacula director and its clients), with how many hosts it takes."""
+
+    name: Slug
+    description: str
+    min_hosts: int = Field(default=1, ge=0)
+    max_hosts: int | None = Field(default=None, ge=1)
+    packages: dict[Family, list[PackageName]] = Field(default_factory=dict, description="besides the role's own")
+    units: dict[Family, list[UnitName]] = Field(default_factory=dict, description="besides the role's own")
+
+
+class Cluster(Strict):
+    """A role deployed on several hosts that work together. Members are placed by the
+    profile; the role's cluster steps run once, on the first member, after every member
+    has its packages and files; a member may leave only if ``leave`` says how."""
+
+    parts: list[Part] = Field(min_length=1)
+    leave: str | None = Field(
+        default=None, description="why one member may be decommissioned alone (None: only the whole cluster)"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> Cluster:
+        names = [part.name for part in self.parts]
+        if len(set(names)) != len(names):
+            raise ValueError("part names must be unique")
+        return self
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
 
 
 class Relation(Strict):
@@ -376,10 +453,19 @@ class Role(Strict):
                 raise ValueError(f"setting {setting_ref!r} moves a port but is not of type port")
         secrets = {s.name for s in self.settings if s.secret}
         for index, probe in enumerate(self.probes):
-            texts = [probe.send, probe.expect, probe.path, probe.query, probe.record, *(probe.argv or [])]
-            used = sorted(secrets & set().union(*(placeholders(t) for t in texts if t)))
-            if used:
-                raise ValueError(f"probes.{index} uses secret setting {used[0]!r}: probe output and commands are shown")
+            self._check_probe_secrets(index, probe, names, secrets)
+
+    @staticmethod
+    def _check_probe_secrets(index: int, probe: Probe, names: set[str], secrets: set[str]) -> None:
+        """A probe names a secret only by password_setting: its texts are shown, its password never."""
+        texts = [probe.send, probe.expect, probe.path, probe.query, probe.record, *(probe.argv or [])]
+        texts += [probe.ca, probe.server_name, probe.bind_dn, probe.base, probe.filter]
+        used = sorted(secrets & set().union(*(placeholders(t) for t in texts if t)))
+        if used:
+            raise ValueError(f"probes.{index} uses secret setting {used[0]!r}: probe output and commands are shown")
+        if probe.password_setting is not None and probe.password_setting not in secrets:
+            known = "not a secret setting" if probe.password_setting in names else "an unknown setting"
+            raise ValueError(f"probes.{index}.password_setting {probe.password_setting!r} is {known}")
 
     @property
     def title(self) -> str:

@@ -1,0 +1,116 @@
+"""Health probes: prove a role works by speaking its protocol, with the field's libraries
+where there is one (httpx, dnspython, ldap3).
+
+Network probes (one module each) run from the controller to the host's address, as a
+client sees the role; PostgreSQL, MySQL and command probes run on the host over the run's
+connection, as the database's local administrator. A probe is retried briefly, since a
+service that was just (re)started may need a moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fossp.catalog.schema import Probe, ProbeKind, Role
+from fossp.engine import wire
+from fossp.engine.probes import dhcp, dns, http, ldap, rtmp, stream, tcp, tftp
+from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
+from fossp.hosts.connector import Connector
+
+__all__ = ["PROBED_KINDS", "REMOTE", "ProbeFailed", "ProbeResult", "Unreachable", "run_probe", "verify_role"]
+
+RETRY_SECONDS = 15.0
+
+#: Probes that run from the controller, as a client would reach the role:
+#: ``await REMOTE[kind](address, port, probe, settings, connector)`` (the connector reads
+#: a CA file on the host; it may be left out otherwise).
+REMOTE: dict[ProbeKind, Remote] = {
+    ProbeKind.TCP: tcp.probe,
+    ProbeKind.HTTP: http.probe,
+    ProbeKind.DNS: dns.probe,
+    ProbeKind.TFTP: tftp.probe,
+    ProbeKind.LDAP: ldap.probe,
+    ProbeKind.DHCP: dhcp.probe,
+    ProbeKind.RTMP: rtmp.probe,
+    ProbeKind.STREAM: stream.probe,
+}
+
+
+async def _on_host(connector: Connector, argv: list[str], expect: str) -> str:
+    result = await connector.run(argv)
+    output = (result.stdout + result.stderr).strip()
+    if not result.ok or (expect and expect not in result.stdout):
+        raise ProbeFailed(result.describe() if not result.ok else f"output lacks {expect!r}: {output[:300]}")
+    return output[:300]
+
+
+def _host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
+    """The command an on-host probe runs: the query travels as one argument, never as shell text."""
+    query = text(probe.query, settings)
+    if probe.kind is ProbeKind.POSTGRESQL:
+        return [
+            "env",
+            "--chdir=/",
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-X",
+            "-tA",
+            "-p",
+            str(port),
+            "-c",
+            query,
+        ]
+    if probe.kind is ProbeKind.MYSQL:  # root through the unix socket: Debian and Fedora's default auth
+        return [
+            "mysql",
+            "--user=root",
+            "--protocol=socket",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+            query,
+        ]
+    return [text(arg, settings) for arg in probe.argv or []]
+
+
+async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) -> str:
+    port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
+    remote = REMOTE.get(probe.kind)
+    if remote is not None:
+        return await remote(connector.address, port, probe, settings, connector)
+    return await _on_host(connector, _host_argv(probe, port, settings), text(probe.expect, settings))
+
+
+PROBED_KINDS = {*REMOTE, ProbeKind.POSTGRESQL, ProbeKind.MYSQL, ProbeKind.COMMAND}
+
+
+async def run_probe(
+    role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float | None = None
+) -> ProbeResult:
+    """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS) have gone by."""
+    if connector.root or probe.kind not in PROBED_KINDS:
+        why = "an offline root runs no services" if connector.root else f"no {probe.kind.value} prober yet"
+        return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {why}")
+    deadline = time.monotonic() + (RETRY_SECONDS if retry is None else retry)
+    while True:
+        try:
+            output = await _once(probe, settings, connector)
+            return ProbeResult(role.id, probe.name, probe.kind.value, True, output)
+        except ProbeSkipped as skipped:
+            return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {skipped}")
+        except (ProbeFailed, wire.WireError, OSError, TimeoutError, UnicodeError) as error:
+            message = str(error) or type(error).__name__
+            if time.monotonic() >= deadline:
+                return ProbeResult(role.id, probe.name, probe.kind.value, False, message)
+        await asyncio.sleep(0.5)
+
+
+async def verify_role(
+    role: Role, settings: dict[str, Any], connector: Connector, retry: float | None = None
+) -> list[ProbeResult]:
+    return [await run_probe(role, probe, settings, connector, retry) for probe in role.probes]
