@@ -14,6 +14,7 @@ from fossp.hosts.facts import (
     gather_facts,
     parse_facts,
     parse_firewalld,
+    parse_holders,
     parse_os_release,
     parse_packages,
     parse_proc_net,
@@ -69,8 +70,49 @@ def test_firewalld_and_selinux() -> None:
     assert state.services == ["ssh", "dns"] and state.ports == ["8080/tcp"]
     selinux = parse_selinux("Enforcing\n", "named_write_master_zones --> on\n", "http_port_t tcp 8080-8082, 9000\n")
     assert selinux.mode == "enforcing" and selinux.booleans == {"named_write_master_zones": True}
-    assert selinux.port_labels == {"http_port_t/tcp": [8080, 8081, 8082, 9000]}
+    assert [(r.type, r.protocol, r.low, r.high) for r in selinux.port_labels] == [
+        ("http_port_t", "tcp", 8080, 8082),
+        ("http_port_t", "tcp", 9000, 9000),
+    ]
     assert parse_selinux("Disabled\n", "", "").mode == "disabled"
+
+
+def test_selinux_port_labels_policy_and_local() -> None:
+    """The narrowest entry labels a port; a local one (-C) overrides the policy's for the same port."""
+    full = (
+        "http_cache_port_t              tcp      8080, 8118, 10001-10010\n"
+        "http_port_t                    tcp      80, 8080\n"
+        "unreserved_port_t              tcp      1024-32767, 61000-65535\n"
+    )
+    selinux = parse_selinux("Enforcing", "", full, "http_port_t                    tcp      8080\n")
+    label = selinux.label("tcp", 8080)
+    assert label is not None and (label.type, label.local) == ("http_port_t", True)
+    exact = selinux.record("tcp", 8080)
+    assert exact is not None and exact.type == "http_port_t"
+    assert (selinux.label("tcp", 10005) or label).type == "http_cache_port_t"
+    assert selinux.record("tcp", 10005) is None  # inside a range: `semanage port -a` works there
+    assert (selinux.label("tcp", 5433) or label).type == "unreserved_port_t"
+    assert selinux.label("udp", 5433) is None
+
+
+def test_listener_holders_from_fds_cgroups_and_socket_units() -> None:
+    tcp = (
+        "   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 501 1 0\n"
+        "   1: 00000000:2382 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 502 1 0\n"
+        "   2: 00000000:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 503 1 0\n"
+    )
+    sockets = (
+        "501 1200 /system.slice/httpd.service httpd\n"
+        "502 1 /init.scope systemd\n"
+        "502 1500 /system.slice/system-cockpit.slice/cockpit-ws.service/payload cockpit-ws\n"
+    )
+    units = "[::]:9090 Stream cockpit.socket cockpit.service\n/run/dbus/system_bus_socket Stream dbus.socket x\n"
+    web, unknown, cockpit = parse_holders(sockets, units, parse_proc_net(tcp, "tcp"))  # by port
+    assert (web.port, web.pid, web.process, web.unit) == (80, 1200, "httpd", "httpd.service")
+    assert (cockpit.pid, cockpit.unit) == (1500, "cockpit-ws.service")  # the service before systemd
+    assert (unknown.port, unknown.pid, unknown.unit) == (5432, None, None)
+    [held] = parse_holders("502 1 /init.scope systemd\n", units, parse_proc_net(tcp, "tcp")[2:])
+    assert (held.pid, held.unit) == (1, "cockpit.socket")
 
 
 def test_recorded_fedora_facts() -> None:
@@ -82,6 +124,12 @@ def test_recorded_fedora_facts() -> None:
     assert facts.root_fs == "btrfs"
     assert facts.files["/var/lib/pgsql/data/pg_hba.conf"].owner == "postgres"
     assert facts.listens("tcp", 22) and facts.listens("udp", 323)
+    assert {(item.port, item.unit) for item in facts.listening} == {
+        (22, "sshd.service"),
+        (9090, "cockpit.socket"),
+        (323, "chronyd.service"),
+    }
+    assert len(facts.selinux.port_labels) > 400 and facts.selinux.record("tcp", 8080) is not None
 
 
 def test_recorded_debian_facts_carry_fossp_state() -> None:
@@ -116,3 +164,17 @@ def test_local_and_offline_root(tmp_path: Path) -> None:
     assert root.listening == [] and root.hostname == "offline"
     local = asyncio.run(gather_facts(LocalConnector(), []))
     assert local.family is not None and local.packages
+
+
+def test_the_facts_script_names_who_holds_a_listener() -> None:
+    """The holders pipeline (find over /proc/PID/fd, awk, /proc/PID/cgroup) run for real here."""
+    import os
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        facts = asyncio.run(gather_facts(LocalConnector(), []))
+    [mine] = [item for item in facts.listening if item.protocol == "tcp" and item.port == port]
+    assert mine.pid == os.getpid() and mine.process is not None and mine.inode > 0

@@ -22,6 +22,7 @@ RoleId = Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 SettingName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")]
+#: A systemd unit; ``{setting}`` placeholders name an instance by a setting (``dirsrv@{instance_name}.service``).
 UnitName = Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z0-9@._:-]|\{[a-z][a-z0-9_]*\})+$")]
 PackageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9+._-]*$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -58,13 +59,21 @@ class Protocol(StrEnum):
 
 
 class PortSpec(Strict):
-    """A port the role listens on; ``setting`` names the setting that can move it."""
+    """A port (or a range: ``port`` to ``to_port``) the role listens on; ``setting`` names
+    the setting that can move it (a moved range keeps its length)."""
 
     port: Port
+    to_port: Port | None = Field(default=None, description="last port of a range (RTP media, bricks)")
     protocol: Protocol = Protocol.TCP
     purpose: str
     setting: SettingName | None = None
     expose: bool = Field(default=True, description="open it in the firewall")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PortSpec:
+        if self.to_port is not None and self.to_port <= self.port:
+            raise ValueError(f"to_port {self.to_port} must be above port {self.port}")
+        return self
 
 
 class PortLabel(Strict):

@@ -4,7 +4,10 @@ A fixed shell script (no user value is ever pasted into it) prints every fact in
 section behind a ``@@fossp:NAME@@`` marker; values it needs -- the offline root folder,
 the units and the config file paths the chosen roles care about -- arrive as positional
 arguments. Enablement is asked per unit (``list-unit-files`` costs ~300 ms; activity of
-every loaded unit comes from ``list-units``, a few ms).
+every loaded unit comes from ``list-units``, a few ms). Listeners are named by their holder
+(socket inode -> pid -> cgroup unit, one find and one awk), so the planner tells a port the
+role's own service holds from one other software took; SELinux port labels are the full
+``semanage port -l`` (the policy's) with the local ones (``-C``) marked.
 Each section has a pure parser, so parsers are tested with recorded output (including
 recorded Fedora hosts) and the host is only ever read, never changed.
 """
@@ -46,7 +49,18 @@ if [ -z "$R" ]; then
     echo running; echo "services $(firewall-cmd --list-services)"; echo "ports $(firewall-cmd --list-ports)"; fi
   m selinux; if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi
   m sebool; command -v getsebool >/dev/null && getsebool -a 2>/dev/null
-  m seports; command -v semanage >/dev/null && semanage port -l -C 2>/dev/null
+  m sockets; find /proc/[0-9]*/fd -lname 'socket:*' -printf '%h %l\n' 2>/dev/null |
+    awk 'FILENAME ~ /^\/proc\/net/ { if ($4 == "0A" || $4 == "07") held["socket:[" $10 "]"] = 1; next }
+      $2 in held { split($1, p, "/"); print substr($2, 9, length($2) - 9), p[3] }' \
+      /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 - 2>/dev/null |
+    while read -r i p; do
+      c=; g=; read -r c 2>/dev/null < "/proc/$p/comm"
+      while read -r l; do case "$l" in 0::*|*:name=systemd:*) g="${l##*:}";; esac; done 2>/dev/null < "/proc/$p/cgroup"
+      echo "$i $p ${g:--} $c"
+    done
+  m socket_units; systemctl list-sockets --all --full --show-types --no-legend --no-pager 2>/dev/null
+  m seports; command -v semanage >/dev/null && semanage port -l -n 2>/dev/null
+  m seports_local; command -v semanage >/dev/null && semanage port -l -n -C 2>/dev/null
   m package_managers; for p in /proc/[0-9]*; do
     read -r c < "$p/comm" 2>/dev/null || continue
     case "$c" in apt|apt-get|aptitude|dpkg|dnf|dnf-3|dnf5|yum|rpm|unattended-upgr)
@@ -91,9 +105,16 @@ class UnitState(Frozen):
 
 
 class Listener(Frozen):
+    """A listening socket and, where the facts know, who holds it: its process and the
+    systemd unit it runs in (for a socket systemd itself holds, the socket unit)."""
+
     protocol: Literal["tcp", "udp"]
     address: str
     port: int
+    inode: int = 0
+    pid: int | None = None
+    process: str | None = None
+    unit: str | None = None
 
 
 class FirewallState(Frozen):
@@ -102,11 +123,31 @@ class FirewallState(Frozen):
     ports: list[str] = []  # "8080/tcp"
 
 
+class PortRecord(Frozen):
+    """One entry of ``semanage port -l``: TYPE labels PROTOCOL ports LOW to HIGH."""
+
+    type: str
+    protocol: str
+    low: int
+    high: int
+    local: bool = False  # a local customization (semanage port -a or -m): it overrides the policy
+
+
 class SELinuxState(Frozen):
     mode: Literal["enforcing", "permissive", "disabled"] = "disabled"
     booleans: dict[str, bool] = {}
-    #: Local port labels: (type, protocol) -> ports added with semanage.
-    port_labels: dict[str, list[int]] = {}
+    #: Every port label, the policy's and the local ones (the full ``semanage port -l``).
+    port_labels: list[PortRecord] = []
+
+    def record(self, protocol: str, port: int) -> PortRecord | None:
+        """The entry for exactly this one port: ``semanage port -a`` fails where it exists."""
+        exact = [r for r in self.port_labels if r.protocol == protocol and r.low == r.high == port]
+        return min(exact, key=lambda r: not r.local, default=None)
+
+    def label(self, protocol: str, port: int) -> PortRecord | None:
+        """The entry that labels the port: the narrowest range holding it, a local one first."""
+        holding = [r for r in self.port_labels if r.protocol == protocol and r.low <= port <= r.high]
+        return min(holding, key=lambda r: (r.high - r.low, not r.local), default=None)
 
 
 class FileFact(Frozen):
@@ -248,14 +289,58 @@ def _hex_address(text: str) -> str:
 def parse_proc_net(text: str, protocol: Literal["tcp", "udp"]) -> list[Listener]:
     """Listening TCP sockets (state 0A) and bound UDP sockets (state 07) from /proc/net."""
     wanted = "0A" if protocol == "tcp" else "07"
-    found: set[Listener] = set()
+    found: dict[tuple[str, int], Listener] = {}
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 4 or fields[0] == "sl" or fields[3] != wanted:
             continue
         address, _, port = fields[1].partition(":")
-        found.add(Listener(protocol=protocol, address=_hex_address(address), port=int(port, 16)))
-    return sorted(found, key=lambda item: (item.protocol, item.port, item.address))
+        inode = int(fields[9]) if len(fields) > 9 and fields[9].isdigit() else 0
+        item = Listener(protocol=protocol, address=_hex_address(address), port=int(port, 16), inode=inode)
+        found.setdefault((item.address, item.port), item)
+    return sorted(found.values(), key=lambda item: (item.protocol, item.port, item.address))
+
+
+def parse_holders(sockets: str, socket_units: str, listeners: list[Listener]) -> list[Listener]:
+    """Name who holds each listener: ``INODE PID CGROUP COMM`` lines (from /proc/PID/fd and
+    /proc/PID/cgroup) and, for sockets systemd holds itself, ``systemctl list-sockets``."""
+    holders: dict[int, tuple[int, str, str]] = {}
+    for line in sockets.splitlines():
+        fields = line.split(maxsplit=3)
+        if len(fields) == 4 and fields[0].isdigit() and fields[1].isdigit():
+            inode, pid = int(fields[0]), int(fields[1])
+            if inode not in holders or holders[inode][0] == 1:  # the service before systemd passing it on
+                holders[inode] = (pid, fields[2], fields[3])
+    by_port = _socket_units(socket_units)
+    named = []
+    for item in listeners:
+        if item.inode not in holders:
+            named.append(item)
+            continue
+        pid, cgroup, process = holders[item.inode]
+        unit = by_port.get((item.protocol, item.port)) if pid == 1 else None
+        named.append(item.model_copy(update={"pid": pid, "process": process, "unit": unit or _unit_of(cgroup)}))
+    return named
+
+
+def _unit_of(cgroup: str) -> str | None:
+    """The systemd unit of a cgroup path (``/system.slice/nginx.service`` -> nginx.service)."""
+    units = [part for part in cgroup.split("/") if part.endswith((".service", ".scope", ".socket"))]
+    return units[-1] if units else None
+
+
+_SOCKET_LINE = re.compile(r"^\S*:(\d+)\s+(Stream|Datagram)\s+(\S+\.socket)\b")
+
+
+def _socket_units(text: str) -> dict[tuple[str, int], str]:
+    """(protocol, port) -> the socket unit listening there, from ``list-sockets --show-types``."""
+    found: dict[tuple[str, int], str] = {}
+    for line in text.splitlines():
+        match = _SOCKET_LINE.match(line.strip())
+        if match:
+            protocol = "tcp" if match[2] == "Stream" else "udp"
+            found.setdefault((protocol, int(match[1])), match[3])
+    return found
 
 
 def parse_firewalld(text: str) -> FirewallState:
@@ -266,8 +351,9 @@ def parse_firewalld(text: str) -> FirewallState:
     return FirewallState(running=True, services=values.get("services", []), ports=values.get("ports", []))
 
 
-def parse_selinux(mode: str, booleans: str, ports: str) -> SELinuxState:
-    """``getenforce``, ``getsebool -a`` (``name --> on``) and ``semanage port -l -C``."""
+def parse_selinux(mode: str, booleans: str, ports: str, local_ports: str = "") -> SELinuxState:
+    """``getenforce``, ``getsebool -a`` (``name --> on``), ``semanage port -l`` (every label)
+    and ``semanage port -l -C`` (the local ones, which override the policy's)."""
     normal = mode.strip().lower()
     if normal not in ("enforcing", "permissive"):
         return SELinuxState()
@@ -276,21 +362,24 @@ def parse_selinux(mode: str, booleans: str, ports: str) -> SELinuxState:
         name, sep, value = line.partition(" --> ")
         if sep:
             flags[name.strip()] = value.strip() == "on"
-    labels: dict[str, list[int]] = {}
-    for line in ports.splitlines():
+    local = set(_port_records(local_ports))
+    records = [r.model_copy(update={"local": True}) if r in local else r for r in _port_records(ports)]
+    records += [r.model_copy(update={"local": True}) for r in local - set(_port_records(ports))]
+    return SELinuxState(mode=normal, booleans=flags, port_labels=records)
+
+
+def _port_records(text: str) -> list[PortRecord]:
+    """``TYPE PROTO 80, 443, 8000-8010`` lines -> one record per port or range."""
+    records: list[PortRecord] = []
+    for line in text.splitlines():
         fields = line.replace(",", " ").split()
-        if len(fields) >= 3 and fields[0].endswith("_t"):
-            labels[f"{fields[0]}/{fields[1]}"] = _port_numbers(fields[2:])
-    return SELinuxState(mode=normal, booleans=flags, port_labels=labels)
-
-
-def _port_numbers(items: list[str]) -> list[int]:
-    numbers: list[int] = []
-    for item in items:
-        low, _, high = item.partition("-")
-        if low.isdigit():
-            numbers += range(int(low), int(high or low) + 1)
-    return numbers
+        if len(fields) < 3 or not fields[0].endswith("_t"):
+            continue
+        for item in fields[2:]:
+            low, _, high = item.partition("-")
+            if low.isdigit() and (high or low).isdigit():
+                records.append(PortRecord(type=fields[0], protocol=fields[1], low=int(low), high=int(high or low)))
+    return records
 
 
 def parse_files(bodies: list[str]) -> dict[str, FileFact]:
@@ -337,9 +426,11 @@ def parse_facts(host: str, output: str, offline_root: str | None = None) -> Fact
         package_manager=_package_manager(os_release.family),
         packages=parse_packages(one("packages")),
         units=parse_units(one("unit_files"), one("units")),
-        listening=parse_proc_net(one("tcp"), "tcp") + parse_proc_net(one("udp"), "udp"),
+        listening=parse_holders(
+            one("sockets"), one("socket_units"), parse_proc_net(one("tcp"), "tcp") + parse_proc_net(one("udp"), "udp")
+        ),
         firewall=parse_firewalld(one("firewalld")),
-        selinux=parse_selinux(one("selinux"), one("sebool"), one("seports")),
+        selinux=parse_selinux(one("selinux"), one("sebool"), one("seports"), one("seports_local")),
         root_fs=one("rootfs").strip(),
         package_managers=parse_package_managers(one("package_managers")),
         dpkg_interrupted=bool(one("dpkg_journal").strip() or parse_unsettled(one("packages"))),
