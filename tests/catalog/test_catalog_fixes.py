@@ -1,0 +1,78 @@
+"""The catalog errors found in review (issue 9, section 5), each pinned by its fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
+from fossp.catalog.schema import Family, PortSpec, ProbeKind, Role, placeholders
+from fossp.engine.render import render_template
+
+ROLES = DATA_DIR / "roles"
+
+
+def role(name: str) -> Role:
+    path: Path = ROLES / f"{name}.yaml"
+    return parse_model(Role, read_yaml(path), str(path))
+
+
+def test_debian_bacula_installs_the_director_and_leaves_the_catalog_to_fossp() -> None:
+    """bacula-director-pgsql is only the catalog backend (apt-cache depends: it does not pull
+    in bacula-director); dbconfig-no-thanks satisfies its ``dbconfig-pgsql | dbconfig-no-thanks``."""
+    bacula = role("bacula")
+    packages = bacula.packages[Family.DEBIAN].packages
+    assert {"bacula-director", "bacula-director-pgsql", "dbconfig-no-thanks"} <= set(packages)
+    assert "dbconfig-pgsql" not in packages  # it conflicts with dbconfig-no-thanks
+    assert bacula.units[Family.DEBIAN][0] == "bacula-director.service"  # the unit bacula-director ships
+
+
+def test_bareos_units_are_the_real_ones_not_their_aliases() -> None:
+    bareos = role("bareos")
+    for family in Family:
+        assert bareos.units[family] == ["bareos-dir.service", "bareos-sd.service", "bareos-fd.service"]
+
+
+def test_isc_dhcp_is_available_on_fedora_deprecated_not_retired() -> None:
+    dhcp = role("isc-dhcp")
+    fedora = dhcp.packages[Family.FEDORA]
+    assert dhcp.available_on(Family.FEDORA) and fedora.packages == ["dhcp-server"]
+    assert fedora.note is not None and "deprecated" in fedora.note.lower() and "retired" not in fedora.note.lower()
+    assert dhcp.units[Family.FEDORA] == ["dhcpd.service"] and Family.FEDORA in dhcp.backup_paths
+
+
+@pytest.mark.parametrize("mode", ["http", "tcp"])
+def test_haproxy_probes_hold_in_both_modes(mode: str) -> None:
+    """In tcp mode the configuration has no monitor URI (an HTTP probe would reach a back end):
+    the front-end probe connects, which HAProxy answers itself in either mode."""
+    haproxy = role("haproxy")
+    settings = {s.name: s.default for s in haproxy.settings} | {"mode": mode}
+    config = render_template("haproxy/haproxy.cfg.j2", settings).decode()
+    assert (f"monitor-uri {settings['monitor_uri']}" in config) is (mode == "http")
+    assert [p.kind for p in haproxy.probes] == [ProbeKind.TCP, ProbeKind.COMMAND]
+    assert haproxy.probes[0].port_setting == "frontend_port"
+
+
+def test_389ds_runs_and_is_probed_as_its_instance() -> None:
+    """dirsrv.target can be active while the instance is down: the unit is the instance's."""
+    ds = role("389ds")
+    for family in Family:
+        [unit] = ds.units[family]
+        assert unit == "dirsrv@{instance_name}.service"
+        assert placeholders(unit) <= {s.name for s in ds.settings}
+        assert unit.format(instance_name=ds.setting("instance_name").default) == "dirsrv@localhost.service"  # type: ignore[union-attr]
+
+
+def test_unit_names_take_setting_placeholders_and_nothing_else() -> None:
+    data = read_yaml(ROLES / "389ds.yaml")
+    for bad in ["dirsrv@{instance name}.service", "dirsrv@{x};rm.service", "dirsrv@{}.service"]:
+        with pytest.raises(ValidationError, match="units"):
+            Role.model_validate({**data, "units": {"debian": [bad]}})
+
+
+def test_a_port_range_ends_above_its_start() -> None:
+    assert PortSpec.model_validate({"port": 10000, "to_port": 20000, "purpose": "RTP"}).to_port == 20000
+    with pytest.raises(ValidationError, match="must be above port"):
+        PortSpec(port=20000, to_port=10000, purpose="backwards")
