@@ -141,3 +141,32 @@ def for_ledger(role: Role, settings: dict[str, Any]) -> dict[str, Any]:
         name: fingerprint(value) if name in secret and isinstance(value, str) and value else value
         for name, value in settings.items()
     }
+
+
+#: Secrets FOSSP makes for roles (a munge key, a cluster's authkey, daemon passwords).
+GENERATED_DIR = Path(os.environ.get("FOSSP_SECRETS_DIR", "/var/lib/fossp/secrets"))
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+def generated_secret(role: str, scope: str, setting: str, size: int) -> str:
+    """The secret FOSSP generated for ``role``'s ``setting`` in ``scope`` (a host, or a
+    cluster's first member), made once as ``size`` random bytes in hex and kept 0600 on
+    this machine, so every member and every later run gets the same value."""
+    import secrets as random
+
+    for part in (role, scope, setting):
+        if not _SAFE.match(part):
+            raise BadInput(f"generated secret: {part!r} cannot name a folder")
+    folder = GENERATED_DIR / role / scope
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / setting
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        value = path.read_text(encoding="ascii").strip()
+    else:
+        value = random.token_hex(size)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(value + "\n")
+    register(value)
+    return value

@@ -156,6 +156,12 @@ class Setting(Strict):
     families: list[Family] | None = Field(
         default=None, description="the OS families whose recipe honours it (None: every family)"
     )
+    generate: int | None = Field(
+        default=None,
+        ge=16,
+        le=4096,
+        description="a secret FOSSP makes (this many random bytes, as hex) when none is given, shared by the members",
+    )
 
     @property
     def secret(self) -> bool:
@@ -171,6 +177,8 @@ class Setting(Strict):
             raise ValueError("a required setting has no default")
         if self.type is SettingType.SECRET and self.default is not None:
             raise ValueError("a secret setting must not have a default")
+        if self.generate is not None and (self.type is not SettingType.SECRET or self.required):
+            raise ValueError("only an optional secret setting can be generated")
         if self.pattern is not None:
             re.compile(self.pattern)
         if self.default is not None:
@@ -265,6 +273,7 @@ PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
     "base": {ProbeKind.LDAP},
     "filter": {ProbeKind.LDAP},
     "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM},
+    "from_part": {ProbeKind.COMMAND},
 }
 
 
@@ -298,6 +307,12 @@ class Probe(Strict):
     password_setting: SettingName | None = Field(default=None, description="the secret setting holding the password")
     base: str | None = Field(default=None, description="LDAP: search this DN's subtree instead of the root DSE")
     filter: str | None = Field(default=None, description="LDAP search filter with base (default (objectClass=*))")
+    parts: list[Slug] | None = Field(default=None, description="multi-host roles: probe only hosts of these parts")
+    from_part: Slug | None = Field(
+        default=None,
+        description="multi-host roles: a command probe run on a member of this part (not the host itself), "
+        "which reaches the host as {target_address}",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Probe:
@@ -327,6 +342,22 @@ class Probe(Strict):
             raise ValueError("an ldap bind needs both bind_dn and password_setting")
         if self.kind is ProbeKind.STREAM and not self.password_setting:
             raise ValueError("a stream probe needs password_setting (the source password)")
+
+
+#: Values every member of a multi-host role reads (fossp.engine.cluster), and per part PART_SUFFIX.
+DERIVED_NAMES = (
+    "host_name",
+    "host_address",
+    "host_part",
+    "cluster_hosts",
+    "cluster_addresses",
+    "cluster_first",
+    "cluster_first_address",
+    "cluster_size",
+    "target_address",
+    "target_name",
+)
+DERIVED_PART_SUFFIXES = ("hosts", "addresses", "first", "first_address")
 
 
 class Part(Strict):
@@ -420,6 +451,7 @@ class Role(Strict):
     conflicts: list[Relation] = []
     probes: list[Probe] = []
     backup_paths: dict[Family, list[str]] = {}
+    cluster: Cluster | None = None
     lifecycle: Lifecycle
     upstream: Upstream
 
@@ -446,7 +478,20 @@ class Role(Strict):
             raise ValueError("a role cannot require, conflict with or replace itself")
         if self.probes == [] and self.lifecycle.status is CatalogStatus.LAUNCHED:
             raise ValueError("a launched role needs at least one health probe")
+        self._check_parts()
         return self
+
+    def _check_parts(self) -> None:
+        known = {p.name for p in self.cluster.parts} if self.cluster else set()
+        for index, probe in enumerate(self.probes):
+            named = [*(probe.parts or []), *([probe.from_part] if probe.from_part else [])]
+            unknown = sorted(set(named) - known)
+            if unknown:
+                raise ValueError(f"probes.{index} names part {unknown[0]!r}, which the role's cluster does not have")
+        derived = set(DERIVED_NAMES) | {f"{p}_{suffix}" for p in known for suffix in DERIVED_PART_SUFFIXES}
+        taken = sorted(derived & {s.name for s in self.settings})
+        if taken:
+            raise ValueError(f"setting {taken[0]!r}: the name is a derived value of multi-host roles' members")
 
     def _check_setting_references(self, names: set[str]) -> None:
         for where, setting_name in [
@@ -486,11 +531,19 @@ class Role(Strict):
     def available_on(self, family: Family) -> bool:
         return self.packages[family].available
 
-    def units_for(self, family: Family | None, settings: dict[str, Any]) -> list[str]:
+    def packages_for(self, family: Family, part: str | None = None) -> list[str]:
+        """The family's packages, with those of the host's cluster ``part``."""
+        extra = self.cluster.part(part) if self.cluster and part else None
+        return [*self.packages[family].packages, *(extra.packages.get(family, []) if extra else [])]
+
+    def units_for(self, family: Family | None, settings: dict[str, Any], part: str | None = None) -> list[str]:
         """The family's units (every family's when None) with ``{setting}`` placeholders
-        filled, as an instance named by a setting (``dirsrv@{instance_name}.service``)."""
-        families = [family] if family is not None else list(self.units)
-        names = [unit for f in families for unit in self.units.get(f, [])]
+        filled, as an instance named by a setting (``dirsrv@{instance_name}.service``);
+        with a cluster ``part``, that part's units too (every part's when None)."""
+        families = [family] if family is not None else list(Family)
+        parts = self.cluster.parts if self.cluster else []
+        tables = [self.units, *(p.units for p in parts if part is None or p.name == part)]
+        names = [unit for table in tables for f in families for unit in table.get(f, [])]
         return sorted({unit.format_map({k: str(v) for k, v in settings.items()}) for unit in names})
 
 

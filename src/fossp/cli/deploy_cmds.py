@@ -17,6 +17,7 @@ from fossp.cli.common import JsonOption, new_app
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
     from fossp.catalog.schema import Role
+    from fossp.engine.cluster import ClusterRun, HostWork
     from fossp.engine.fleet import HostResult
     from fossp.hosts.inventory import HostSpec
 
@@ -120,10 +121,21 @@ def _no_recipe(role: Role) -> str | None:
     return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"
 
 
+def _work(
+    hosts: list[HostSpec], roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
+) -> tuple[Catalog, dict[str, HostWork]]:
+    """Each target's roles (with their given settings) and its place in multi-host roles."""
+    from fossp.engine.cluster import layout
+
+    catalog, choices, placements = _choices(roles, profile, set_=sets, include_preview=include_preview)
+    return catalog, layout(catalog, choices, placements, hosts, str(profile) if profile else "--target")
+
+
 def _choices(
-    roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
-) -> tuple[Catalog, list[tuple[str, dict[str, Any]]]]:
-    """Roles and given settings from the profile, the arguments and --set.
+    roles: list[str] | None, profile: Path | None, set_: list[str], include_preview: bool
+) -> tuple[Catalog, list[tuple[str, dict[str, Any]]], dict[str, dict[str, list[str]]]]:
+    """Roles and given settings from the profile, the arguments and --set, and where the
+    profile places roles.
 
     Roles that chosen roles require are added (as Windows Server Manager does). Only
     launched roles deploy by default (the stage gate decides which); preview roles need
@@ -137,6 +149,7 @@ def _choices(
 
     catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
+    placements: dict[str, dict[str, list[str]]] = {}
     if profile is not None:
         from fossp.selection.profile import exposure_warning, load_profile
 
@@ -146,9 +159,12 @@ def _choices(
             _note(warning)
         for choice in loaded.roles:
             choices[choice.id] = dict(choice.settings)
+            placed = choice.placement(catalog.roles[choice.id])
+            if placed is not None:
+                placements[choice.id] = placed
     for ref in roles or []:
         choices.setdefault(catalog.role(ref).id, {})
-    for role_id, values in parse_assignments(sets, catalog).items():
+    for role_id, values in parse_assignments(set_, catalog).items():
         choices.setdefault(role_id, {}).update(values)
     if not choices:
         raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
@@ -161,7 +177,16 @@ def _choices(
         problem = why_not_offered(catalog.roles[role_id], None, include_preview) or _no_recipe(catalog.roles[role_id])
         if problem:
             raise BadInput(f"{role_id} ({catalog.roles[role_id].implementation}) is not offered for deploy: {problem}")
-    return catalog, list(choices.items())
+    return catalog, list(choices.items()), placements
+
+
+def _cluster_run(work: dict[str, HostWork]) -> ClusterRun | None:
+    """The meeting points of a deploy with multi-host roles (None: every host on its own)."""
+    from fossp.engine.cluster import ClusterRun
+
+    if not any(w.memberships for w in work.values()):
+        return None
+    return ClusterRun(set(work))
 
 
 def _run(
@@ -196,14 +221,15 @@ def plan(
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
-    catalog, choices = _choices(roles, profile, set_, include_preview)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.apply import plan_on
         from fossp.engine.planner import wanted_roles
 
         report("facts")
-        wanted = wanted_roles(catalog, choices, host.vars, host.name)
+        mine = work[host.name]
+        wanted = wanted_roles(catalog, mine.choices, host.vars, host.name, mine.memberships)
         return (await plan_on(connector, wanted))[2]
 
     results = _run(hosts, action, as_json, limits)
@@ -236,16 +262,24 @@ def deploy(
     """
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
-    catalog, choices = _choices(roles, profile, set_, include_preview)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview)
+    cluster = _cluster_run(work)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.apply import deploy_host, deploy_or_roll_back
         from fossp.engine.planner import wanted_roles
 
-        wanted = wanted_roles(catalog, choices, host.vars, host.name)
-        if not rollback_on_failure:
-            return await deploy_host(connector, wanted, report)
-        return await deploy_or_roll_back(connector, wanted, report, _lab_restart(host.name))
+        mine = work[host.name]
+        try:
+            wanted = wanted_roles(catalog, mine.choices, host.vars, host.name, mine.memberships)
+            if cluster is not None:
+                cluster.connectors[host.name] = connector
+            if not rollback_on_failure:
+                return await deploy_host(connector, wanted, report, cluster)
+            return await deploy_or_roll_back(connector, wanted, report, _lab_restart(host.name), cluster)
+        finally:
+            if cluster is not None:
+                cluster.give_up(host.name)
 
     results = _run(hosts, action, as_json, limits)
     failed = _show_deploys(results, as_json)
@@ -313,7 +347,15 @@ def decommission(
     from datetime import UTC, datetime
 
     from fossp.catalog.loader import load_catalog
-    from fossp.engine.decommission import BACKUPS, Purge, Undone, decommission_host, plan_removal, removal_question
+    from fossp.engine.decommission import (
+        BACKUPS,
+        Purge,
+        Undone,
+        decommission_host,
+        plan_removal,
+        refuse_partial_clusters,
+        removal_question,
+    )
     from fossp.errors import EXIT_FINDING, BadInput
 
     hosts = target_hosts(target, inventory, become)
@@ -333,6 +375,7 @@ def decommission(
         return (await plan_removal(connector, catalog, refs, purging))[2]
 
     plans = _run(hosts, planning, as_json, limits)
+    refuse_partial_clusters({r.host: r.value for r in plans if r.ok}, catalog)
     if dry_run or not as_json:
         _show_plans(plans, as_json)
     if dry_run:

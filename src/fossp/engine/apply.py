@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.engine.backends import Backend, backend_for
+from fossp.engine.cluster import ClusterRun
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
-from fossp.engine.probes import ProbeResult, verify_role
+from fossp.engine.probes import ProbeResult, run_probe, verify_role
 from fossp.engine.recipe import fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
@@ -107,11 +108,16 @@ async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, Ho
     return facts, state, plan
 
 
-async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report = quiet) -> Outcome:
+async def deploy_host(
+    connector: Connector, wanted: list[Wanted], report: Report = quiet, cluster: ClusterRun | None = None
+) -> Outcome:
     """Deploy ``wanted`` on the host under its lock; roles end running or in error.
 
     An interrupted earlier run is finished first (engine.recovery); the run is recorded
-    on the host until it ends, so a run killed now is found by the next one.
+    on the host until it ends, so a run killed now is found by the next one. With
+    multi-host roles (``cluster``), the hosts meet once each has done its own part; the
+    first member then runs the cluster steps; they meet again before the probes, which
+    may run from a peer.
     """
     async with HostLock(connector):
         report("facts")
@@ -129,12 +135,16 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
                 item.role.id, Instance(role_id=item.role.id, role_name=item.role.name)
             )
             instance.settings = for_ledger(item.role, item.settings)  # secrets only as a hash
+            if item.membership is not None:
+                instance.part, instance.members = item.part, [m.name for m in item.membership.members]
             state.set_state(item.role.id, InstanceState.DEPLOYING)
         state.run = run
         await save_state(connector, state)
         runner = _Runner(connector, state, backend_for(facts), outcome, report, run)
         try:
             await runner.converge(wanted, facts, plan)
+            if cluster is not None:
+                await _cluster_phase(connector, cluster, runner, wanted, report)
         except HostError as error:
             where = runner.current
             message = error.message + (f" (stopped at {where.kind.value} {where.target})" if where else "")
@@ -145,10 +155,29 @@ async def deploy_host(connector: Connector, wanted: list[Wanted], report: Report
             await _end_run(connector, state, run)
             await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
             raise DeployFailed(message, outcome) from None
-        await _verify(connector, wanted, state, outcome, report)
+        await _verify(connector, wanted, state, outcome, report, cluster)
         await _end_run(connector, state, run)
         await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
         return outcome
+
+
+async def _cluster_phase(
+    connector: Connector, cluster: ClusterRun, runner: _Runner, wanted: list[Wanted], report: Report
+) -> None:
+    """Meet the other members; the first member of a multi-host role then runs its
+    cluster steps (peer probes, volume and resource creation), and all meet again."""
+    report("waiting for the other members")
+    failed = await cluster.ready.arrive(connector.name)
+    if failed:
+        raise HostError(f"{connector.name}: the cluster steps did not run: {', '.join(failed)} did not get ready")
+    facts = await facts_for(connector, wanted)
+    plan = plan_host(facts, wanted, runner.state)
+    if any(op.cluster for op in plan.changes):
+        report("cluster steps")
+        await runner.converge(wanted, facts, plan, cluster_steps=True)
+    failed = await cluster.formed.arrive(connector.name)
+    if failed:
+        raise HostError(f"{connector.name}: {', '.join(failed)} failed while the cluster formed")
 
 
 def _description(run: Run) -> str:
@@ -196,7 +225,11 @@ Restart = Callable[[], Awaitable[None]]
 
 
 async def deploy_or_roll_back(
-    connector: Connector, wanted: list[Wanted], report: Report = quiet, restart: Restart | None = None
+    connector: Connector,
+    wanted: list[Wanted],
+    report: Report = quiet,
+    restart: Restart | None = None,
+    cluster: ClusterRun | None = None,
 ) -> Outcome:
     """Deploy; when the run or a health probe fails, restore the run's pre snapshot.
 
@@ -206,7 +239,7 @@ async def deploy_or_roll_back(
     """
     failure: DeployFailed | None = None
     try:
-        outcome = await deploy_host(connector, wanted, report)
+        outcome = await deploy_host(connector, wanted, report, cluster)
     except DeployFailed as error:
         failure, outcome = error, error.outcome
     if failure is None and not outcome.failed_roles:
@@ -262,12 +295,20 @@ def _mark_failure(role_ids: list[str], failed: str | None, state: HostState, mes
 
 
 async def _verify(
-    connector: Connector, wanted: list[Wanted], state: HostState, outcome: Outcome, report: Report
+    connector: Connector,
+    wanted: list[Wanted],
+    state: HostState,
+    outcome: Outcome,
+    report: Report,
+    cluster: ClusterRun | None = None,
 ) -> None:
     """Run each role's probes; a failing probe puts the role in error with its output."""
     for item in wanted:
         report(f"verifying {item.role.name}")
-        results = await verify_role(item.role, item.settings, connector)
+        if item.membership is None:
+            results = await verify_role(item.role, item.settings, connector)
+        else:
+            results = await _verify_member(item, connector, cluster)
         outcome.probes += results
         failed = [r for r in results if r.ok is False]
         if failed:
@@ -277,6 +318,29 @@ async def _verify(
         else:
             state.set_state(item.role.id, InstanceState.RUNNING)
         outcome.states[item.role.id] = state.instances[item.role.id].state.value
+
+
+async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun | None) -> list[ProbeResult]:
+    """A member's probes: those of its part, each run here or, with ``from_part``, from a
+    peer of that part (as a client of the host sees it)."""
+    assert item.membership is not None
+    me, values = item.membership.me, item.values()
+    results = []
+    for probe in item.role.probes:
+        if probe.parts is not None and me.part not in probe.parts:
+            continue
+        if probe.from_part is None:
+            results.append(await run_probe(item.role, probe, values, connector))
+            continue
+        peer = next((m for m in item.membership.of_part(probe.from_part) if m != me), None)
+        peer_connector = cluster.connectors.get(peer.name) if cluster and peer else None
+        if peer is None or peer_connector is None:
+            why = f"skipped: no {probe.from_part} member other than {me.name} in this run"
+            results.append(ProbeResult(item.role.id, probe.name, probe.kind.value, None, why))
+            continue
+        target = {**values, "target_address": me.address, "target_name": me.name}
+        results.append(await run_probe(item.role, probe, target, peer_connector))
+    return results
 
 
 @dataclass
@@ -290,10 +354,11 @@ class _Runner:
     current: Operation | None = None
     _count: int = 0
 
-    async def converge(self, wanted: list[Wanted], facts: Facts, plan: Plan) -> None:
-        """Apply changes; re-plan on fresh facts after each fact-changing one."""
+    async def converge(self, wanted: list[Wanted], facts: Facts, plan: Plan, cluster_steps: bool = False) -> None:
+        """Apply changes; re-plan on fresh facts after each fact-changing one. A multi-host
+        role's cluster steps wait for the members (``cluster_steps`` once they are ready)."""
         for _ in range(MAX_ROUNDS):
-            changes = plan.changes
+            changes = [op for op in plan.changes if cluster_steps or not op.cluster]
             if not changes:
                 return
             if changes[0].pending:

@@ -105,6 +105,9 @@ class Removal(Plan):
     kept: list[str] = Field(default_factory=list, description="data folders left on the host")
     backups: dict[str, str] = Field(default_factory=dict, description="role ID -> folder on the controller")
     restore: dict[str, list[str]] = Field(default_factory=dict, description="dump file -> the command reading it back")
+    members: dict[str, list[str]] = Field(
+        default_factory=dict, description="multi-host role ID -> its members (host names), this host among them"
+    )
 
     @property
     def gist(self) -> list[tuple[str, str]]:
@@ -227,6 +230,7 @@ def plan_decommission(
         raise HostError(f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r})")
     backend = backend_for(facts)
     plan = Removal(host=facts.host, family=facts.family.value, roles=roles, purge=purge is not None)
+    plan.members = {role_id: state.instances[role_id].members for role_id in roles if state.instances[role_id].members}
     data = _data(state, roles, facts)
     present = [d for d in data if d.spec.path in facts.files or d.aside in facts.files]
     changes = [c for c in reversed(state.ledger) if c.role in roles]
@@ -263,6 +267,22 @@ def plan_decommission(
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
     return plan
+
+
+def refuse_partial_clusters(plans: dict[str, Removal], catalog: Catalog) -> None:
+    """A member of a multi-host role leaves alone only where the role says how; otherwise
+    the whole cluster goes in one decommission, so no member is left broken."""
+    leaving = {(role_id, host) for host, plan in plans.items() for role_id in plan.members}
+    for host, plan in plans.items():
+        for role_id, members in plan.members.items():
+            staying = [m for m in members if (role_id, m) not in leaving]
+            role = catalog.roles.get(role_id)
+            if staying and role is not None and role.cluster is not None and role.cluster.leave is None:
+                raise BadInput(
+                    f"{host}: {role.id} ({role.implementation}) is one member of a cluster with "
+                    f"{', '.join(staying)}; decommission every member together (a --target for each) "
+                    "so none is left without its peers"
+                )
 
 
 def _on_host(facts: Facts, path: str) -> str:
@@ -404,7 +424,7 @@ def _packages(state: HostState, catalog: Catalog, facts: Facts, leaving: list[st
     for role_id in (r for r in state.instances if r not in leaving):
         needed.update(p for c in state.changes(role_id) for p in c.packages)
         if role_id in catalog.roles and facts.family is not None:
-            needed.update(catalog.roles[role_id].packages[facts.family].packages)
+            needed.update(catalog.roles[role_id].packages_for(facts.family, state.instances[role_id].part))
     return sorted(installed - needed), sorted(installed & needed)
 
 
@@ -425,7 +445,9 @@ def _units(catalog: Catalog, state: HostState, roles: list[str], family: Family 
         unit: role_id
         for role_id in roles
         if role_id in catalog.roles
-        for unit in catalog.roles[role_id].units_for(family, state.instances[role_id].settings)
+        for unit in catalog.roles[role_id].units_for(
+            family, state.instances[role_id].settings, state.instances[role_id].part
+        )
     }
 
 

@@ -94,6 +94,7 @@ class Operation(BaseModel):
     retry: float = 0
     undo: list[list[str]] = []
     undo_on_purge: bool = Field(default=False, description="the undo deletes data: only --purge runs it")
+    cluster: bool = Field(default=False, description="a multi-host role's step: runs once every member is ready")
 
     @property
     def sha256(self) -> str | None:

@@ -22,13 +22,25 @@ from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Family, Role
 from fossp.engine.access import plan_firewall, plan_selinux
 from fossp.engine.backends import Backend, backend_for
+from fossp.engine.cluster import Membership
 from fossp.engine.operations import Operation, OpKind, Plan, noop
-from fossp.engine.recipe import DataPath, FileSpec, Step, UnitAction, fill, load_recipe, placeholders, resolve_vars
+from fossp.engine.recipe import (
+    DataPath,
+    FileSpec,
+    Step,
+    UnitAction,
+    fill,
+    for_part,
+    load_recipe,
+    placeholders,
+    resolve_vars,
+)
 from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.connector import HostError
 from fossp.hosts.facts import Facts, FileFact, UnitState
+from fossp.secrets import generated_secret
 
 #: systemctl is-enabled states that need no `enable`.
 ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
@@ -40,10 +52,23 @@ class Wanted:
 
     role: Role
     settings: dict[str, Any]
+    membership: Membership | None = None
+
+    @property
+    def part(self) -> str | None:
+        return self.membership.me.part if self.membership else None
+
+    def values(self) -> dict[str, Any]:
+        """The settings with a member's derived values (its place in a multi-host role)."""
+        return {**self.settings, **(self.membership.values() if self.membership else {})}
 
 
 def wanted_roles(
-    catalog: Catalog, choices: list[tuple[str, dict[str, Any]]], host_vars: dict[str, Any], where: str
+    catalog: Catalog,
+    choices: list[tuple[str, dict[str, Any]]],
+    host_vars: dict[str, Any],
+    where: str,
+    memberships: dict[str, Membership] | None = None,
 ) -> list[Wanted]:
     """Resolve role refs and settings; a host variable ``<role>_<setting>`` overrides."""
     from fossp.selection.profile import resolve_settings
@@ -54,7 +79,15 @@ def wanted_roles(
         overrides = {
             s.name: host_vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host_vars
         }
-        wanted.append(Wanted(role, resolve_settings(role, {**given, **overrides}, where)))
+        membership = (memberships or {}).get(role.id)
+        settings = resolve_settings(role, {**given, **overrides}, where)
+        scope = membership.first.name if membership else where
+        for setting in role.settings:
+            if setting.generate and not settings.get(setting.name):
+                settings[setting.name] = generated_secret(
+                    role.name, scope.replace("/", "_"), setting.name, setting.generate
+                )
+        wanted.append(Wanted(role, settings, membership))
     refuse_conflicts(wanted, [], where)
     return wanted
 
@@ -99,6 +132,7 @@ class _RolePlan:
     state: HostState
     backend: Backend
     operations: list[Operation]
+    part: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -141,20 +175,41 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
         raise BadInput(f"{facts.host}: {role.title} is not available on {family.value}: {role.packages[family].note}")
     _refuse_unhonoured(item, family, facts.host)
     recipe = load_recipe(role.name).for_family(family)
+    settings = item.values()
     ctx = _RolePlan(
-        role, family, item.settings, resolve_vars(recipe, item.settings, facts.packages), facts, state, backend, []
+        role, family, settings, resolve_vars(recipe, settings, facts.packages), facts, state, backend, [], item.part
     )
+    steps = for_part(recipe.steps, item.part)
+    files = for_part(recipe.files, item.part)
     ctx.operations += _data_subvolumes(ctx, recipe.data)
     ctx.operations.append(_packages(ctx))
     ctx.operations += plan_selinux(ctx)
     ctx.operations += plan_firewall(ctx)
-    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "installed"]
-    ctx.operations += [_file(ctx, spec) for spec in recipe.files]
-    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "configured"]
-    ctx.operations += [_unit_action(ctx, action) for action in recipe.units]
-    ctx.operations += _units(ctx, [spec for spec in recipe.files if spec.reload])
-    ctx.operations += [_step(ctx, step) for step in recipe.steps if step.when == "running"]
+    ctx.operations += [_step(ctx, step) for step in steps if step.when == "installed"]
+    ctx.operations += [_file(ctx, spec) for spec in files]
+    ctx.operations += [_step(ctx, step) for step in steps if step.when == "configured"]
+    ctx.operations += [_unit_action(ctx, action) for action in for_part(recipe.units, item.part)]
+    ctx.operations += _units(ctx, [spec for spec in files if spec.reload])
+    ctx.operations += [_step(ctx, step) for step in steps if step.when == "running"]
+    ctx.operations += [
+        _cluster_step(ctx, item, step) for step in steps if step.when == "cluster" and _runs_here(item, step)
+    ]
     return ctx.operations
+
+
+def _runs_here(item: Wanted, step: Step) -> bool:
+    """A cluster step runs on one host: the first member of its part (or of the cluster)."""
+    return item.membership is not None and item.membership.runs_cluster_steps(step.parts[0] if step.parts else None)
+
+
+def _cluster_step(ctx: _RolePlan, item: Wanted, step: Step) -> Operation:
+    """A cluster step waits for every member (deploy meets them first); its ledger entry
+    is this host's, so decommissioning the cluster here undoes it."""
+    op = _step(ctx, step)
+    if not op.change:
+        return op
+    members = ", ".join(m.name for m in item.membership.members) if item.membership else ""
+    return op.model_copy(update={"cluster": True, "reason": f"{op.reason} (once {members} are ready)"})
 
 
 def _refuse_unhonoured(item: Wanted, family: Family, host: str) -> None:
@@ -232,7 +287,7 @@ def _subvolume_metadata(ctx: _RolePlan, item: DataPath, current: FileFact) -> Op
 
 
 def _packages(ctx: _RolePlan) -> Operation:
-    names = ctx.role.packages[ctx.family].packages
+    names = ctx.role.packages_for(ctx.family, ctx.part)
     missing = [name for name in names if name not in ctx.facts.packages]
     target = " ".join(names)
     if not missing:
@@ -407,7 +462,7 @@ def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
         if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)
     ]
     operations = []
-    for unit in ctx.role.units_for(ctx.family, ctx.values):
+    for unit in ctx.role.units_for(ctx.family, ctx.values, ctx.part):
         state = ctx.facts.units.get(unit)
         if state is not None and state.enabled in ENABLED_STATES:
             operations.append(ctx.noop(OpKind.ENABLE, unit, f"{state.enabled} already"))

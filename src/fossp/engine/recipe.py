@@ -13,12 +13,12 @@ import os
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
 from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, read_yaml
-from fossp.catalog.schema import Family, Role, SettingName, Strict, UnitName, placeholders
+from fossp.catalog.schema import Family, Role, SettingName, Slug, Strict, UnitName, placeholders
 from fossp.errors import BadInput
 from fossp.secrets import private_mode
 
@@ -124,6 +124,7 @@ class FileSpec(Strict):
     reload: bool = Field(default=True, description="restart the role's units when it changes")
     why: str | None = Field(default=None, description="the reason shown in plans")
     only_if: SettingName | None = Field(default=None, description="only when this setting is true or non-empty")
+    parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> FileSpec:
@@ -142,10 +143,12 @@ class Step(Strict):
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     argv: list[str] = Field(min_length=1)
-    when: Literal["installed", "configured", "running"] = Field(
+    when: Literal["installed", "configured", "running", "cluster"] = Field(
         default="installed",
-        description="after the packages are installed, after the files are written, or after the units start",
+        description="after the packages are installed, after the files are written, after the units start, "
+        "or (multi-host roles) once, on the first member of its part, after every member is running",
     )
+    parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
     creates: str | None = None
     stdin: str | None = Field(default=None, description="data for the command's standard input")
     retry: float = Field(default=0, ge=0, le=300, description="seconds to keep retrying (a service still starting)")
@@ -162,7 +165,22 @@ class Step(Strict):
     def _undo_given(self) -> Step:
         if self.undo is None and self.undo_when != "always":
             raise ValueError(f"step {self.name}: undo_when needs an undo")
+        if self.when == "cluster" and self.parts is not None and len(self.parts) != 1:
+            raise ValueError(f"step {self.name}: a cluster step runs on the first member of one part")
         return self
+
+
+class _Placed(Protocol):
+    @property
+    def parts(self) -> list[str] | None: ...
+
+
+P = TypeVar("P", bound=_Placed)
+
+
+def for_part(items: list[P], part: str | None) -> list[P]:
+    """The recipe items that apply on a host of ``part`` (None: not a member of a multi-host role)."""
+    return [item for item in items if item.parts is None or part in item.parts]
 
 
 class UnitAction(Strict):
@@ -172,6 +190,7 @@ class UnitAction(Strict):
 
     unit: UnitName
     action: Literal["mask", "unmask", "enable", "disable", "start", "stop"]
+    parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
 
 
 class Dump(Strict):

@@ -122,6 +122,8 @@ class Instance(BaseModel):
     role_name: str
     state: InstanceState = InstanceState.NASCENT
     settings: dict[str, Any] = {}
+    part: str | None = None  # a multi-host role's: this host's part
+    members: list[str] = []  # ... and every member (host names, as the deploy named them)
     message: str | None = None
     created: str = Field(default_factory=now)
     updated: str = Field(default_factory=now)

@@ -65,7 +65,7 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
             unit
             for role_id, instance in state.instances.items()
             if role_id in catalog.roles
-            for unit in catalog.roles[role_id].units_for(None, instance.settings)
+            for unit in catalog.roles[role_id].units_for(None, instance.settings, instance.part)
         }
     )
     facts = await gather_facts(connector, written, units) if state.instances else first
@@ -89,7 +89,11 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
             )
             continue
         changed, problems = drift(
-            facts, state, role_id, role.units_for(facts.family, instance.settings), role.packages[facts.family].packages
+            facts,
+            state,
+            role_id,
+            role.units_for(facts.family, instance.settings, instance.part),
+            role.packages_for(facts.family, instance.part),
         )
         results = await verify_role(role, instance.settings, connector, retry=0) if probe and not problems else []
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]

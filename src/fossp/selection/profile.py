@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
-from fossp.catalog.schema import Role, RoleId, single_line
+from fossp.catalog.schema import Role, RoleId, Slug, single_line
 from fossp.errors import BadInput
 from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
 PROFILE_VERSION: Literal[1] = 1
+HostName = Annotated[str, StringConstraints(pattern=r"^(lab:)?[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 def _one_line(text: str) -> str:
@@ -37,6 +38,19 @@ class RoleChoice(BaseModel):
 
     id: RoleId
     settings: dict[str, Any] = {}
+    hosts: list[HostName] | dict[Slug, list[HostName]] | None = Field(
+        default=None,
+        description="where it goes: target names, or for a multi-host role {part: [names]} (None: every target)",
+    )
+
+    def placement(self, role: Role) -> dict[str, list[str]] | None:
+        """{part: [hosts]} for a multi-host role (a plain list fills its only part), or
+        {"": [hosts]} for a role placed on some targets; None: every target."""
+        if self.hosts is None or isinstance(self.hosts, dict):
+            return self.hosts
+        if role.cluster is not None and len(role.cluster.parts) == 1:
+            return {role.cluster.parts[0].name: list(self.hosts)}
+        return {"": list(self.hosts)}
 
 
 class Profile(BaseModel):
@@ -102,7 +116,10 @@ def validate_profile(profile: Profile, catalog: Catalog, where: str) -> None:
         if choice.id in seen:
             raise BadInput(f"{where}: field 'roles.{index}.id': {choice.id} is listed twice")
         seen.add(choice.id)
-        resolve_settings(catalog.roles[choice.id], choice.settings, where, complete=False)
+        role = catalog.roles[choice.id]
+        resolve_settings(role, choice.settings, where, complete=False)
+        if isinstance(choice.hosts, dict) and role.cluster is None:
+            raise BadInput(f"{where}: field 'roles.{index}.hosts': {role.id} has no parts; list its hosts")
 
 
 def parse_profile(data: Any, catalog: Catalog, where: str) -> Profile:
@@ -127,7 +144,11 @@ def dump_profile(profile: Profile) -> str:
     if profile.description is not None:
         data["description"] = profile.description
     data["roles"] = [
-        {"id": c.id, "settings": dict(sorted(c.settings.items()))} if c.settings else {"id": c.id}
+        {
+            "id": c.id,
+            **({"settings": dict(sorted(c.settings.items()))} if c.settings else {}),
+            **({"hosts": c.hosts} if c.hosts is not None else {}),
+        }
         for c in profile.roles
     ]
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
