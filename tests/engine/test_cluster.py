@@ -69,7 +69,7 @@ families:
       - name: form
         when: cluster
         parts: [controller]
-        argv: [demo-admin, form, "{compute_hosts}"]
+        argv: [demo-admin, form, "{*compute_addresses}:7000", --name, "{host_name}"]
         undo: [demo-admin, dissolve]
         description: Forms the cluster from the compute nodes.
   fedora:
@@ -173,6 +173,11 @@ def test_the_cluster_step_is_planned_on_the_first_member_of_its_part_only(site: 
     assert "+ install-packages demo-common demo-ctl" in controller
     assert "+ install-packages demo-common" in compute
     assert controller[-1] == "+ run-step form (cluster)"
+    facts = recorded("debian12-bare")
+    assert facts.family is not None
+    ops = plan_role(members["lab:n1"], facts, HostState(), facts.family, backend_for(facts))
+    # one argument per compute node: a list spread, never one comma-joined word
+    assert ops[-1].commands == [["demo-admin", "form", "10.213.0.22:7000", "10.213.0.23:7000", "--name", "lab:n1"]]
     assert not any("form" in line for line in compute)
     assert "+ write-file /etc/demo/controller.conf" in controller
     assert not any("controller.conf" in line for line in compute)

@@ -137,8 +137,9 @@ def single_line(text: str) -> bool:
 
 
 def placeholders(text: str) -> set[str]:
-    """Names used as ``{name}`` in ``text`` (recipes' and probes' placeholders)."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    """Names used as ``{name}`` in ``text`` (recipes' and probes' placeholders; ``{*name}``
+    spreads a list over several command arguments)."""
+    return {name.removeprefix("*") for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 class Setting(Strict):

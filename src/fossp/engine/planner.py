@@ -34,6 +34,7 @@ from fossp.engine.recipe import (
     load_recipe,
     placeholders,
     resolve_vars,
+    spread,
 )
 from fossp.engine.render import augeas_edit, edit_text, render_template
 from fossp.engine.state import HostState
@@ -309,7 +310,7 @@ def _unknown(text: str, values: dict[str, str]) -> str:
 def _step(ctx: _RolePlan, step: Step) -> Operation:
     if step.only_if and not ctx.settings.get(step.only_if):
         return ctx.noop(OpKind.STEP, step.name, f"not needed: {step.only_if} is off")
-    argv = [fill(arg, ctx.values) for arg in step.argv]
+    argv = [fill(arg, ctx.values) for arg in spread(step.argv, ctx.settings)]
     stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
     if None in argv or (step.stdin is not None and stdin is None):
         missing = _unknown(" ".join(step.argv) + (step.stdin or ""), ctx.values)
@@ -328,7 +329,7 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     done = ctx.state.step_done(ctx.role.id, digest)
     if done and not creates:
         return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
-    undo = [fill(arg, ctx.values) for arg in step.undo or []]
+    undo = [fill(arg, ctx.values) for arg in spread(step.undo or [], ctx.settings)]
     return ctx.op(
         OpKind.STEP,
         step.name,

@@ -372,11 +372,32 @@ def _template_names(template: str) -> set[str]:
     return {node.name for node in Environment().parse(source).find_all(nodes.Name) if node.ctx == "load"}
 
 
+_SPREAD = re.compile(r"\{\*([a-z][a-z0-9_]*)\}")
+
+
+def spread(args: list[str], settings: dict[str, Any]) -> list[str]:
+    """Command arguments with each one holding ``{*LIST}`` repeated once per item of that
+    list (``{*server_addresses}:{brick}`` gives one brick argument per member); an item is
+    data, never a placeholder. A list not known yet leaves the argument as it is."""
+    spread_args: list[str] = []
+    for arg in args:
+        found = _SPREAD.search(arg)
+        items = settings.get(found.group(1)) if found else None
+        if found is None or not isinstance(items, list):
+            spread_args.append(arg)
+            continue
+        for item in items:
+            literal = str(item).replace("{", "{{").replace("}", "}}")
+            spread_args.append(arg[: found.start()] + literal + arg[found.end() :])
+    return spread_args
+
+
 def fill(text: str, values: dict[str, Any]) -> str | None:
     """``text`` with placeholders filled, or None when a value is not known yet."""
     if not placeholders(text) <= set(values):
         return None
-    return text.format_map({k: _plain(v) for k, v in values.items()})
+    plain = {k: _plain(v) for k, v in values.items()}
+    return text.format_map({**plain, **{f"*{k}": v for k, v in plain.items()}})  # a {*x} not spread: as {x}
 
 
 def _plain(value: Any) -> str:
