@@ -128,9 +128,12 @@ def private_mode(mode: str) -> bool:
     return int(mode, 8) & 0o027 == 0
 
 
+FINGERPRINT = "sha256:"
+
+
 def fingerprint(value: str) -> str:
     """What the ledger keeps of a secret: enough to tell it changed, not to recover it."""
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return FINGERPRINT + hashlib.sha256(value.encode()).hexdigest()
 
 
 def for_ledger(role: Role, settings: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ MORE_ROLES = ("tftp", "mariadb", "httpd", "haproxy")
 
 engine_hosts = lab_fixture("e2e-a", "e2e-b")
 more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd", "sudo"))
+become_hosts = lab_fixture("e2e-s", packages=("sudo",))
 kea_hosts = lab_fixture("e2e-k", packages=tuple(role_packages(["tftp", "kea"])))
 
 

@@ -27,9 +27,9 @@ SETUP = (
 
 
 @pytest.fixture
-def sudoer(more_hosts: list[LabHost]) -> Iterator[LabHost]:
+def sudoer(become_hosts: list[LabHost]) -> Iterator[LabHost]:
     """A user that logs in with the lab key and may run anything through sudo, then gone."""
-    host = more_hosts[0]
+    host = become_hosts[0]
     ssh(host, "apt-get", "update", "-q")  # the lab repository may have grown since the host booted
     ssh(host, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q", "install", "sudo")
     ssh(host, "sh", "-c", SETUP)

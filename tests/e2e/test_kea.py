@@ -46,7 +46,8 @@ def test_network_boot_deploy_verify_again_decommission(kea_hosts: list[LabHost])
 
     result = fossp_json("deploy", *ROLES, "--target", host.target, *settings)["hosts"][0]
     assert result["ok"] and result["states"] == {"FOSSP-NESTF": "running", "FOSSP-NESKE": "running"}, result
-    assert {p["name"]: p["ok"] for p in result["probes"]} == {"tftp-read": True, "config-check": True}
+    probes = {p["name"]: p["ok"] for p in result["probes"]}
+    assert probes == {"tftp-read": True, "config-check": True, "dhcp-offer": True}, result["probes"]
     assert ssh(host, "systemctl", "is-active", "kea-dhcp4-server.service").stdout.strip() == "active"
     config = json.loads(ssh(host, "sed", "1d", "/etc/kea/kea-dhcp4.conf").stdout)["Dhcp4"]
     assert config["interfaces-config"]["interfaces"] == [interface]

@@ -311,9 +311,10 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     if step.only_if and not ctx.settings.get(step.only_if):
         return ctx.noop(OpKind.STEP, step.name, f"not needed: {step.only_if} is off")
     argv = [fill(arg, ctx.values) for arg in spread(step.argv, ctx.settings)]
+    undo = [fill(arg, ctx.values) for arg in spread(step.undo or [], ctx.settings)]
     stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
-    if None in argv or (step.stdin is not None and stdin is None):
-        missing = _unknown(" ".join(step.argv) + (step.stdin or ""), ctx.values)
+    if None in argv or None in undo or (step.stdin is not None and stdin is None):
+        missing = _unknown(" ".join([*step.argv, *(step.undo or [])]) + (step.stdin or ""), ctx.values)
         return ctx.op(
             OpKind.STEP,
             step.name,
@@ -329,7 +330,6 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
     done = ctx.state.step_done(ctx.role.id, digest)
     if done and not creates:
         return ctx.noop(OpKind.STEP, step.name, f"ran on {done.at} with the same input (ledger)")
-    undo = [fill(arg, ctx.values) for arg in spread(step.undo or [], ctx.settings)]
     return ctx.op(
         OpKind.STEP,
         step.name,
@@ -340,7 +340,7 @@ def _step(ctx: _RolePlan, step: Step) -> Operation:
         digest=digest,
         retry=step.retry,
         pending=ctx.stale and creates is not None,
-        undo=[[a for a in undo if a is not None]] if undo else [],
+        undo=[[a for a in undo if a is not None]] if step.undo else [],
         undo_on_purge=step.undo_when == "purge",
     )
 

@@ -18,7 +18,17 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 from pydantic import Field, StringConstraints, model_validator
 
 from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, read_yaml
-from fossp.catalog.schema import Family, Role, SettingName, Slug, Strict, UnitName, placeholders
+from fossp.catalog.schema import (
+    DERIVED_NAMES,
+    DERIVED_PART_SUFFIXES,
+    Family,
+    Role,
+    SettingName,
+    Slug,
+    Strict,
+    UnitName,
+    placeholders,
+)
 from fossp.errors import BadInput
 from fossp.secrets import private_mode
 
@@ -274,10 +284,21 @@ def check_consumed(recipe: Recipe, role: Role, where: str) -> None:
     validated and then ignored is a silent no-op. A setting that applies to some families
     only says so (``families``), and is refused elsewhere when it is given."""
     unit_names = {family: set().union(*(placeholders(u) for u in units)) for family, units in role.units.items()}
+    parts = [p.name for p in role.cluster.parts] if role.cluster else []
+    derived = {*DERIVED_NAMES, *(f"{p}_{s}" for p in parts for s in DERIVED_PART_SUFFIXES)}
     for family, packages in role.packages.items():
         if not packages.available:
             continue
-        used = consumed_names(recipe.for_family(family)) | unit_names.get(family, set())
+        family_recipe = recipe.for_family(family)
+        used = consumed_names(family_recipe) | unit_names.get(family, set())
+        unknown = sorted(
+            text_names(family_recipe) - {s.name for s in role.settings} - set(family_recipe.vars) - derived
+        )
+        if unknown:
+            raise BadInput(
+                f"{where}: the {family.value} recipe reads {{{unknown[0]}}}, which is no setting or variable "
+                "of the role (a literal brace is written {{ or }})"
+            )
         for setting in role.settings:
             applies = setting.families is None or family in setting.families
             if applies and setting.name not in used:
@@ -290,8 +311,18 @@ def check_consumed(recipe: Recipe, role: Role, where: str) -> None:
 def consumed_names(recipe: FamilyRecipe) -> set[str]:
     """The setting and variable names a family recipe reads anywhere (texts, stdin,
     templates); a variable counts only where it is read itself."""
-    texts: list[str] = []
-    names = {step.only_if for step in recipe.steps if step.only_if} | {f.only_if for f in recipe.files if f.only_if}
+    names = text_names(recipe)
+    names |= {step.only_if for step in recipe.steps if step.only_if} | {f.only_if for f in recipe.files if f.only_if}
+    names |= set().union(*(_template_names(spec.template) for spec in recipe.files if spec.template))
+    for name, var in reversed(list(recipe.vars.items())):
+        if name in names and isinstance(var, TextVar):
+            names |= placeholders(var.text)
+    return names
+
+
+def text_names(recipe: FamilyRecipe) -> set[str]:
+    """The ``{name}`` placeholders of a family recipe's texts (templates aside)."""
+    texts: list[str] = [var.text for var in recipe.vars.values() if isinstance(var, TextVar)]
     for step in recipe.steps:
         texts += [*step.argv, *(step.undo or []), step.stdin or "", step.creates or ""]
     for spec in recipe.files:
@@ -302,12 +333,7 @@ def consumed_names(recipe: FamilyRecipe) -> set[str]:
         texts += [data.path, *(data.dump.argv + data.dump.restore if data.dump else [])]
         texts += [*data.carry.files, data.carry.into] if data.carry else []
     texts += [action.unit for action in recipe.units]
-    names |= set().union(*(placeholders(text) for text in texts))
-    names |= set().union(*(_template_names(spec.template) for spec in recipe.files if spec.template))
-    for name, var in reversed(list(recipe.vars.items())):
-        if name in names and isinstance(var, TextVar):
-            names |= placeholders(var.text)
-    return names
+    return set().union(*(placeholders(text) for text in texts))
 
 
 def check_secrets(recipe: Recipe, secrets: set[str], where: str) -> None:

@@ -18,6 +18,7 @@ from fossp.engine import wire
 from fossp.engine.probes import dhcp, dns, http, ldap, rtmp, stream, tcp, tftp
 from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
 from fossp.hosts.connector import Connector
+from fossp.secrets import FINGERPRINT
 
 __all__ = ["PROBED_KINDS", "REMOTE", "ProbeFailed", "ProbeResult", "Unreachable", "run_probe", "verify_role"]
 
@@ -95,6 +96,10 @@ async def run_probe(
     """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS) have gone by."""
     if connector.root or probe.kind not in PROBED_KINDS:
         why = "an offline root runs no services" if connector.root else f"no {probe.kind.value} prober yet"
+        return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {why}")
+    secret = settings.get(probe.password_setting) if probe.password_setting else None
+    if isinstance(secret, str) and secret.startswith(FINGERPRINT):  # status, upgrade: from the host's state
+        why = f"needs the secret {probe.password_setting}, which the host's state keeps only as a fingerprint"
         return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {why}")
     deadline = time.monotonic() + (RETRY_SECONDS if retry is None else retry)
     while True:
