@@ -5,6 +5,7 @@ memory only) over plain LDAP, LDAPS or StartTLS, then a search of the root DSE o
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from typing import Any
 
@@ -40,7 +41,8 @@ def _session(address: str, port: int, probe: Probe, settings: dict[str, Any], ca
     where = f"{'ldaps' if probe.tls else 'ldap'}://{address}:{port}{' (StartTLS)' if probe.starttls else ''}"
     bind_dn = text(probe.bind_dn, settings)
     server = _server(address, port, probe, text(probe.server_name, settings), ca)
-    connection = Connection(server, user=bind_dn or None, password=secret or None, receive_timeout=probe.timeout)
+    receive = math.ceil(probe.timeout)  # whole seconds: ldap3 packs it into SO_RCVTIMEO
+    connection = Connection(server, user=bind_dn or None, password=secret or None, receive_timeout=receive)
     try:
         connection.open()
         if probe.starttls:
