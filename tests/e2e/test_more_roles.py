@@ -41,7 +41,7 @@ def test_more_roles_deploy_verify_again_decommission(more_hosts: list[LabHost]) 
         "sql-query": True,
         "http-get": True,
         "config-test": True,
-        "monitor-uri": True,
+        "front-end": True,
         "config-valid": True,
     }
     served = _probe(host, kind=ProbeKind.TFTP, port=69, protocol=Protocol.UDP, path="fossp-probe", expect="FOSSP")
