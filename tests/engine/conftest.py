@@ -1,8 +1,13 @@
-"""Engine test helpers: recorded facts and a plan rendered as comparable lines."""
+"""Engine test helpers: recorded facts, a plan rendered as comparable lines, and a site role
+with its recipe installed for a test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from fossp.engine.operations import Plan
 from fossp.hosts.facts import Facts, parse_facts
@@ -18,3 +23,35 @@ def recorded(name: str) -> Facts:
 def plan_lines(plan: Plan) -> list[str]:
     """``+`` a change, ``=`` a no-op, ``~`` decided after earlier changes: as `fossp plan` shows."""
     return [f"{'~' if op.pending else '+' if op.change else '='} {op.kind.value} {op.target}" for op in plan.operations]
+
+
+def clear_caches() -> None:
+    """Forget the loaded catalog, recipes and templates (a test changed the site's folders)."""
+    from fossp.catalog import load_catalog
+    from fossp.engine import recipe, render
+
+    for cached in (load_catalog, recipe.load_recipe, recipe._template_names, render._environment):
+        cached.cache_clear()
+
+
+@contextmanager
+def site_role(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, role: str, recipe: str, templates: dict[str, str]
+) -> Iterator[Path]:
+    """The site role ``name`` (role file and recipe, templates by file name) in
+    FOSSP_ROLES_DIR and FOSSP_RECIPES_DIR; yields the recipe folder."""
+    roles, recipe_dir = tmp_path / "roles.d", tmp_path / "recipes.d"
+    (recipe_dir / "templates" / name).mkdir(parents=True)
+    roles.mkdir()
+    (roles / f"{name}.yaml").write_text(role)
+    (recipe_dir / f"{name}.yaml").write_text(recipe)
+    for file, text in templates.items():
+        (recipe_dir / "templates" / name / file).write_text(text)
+    monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
+    monkeypatch.setenv("FOSSP_RECIPES_DIR", str(recipe_dir))
+    clear_caches()
+    try:
+        yield recipe_dir
+    finally:
+        monkeypatch.undo()
+        clear_caches()

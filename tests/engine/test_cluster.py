@@ -15,8 +15,6 @@ import yaml
 
 from fossp import secrets
 from fossp.catalog import load_catalog
-from fossp.engine import recipe as recipes
-from fossp.engine import render
 from fossp.engine.backends import backend_for
 from fossp.engine.cluster import ClusterRun, Rendezvous, layout, place
 from fossp.engine.decommission import Removal, refuse_partial_clusters
@@ -24,10 +22,11 @@ from fossp.engine.operations import OpKind
 from fossp.engine.planner import Wanted, plan_role, wanted_roles
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
+from fossp.hosts.facts import Listener
 from fossp.hosts.inventory import HostSpec
 from fossp.selection.profile import dump_profile, parse_profile
 
-from .conftest import recorded
+from .conftest import recorded, site_role
 
 ROLE_ID = "FOSSP-HPSDC"
 ROLE = f"""
@@ -44,6 +43,8 @@ packages:
 units:
   debian: [demo-agent.service]
   fedora: [demo-agent.service]
+ports:
+  - {{port: 7000, purpose: the scheduler}}
 cluster:
   parts:
     - {{name: controller, description: the scheduler, min_hosts: 1, max_hosts: 1,
@@ -84,26 +85,11 @@ HOSTS = [HostSpec(name=f"lab:n{i}", address=f"10.213.0.{20 + i}") for i in range
 PLACED = {"controller": ["n1"], "compute": ["n2", "n3"]}
 
 
-def _clear() -> None:
-    for cached in (load_catalog, recipes.load_recipe, recipes._template_names, render._environment):
-        cached.cache_clear()
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    roles, recipe_dir = tmp_path / "roles.d", tmp_path / "recipes.d"
-    (recipe_dir / "templates" / "democluster").mkdir(parents=True)
-    roles.mkdir()
-    (roles / "democluster.yaml").write_text(ROLE)
-    (recipe_dir / "democluster.yaml").write_text(RECIPE)
-    (recipe_dir / "templates" / "democluster" / "cluster.conf.j2").write_text(TEMPLATE)
-    monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
-    monkeypatch.setenv("FOSSP_RECIPES_DIR", str(recipe_dir))
     monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
-    _clear()
-    yield tmp_path
-    monkeypatch.undo()
-    _clear()
+    with site_role(tmp_path, monkeypatch, "democluster", ROLE, RECIPE, {"cluster.conf.j2": TEMPLATE}):
+        yield tmp_path
 
 
 def _members(placed: dict[str, list[str]] = PLACED) -> dict[str, Wanted]:
@@ -200,6 +186,8 @@ def test_hosts_meet_and_a_host_that_gave_up_is_named() -> None:
         run = ClusterRun({"a", "b", "c"})
         run.give_up("c")
         first, second = await asyncio.gather(run.ready.arrive("a"), run.ready.arrive("b"))
+        # ... and at every later meeting, the last before connections close included
+        assert [m.arrived for m in (run.formed, run.verified)] == [{"c": False}, {"c": False}]
         return first, second
 
     assert asyncio.run(scenario()) == (["c"], ["c"])
@@ -238,3 +226,18 @@ def test_a_profile_places_roles_and_saves_the_placement(site: Path) -> None:
         parse_profile(
             {**data, "roles": [data["roles"][0], {"id": "FOSSP-WDSNG", "hosts": {"a": ["n1"]}}]}, catalog, "p"
         )
+
+
+@pytest.mark.parametrize(("holder", "refused"), [("demo-ctl.service", False), ("intruder.service", True)])
+def test_a_port_held_by_the_part_s_own_daemon_is_no_conflict(site: Path, holder: str, refused: bool) -> None:
+    """A re-plan after the deploy: the controller part's daemon holds the role's port."""
+    facts = recorded("debian12-bare")
+    listening = [*facts.listening, Listener(protocol="tcp", address="0.0.0.0", port=7000, unit=holder)]
+    facts = facts.model_copy(update={"listening": listening})
+    assert facts.family is not None
+    wanted = _members()["lab:n1"]
+    if refused:
+        with pytest.raises(BadInput, match=r"port 7000/tcp \(the scheduler\) .* is taken by"):
+            plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
+    else:
+        assert plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))

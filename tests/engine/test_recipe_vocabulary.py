@@ -14,7 +14,6 @@ import pytest
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Family
 from fossp.engine import recipe as recipes
-from fossp.engine import render
 from fossp.engine.backends import backend_for
 from fossp.engine.decommission import Purge, plan_decommission
 from fossp.engine.operations import Operation, OpKind
@@ -24,7 +23,7 @@ from fossp.errors import BadInput
 from fossp.hosts.facts import Facts, UnitState
 from fossp.selection.profile import resolve_settings
 
-from .conftest import recorded
+from .conftest import clear_caches, recorded, site_role
 
 ROLE_ID = "FOSSP-WDSDM"
 ROLE = f"""
@@ -80,26 +79,11 @@ families:
 TEMPLATE = "instance={{ instance }} tls={{ tls }} legacy={{ legacy }}\n"
 
 
-def _clear() -> None:
-    for cached in (load_catalog, recipes.load_recipe, recipes._template_names, render._environment):
-        cached.cache_clear()
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A site role folder and a site recipe folder with the demo role."""
-    roles, recipe_dir = tmp_path / "roles.d", tmp_path / "recipes.d"
-    (recipe_dir / "templates" / "demo").mkdir(parents=True)
-    roles.mkdir()
-    (roles / "demo.yaml").write_text(ROLE)
-    (recipe_dir / "demo.yaml").write_text(RECIPE)
-    (recipe_dir / "templates" / "demo" / "demo.conf.j2").write_text(TEMPLATE)
-    monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
-    monkeypatch.setenv("FOSSP_RECIPES_DIR", str(recipe_dir))
-    _clear()
-    yield recipe_dir
-    monkeypatch.undo()
-    _clear()
+    with site_role(tmp_path, monkeypatch, "demo", ROLE, RECIPE, {"demo.conf.j2": TEMPLATE}) as recipe_dir:
+        yield recipe_dir
 
 
 def _facts(units: dict[str, UnitState], family: str = "debian12-bare") -> Facts:
@@ -197,7 +181,7 @@ def test_an_undo_that_deletes_data_runs_only_with_purge(site: Path) -> None:
 def test_a_setting_no_recipe_uses_is_refused_at_load(site: Path) -> None:
     (site / "demo.yaml").write_text(RECIPE.replace("legacy={{ legacy }}", ""))
     (site / "templates" / "demo" / "demo.conf.j2").write_text(TEMPLATE.replace(" legacy={{ legacy }}", ""))
-    _clear()
+    clear_caches()
     with pytest.raises(BadInput, match=r"demo.yaml: setting 'legacy' of FOSSP-WDSDM is never used by the debian"):
         recipes.load_recipe("demo")
 

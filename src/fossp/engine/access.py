@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
 from fossp.catalog.schema import PortSpec
 from fossp.engine.operations import Operation, OpKind
-from fossp.engine.recipe import fill
 from fossp.errors import BadInput
 from fossp.hosts.facts import Listener
 
@@ -230,9 +229,9 @@ def refuse_taken_ports(ctx: _RolePlan) -> None:
     first port: other software's short-lived ports may sit inside it."""
     from fossp.engine.planner import deployed_roles
 
-    own = [fill(unit, ctx.values) or unit for unit in ctx.role.units.get(ctx.family, [])]
+    own = ctx.role.units_for(ctx.family, ctx.values, ctx.part)  # a cluster part's daemons too
     deployed = [w for w in deployed_roles(ctx.state) if w.role.id != ctx.role.id]
-    ours = {_stem(u) for u in own} | {_stem(u) for w in deployed for u in w.role.units.get(ctx.family, [])}
+    ours = {_stem(u) for u in own} | {_stem(u) for w in deployed for u in w.role.units_for(ctx.family, w.settings)}
     running = any(ctx.facts.units.get(u) is not None and ctx.facts.units[u].active == "active" for u in own)
     theirs = {
         (s.protocol.value, int(w.settings[s.setting]) if s.setting else s.port) for w in deployed for s in w.role.ports

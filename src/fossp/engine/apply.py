@@ -156,6 +156,8 @@ async def deploy_host(
             await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
             raise DeployFailed(message, outcome) from None
         await _verify(connector, wanted, state, outcome, report, cluster)
+        if cluster is not None:  # peers may still probe through this host's connection
+            await cluster.verified.arrive(connector.name)
         await _end_run(connector, state, run)
         await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
         return outcome

@@ -185,17 +185,19 @@ class Rendezvous:
 @dataclass
 class ClusterRun:
     """What the hosts of one multi-host deploy share: the meeting points (members ready,
-    cluster formed) and each host's connection, for probes run from a peer."""
+    cluster formed, probes done) and each host's connection, for probes run from a peer:
+    a host's connection stays open until every host has run its probes."""
 
     hosts: set[str]
     ready: Rendezvous = field(init=False)
     formed: Rendezvous = field(init=False)
+    verified: Rendezvous = field(init=False)
     connectors: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ready, self.formed = Rendezvous(set(self.hosts)), Rendezvous(set(self.hosts))
+        self.ready, self.formed, self.verified = (Rendezvous(set(self.hosts)) for _ in range(3))
 
     def give_up(self, host: str) -> None:
         """A host that stopped still arrives everywhere (as failed), so nobody waits for it."""
-        for meeting in (self.ready, self.formed):
+        for meeting in (self.ready, self.formed, self.verified):
             meeting.mark(host, ok=False)
