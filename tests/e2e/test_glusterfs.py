@@ -116,7 +116,7 @@ def test_replicated_volume_deploy_probe_fail_over_decommission(gluster_hosts: li
     _write(gl2, gl1, "/while-gl-3-was-down.txt", "healed\n")
     ssh(gl3, "systemctl", "start", "glusterd.service")
     _wait(gl1, CHECK, "bricks", VOLUME)
-    ssh(gl1, "gluster", "volume", "heal", VOLUME)
+    _wait(gl1, "gluster", "volume", "heal", VOLUME)  # refused until gl-3's self-heal daemon is back
     assert _wait(gl3, "cat", f"{BRICK}/while-gl-3-was-down.txt") == "healed\n"
     assert "all 3 bricks online" in ssh(gl3, CHECK, "bricks", VOLUME).stdout
 
