@@ -112,10 +112,13 @@ def _note(text: str) -> None:
 
 
 def _no_recipe(role: Role) -> str | None:
-    """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it."""
-    from fossp.engine.recipe import deployable_roles, has_recipe
+    """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it.
+    A recipe that is there is loaded now, so a site recipe that does not validate is named
+    before any host is reached."""
+    from fossp.engine.recipe import deployable_roles, has_recipe, load_recipe
 
     if has_recipe(role.name):
+        load_recipe(role.name)
         return None
     ready = ", ".join(deployable_roles())
     return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"
