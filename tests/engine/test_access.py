@@ -113,7 +113,7 @@ def test_every_firewalld_service_of_the_catalog_is_known(catalog: Catalog) -> No
     known = firewalld_services()
     for role in catalog.roles.values():
         for service in role.firewall.services:
-            assert known.get(service), f"{role.name}: firewalld service {service!r} is not in firewalld-services.yaml"
+            assert service in known, f"{role.name}: firewalld service {service!r} is not in firewalld-services.yaml"
     assert {str(s) for s in known["samba-dc"]} >= {"445/tcp", "88/udp", "53/udp", "137/udp", "49152-65535/tcp"}
 
 
