@@ -8,6 +8,8 @@ see tests/e2e/test_lvs.py) and the placement's bounds."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from fossp.engine.backends import backend_for
 from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
 from fossp.engine.planner import plan_role, wanted_roles
+from fossp.engine.render import render_template
 from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
@@ -220,3 +223,43 @@ def test_a_placement_without_backends_is_refused() -> None:
 def test_the_placement_replaces_the_real_servers_and_vrrp_state_settings() -> None:
     names = {s.name for s in load_catalog().roles[ROLE].settings}
     assert not names & {"real_servers", "vrrp_state", "forwarding"}
+
+
+TABLE = """\
+IP Virtual Server version 1.2.1 (size=4096)
+Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn
+TCP  10.213.0.231:80 wlc
+  -> 10.213.0.23:80               Route   1      0          0
+"""
+
+
+def _check_ipvs(tmp_path: Path, table: str | None) -> subprocess.CompletedProcess[str]:
+    """The probes' check script's IPVS part, against a stand-in ipvsadm printing ``table``
+    (None: no such virtual service), as the lab kernel cannot give a real one."""
+    script = tmp_path / "fossp-lvs-check"
+    script.write_bytes(render_template("lvs/fossp-lvs-check.sh.j2", {}))
+    stub = tmp_path / "bin" / "ipvsadm"
+    stub.parent.mkdir()
+    body = f"cat <<'EOF'\n{table}EOF\n" if table is not None else "echo 'No such service' >&2; exit 1\n"
+    stub.write_text("#!/bin/sh\n" + body)
+    stub.chmod(0o755)
+    argv = ["bash", str(script), "ipvs", "10.213.0.231", "80", "10.213.0.23,10.213.0.24"]
+    env = {"PATH": f"{stub.parent}:/usr/bin:/bin"}
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=10, check=False)
+
+
+def test_the_ipvs_check_names_a_real_server_its_health_check_removed(tmp_path: Path) -> None:
+    one_left = _check_ipvs(tmp_path, TABLE)
+    assert one_left.returncode == 1
+    assert "IPVS 10.213.0.231:80 lacks real server(s) 10.213.0.24 (their health check fails)" in one_left.stderr
+
+
+def test_the_ipvs_check_passes_with_every_real_server(tmp_path: Path) -> None:
+    both = _check_ipvs(tmp_path, TABLE + "  -> 10.213.0.24:80               Route   1      0          0\n")
+    assert both.returncode == 0 and both.stdout == "IPVS 10.213.0.231:80 balances over 10.213.0.23,10.213.0.24\n"
+
+
+def test_the_ipvs_check_fails_without_the_virtual_service(tmp_path: Path) -> None:
+    missing = _check_ipvs(tmp_path, None)
+    assert missing.returncode == 1 and "no IPVS virtual service 10.213.0.231:80: No such service" in missing.stderr
