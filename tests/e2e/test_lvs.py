@@ -8,7 +8,8 @@ be loaded; no /proc/net/ip_vs in any lab host), and keepalived 2.2.7 with a
 virtual_server then stops altogether ("IPVS: Can't initialize ipvs", "permanent error
 FATAL. Terminating"). So the role runs here with ``ipvs: false``: VRRP for real (one
 MASTER; the controller reaches the virtual IP and lands on the MASTER; stopping the MASTER
-moves the IP to the BACKUP, and it comes back), the backends' direct-routing side for real
+moves the IP to the BACKUP, and it comes back), keepalived's own parser accepting the
+virtual_server FOSSP writes with ``ipvs`` on, the backends' direct-routing side for real
 (the address on lo, ARP off, the web server answering on the virtual IP; stopping it fails
 the probe), and decommission restoring packages, /etc and the ARP sysctls. Balancing
 through the virtual IP (round robin over both backends' pages, a stopped backend removed
@@ -28,7 +29,10 @@ import yaml
 
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Family
+from fossp.engine.cluster import place
 from fossp.engine.recipe import fill, load_recipe
+from fossp.engine.render import render_template
+from fossp.hosts.inventory import HostSpec
 from fossp.lab import LabHost
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 
@@ -75,6 +79,25 @@ def _probe(host: LabHost, name: str, values: dict[str, Any]) -> subprocess.Compl
     argv = [fill(arg, values) for arg in probe.argv or []]
     assert all(arg is not None for arg in argv), argv
     return ssh(host, *[str(arg) for arg in argv], check=False)
+
+
+def _with_ipvs(hosts: list[LabHost], placed: dict[str, list[str]]) -> bytes:
+    """The keepalived.conf FOSSP writes on the first director with ``ipvs`` on (the
+    virtual_server over both backends), as the planner renders it."""
+    role = load_catalog().roles[ROLE]
+    member = place(role, placed, [HostSpec(name=h.target, address=h.address) for h in hosts], "e2e")
+    values = {s.name: s.default for s in role.settings} | SETTINGS | {"ipvs": True}
+    return render_template("lvs/keepalived.conf.j2", values | member[hosts[0].target].values())
+
+
+def _config_test(host: LabHost, conf: bytes) -> subprocess.CompletedProcess[str]:
+    """keepalived's own parser on ``conf`` (it needs no IPVS to parse a virtual_server)."""
+    path = "/tmp/fossp-lvs-config-test.conf"
+    subprocess.run(host.ssh_command("sh", "-c", 'cat > "$1"', "write", path), input=conf, check=True, timeout=30)
+    try:
+        return ssh(host, "keepalived", "--config-test", "--use-file", path, check=False)
+    finally:
+        ssh(host, "rm", "-f", path)
 
 
 def _arp(host: LabHost) -> list[str]:
@@ -131,6 +154,15 @@ def test_vrrp_failover_backends_and_decommission(lvs_hosts: list[LabHost], tmp_p
     assert down.returncode != 0 and "does not answer HTTP 200" in down.stderr, down
     ssh(backends[0], "systemctl", "start", "fossp-lvs-web.service")
     _until("the web server answers again", lambda: _probe(backends[0], "backend", values).returncode == 0, 10)
+
+    # With IPVS on, keepalived's parser takes the virtual_server FOSSP writes (both backends,
+    # direct routing, a TCP check each); a broken one it refuses. The deployed one too.
+    conf = _with_ipvs(lvs_hosts, placed)
+    assert b"lb_kind DR" in conf and conf.count(b"TCP_CHECK") == 2
+    assert _config_test(directors[0], conf).returncode == 0
+    broken = _config_test(directors[0], conf.replace(b"lb_kind DR", b"lb_kind XX"))
+    assert broken.returncode != 0 and "unknown [XX] routing method" in broken.stdout + broken.stderr, broken
+    assert ssh(directors[0], "keepalived", "--config-test", check=False).returncode == 0
 
     # IPVS asked for on a kernel without it: the recipe's check refuses with the reason.
     step = next(s for s in load_recipe("lvs").for_family(Family.DEBIAN).steps if s.name == "ipvs-in-kernel")

@@ -220,6 +220,11 @@ def test_a_placement_without_backends_is_refused() -> None:
         _plans(VIP, placed={"director": ["lv-1", "lv-2"]})
 
 
+def test_an_ipv6_virtual_ip_is_refused() -> None:
+    with pytest.raises(BadInput, match=r"virtual_ip.*'fd00::31' does not match"):
+        _plans({"virtual_ip": "fd00::31"})
+
+
 def test_the_placement_replaces_the_real_servers_and_vrrp_state_settings() -> None:
     names = {s.name for s in load_catalog().roles[ROLE].settings}
     assert not names & {"real_servers", "vrrp_state", "forwarding"}
