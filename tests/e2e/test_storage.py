@@ -55,7 +55,9 @@ PACKAGES = (
 )
 storage_hosts = lab_fixture("st-1", "st-2", packages=PACKAGES)
 NFS_SETTINGS = {"export_path": "/srv/nfs", "allowed_network": "10.213.0.0/24", "grace_seconds": 10, "in_memory": True}
-ISCSI_SETTINGS = {"backstore_size": "64M"}
+CHAP_SECRET = "fossp-chap-1234"
+ISCSI_SETTINGS = {"backstore_size": "64M", "chap_password": CHAP_SECRET}
+READER = "/usr/local/sbin/fossp-iscsi-read"
 
 
 def _targets(hosts: list[LabHost]) -> list[str]:
@@ -70,6 +72,7 @@ def _profile(tmp_path: Path, server: LabHost, client: LabHost) -> str:
     ]
     path = tmp_path / "storage.yaml"
     path.write_text(yaml.safe_dump({"fossp_profile": 1, "roles": roles}))
+    path.chmod(0o600)  # it holds the CHAP secret
     return str(path)
 
 
@@ -112,11 +115,19 @@ def test_nfs_and_iscsi_deploy_read_fail_decommission(storage_hosts: list[LabHost
         "LUN 2: FOSSP iSCSI probe iqn.2015-10.test.fossp:storage"
     )
     assert results[client.target]["ok"] and results[client.target]["probes"] == [], results[client.target]
+    assert CHAP_SECRET not in deployed.stdout + deployed.stderr  # a secret: never shown
     # the server's configuration, and tgt's LUNs: 1 the (sparse) image, 2 the probe image
     conf = ssh(server, "cat", "/etc/ganesha/ganesha.conf").stdout
     assert "Name = MEM;" in conf and "Clients = 10.213.0.0/24;" in conf and "Grace_Period = 10;" in conf
     luns = ssh(server, "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show").stdout
     assert "Backing store path: /var/lib/iscsi-disks/lun0.img" in luns and "Size: 67 MB" in luns, luns
+    for host, path in ((server, "/etc/tgt/conf.d/fossp.conf"), (client, "/etc/fossp/iscsi-chap")):
+        assert ssh(host, "stat", "-c", "%a %U", path).stdout.split() == ["600", "root"], path
+    # CHAP is required: the reader without its secret is refused at login
+    ssh(client, "mv", "/etc/fossp/iscsi-chap", "/root/iscsi-chap")
+    refused = ssh(client, READER, server.address, "iqn.2015-10.test.fossp:storage", "iqn.2024-01.test.x:y", check=False)
+    ssh(client, "mv", "/root/iscsi-chap", "/etc/fossp/iscsi-chap")
+    assert refused.returncode != 0 and "login refused" in refused.stderr, refused
 
     plans = fossp_json("plan", "--profile", profile, *_targets(storage_hosts))["plans"]
     assert [plan["changes"] for plan in plans] == [0, 0], plans

@@ -139,6 +139,7 @@ def test_fedora_iscsi_target_is_lio_through_targetcli_with_undo_in_order() -> No
         "+ run-step target",
         "+ run-step luns",
         "+ run-step acls",
+        "= run-step chap",  # no chap_password: no authentication
         "+ run-step save",
     ]
     assert _op(server, "install-packages", "libiscsi-utils python3 targetcli").commands == [
@@ -177,6 +178,7 @@ def test_fedora_iscsi_target_is_lio_through_targetcli_with_undo_in_order() -> No
         "+ install-packages libiscsi-utils python3",
         "+ open-firewall service iscsi-target",
         "+ write-file /usr/local/sbin/fossp-iscsi-read",
+        "= write-file /etc/fossp/iscsi-chap",  # no chap_password
     ]
     assert _op(client, "write-file", "/usr/local/sbin/fossp-iscsi-read").mode == "755"
 
@@ -196,3 +198,18 @@ def test_debian_iscsi_target_is_tgt_with_the_image_and_the_probe_lun() -> None:
         "</target>",
     ]
     assert not [op for op in server if op.kind.value == "run-step" and op.target.startswith("target")]
+
+
+def test_chap_secret_reaches_lio_on_stdin_tgt_and_the_client_in_0600_files() -> None:
+    secret = "fossp-chap-1234"
+    fedora = _plans(ISCSI, {"chap_user": "san", "chap_password": secret})
+    chap = _op(fedora["srv"], "run-step", "chap")
+    assert chap.change and chap.stdin == secret
+    assert chap.commands[0][3:] == ["chap", IQN, "san"] and secret not in str(chap.commands)
+    assert "/sys/kernel/config/target/iscsi/$1/tpgt_1" in chap.commands[0][2]
+    for plans in (fedora, _plans(ISCSI, {"chap_user": "san", "chap_password": secret}, "debian12-bare")):
+        client = _op(plans["cli"], "write-file", "/etc/fossp/iscsi-chap")
+        assert (client.mode, client.content) == ("600", f"san\n{secret}\n".encode())
+    debian = _plans(ISCSI, {"chap_user": "san", "chap_password": secret}, "debian12-bare")["srv"]
+    conf = _op(debian, "write-file", "/etc/tgt/conf.d/fossp.conf")
+    assert conf.mode == "600" and f"    incominguser san {secret}\n</target>" in (conf.content or b"").decode()
