@@ -8,14 +8,16 @@ target and no open-iscsi initiator. Debian's recipes therefore serve with usersp
 servers, NFS-Ganesha and tgt (an rdwr backing store on an image file), and the clients
 are userspace too: libnfs's nfs-cat and FOSSP's iSCSI reader over a TCP socket. Ganesha's
 FSAL_VFS opens files by handle (open_by_handle_at), which needs CAP_DAC_READ_SEARCH, and
-lab hosts drop it: the export there is in memory (in_memory: FSAL_MEM), seeded with the
-marker through NFS. Fedora's kernel nfsd and LIO recipes are checked on recorded facts
+lab hosts drop it (fossp.lab.boot): the export there is in memory (in_memory, FSAL_MEM,
+chosen from the host's capability bounding set), seeded with the marker through NFS.
+Fedora's kernel nfsd and LIO recipes are checked on recorded facts
 (tests/engine/test_storage_plans.py).
 
 It deploys, every probe passes (the NFS marker read by nfs-cat from st-2, the iSCSI
-target discovered and its marker block read from st-2), a second plan is empty; each
-server stopped makes its read probe fail; decommission returns both hosts' packages and
-/etc to what they were.
+target discovered and its marker block read from st-2 with CHAP, which a login without
+the secret cannot pass), a second plan is empty; each server stopped makes its read
+probe fail; decommission returns both hosts' packages and /etc to what they were, and
+keeps the iSCSI image (data).
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ PACKAGES = (
     "python3-minimal",
 )
 storage_hosts = lab_fixture("st-1", "st-2", packages=PACKAGES)
-NFS_SETTINGS = {"export_path": "/srv/nfs", "allowed_network": "10.213.0.0/24", "grace_seconds": 10, "in_memory": True}
+NFS_SETTINGS = {"export_path": "/srv/nfs", "allowed_network": "10.213.0.0/24", "grace_seconds": 10}
+CAP_DAC_READ_SEARCH = 2
 CHAP_SECRET = "fossp-chap-1234"
 ISCSI_SETTINGS = {"backstore_size": "64M", "chap_password": CHAP_SECRET}
 READER = "/usr/local/sbin/fossp-iscsi-read"
@@ -64,10 +67,21 @@ def _targets(hosts: list[LabHost]) -> list[str]:
     return [arg for host in hosts for arg in ("--target", host.target)]
 
 
-def _profile(tmp_path: Path, server: LabHost, client: LabHost) -> str:
+def _nfs_settings(server: LabHost) -> dict[str, Any]:
+    """The NFS settings, FSAL_MEM where the host cannot run FSAL_VFS, from the facts the
+    choice rests on: no kernel NFS or LIO here (so userspace servers), and whether the
+    host's capability bounding set keeps CAP_DAC_READ_SEARCH (open_by_handle_at needs it)."""
+    filesystems = ssh(server, "cat", "/proc/filesystems").stdout.split()
+    assert not {"nfs", "nfs4", "nfsd", "configfs"} & set(filesystems), "the lab's kernel has NFS or configfs now"
+    status = ssh(server, "cat", "/proc/1/status").stdout.splitlines()
+    bounding = int(next(line.split()[1] for line in status if line.startswith("CapBnd:")), 16)
+    return {**NFS_SETTINGS, "in_memory": not bounding & 1 << CAP_DAC_READ_SEARCH}
+
+
+def _profile(tmp_path: Path, server: LabHost, client: LabHost, nfs: dict[str, Any]) -> str:
     placement = {"server": [server.name], "client": [client.name]}
     roles = [
-        {"id": NFS, "settings": NFS_SETTINGS, "hosts": placement},
+        {"id": NFS, "settings": nfs, "hosts": placement},
         {"id": ISCSI, "settings": ISCSI_SETTINGS, "hosts": placement},
     ]
     path = tmp_path / "storage.yaml"
@@ -96,7 +110,8 @@ def test_nfs_and_iscsi_deploy_read_fail_decommission(storage_hosts: list[LabHost
     started = time.monotonic()
     server, client = storage_hosts
     before = {host.name: snapshot(host) for host in storage_hosts}
-    profile = _profile(tmp_path, server, client)
+    nfs = _nfs_settings(server)
+    profile = _profile(tmp_path, server, client, nfs)
 
     deployed = run_fossp("deploy", "--profile", profile, *_targets(storage_hosts), "--json")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
@@ -118,7 +133,11 @@ def test_nfs_and_iscsi_deploy_read_fail_decommission(storage_hosts: list[LabHost
     assert CHAP_SECRET not in deployed.stdout + deployed.stderr  # a secret: never shown
     # the server's configuration, and tgt's LUNs: 1 the (sparse) image, 2 the probe image
     conf = ssh(server, "cat", "/etc/ganesha/ganesha.conf").stdout
-    assert "Name = MEM;" in conf and "Clients = 10.213.0.0/24;" in conf and "Grace_Period = 10;" in conf
+    assert (
+        f"Name = {'MEM' if nfs['in_memory'] else 'VFS'};" in conf
+        and "Clients = 10.213.0.0/24;" in conf
+        and "Grace_Period = 10;" in conf
+    )
     luns = ssh(server, "tgtadm", "--lld", "iscsi", "--mode", "target", "--op", "show").stdout
     assert "Backing store path: /var/lib/iscsi-disks/lun0.img" in luns and "Size: 67 MB" in luns, luns
     for host, path in ((server, "/etc/tgt/conf.d/fossp.conf"), (client, "/etc/fossp/iscsi-chap")):
@@ -134,7 +153,7 @@ def test_nfs_and_iscsi_deploy_read_fail_decommission(storage_hosts: list[LabHost
 
     # Each server stopped: its read probe, from the client, fails.
     ssh(server, "systemctl", "stop", "nfs-ganesha.service")
-    down = _probe(NFS, "read-marker", NFS_SETTINGS, server, client)
+    down = _probe(NFS, "read-marker", nfs, server, client)
     assert down.ok is False and "nfs-cat" in down.output, down
     ssh(server, "systemctl", "stop", "tgt.service")
     down = _probe(ISCSI, "read-marker", ISCSI_SETTINGS, server, client)
