@@ -172,6 +172,7 @@ def test_fedora_iscsi_target_is_lio_through_targetcli_with_undo_in_order() -> No
         assert (step.commands, step.undo) == (commands, undo), name
     acls = _op(server, "run-step", "acls").commands[0]
     assert acls[-3:] == ["acls", IQN, "iqn.2024-01.test.example:db1"]
+    assert 'targetcli "$tpg" set attribute authentication=0' in acls[2] and '"$tpg/acls" create' in acls[2]
     # the client: libiscsi's tools and FOSSP's reader, no target
     client = plans["cli"]
     assert _lines(client) == [
