@@ -128,7 +128,7 @@ def test_launched_roles_are_deployable_and_probed(catalog: Catalog) -> None:
         if role.lifecycle.status is CatalogStatus.LAUNCHED:
             assert any(role.available_on(f) for f in Family), role.id
             assert role.probes, role.id
-            # a multi-host role's units may be its parts' only (an NFS server, not its clients; LVS directors and backends)
+            # a multi-host role's units may be its parts' only (an NFS server, LVS directors, backends)
             defaults = {s.name: s.default for s in role.settings}
             assert all(role.units_for(f, defaults) for f in Family if role.available_on(f)), role.id
 
