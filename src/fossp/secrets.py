@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import secrets as random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -146,16 +147,26 @@ def for_ledger(role: Role, settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def random_password(size: int) -> str:
+    """``size`` random bytes as URL-safe base64 text, drawn again until it holds an upper
+    case letter, a lower case letter and a digit: three character classes, as Samba AD's
+    (and Windows') password complexity rule asks; the draw keeps all of its randomness."""
+    while True:
+        value = random.token_urlsafe(size)
+        if re.search("[A-Z]", value) and re.search("[a-z]", value) and re.search("[0-9]", value):
+            return value
+
+
 #: Secrets FOSSP makes for roles (a munge key, a cluster's authkey, daemon passwords).
 GENERATED_DIR = Path(os.environ.get("FOSSP_SECRETS_DIR", "/var/lib/fossp/secrets"))
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
-def generated_secret(role: str, scope: str, setting: str, size: int) -> str:
+def generated_secret(role: str, scope: str, setting: str, size: int, style: str = "hex") -> str:
     """The secret FOSSP generated for ``role``'s ``setting`` in ``scope`` (a host, or a
-    cluster's first member), made once as ``size`` random bytes in hex and kept 0600 on
-    this machine, so every member and every later run gets the same value."""
-    import secrets as random
+    cluster's first member), made once as ``size`` random bytes in hex (or, ``style``
+    "password", as a complex password) and kept 0600 on this machine, so every member and
+    every later run gets the same value."""
 
     for part in (role, scope, setting):
         if not _SAFE.match(part):
@@ -168,7 +179,7 @@ def generated_secret(role: str, scope: str, setting: str, size: int) -> str:
     except FileExistsError:
         value = path.read_text(encoding="ascii").strip()
     else:
-        value = random.token_hex(size)
+        value = random_password(size) if style == "password" else random.token_hex(size)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(value + "\n")
     register(value)

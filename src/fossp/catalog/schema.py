@@ -163,6 +163,11 @@ class Setting(Strict):
         le=4096,
         description="a secret FOSSP makes (this many random bytes, as hex) when none is given, shared by the members",
     )
+    generate_as: Literal["hex", "password"] = Field(
+        default="hex",
+        description="password: the random bytes as letters of both cases, digits, '-' and '_', with at least "
+        "one upper case letter, one lower case letter and one digit (a service's complexity rule, Samba AD's)",
+    )
 
     @property
     def secret(self) -> bool:
@@ -180,6 +185,8 @@ class Setting(Strict):
             raise ValueError("a secret setting must not have a default")
         if self.generate is not None and (self.type is not SettingType.SECRET or self.required):
             raise ValueError("only an optional secret setting can be generated")
+        if self.generate_as != "hex" and self.generate is None:
+            raise ValueError("generate_as needs generate")
         if self.pattern is not None:
             re.compile(self.pattern)
         if self.default is not None:
@@ -261,19 +268,21 @@ class ProbeKind(StrEnum):
     TFTP = "tftp"  # read request for ``path``; expect a DATA or ERROR packet
     DHCP = "dhcp"  # DHCPDISCOVER on the server's link; expect an OFFER (in ``expect``'s subnet or prefix)
     RTMP = "rtmp"  # the RTMP handshake: C0+C1, then S0+S1+S2, then C2
+    KERBEROS = "kerberos"  # a TGT for ``principal``; with ``tls`` an AD DC's LDAP ticket and an LDAPS search
     STREAM = "stream"  # Icecast: a source PUTs to mount ``path`` while a listener GETs bytes from it
     COMMAND = "command"  # run ``argv`` on the host; exit 0 and ``expect`` in its output
 
 
 #: Probe fields that only some kinds read; elsewhere they would be silently ignored.
 PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
-    "tls": {ProbeKind.HTTP, ProbeKind.LDAP},
+    "tls": {ProbeKind.HTTP, ProbeKind.LDAP, ProbeKind.KERBEROS},
     "starttls": {ProbeKind.LDAP},
     "follow_redirects": {ProbeKind.HTTP},
     "bind_dn": {ProbeKind.LDAP},
     "base": {ProbeKind.LDAP},
     "filter": {ProbeKind.LDAP},
-    "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM},
+    "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM, ProbeKind.KERBEROS},
+    "principal": {ProbeKind.KERBEROS},
     "from_part": {ProbeKind.COMMAND},
 }
 
@@ -306,6 +315,7 @@ class Probe(Strict):
     follow_redirects: bool = False
     bind_dn: str | None = Field(default=None, description="LDAP simple bind as this DN (anonymous without it)")
     password_setting: SettingName | None = Field(default=None, description="the secret setting holding the password")
+    principal: str | None = Field(default=None, description="Kerberos: the client principal, user@REALM")
     base: str | None = Field(default=None, description="LDAP: search this DN's subtree instead of the root DSE")
     filter: str | None = Field(default=None, description="LDAP search filter with base (default (objectClass=*))")
     parts: list[Slug] | None = Field(default=None, description="multi-host roles: probe only hosts of these parts")
@@ -341,6 +351,8 @@ class Probe(Strict):
             raise ValueError("filter needs base")
         if self.kind is ProbeKind.LDAP and bool(self.bind_dn) != bool(self.password_setting):
             raise ValueError("an ldap bind needs both bind_dn and password_setting")
+        if self.kind is ProbeKind.KERBEROS and not (self.principal and self.password_setting):
+            raise ValueError("a kerberos probe needs principal and password_setting")
         if self.kind is ProbeKind.STREAM and not self.password_setting:
             raise ValueError("a stream probe needs password_setting (the source password)")
 
@@ -514,7 +526,7 @@ class Role(Strict):
     def _check_probe_secrets(index: int, probe: Probe, names: set[str], secrets: set[str]) -> None:
         """A probe names a secret only by password_setting: its texts are shown, its password never."""
         texts = [probe.send, probe.expect, probe.path, probe.query, probe.record, *(probe.argv or [])]
-        texts += [probe.ca, probe.server_name, probe.bind_dn, probe.base, probe.filter]
+        texts += [probe.ca, probe.server_name, probe.bind_dn, probe.principal, probe.base, probe.filter]
         used = sorted(secrets & set().union(*(placeholders(t) for t in texts if t)))
         if used:
             raise ValueError(f"probes.{index} uses secret setting {used[0]!r}: probe output and commands are shown")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
 from fossp.catalog.schema import PortSpec
 from fossp.engine.operations import Operation, OpKind
+from fossp.engine.recipe import fill, for_part, load_recipe
 from fossp.errors import BadInput
 from fossp.hosts.facts import Listener
 
@@ -226,12 +227,15 @@ def refuse_taken_ports(ctx: _RolePlan) -> None:
     """A port the role listens on that software FOSSP did not install holds already is bad
     input: the role could not start. Its own service and the units of roles FOSSP deployed
     here are no conflict (a re-plan after a deploy stays empty). A range is checked at its
-    first port: other software's short-lived ports may sit inside it."""
+    first port: other software's short-lived ports may sit inside it. The distribution's
+    units that the recipe stops before the role's start (Debian's smbd and nmbd where a
+    Samba DC comes) are no conflict either."""
     from fossp.engine.planner import deployed_roles
 
     own = ctx.role.units_for(ctx.family, ctx.values, ctx.part)  # a cluster part's daemons too
     deployed = [w for w in deployed_roles(ctx.state) if w.role.id != ctx.role.id]
     ours = {_stem(u) for u in own} | {_stem(u) for w in deployed for u in w.role.units_for(ctx.family, w.settings)}
+    ours |= _stopped_units(ctx)
     running = any(ctx.facts.units.get(u) is not None and ctx.facts.units[u].active == "active" for u in own)
     theirs = {
         (s.protocol.value, int(w.settings[s.setting]) if s.setting else s.port) for w in deployed for s in w.role.ports
@@ -249,6 +253,12 @@ def refuse_taken_ports(ctx: _RolePlan) -> None:
                 f"{ctx.facts.host}: port {span.low}/{span.protocol} ({spec.purpose}) of {ctx.role.title} is taken by "
                 f"{_holder(item)}; stop that, or {way}"
             )
+
+
+def _stopped_units(ctx: _RolePlan) -> set[str]:
+    """The units the role's recipe stops or masks (by stem)."""
+    actions = for_part(load_recipe(ctx.role.name).for_family(ctx.family).units, ctx.part)
+    return {_stem(fill(a.unit, ctx.values) or a.unit) for a in actions if a.action in ("stop", "mask")}
 
 
 def _stem(unit: str) -> str:

@@ -86,7 +86,7 @@ def wanted_roles(
         for setting in role.settings:
             if setting.generate and not settings.get(setting.name):
                 settings[setting.name] = generated_secret(
-                    role.name, scope.replace("/", "_"), setting.name, setting.generate
+                    role.name, scope.replace("/", "_"), setting.name, setting.generate, setting.generate_as
                 )
         wanted.append(Wanted(role, settings, membership))
     refuse_conflicts(wanted, [], where)

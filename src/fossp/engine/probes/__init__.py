@@ -1,5 +1,5 @@
 """Health probes: prove a role works by speaking its protocol, with the field's libraries
-where there is one (httpx, dnspython, ldap3).
+where there is one (httpx, dnspython, ldap3, minikerberos).
 
 Network probes (one module each) run from the controller to the host's address, as a
 client sees the role; PostgreSQL, MySQL and command probes run on the host over the run's
@@ -15,7 +15,7 @@ from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Role
 from fossp.engine import wire
-from fossp.engine.probes import dhcp, dns, http, ldap, rtmp, stream, tcp, tftp
+from fossp.engine.probes import dhcp, dns, http, kerberos, ldap, rtmp, stream, tcp, tftp
 from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
 from fossp.hosts.connector import Connector
 from fossp.secrets import FINGERPRINT
@@ -33,6 +33,7 @@ REMOTE: dict[ProbeKind, Remote] = {
     ProbeKind.DNS: dns.probe,
     ProbeKind.TFTP: tftp.probe,
     ProbeKind.LDAP: ldap.probe,
+    ProbeKind.KERBEROS: kerberos.probe,
     ProbeKind.DHCP: dhcp.probe,
     ProbeKind.RTMP: rtmp.probe,
     ProbeKind.STREAM: stream.probe,
