@@ -1,0 +1,132 @@
+"""End-to-end on a lab host: the seed's flow, `fossp recommend "windows domain logins"
+--save p.yaml` then `fossp deploy --profile p.yaml`, ends in a provisioned Samba AD
+domain. The controller (another host than the DC) gets a Kerberos TGT for Administrator
+with the password FOSSP generated and searches the domain over LDAPS; a re-plan is empty;
+a stopped samba-ad-dc fails that probe; decommission --purge archives the domain and
+returns the host's packages and /etc to what they were."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fossp.catalog import load_catalog
+from fossp.catalog.schema import Probe
+from fossp.engine.probes import kerberos
+from fossp.engine.probes.common import ProbeFailed
+from fossp.hosts.connector import Result
+from fossp.lab import LabHost
+from fossp.lab.repo import role_packages
+from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
+from tests.conftest import FOSSP, UNUSED_GATE_DB, run_fossp
+
+from .conftest import snapshot
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
+]
+samba_hosts = lab_fixture("sa-1", packages=tuple(role_packages(["samba-ad"])))
+REALM = "SAMDOM.FOSSP.TEST"  # the role's default
+#: A first deploy installs about 60 Debian packages: on a loaded 2-core machine that alone
+#: can pass the two minutes tests.conftest.run_fossp allows.
+DEPLOY_SECONDS = 420
+
+
+def fossp_json(*args: str, expect: int = 0) -> Any:
+    """tests.e2e.conftest.fossp_json, with time for a domain controller's first deploy."""
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    env.setdefault("FOSSP_DB", f"sqlite:///{UNUSED_GATE_DB}")
+    result = subprocess.run(
+        [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=DEPLOY_SECONDS, check=False
+    )
+    said = f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == expect, f"fossp {' '.join(args)} exited {result.returncode}:\n{said}"
+    return json.loads(result.stdout)
+
+
+class _CaReader:
+    """What the kerberos probe asks of a connector: the CA file, read on the DC over SSH."""
+
+    def __init__(self, host: LabHost) -> None:
+        self.host = host
+
+    async def check(self, argv: list[str]) -> Result:
+        result = ssh(self.host, *argv)
+        return Result(argv=tuple(argv), exit_status=0, stdout=result.stdout, stderr="")
+
+
+def _probe() -> Probe:
+    return next(p for p in load_catalog().role("samba-ad").probes if p.kind.value == "kerberos")
+
+
+def _kerberos(host: LabHost, password: str) -> str:
+    settings = {"realm": REALM, "admin_password": password}
+    return asyncio.run(kerberos.probe(host.address, 88, _probe(), settings, _CaReader(host)))  # type: ignore[arg-type]
+
+
+def test_windows_domain_logins_end_in_a_working_domain(
+    samba_hosts: list[LabHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = samba_hosts[0]
+    monkeypatch.setenv("FOSSP_SECRETS_DIR", str(tmp_path / "secrets"))
+    before = snapshot(host)
+    started = time.monotonic()
+    profile = tmp_path / "p.yaml"
+    recommended = run_fossp("recommend", "windows domain logins", "--save", str(profile))
+    assert recommended.returncode == 0 and "FOSSP-LDSSA" in profile.read_text(), recommended.stdout
+
+    result = fossp_json("deploy", "--profile", str(profile), "--target", host.target)["hosts"][0]
+    assert result["ok"] and result["states"] == {"FOSSP-LDSSA": "running"}, result
+    probes = {p["name"]: p for p in result["probes"]}
+    assert {name: p["ok"] for name, p in probes.items()} == {
+        "kerberos-ldap": True,
+        "root-dse": True,
+        "ldap-srv": True,
+        "domain-info": True,
+    }, probes
+    assert f"TGT for Administrator@{REALM}" in probes["kerberos-ldap"]["output"]
+    assert "search of 'DC=samdom,DC=fossp,DC=test' (objectClass=domain) result 0" in probes["kerberos-ldap"]["output"]
+    password = (tmp_path / "secrets" / "samba-ad" / host.target / "admin_password").read_text().strip()
+    assert len(password) >= 24 and password not in str(result)
+    assert "Admin password" not in ssh(host, "journalctl", "--no-pager", "-q").stdout
+    # the DC's own units only: Debian's smbd, nmbd and winbind went, samba-ad-dc runs them itself
+    units = ssh(host, "systemctl", "is-active", "smbd", "nmbd", "winbind", "samba-ad-dc", check=False).stdout.split()
+    assert units == ["inactive", "inactive", "inactive", "active"]
+
+    assert fossp_json("plan", "--profile", str(profile), "--target", host.target)["plans"][0]["changes"] == 0
+
+    ssh(host, "systemctl", "stop", "samba-ad-dc.service")
+    with pytest.raises(ProbeFailed, match="kerberos://"):
+        _kerberos(host, password)  # the KDC no longer answers: the probe fails, it does not pass quietly
+    down = fossp_json("status", "--target", host.target, expect=1)["hosts"][0]["roles"][0]
+    # samba exits non-zero on SIGTERM, so systemd may call the stopped unit failed
+    assert down["state"] == "error" and down["problems"][0] in (
+        "unit samba-ad-dc.service is inactive",
+        "unit samba-ad-dc.service is failed",
+    ), down
+    ssh(host, "systemctl", "start", "samba-ad-dc.service")
+    deadline = time.monotonic() + 60
+    while True:  # the DC takes a moment to listen again
+        try:
+            _kerberos(host, password)
+            break
+        except ProbeFailed:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    with pytest.raises(ProbeFailed, match="KDC_ERR_PREAUTH_FAILED"):
+        _kerberos(host, password + "-wrong")
+
+    undone = fossp_json("decommission", "--purge", "--yes", "--target", host.target)["hosts"][0]
+    assert undone["ok"] and undone["roles"] == ["FOSSP-LDSSA"], undone
+    assert snapshot(host) == before
+    assert ssh(host, "test", "-e", "/var/lib/samba", check=False).returncode == 1
+    print(f"samba-ad cycle: {time.monotonic() - started:.0f} s")
