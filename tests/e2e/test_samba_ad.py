@@ -33,8 +33,21 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
-samba_hosts = lab_fixture("sa-1", packages=tuple(role_packages(["samba-ad"])))
+#: sa-1 is the DC; sa-2 a domain client with MIT's kinit and OpenLDAP's GSSAPI-capable ldapsearch.
+CLIENT_PACKAGES = ("krb5-user", "ldap-utils", "libsasl2-modules-gssapi-mit")
+samba_hosts = lab_fixture("sa-1", "sa-2", packages=(*role_packages(["samba-ad"]), *CLIENT_PACKAGES))
 REALM = "SAMDOM.FOSSP.TEST"  # the role's default
+DC_NAME = "sa-1.samdom.fossp.test"  # provisioning names the DC HOSTNAME.REALM in lower case
+CLIENT_KRB5 = f"""[libdefaults]
+	default_realm = {REALM}
+	dns_lookup_kdc = false
+	rdns = false
+	dns_canonicalize_hostname = false
+[realms]
+	{REALM} = {{
+		kdc = {DC_NAME}
+	}}
+"""
 #: A first deploy installs about 60 Debian packages: on a loaded 2-core machine that alone
 #: can pass the two minutes tests.conftest.run_fossp allows.
 DEPLOY_SECONDS = 420
@@ -72,10 +85,33 @@ def _kerberos(host: LabHost, password: str) -> str:
     return asyncio.run(kerberos.probe(host.address, 88, _probe(), settings, _CaReader(host)))  # type: ignore[arg-type]
 
 
+def _on(host: LabHost, *argv: str, stdin: str = "") -> str:
+    """Run ``argv`` on ``host`` with ``stdin`` (a password, a file's text: never argv)."""
+    done = subprocess.run(host.ssh_command(*argv), input=stdin, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"on {host.name}: {' '.join(argv)}: {done.stdout}{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _client_searches_the_domain(client: LabHost, dc: LabHost, password: str) -> str:
+    """A domain client as Linux machines are set up: the DC's name in /etc/hosts, a
+    krb5.conf for the realm, kinit with the password on stdin, then an LDAP search
+    authenticated by the Kerberos ticket (SASL GSSAPI; -N: the DC's name as given)."""
+    _on(client, "apt-get", "-qq", "update")
+    _on(client, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-qq", "install", "-y", *CLIENT_PACKAGES)
+    _on(client, "sh", "-c", 'printf "%s %s\\n" "$1" "$2" >> /etc/hosts', "hosts", dc.address, DC_NAME)
+    _on(client, "sh", "-c", "cat > /etc/krb5.conf", stdin=CLIENT_KRB5)
+    _on(client, "kinit", f"Administrator@{REALM}", stdin=password + "\n")
+    base = "DC=samdom,DC=fossp,DC=test"
+    ldap_uri = f"ldap://{DC_NAME}"
+    return _on(
+        client, "ldapsearch", "-N", "-Y", "GSSAPI", "-H", ldap_uri, "-b", base, "-s", "base", "(objectClass=domain)"
+    )
+
+
 def test_windows_domain_logins_end_in_a_working_domain(
     samba_hosts: list[LabHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    host = samba_hosts[0]
+    host, client = samba_hosts
     monkeypatch.setenv("FOSSP_SECRETS_DIR", str(tmp_path / "secrets"))
     before = snapshot(host)
     started = time.monotonic()
@@ -100,6 +136,9 @@ def test_windows_domain_logins_end_in_a_working_domain(
     # the DC's own units only: Debian's smbd, nmbd and winbind went, samba-ad-dc runs them itself
     units = ssh(host, "systemctl", "is-active", "smbd", "nmbd", "winbind", "samba-ad-dc", check=False).stdout.split()
     assert units == ["inactive", "inactive", "inactive", "active"]
+
+    found = _client_searches_the_domain(client, host, password)
+    assert "SASL/GSSAPI authentication started" in found and "dn: DC=samdom,DC=fossp,DC=test" in found, found
 
     assert fossp_json("plan", "--profile", str(profile), "--target", host.target)["plans"][0]["changes"] == 0
 
