@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import dns.resolver
 import pytest
 
 from fossp.catalog import load_catalog
@@ -137,6 +138,9 @@ def test_windows_domain_logins_end_in_a_working_domain(
     units = ssh(host, "systemctl", "is-active", "smbd", "nmbd", "winbind", "samba-ad-dc", check=False).stdout.split()
     assert units == ["inactive", "inactive", "inactive", "active"]
 
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host.address]  # the domain's DNS names the DC by its LAN address only
+    assert {record.address for record in resolver.resolve(DC_NAME, "A")} == {host.address}
     found = _client_searches_the_domain(client, host, password)
     assert "SASL/GSSAPI authentication started" in found and "dn: DC=samdom,DC=fossp,DC=test" in found, found
 
