@@ -45,7 +45,7 @@ def test_the_stage_gate_decides_what_deploys_by_default(tmp_path: Path) -> None:
 
 
 def test_roles_without_a_deploy_recipe_are_refused_not_half_deployed() -> None:
-    done = run_fossp("deploy", "samba-ad", *UNREACHABLE)
+    done = run_fossp("deploy", "asterisk", *UNREACHABLE)
     assert done.returncode == 2
     assert "no deploy recipe for it yet (roles it deploys: 389ds, bind, " in done.stderr
 
