@@ -46,7 +46,7 @@ ROLE = "FOSSP-HASLV"
 VIP = "10.213.0.231"
 SETTINGS = {"virtual_ip": VIP, "ipvs": False, "vrrp_router_id": 231}
 ARP = ("net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.arp_announce")
-lvs_hosts = lab_fixture("lv-1", "lv-2", "lv-3", "lv-4", packages=("keepalived", "ipvsadm", "busybox"))
+lvs_hosts = lab_fixture("lv-1", "lv-2", "lv-3", "lv-4", packages=("keepalived", "ipvsadm", "busybox-static"))
 
 
 def _targets(hosts: list[LabHost]) -> list[str]:

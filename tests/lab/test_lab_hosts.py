@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import run_fossp
 
 from fossp.lab import LabHost, get
+from fossp.lab.hosts import prepare
 from fossp.lab.network import netns_path
 from fossp.lab.paths import LabPaths
 from fossp.lab.testing import lab_hosts, ssh, unavailable_reason
@@ -65,6 +66,17 @@ def test_apt_installs_from_the_local_repository(lab_pair: list[LabHost]) -> None
     assert ssh(host, "systemctl", "is-active", "nginx").stdout.strip() == "active"
     with urllib.request.urlopen(f"http://{host.address}/", timeout=10) as response:
         assert response.status == 200
+
+
+def test_packages_asked_for_apart_need_not_install_together(lab_pair: list[LabHost]) -> None:
+    """busybox and busybox-static conflict; asked for by different tests, both are served."""
+    for package in ("busybox", "busybox-static"):
+        assert package in prepare(LabPaths.current(), packages=[package])["packages"]
+    host = lab_pair[0]
+    ssh(host, "apt-get", "update", "-q")
+    for package in ("busybox", "busybox-static"):
+        shown = ssh(host, "apt-cache", "policy", package).stdout
+        assert "file:" in shown and "Candidate: (none)" not in shown, shown
 
 
 def test_list_shows_live_state_and_second_up_changes_nothing(lab_pair: list[LabHost]) -> None:

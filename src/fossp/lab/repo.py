@@ -115,20 +115,25 @@ def ensure_repo(
     """Make sure ``packages`` and those of ``roles`` (with dependencies) are in the repository.
 
     Callers hold the lab lock and have built the base. Roles already in the repository
-    are not looked up again, so a warm `up` never reads the catalog.
+    are not looked up again, so a warm `up` never reads the catalog. Only the packages
+    not there yet are resolved, on their own: packages that no host installs together
+    (busybox and busybox-static) can both be in the repository.
     """
     state = repo_state(paths)
     new_roles = [role for role in dict.fromkeys(roles) if role not in state["roles"]]
-    asked = validate_packages(list(packages)) + role_packages(new_roles)
-    if not new_roles and set(asked) <= set(state["packages"]) and (paths.repo / "Release").exists():
+    missing = sorted(set(validate_packages(list(packages)) + role_packages(new_roles)) - set(state["packages"]))
+    indexed = (paths.repo / "Release").exists()
+    if not new_roles and not missing and indexed:
         return state
-    report("filling the local package repository")
+    if missing:
+        report("filling the local package repository")
+        _ensure_apt_lists()
+        _download(paths, missing)
+    if missing or not indexed:
+        _index(paths)
     state = {
         "roles": sorted(set(state["roles"]) | set(new_roles)),
-        "packages": sorted(set(state["packages"]) | set(asked)),
+        "packages": sorted(set(state["packages"]) | set(missing)),
     }
-    _ensure_apt_lists()
-    _download(paths, state["packages"])
-    _index(paths)
     _state_file(paths).write_text(json.dumps(state, indent=2) + "\n")
     return state
