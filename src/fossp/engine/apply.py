@@ -389,9 +389,11 @@ class _Runner:
         self.current = op
         self.report(f"{op.kind.value} {op.target}")
         kind = LEDGER_KIND[op.kind]
-        if kind is None:  # a restart: nothing to undo, nothing to record
+        if kind is None:  # a restart: nothing to undo; the restart it owed is paid
             await self._commands(op)
             self.outcome.applied.append(op)
+            if self.state.restarted(op.role, op.target):
+                await save_state(self.connector, self.state)
             return
         self._count += 1
         listing = posixpath.join(RUNS_DIR, self.run.id, f"folders-{self._count}")
@@ -400,9 +402,12 @@ class _Runner:
         change.folders = listing
         self.run.operation, self.run.operation_started = f"{op.kind.value} {op.target}", now()
         self.state.ledger.append(change)
+        self.state.owe_restart(op.role, op.restarts, op.target)  # saved with the intent: a crash still restarts
         await save_state(self.connector, self.state)
         await self._execute(op, change)
         self.outcome.applied.append(op)
+        if op.kind is OpKind.START:  # started with `systemctl restart`: it reads the new configuration
+            self.state.restarted(op.role, op.target)
         created = (await self.connector.check(created_folders_script(self.connector, listing))).stdout.split("\n")
         created = sorted((c for c in created if c), reverse=True)
         if created:

@@ -647,6 +647,7 @@ async def _forget(connector: Connector, state: HostState, roles: list[str]) -> N
     """Drop the roles' instances and ledger entries, end the run, then the file backups
     (in that order: a ledger saved first never names a backup that is gone)."""
     state.ledger = [c for c in state.ledger if c.role not in roles]
+    state.restarts = [r for r in state.restarts if r.role not in roles]
     state.run = None
     for role_id in roles:
         del state.instances[role_id]

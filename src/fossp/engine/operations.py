@@ -95,6 +95,7 @@ class Operation(BaseModel):
     undo: list[list[str]] = []
     undo_on_purge: bool = Field(default=False, description="the undo deletes data: only --purge runs it")
     cluster: bool = Field(default=False, description="a multi-host role's step: runs once every member is ready")
+    restarts: list[str] = Field(default=[], description="units that must restart once it is written (kept until done)")
 
     @property
     def sha256(self) -> str | None:
@@ -104,7 +105,9 @@ class Operation(BaseModel):
         """The JSON shape of ``fossp plan --json``: secrets masked, and a private file's diff
         (mode 0600, 0640: it may hold a secret in whatever quoting its format uses) hidden."""
         data = self.model_dump(
-            mode="json", exclude_defaults=True, exclude={"undo", "undo_on_purge", "digest", "previous", "retry"}
+            mode="json",
+            exclude_defaults=True,
+            exclude={"undo", "undo_on_purge", "digest", "previous", "retry", "restarts"},
         )
         data.setdefault("change", self.change)
         if self.content is not None:

@@ -190,7 +190,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx.operations += [_file(ctx, spec) for spec in files]
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "configured"]
     ctx.operations += [_unit_action(ctx, action) for action in for_part(recipe.units, item.part)]
-    ctx.operations += _units(ctx, [spec for spec in files if spec.reload])
+    ctx.operations += _units(ctx)
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "running"]
     ctx.operations += [
         _cluster_step(ctx, item, step) for step in steps if step.when == "cluster" and _runs_here(item, step)
@@ -436,7 +436,10 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
             old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path
         )
     )
-    return ctx.op(OpKind.FILE, path, reason, content=new, mode=mode, owner=owner or None, diff=diff or None)
+    restarts = [] if ctx.facts.offline_root or not spec.reload else ctx.role.units_for(ctx.family, ctx.values, ctx.part)
+    return ctx.op(
+        OpKind.FILE, path, reason, content=new, mode=mode, owner=owner or None, diff=diff or None, restarts=restarts
+    )
 
 
 def _file_reason(missing: bool, differs: bool, modes: tuple[str, str], owners: tuple[str, str]) -> str | None:
@@ -456,12 +459,9 @@ def _filled(text: str | None, ctx: _RolePlan) -> str | None:
     return fill(text, ctx.values) if text is not None else None
 
 
-def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
-    changed = [
-        op.target
-        for op in ctx.operations
-        if op.change and op.kind is OpKind.FILE and any(_matches(s, op.target, ctx) for s in reloading)
-    ]
+def _units(ctx: _RolePlan) -> list[Operation]:
+    """Enable and run the role's units; one whose configuration changes (in this plan, or
+    written earlier and not restarted since: the host's state says so) restarts."""
     operations = []
     for unit in ctx.role.units_for(ctx.family, ctx.values, ctx.part):
         state = ctx.facts.units.get(unit)
@@ -480,7 +480,9 @@ def _units(ctx: _RolePlan, reloading: list[FileSpec]) -> list[Operation]:
             )
         if ctx.facts.offline_root:
             continue
-        operations.append(_running(ctx, unit, state, changed))
+        changed = [op.target for op in ctx.operations if op.change and unit in op.restarts]
+        earlier = [path for path in ctx.state.pending_restart(ctx.role.id, unit) if path not in changed]
+        operations.append(_running(ctx, unit, state, changed + earlier))
     return operations
 
 
@@ -503,7 +505,3 @@ def _running(ctx: _RolePlan, unit: str, state: UnitState | None, changed: list[s
         commands=[ctx.systemctl("restart", unit)],
         undo=[ctx.systemctl("stop", unit)],
     )
-
-
-def _matches(spec: FileSpec, path: str, ctx: _RolePlan) -> bool:
-    return fill(spec.path, ctx.values) == path

@@ -129,6 +129,19 @@ class Instance(BaseModel):
     updated: str = Field(default_factory=now)
 
 
+class PendingRestart(BaseModel):
+    """A role's unit whose configuration FOSSP changed and that has not been restarted since.
+
+    Saved with the write's ledger entry (before the write), cleared once the unit restarted:
+    a re-plan that finds the file as wanted, or a run that stops in between, still restarts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str
+    unit: str
+    files: list[str] = []
+
+
 class HostState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -136,6 +149,26 @@ class HostState(BaseModel):
     instances: dict[str, Instance] = {}
     ledger: list[Change] = []
     run: Run | None = None  # set while a run works on the host; left set by a killed one
+    restarts: list[PendingRestart] = []
+
+    def pending_restart(self, role_id: str, unit: str) -> list[str]:
+        """The files changed for ``unit`` since it last restarted (none: no restart owed)."""
+        return next((r.files for r in self.restarts if r.role == role_id and r.unit == unit), [])
+
+    def owe_restart(self, role_id: str, units: list[str], path: str) -> None:
+        """Remember that ``units`` must restart because ``path`` changes."""
+        for unit in units:
+            pending = next((r for r in self.restarts if r.role == role_id and r.unit == unit), None)
+            if pending is None:
+                self.restarts.append(PendingRestart(role=role_id, unit=unit, files=[path]))
+            elif path not in pending.files:
+                pending.files.append(path)
+
+    def restarted(self, role_id: str, unit: str) -> bool:
+        """Forget the restart ``unit`` owed; True if it owed one."""
+        before = len(self.restarts)
+        self.restarts = [r for r in self.restarts if not (r.role == role_id and r.unit == unit)]
+        return len(self.restarts) != before
 
     @property
     def unfinished(self) -> list[Change]:
