@@ -61,7 +61,9 @@ from fossp.hosts.facts import Facts, gather_facts, parse_packages
 from fossp.secrets import for_ledger
 
 Report = Callable[[str], None]
-MAX_ROUNDS = 8
+#: Rounds a run may take beyond one per refresh op of its first plan, per role: a role's
+#: re-plans decide ops that were pending (a file the package created, a unit it shipped).
+SPARE_ROUNDS_PER_ROLE = 4
 _BACKUP_SCRIPT = (
     'if [ -L "$1" ]; then echo "link $(readlink "$1")"; '
     'elif [ -e "$1" ]; then mkdir -p "$(dirname "$2")" && cp -a -- "$1" "$2" && sync -- "$2" && echo copied; fi'
@@ -345,6 +347,16 @@ async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun
     return results
 
 
+def round_limit(plan: Plan, wanted: list[Wanted]) -> int:
+    """How many plan-apply rounds a run may take before it is said not to settle.
+
+    Each round but the last ends on a refresh op (or stops at a pending one), so a plan
+    settles in at most one round per such op plus one; every role gets spare rounds for the
+    ops its re-plans decide. A plan that keeps wanting the same change still stops."""
+    rounds = sum(1 for op in plan.changes if op.refresh or op.pending)
+    return rounds + 1 + SPARE_ROUNDS_PER_ROLE * max(len(wanted), 1)
+
+
 @dataclass
 class _Runner:
     connector: Connector
@@ -359,7 +371,8 @@ class _Runner:
     async def converge(self, wanted: list[Wanted], facts: Facts, plan: Plan, cluster_steps: bool = False) -> None:
         """Apply changes; re-plan on fresh facts after each fact-changing one. A multi-host
         role's cluster steps wait for the members (``cluster_steps`` once they are ready)."""
-        for _ in range(MAX_ROUNDS):
+        limit = round_limit(plan, wanted)
+        for _ in range(limit):
             changes = [op for op in plan.changes if cluster_steps or not op.cluster]
             if not changes:
                 return
@@ -378,7 +391,10 @@ class _Runner:
                 return
             facts = await facts_for(self.connector, wanted)
             plan = plan_host(facts, wanted, self.state)
-        raise HostError(f"{self.connector.name}: the plan did not settle after {MAX_ROUNDS} rounds")
+        raise HostError(
+            f"{self.connector.name}: the plan did not settle after {limit} rounds "
+            f"(still to do: {', '.join(f'{op.kind.value} {op.target}' for op in plan.changes[:5])})"
+        )
 
     async def apply(self, op: Operation, facts: Facts) -> None:
         """Record the intent (with its undo), make the change, mark it done.
