@@ -1,4 +1,5 @@
-"""Only launched roles deploy by default; preview roles on request; retired roles never."""
+"""Only launched roles deploy by default; preview roles on request; retired roles (or dead
+upstreams) only with --include-retired, and with a warning."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ UNREACHABLE = ["--target", "127.0.0.1:9"]  # the discard port: nothing listens, 
         (["deploy", "wildfly"], "catalog status is preview (use --include-preview"),
         (["deploy", "wildfly", "--include-preview"], "no deploy recipe for it yet"),
         (["deploy", "eucalyptus", "--include-preview"], "upstream is dead"),
+        (["deploy", "isc-dhcp"], "upstream is dead (ISC ended maintenance"),
+        (["deploy", "isc-dhcp"], "(--include-retired deploys it anyway)"),
+        (["deploy", "eucalyptus", "--include-retired", "--include-preview"], "no deploy recipe for it yet"),
     ],
 )
 def test_roles_not_offered_are_refused_before_any_host_is_reached(args: list[str], message: str) -> None:
@@ -53,3 +57,11 @@ def test_roles_without_a_deploy_recipe_are_refused_not_half_deployed() -> None:
 def test_required_roles_are_added_and_said() -> None:
     done = run_fossp("plan", "nginx-rtmp", *UNREACHABLE)
     assert "adding FOSSP-WDSNG (nginx), required by FOSSP-MSSNG" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy"])
+def test_include_retired_deploys_a_dead_upstream_role_with_a_warning(command: str) -> None:
+    done = run_fossp(command, "isc-dhcp", "--include-retired", *UNREACHABLE, "--json")
+    assert "not offered for deploy" not in done.stderr
+    assert "warning: deploying FOSSP-NESDH (ISC DHCP) although upstream is dead" in done.stderr
+    assert done.returncode == 1  # the role was accepted; the unreachable host is what failed

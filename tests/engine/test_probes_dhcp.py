@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -21,7 +23,7 @@ from hypothesis import strategies as st
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Probe, ProbeKind, Protocol
 from fossp.engine.probes import ProbeFailed, dhcp, dhcp_client, run_probe
-from fossp.hosts.connector import LocalConnector
+from fossp.hosts.connector import LocalConnector, Result
 
 #: What Debian's python3-minimal ships of the modules the script could want.
 MINIMAL_MODULES = {"__future__", "os", "re", "socket", "struct", "subprocess", "sys", "time", "typing"}
@@ -141,3 +143,36 @@ def test_from_a_controller_off_the_servers_link_the_probe_is_skipped_not_failed(
     probe = Probe(name="o", kind=ProbeKind.DHCP, port=67, protocol=Protocol.UDP, description="t")
     result = asyncio.run(run_probe(kea, probe, {}, LocalConnector(), retry=0))  # 127.0.0.1: this host
     assert result.ok is None and "must run from a peer" in result.output
+
+
+class _Peer:
+    """A peer host's connection answering the discovery script with ``answer``."""
+
+    def __init__(self, name: str, answer: str, status: int = 0) -> None:
+        self.name, self.answer, self.status, self.ran = name, answer, status, []
+
+    async def run(self, argv: list[str], stdin: bytes | None = None, timeout: float | None = None) -> Result:
+        assert stdin == dhcp.SCRIPT.encode()
+        self.ran.append(argv)
+        return Result(tuple(argv), self.status, self.answer, "")
+
+
+def _dhcp_probe(expect: str = "10.0.0.0/24") -> Probe:
+    return Probe(name="o", kind=ProbeKind.DHCP, port=67, protocol=Protocol.UDP, expect=expect, description="t")
+
+
+def test_a_dhcp_probe_runs_from_a_peer_of_the_run_on_the_servers_link() -> None:
+    off = _Peer("far", "error 10.0.0.2 is not on this host's link (routed through 10.9.0.1)\n", 1)
+    near = _Peer("near", "offer 10.0.0.50 10.0.0.2 eth0\n")
+    server: Any = SimpleNamespace(address="10.0.0.2", root=None)
+    result = asyncio.run(run_probe(load_catalog().role("isc-dhcp"), _dhcp_probe(), {}, server, 0, [off, near]))
+    assert result.ok is True, result.output
+    assert result.output == "DHCPOFFER of 10.0.0.50 from 10.0.0.2 on near's eth0"
+    assert near.ran == [["python3", "-", "10.0.0.2", "67", "5"]] and off.ran
+
+
+def test_a_peer_without_an_offer_fails_the_probe() -> None:
+    silent = _Peer("near", "error no DHCPOFFER from 10.0.0.2 on eth0 within 5 s\n", 1)
+    server: Any = SimpleNamespace(address="10.0.0.2", root=None)
+    result = asyncio.run(run_probe(load_catalog().role("isc-dhcp"), _dhcp_probe(), {}, server, 0, [silent]))
+    assert result.ok is False and "no DHCPOFFER from 10.0.0.2" in result.output

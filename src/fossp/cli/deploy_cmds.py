@@ -44,6 +44,13 @@ SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SET
 PreviewOption = Annotated[
     bool, typer.Option("--include-preview", help="Allow roles the stage gate has not launched yet.")
 ]
+RetiredOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-retired",
+        help="Allow roles the catalog retired or whose upstream is dead (named roles only; a warning says why).",
+    ),
+]
 TimeoutOption = Annotated[
     list[str],
     typer.Option(
@@ -125,24 +132,30 @@ def _no_recipe(role: Role) -> str | None:
 
 
 def _work(
-    hosts: list[HostSpec], roles: list[str] | None, profile: Path | None, sets: list[str], include_preview: bool
+    hosts: list[HostSpec],
+    roles: list[str] | None,
+    profile: Path | None,
+    sets: list[str],
+    include_preview: bool,
+    include_retired: bool = False,
 ) -> tuple[Catalog, dict[str, HostWork]]:
     """Each target's roles (with their given settings) and its place in multi-host roles."""
     from fossp.engine.cluster import layout
 
-    catalog, choices, placements = _choices(roles, profile, set_=sets, include_preview=include_preview)
+    catalog, choices, placements = _choices(roles, profile, sets, include_preview, include_retired)
     return catalog, layout(catalog, choices, placements, hosts, str(profile) if profile else "--target")
 
 
 def _choices(
-    roles: list[str] | None, profile: Path | None, set_: list[str], include_preview: bool
+    roles: list[str] | None, profile: Path | None, set_: list[str], include_preview: bool, include_retired: bool = False
 ) -> tuple[Catalog, list[tuple[str, dict[str, Any]]], dict[str, dict[str, list[str]]]]:
     """Roles and given settings from the profile, the arguments and --set, and where the
     profile places roles.
 
     Roles that chosen roles require are added (as Windows Server Manager does). Only
     launched roles deploy by default (the stage gate decides which); preview roles need
-    --include-preview and retired ones are refused, naming their replacement.
+    --include-preview and retired ones (or whose upstream is dead) are refused, naming their
+    replacement, unless --include-retired says to deploy them anyway (with a warning).
     """
     from fossp.catalog.status import governed_catalog
     from fossp.cli.selection_cmds import parse_assignments
@@ -176,20 +189,26 @@ def _choices(
             choices[needed.id] = {}
             _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
     for role_id, values in choices.items():
-        resolve_settings(catalog.roles[role_id], values, "--set", complete=False)
-        problem = why_not_offered(catalog.roles[role_id], None, include_preview) or _no_recipe(catalog.roles[role_id])
+        role = catalog.roles[role_id]
+        resolve_settings(role, values, "--set", complete=False)
+        problem = why_not_offered(role, None, include_preview, include_retired) or _no_recipe(role)
         if problem:
-            raise BadInput(f"{role_id} ({catalog.roles[role_id].implementation}) is not offered for deploy: {problem}")
+            raise BadInput(f"{role_id} ({role.implementation}) is not offered for deploy: {problem}")
+        retired = why_not_offered(role, None, include_preview=True)
+        if retired:
+            _note(f"warning: deploying {role_id} ({role.implementation}) although {retired.split(' (')[0]}")
     return catalog, list(choices.items()), placements
 
 
 def _cluster_run(work: dict[str, HostWork]) -> ClusterRun | None:
-    """The meeting points of a deploy with multi-host roles (None: every host on its own)."""
+    """What the hosts of a deploy share: multi-host roles' meeting points, and each host's
+    connection for probes run from a peer (None: one host on its own)."""
     from fossp.engine.cluster import ClusterRun
 
-    if not any(w.memberships for w in work.values()):
+    members = {name for name, w in work.items() if w.memberships}
+    if len(work) < 2 and not members:
         return None
-    return ClusterRun(set(work))
+    return ClusterRun(set(work), members)
 
 
 def _run(
@@ -218,13 +237,14 @@ def plan(
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
+    include_retired: RetiredOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
-    catalog, work = _work(hosts, roles, profile, set_, include_preview)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.apply import plan_on
@@ -248,6 +268,7 @@ def deploy(
     profile: ProfileOption = None,
     set_: SetOption = [],  # noqa: B006
     include_preview: PreviewOption = False,
+    include_retired: RetiredOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
     rollback_on_failure: Annotated[
         bool,
@@ -265,7 +286,7 @@ def deploy(
     """
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
-    catalog, work = _work(hosts, roles, profile, set_, include_preview)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
     cluster = _cluster_run(work)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:

@@ -145,7 +145,7 @@ async def deploy_host(
         runner = _Runner(connector, state, backend_for(facts), outcome, report, run)
         try:
             await runner.converge(wanted, facts, plan)
-            if cluster is not None:
+            if cluster is not None and any(w.membership for w in wanted):
                 await _cluster_phase(connector, cluster, runner, wanted, report)
         except HostError as error:
             where = runner.current
@@ -310,7 +310,7 @@ async def _verify(
     for item in wanted:
         report(f"verifying {item.role.name}")
         if item.membership is None:
-            results = await verify_role(item.role, item.settings, connector)
+            results = await verify_role(item.role, item.settings, connector, peers=_peers(cluster, connector))
         else:
             results = await _verify_member(item, connector, cluster)
         outcome.probes += results
@@ -324,6 +324,11 @@ async def _verify(
         outcome.states[item.role.id] = state.instances[item.role.id].state.value
 
 
+def _peers(cluster: ClusterRun | None, connector: Connector) -> list[Connector]:
+    """The run's other hosts, for probes a client on the same link must make (DHCP)."""
+    return cluster.peers(connector.name) if cluster is not None else []
+
+
 async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun | None) -> list[ProbeResult]:
     """A member's probes: those of its part, each run here or, with ``from_part``, from a
     peer of that part (as a client of the host sees it)."""
@@ -334,7 +339,7 @@ async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun
         if probe.parts is not None and me.part not in probe.parts:
             continue
         if probe.from_part is None:
-            results.append(await run_probe(item.role, probe, values, connector))
+            results.append(await run_probe(item.role, probe, values, connector, peers=_peers(cluster, connector)))
             continue
         peer = next((m for m in item.membership.of_part(probe.from_part) if m != me), None)
         peer_connector = cluster.connectors.get(peer.name) if cluster and peer else None

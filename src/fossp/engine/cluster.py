@@ -171,6 +171,8 @@ class Rendezvous:
     _done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def mark(self, host: str, ok: bool) -> None:
+        if host not in self.expected:  # not met here (a host of the run that is no member)
+            return
         self.arrived.setdefault(host, ok)
         if self.expected <= set(self.arrived):
             self._done.set()
@@ -184,20 +186,31 @@ class Rendezvous:
 
 @dataclass
 class ClusterRun:
-    """What the hosts of one multi-host deploy share: the meeting points (members ready,
-    cluster formed, probes done) and each host's connection, for probes run from a peer:
-    a host's connection stays open until every host has run its probes."""
+    """What the hosts of one deploy share: the meeting points of multi-host roles' members
+    (members ready, cluster formed), each host's connection, for probes run from a peer
+    (a cluster's ``from_part`` probes, a DHCP discovery from another host on the link), and
+    the last meeting point (probes done): a connection stays open until every host's
+    probes ran. ``members``: the hosts of multi-host roles (default: every host)."""
 
     hosts: set[str]
+    members: set[str] | None = None
     ready: Rendezvous = field(init=False)
     formed: Rendezvous = field(init=False)
     verified: Rendezvous = field(init=False)
     connectors: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.ready, self.formed, self.verified = (Rendezvous(set(self.hosts)) for _ in range(3))
+        members = self.hosts if self.members is None else self.members
+        self.ready, self.formed = Rendezvous(set(members)), Rendezvous(set(members))
+        self.verified = Rendezvous(set(self.hosts))
+
+    def peers(self, host: str) -> list[Any]:
+        """The connections of the run's other hosts that are still open, in name order."""
+        return [connector for name, connector in sorted(self.connectors.items()) if name != host]
 
     def give_up(self, host: str) -> None:
-        """A host that stopped still arrives everywhere (as failed), so nobody waits for it."""
+        """A host that stopped still arrives everywhere (as failed), so nobody waits for it;
+        its connection closes, so no peer probe uses it any more."""
+        self.connectors.pop(host, None)
         for meeting in (self.ready, self.formed, self.verified):
             meeting.mark(host, ok=False)

@@ -76,12 +76,20 @@ def understand(texts: list[str], catalog: Catalog) -> list[Request]:
     return requests
 
 
-def why_not_offered(role: Role, family: Family | None, include_preview: bool) -> str | None:
-    """Why a role cannot be offered, or None when it can."""
-    if role.upstream.status == "dead":
-        return f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement}"
+def why_not_offered(
+    role: Role, family: Family | None, include_preview: bool, include_retired: bool = False
+) -> str | None:
+    """Why a role cannot be offered, or None when it can (``include_retired``: a retired
+    role, or one whose upstream is dead, is deployed anyway when asked for by name)."""
+    if role.upstream.status == "dead" and not include_retired:
+        return (
+            f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement} "
+            "(--include-retired deploys it anyway)"
+        )
     status = role.lifecycle.status
-    if status is CatalogStatus.RETIRED or (status is CatalogStatus.PREVIEW and not include_preview):
+    if status is CatalogStatus.RETIRED and not include_retired:
+        return f"catalog status is {status.value} (--include-retired deploys it anyway)"
+    if status is CatalogStatus.PREVIEW and not include_preview:
         return f"catalog status is {status.value} (use --include-preview for preview roles)"
     if family is not None and not role.available_on(family):
         return f"no {family.value} package: {role.packages[family].note}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Role
@@ -80,8 +81,10 @@ def _host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
     return [text(arg, settings) for arg in probe.argv or []]
 
 
-async def _once(probe: Probe, settings: dict[str, Any], connector: Connector) -> str:
+async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, peers: Sequence[Connector]) -> str:
     port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
+    if probe.kind is ProbeKind.DHCP and peers:  # a client on the server's link, as DHCP needs
+        return await dhcp.from_peers(peers, connector.address, port, probe, settings)
     remote = REMOTE.get(probe.kind)
     if remote is not None:
         return await remote(connector.address, port, probe, settings, connector)
@@ -92,9 +95,16 @@ PROBED_KINDS = {*REMOTE, ProbeKind.POSTGRESQL, ProbeKind.MYSQL, ProbeKind.COMMAN
 
 
 async def run_probe(
-    role: Role, probe: Probe, settings: dict[str, Any], connector: Connector, retry: float | None = None
+    role: Role,
+    probe: Probe,
+    settings: dict[str, Any],
+    connector: Connector,
+    retry: float | None = None,
+    peers: Sequence[Connector] = (),
 ) -> ProbeResult:
-    """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS) have gone by."""
+    """Run one probe, retrying until it passes or ``retry`` seconds (default RETRY_SECONDS)
+    have gone by. ``peers``: other hosts of the run; a DHCP probe runs on the first of them on
+    the server's link (a client there, as DHCP needs) rather than on the controller."""
     if connector.root or probe.kind not in PROBED_KINDS:
         why = "an offline root runs no services" if connector.root else f"no {probe.kind.value} prober yet"
         return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {why}")
@@ -105,7 +115,7 @@ async def run_probe(
     deadline = time.monotonic() + (RETRY_SECONDS if retry is None else retry)
     while True:
         try:
-            output = await _once(probe, settings, connector)
+            output = await _once(probe, settings, connector, peers)
             return ProbeResult(role.id, probe.name, probe.kind.value, True, output)
         except ProbeSkipped as skipped:
             return ProbeResult(role.id, probe.name, probe.kind.value, None, f"skipped: {skipped}")
@@ -117,6 +127,10 @@ async def run_probe(
 
 
 async def verify_role(
-    role: Role, settings: dict[str, Any], connector: Connector, retry: float | None = None
+    role: Role,
+    settings: dict[str, Any],
+    connector: Connector,
+    retry: float | None = None,
+    peers: Sequence[Connector] = (),
 ) -> list[ProbeResult]:
-    return [await run_probe(role, probe, settings, connector, retry) for probe in role.probes]
+    return [await run_probe(role, probe, settings, connector, retry, peers) for probe in role.probes]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
@@ -63,4 +64,19 @@ async def from_peer(peer: Connector, address: str, port: int, probe: Probe, sett
     if result.ok and len(words) == 4 and words[0] == "offer":
         return verdict(words[1], words[2], f"{peer.name}'s {words[3]}", text(probe.expect, settings))
     said = result.stdout.strip().removeprefix("error ") or result.describe()
+    if "is not on this host's link" in said:
+        raise ProbeSkipped(f"{peer.name}: {said}")
     raise ProbeFailed(f"DHCP probe on {peer.name}: {said}")
+
+
+async def from_peers(
+    peers: Sequence[Connector], address: str, port: int, probe: Probe, settings: dict[str, Any]
+) -> str:
+    """The probe run on the first peer on the server's link (the others are routed to it)."""
+    off_link = []
+    for peer in peers:
+        try:
+            return await from_peer(peer, address, port, probe, settings)
+        except ProbeSkipped as skipped:
+            off_link.append(str(skipped))
+    raise ProbeSkipped(f"no host of the run is on {address}'s link: {'; '.join(off_link)}")
