@@ -320,15 +320,25 @@ def status(
 ) -> None:
     """Each deployed role's state from live checks (units, packages, files, probes); a run
     that did not end shows its roles as interrupted (exit 1)."""
+    from fossp.catalog.loader import load_catalog
+    from fossp.engine.cluster import ClusterRun
+
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
+    catalog, addresses = load_catalog(), {h.name: h.address for h in hosts}
+    run = ClusterRun({h.name for h in hosts}, members=set())  # peers' connections for the probes
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.catalog.loader import load_catalog
         from fossp.engine.status import status_host
 
         report("checking")
-        return await status_host(connector, load_catalog(), probe)
+        run.connectors[host.name] = connector
+        try:
+            statuses = await status_host(connector, catalog, probe, run, addresses)
+            await run.verified.arrive(host.name)  # peers may still probe through this host
+            return statuses
+        finally:
+            run.give_up(host.name)
 
     results = _run(hosts, action, as_json, limits)
     failed = _show_statuses(results, as_json)

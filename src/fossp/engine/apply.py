@@ -139,6 +139,7 @@ async def deploy_host(
             instance.settings = for_ledger(item.role, item.settings)  # secrets only as a hash
             if item.membership is not None:
                 instance.part, instance.members = item.part, [m.name for m in item.membership.members]
+                instance.parts = {m.name: m.part for m in item.membership.members}
             state.set_state(item.role.id, InstanceState.DEPLOYING)
         state.run = run
         await save_state(connector, state)
@@ -312,7 +313,7 @@ async def _verify(
         if item.membership is None:
             results = await verify_role(item.role, item.settings, connector, peers=_peers(cluster, connector))
         else:
-            results = await _verify_member(item, connector, cluster)
+            results = await verify_member(item, connector, cluster)
         outcome.probes += results
         failed = [r for r in results if r.ok is False]
         if failed:
@@ -329,9 +330,12 @@ def _peers(cluster: ClusterRun | None, connector: Connector) -> list[Connector]:
     return cluster.peers(connector.name) if cluster is not None else []
 
 
-async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun | None) -> list[ProbeResult]:
-    """A member's probes: those of its part, each run here or, with ``from_part``, from a
-    peer of that part (as a client of the host sees it)."""
+async def verify_member(
+    item: Wanted, connector: Connector, cluster: ClusterRun | None, retry: float | None = None
+) -> list[ProbeResult]:
+    """A member's probes: those of its part, with its derived values, each run here or,
+    with ``from_part``, from a peer of that part (as a client of the host sees it).
+    Deploy and status run the same probes."""
     assert item.membership is not None
     me, values = item.membership.me, item.values()
     results = []
@@ -339,16 +343,19 @@ async def _verify_member(item: Wanted, connector: Connector, cluster: ClusterRun
         if probe.parts is not None and me.part not in probe.parts:
             continue
         if probe.from_part is None:
-            results.append(await run_probe(item.role, probe, values, connector, peers=_peers(cluster, connector)))
+            results.append(await run_probe(item.role, probe, values, connector, retry, _peers(cluster, connector)))
             continue
         peer = next((m for m in item.membership.of_part(probe.from_part) if m != me), None)
         peer_connector = cluster.connectors.get(peer.name) if cluster and peer else None
         if peer is None or peer_connector is None:
-            why = f"skipped: no {probe.from_part} member other than {me.name} in this run"
+            why = (
+                f"skipped: no {probe.from_part} member other than {me.name} in this run; "
+                "give its host as a --target too"
+            )
             results.append(ProbeResult(item.role.id, probe.name, probe.kind.value, None, why))
             continue
         target = {**values, "target_address": me.address, "target_name": me.name}
-        results.append(await run_probe(item.role, probe, target, peer_connector))
+        results.append(await run_probe(item.role, probe, target, peer_connector, retry))
     return results
 
 

@@ -124,6 +124,7 @@ class Instance(BaseModel):
     settings: dict[str, Any] = {}
     part: str | None = None  # a multi-host role's: this host's part
     members: list[str] = []  # ... and every member (host names, as the deploy named them)
+    parts: dict[str, str] = {}  # ... and each member's part (status rebuilds the members' values)
     message: str | None = None
     created: str = Field(default_factory=now)
     updated: str = Field(default_factory=now)

@@ -10,12 +10,16 @@ or its host was lost) is ``interrupted``, with the run and the change it stopped
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fossp.catalog.loader import Catalog
+from fossp.catalog.schema import Role
+from fossp.engine.cluster import ClusterRun, Member, Membership
+from fossp.engine.planner import Wanted
 from fossp.engine.probes import ProbeResult, verify_role
 from fossp.engine.recovery import run_is_live
-from fossp.engine.state import HostState, InstanceState, parse_state
+from fossp.engine.state import HostState, Instance, InstanceState, parse_state
 from fossp.hosts.connector import Connector
 from fossp.hosts.facts import Facts, gather_facts
 
@@ -51,11 +55,20 @@ def drift(
     return changed, problems
 
 
-async def status_host(connector: Connector, catalog: Catalog, probe: bool = True) -> list[RoleStatus]:
+async def status_host(
+    connector: Connector,
+    catalog: Catalog,
+    probe: bool = True,
+    run: ClusterRun | None = None,
+    addresses: Mapping[str, str] | None = None,
+) -> list[RoleStatus]:
     """Live state of every role FOSSP deployed on the host.
 
     Two round trips: the state file says which files and units to look at, the second
-    batch reads them (a host without FOSSP roles needs only the first).
+    batch reads them (a host without FOSSP roles needs only the first). The probes are
+    those deploy runs: a multi-host role's member runs its part's, with its derived values
+    (members' ``addresses`` by name), and probes from a peer run on the run's other hosts
+    (``run``: their connections).
     """
     first = await gather_facts(connector)
     state = parse_state(first)
@@ -95,11 +108,38 @@ async def status_host(connector: Connector, catalog: Catalog, probe: bool = True
             role.units_for(facts.family, instance.settings, instance.part),
             role.packages_for(facts.family, instance.part),
         )
-        results = await verify_role(role, instance.settings, connector, retry=0) if probe and not problems else []
+        results = await _probe(role, instance, connector, run, addresses or {}) if probe and not problems else []
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]
         live = _live_state(instance.state, problems, connector.root is not None)
         statuses.append(RoleStatus(role_id, role.name, live, instance.state.value, changed, problems, results))
     return statuses
+
+
+async def _probe(
+    role: Role, instance: Instance, connector: Connector, run: ClusterRun | None, addresses: Mapping[str, str]
+) -> list[ProbeResult]:
+    """The role's probes as deploy runs them (a member's with its place in the cluster)."""
+    from fossp.engine.apply import verify_member
+
+    membership = _membership(instance, connector.name, addresses)
+    if membership is None:
+        peers = run.peers(connector.name) if run is not None else []
+        return await verify_role(role, instance.settings, connector, retry=0, peers=peers)
+    return await verify_member(Wanted(role, instance.settings, membership), connector, run, retry=0)
+
+
+def _membership(instance: Instance, host: str, addresses: Mapping[str, str]) -> Membership | None:
+    """A member's place, rebuilt from its state (every member's part, as deploy recorded
+    it) and the members' addresses; None for a single-host role. A member whose address is
+    not known is given by its name (a peer probe then dials that name)."""
+    if not instance.members or instance.part is None or host not in instance.members:
+        return None
+    parts = instance.parts or {host: instance.part}
+    members = tuple(
+        Member(name, addresses.get(name, name), parts.get(name, instance.part)) for name in instance.members
+    )
+    me = next(m for m in members if m.name == host)
+    return Membership(instance.role_id, me, members)
 
 
 #: The live state of a role whose run never ended (never stored: only status derives it).
