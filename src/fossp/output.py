@@ -57,18 +57,27 @@ def _masking_console() -> type[Console]:
 
 
 def console(stderr: bool = False) -> Console:
-    return _masking_console()(stderr=stderr, highlight=False, soft_wrap=False)
+    """Emoji codes off: data such as ``ocf:heartbeat:IPaddr2`` must print as it is."""
+    return _masking_console()(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
+
+
+def plain(value: object) -> str:
+    """``value`` as text for a line that has markup of its own: its brackets print as they are."""
+    from rich.markup import escape
+
+    return escape(str(value))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a simple table; cells are rendered with str()."""
+    """Print a simple table; cells are data, rendered with str() (no markup, no emoji)."""
     from rich.table import Table
+    from rich.text import Text
 
     tbl = Table(title=redact(title), show_lines=False, header_style="bold")
     for column in columns:
         tbl.add_column(column, overflow="fold")
     for row in rows:
-        tbl.add_row(*("" if cell is None else redact(str(cell)) for cell in row))
+        tbl.add_row(*(Text("" if cell is None else redact(str(cell))) for cell in row))
     console().print(tbl)
 
 

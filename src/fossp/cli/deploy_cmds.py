@@ -512,7 +512,7 @@ def _summary(results: list[HostResult], describe: Any) -> None:
 
 
 def _show_plans(results: list[HostResult], as_json: bool) -> None:
-    from fossp.output import console, print_json
+    from fossp.output import console, plain, print_json
 
     if as_json:
         print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results)})
@@ -521,12 +521,16 @@ def _show_plans(results: list[HostResult], as_json: bool) -> None:
     for result in results:
         if not result.ok:
             continue
-        out.print(f"[bold]{result.host}[/bold] ({result.value.family}): {len(result.value.changes)} change(s)")
+        family, changes = result.value.family, len(result.value.changes)
+        out.print(f"[bold]{plain(result.host)}[/bold] ({family}): {changes} change(s)")
         for note in result.value.notes:
-            out.print(f"  ! {note}", highlight=False, style="yellow")
+            out.print(f"  ! {note}", highlight=False, markup=False, style="yellow")
         for op in result.value.operations:
             mark = "~" if op.pending else "+" if op.change else "="
-            out.print(f"  {mark} {op.kind.value:<20} {op.target}  [dim]{op.reason}[/dim]", highlight=False)
+            out.print(
+                f"  {mark} {op.kind.value:<20} {plain(op.target)}  [dim]{plain(op.reason)}[/dim]",
+                highlight=False,
+            )
     _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
 
 
@@ -545,7 +549,7 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
 
 def _show_deploys(results: list[HostResult], as_json: bool) -> int:
     """Print what each host did; return how many roles ended in error."""
-    from fossp.output import console, print_json
+    from fossp.output import console, plain, print_json
 
     failed = sum(1 for r in results if r.ok for s in r.value.states.values() if s == "error")
     if as_json:
@@ -566,12 +570,16 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
         outcome = result.value if result.ok else result.detail
         if outcome is None:
             continue
-        out.print(f"[bold]{result.host}[/bold]: {len(outcome.applied)} change(s) applied (run {outcome.run})")
+        out.print(f"[bold]{plain(result.host)}[/bold]: {len(outcome.applied)} change(s) applied (run {outcome.run})")
         for note in ([outcome.recovered] if outcome.recovered else []) + outcome.notes:
-            out.print(f"  ! {note}", highlight=False, style="yellow")
+            out.print(f"  ! {note}", highlight=False, markup=False, style="yellow")
         if outcome.snapshots:
             pair = ", ".join(f"{kind} {number}" for kind, number in outcome.snapshots.items())
-            out.print(f"  snapshots: {pair} (`fossp restore {outcome.snapshots['pre']}` goes back)", highlight=False)
+            out.print(
+                f"  snapshots: {pair} (`fossp restore {outcome.snapshots['pre']}` goes back)",
+                highlight=False,
+                markup=False,
+            )
         if outcome.rollback:
             out.print(
                 f"  rolled back to snapshot {outcome.rollback['number']}: {outcome.rollback['takes_effect']}"
@@ -580,10 +588,10 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
                 style="yellow",
             )
         for op in outcome.applied:
-            out.print(f"  + {op.kind.value:<20} {op.target}", highlight=False)
+            out.print(f"  + {op.kind.value:<20} {op.target}", highlight=False, markup=False)
         for probe in outcome.probes:
             verdict = {True: "passed", False: "FAILED", None: "skipped"}[probe.ok]
-            out.print(f"  probe {probe.name} ({probe.role}): {verdict}: {probe.output}", highlight=False)
+            out.print(f"  probe {probe.name} ({probe.role}): {verdict}: {probe.output}", highlight=False, markup=False)
     _summary(results, lambda o: ", ".join(f"{role} {state}" for role, state in o.states.items()))
     return failed
 
@@ -628,18 +636,20 @@ def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
     for result in (r for r in results if r.ok):
         plan = result.value.plan
         if plan.kept:
-            out.print(f"{result.host}: kept {', '.join(plan.kept)} (remove with --purge)", highlight=False)
+            out.print(
+                f"{result.host}: kept {', '.join(plan.kept)} (remove with --purge)", highlight=False, markup=False
+            )
         for role, folder in plan.backups.items():
-            out.print(f"{result.host}: {role}'s backup is in {folder}", highlight=False)
+            out.print(f"{result.host}: {role}'s backup is in {folder}", highlight=False, markup=False)
         for dump, argv in plan.restore.items():
-            out.print(f"  restore on a server: {shlex.join(argv)} < {dump}", highlight=False)
+            out.print(f"  restore on a server: {shlex.join(argv)} < {dump}", highlight=False, markup=False)
         for warning in result.value.warnings:
-            out.print(f"{result.host}: {warning}", highlight=False, style="yellow")
+            out.print(f"{result.host}: {warning}", highlight=False, markup=False, style="yellow")
         if result.value.recovered:
-            out.print(f"{result.host}: {result.value.recovered}", highlight=False, style="yellow")
+            out.print(f"{result.host}: {result.value.recovered}", highlight=False, markup=False, style="yellow")
         if result.value.snapshots:
             pair = ", ".join(f"{kind} {number}" for kind, number in result.value.snapshots.items())
-            out.print(f"{result.host}: snapshots {pair} (`fossp restore` goes back)", highlight=False)
+            out.print(f"{result.host}: snapshots {pair} (`fossp restore` goes back)", highlight=False, markup=False)
     _summary(
         results,
         lambda u: (
