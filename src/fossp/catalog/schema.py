@@ -284,7 +284,19 @@ PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
     "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM, ProbeKind.KERBEROS},
     "principal": {ProbeKind.KERBEROS},
     "from_part": {ProbeKind.COMMAND},
+    "address_setting": {
+        ProbeKind.TCP,
+        ProbeKind.HTTP,
+        ProbeKind.DNS,
+        ProbeKind.TFTP,
+        ProbeKind.LDAP,
+        ProbeKind.DHCP,
+        ProbeKind.RTMP,
+        ProbeKind.STREAM,
+    },
 }
+#: The setting types an address_setting may name.
+ADDRESS_SETTING_TYPES = ("ip", "hostname", "string")
 
 
 class Probe(Strict):
@@ -319,6 +331,11 @@ class Probe(Strict):
     base: str | None = Field(default=None, description="LDAP: search this DN's subtree instead of the root DSE")
     filter: str | None = Field(default=None, description="LDAP search filter with base (default (objectClass=*))")
     parts: list[Slug] | None = Field(default=None, description="multi-host roles: probe only hosts of these parts")
+    address_setting: SettingName | None = Field(
+        default=None,
+        description="network probes: dial the address this setting holds (a virtual address) instead of the "
+        "host's; a multi-host role runs it once, on the first member of its parts",
+    )
     from_part: Slug | None = Field(
         default=None,
         description="multi-host roles: a command probe run on a member of this part (not the host itself), "
@@ -518,9 +535,24 @@ class Role(Strict):
             kind = next(s.type for s in self.settings if s.name == setting_ref)
             if kind is not SettingType.PORT:
                 raise ValueError(f"setting {setting_ref!r} moves a port but is not of type port")
+        for index, probe in enumerate(self.probes):
+            self._check_probe_address(index, probe)
         secrets = {s.name for s in self.settings if s.secret}
         for index, probe in enumerate(self.probes):
             self._check_probe_secrets(index, probe, names, secrets)
+
+    def _check_probe_address(self, index: int, probe: Probe) -> None:
+        """A probe's address_setting names a setting that holds an address."""
+        if probe.address_setting is None:
+            return
+        setting = self.setting(probe.address_setting)
+        if setting is None:
+            raise ValueError(f"probes.{index}.address_setting refers to unknown setting {probe.address_setting!r}")
+        if setting.type.value not in ADDRESS_SETTING_TYPES:
+            raise ValueError(
+                f"probes.{index}.address_setting {probe.address_setting!r} is of type {setting.type.value}, "
+                f"not an address ({', '.join(ADDRESS_SETTING_TYPES)})"
+            )
 
     @staticmethod
     def _check_probe_secrets(index: int, probe: Probe, names: set[str], secrets: set[str]) -> None:

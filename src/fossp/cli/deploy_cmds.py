@@ -40,7 +40,10 @@ ProfileOption = Annotated[
 RolesArgument = Annotated[
     list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")
 ]
-SetOption = Annotated[list[str], typer.Option("--set", help="A setting, ROLE.SETTING=VALUE (YAML value); repeatable.")]
+SetOption = Annotated[
+    list[str],
+    typer.Option("--set", help="A setting, ROLE.SETTING=VALUE (YAML value); adds ROLE to the run; repeatable."),
+]
 PreviewOption = Annotated[
     bool, typer.Option("--include-preview", help="Allow roles the stage gate has not launched yet.")
 ]

@@ -26,8 +26,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fossp.catalog.schema import Probe
 from fossp.engine.backends import Backend, backend_for
-from fossp.engine.cluster import ClusterRun
+from fossp.engine.cluster import ClusterRun, Membership
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
 from fossp.engine.probes import ProbeResult, run_probe, verify_role
@@ -325,6 +326,17 @@ async def _verify(
         outcome.states[item.role.id] = state.instances[item.role.id].state.value
 
 
+def _runs_once_elsewhere(probe: Probe, membership: Membership) -> str | None:
+    """A probe of an address the members share (``address_setting``: the virtual address)
+    runs once, on the first member of its parts; elsewhere it is skipped, saying where."""
+    if probe.address_setting is None:
+        return None
+    pool = [m for m in membership.members if probe.parts is None or m.part in probe.parts]
+    if pool[0] == membership.me:
+        return None
+    return f"skipped: {probe.address_setting} is probed once, from {pool[0].name}"
+
+
 def _peers(cluster: ClusterRun | None, connector: Connector) -> list[Connector]:
     """The run's other hosts, for probes a client on the same link must make (DHCP)."""
     return cluster.peers(connector.name) if cluster is not None else []
@@ -341,6 +353,10 @@ async def verify_member(
     results = []
     for probe in item.role.probes:
         if probe.parts is not None and me.part not in probe.parts:
+            continue
+        once = _runs_once_elsewhere(probe, item.membership)
+        if once is not None:
+            results.append(ProbeResult(item.role.id, probe.name, probe.kind.value, None, once))
             continue
         if probe.from_part is None:
             results.append(await run_probe(item.role, probe, values, connector, retry, _peers(cluster, connector)))

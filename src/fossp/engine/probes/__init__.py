@@ -81,13 +81,23 @@ def _host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
     return [text(arg, settings) for arg in probe.argv or []]
 
 
+def address(probe: Probe, settings: dict[str, Any], connector: Connector) -> str:
+    """Where a network probe dials: the host, or the address its ``address_setting`` holds."""
+    if probe.address_setting is None:
+        return connector.address
+    value = settings.get(probe.address_setting)
+    if not value:
+        raise ProbeSkipped(f"setting {probe.address_setting} (the address to probe) is not set")
+    return str(value)
+
+
 async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, peers: Sequence[Connector]) -> str:
     port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
     if probe.kind is ProbeKind.DHCP and peers:  # a client on the server's link, as DHCP needs
-        return await dhcp.from_peers(peers, connector.address, port, probe, settings)
+        return await dhcp.from_peers(peers, address(probe, settings, connector), port, probe, settings)
     remote = REMOTE.get(probe.kind)
     if remote is not None:
-        return await remote(connector.address, port, probe, settings, connector)
+        return await remote(address(probe, settings, connector), port, probe, settings, connector)
     return await _on_host(connector, _host_argv(probe, port, settings), text(probe.expect, settings))
 
 
