@@ -32,6 +32,7 @@ from fossp.engine.recipe import (
     fill,
     for_part,
     load_recipe,
+    not_needed,
     placeholders,
     resolve_vars,
     spread,
@@ -308,8 +309,9 @@ def _unknown(text: str, values: dict[str, str]) -> str:
 
 
 def _step(ctx: _RolePlan, step: Step) -> Operation:
-    if step.only_if and not ctx.settings.get(step.only_if):
-        return ctx.noop(OpKind.STEP, step.name, f"not needed: {step.only_if} is off")
+    skipped = not_needed(step.only_if, step.unless, ctx.settings)
+    if skipped:
+        return ctx.noop(OpKind.STEP, step.name, skipped)
     argv = [fill(arg, ctx.values) for arg in spread(step.argv, ctx.settings)]
     undo = [fill(arg, ctx.values) for arg in spread(step.undo or [], ctx.settings)]
     stdin = fill(step.stdin, ctx.values) if step.stdin is not None else None
@@ -380,8 +382,9 @@ def _unit_action(ctx: _RolePlan, action: UnitAction) -> Operation:
 def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
     path = fill(spec.path, ctx.values)
     kind = OpKind.REMOVE if spec.absent else OpKind.DIR if spec.dir else OpKind.FILE
-    if spec.only_if and not ctx.settings.get(spec.only_if):
-        return ctx.noop(kind, path or spec.path, f"not needed: {spec.only_if} is off")
+    skipped = not_needed(spec.only_if, spec.unless, ctx.settings)
+    if skipped:
+        return ctx.noop(kind, path or spec.path, skipped)
     if path is None:
         missing = _unknown(spec.path, ctx.values)
         return ctx.op(kind, spec.path, f"path needs {missing}, known after install", pending=True)

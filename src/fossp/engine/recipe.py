@@ -134,6 +134,7 @@ class FileSpec(Strict):
     reload: bool = Field(default=True, description="restart the role's units when it changes")
     why: str | None = Field(default=None, description="the reason shown in plans")
     only_if: SettingName | None = Field(default=None, description="only when this setting is true or non-empty")
+    unless: SettingName | None = Field(default=None, description="only when this setting is false or empty")
     parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
 
     @model_validator(mode="after")
@@ -169,6 +170,9 @@ class Step(Strict):
         default="always", description="purge: the undo deletes data, so only `decommission --purge` runs it"
     )
     only_if: SettingName | None = Field(default=None, description="run only when this setting is true or non-empty")
+    unless: SettingName | None = Field(
+        default=None, description="run only when this setting is false or empty (the inverse of only_if)"
+    )
     description: str
 
     @model_validator(mode="after")
@@ -186,6 +190,15 @@ class _Placed(Protocol):
 
 
 P = TypeVar("P", bound=_Placed)
+
+
+def not_needed(only_if: str | None, unless: str | None, settings: dict[str, Any]) -> str | None:
+    """Why a conditional recipe item is left out here (``only_if`` off, ``unless`` on), or None."""
+    if only_if and not settings.get(only_if):
+        return f"not needed: {only_if} is off"
+    if unless and settings.get(unless):
+        return f"not needed: {unless} is on"
+    return None
 
 
 def for_part(items: list[P], part: str | None) -> list[P]:
@@ -312,7 +325,8 @@ def consumed_names(recipe: FamilyRecipe) -> set[str]:
     """The setting and variable names a family recipe reads anywhere (texts, stdin,
     templates); a variable counts only where it is read itself."""
     names = text_names(recipe)
-    names |= {step.only_if for step in recipe.steps if step.only_if} | {f.only_if for f in recipe.files if f.only_if}
+    conditions = [(step.only_if, step.unless) for step in recipe.steps] + [(f.only_if, f.unless) for f in recipe.files]
+    names |= {name for pair in conditions for name in pair if name}
     names |= set().union(*(_template_names(spec.template) for spec in recipe.files if spec.template))
     for name, var in reversed(list(recipe.vars.items())):
         if name in names and isinstance(var, TextVar):
