@@ -64,9 +64,17 @@ ARCHIVE_FILE = "data.tar"
 ASIDE_SUFFIX = ".fossp-kept"
 #: How a failed decommission marks its roles (a rerun then knows it resumes one).
 DECOMMISSION_FAILED = "decommission failed: "
+#: Set a data folder aside ($1 -> $2). Mounts inside it that its stopped daemons left (Docker's
+#: btrfs driver bind-mounts /var/lib/docker/btrfs) are unmounted first, deepest first: a folder
+#: holding a mount cannot move (EBUSY). A folder that is a mount point itself is refused.
 _SET_ASIDE = (
     'if [ -e "$2" ]; then [ ! -e "$1" ] || { echo "both $1 and $2 exist" >&2; exit 1; }; '
-    'elif [ -e "$1" ]; then mv -T -- "$1" "$2"; fi'
+    'elif [ -e "$1" ]; then '
+    'if mountpoint -q -- "$1"; then echo "$1 is a mount point and cannot move aside: unmount it first, '
+    'or remove the data with --purge" >&2; exit 1; fi; '
+    'findmnt -rn -o TARGET | sort -r | while IFS= read -r m; do case "$m" in "$1"/*) '
+    'umount -- "$m" || { echo "$m (a mount inside $1) cannot be unmounted" >&2; exit 1; };; esac; done '
+    '|| exit 1; mv -T -- "$1" "$2"; fi'
 )
 _PUT_BACK = '[ ! -e "$2" ] || mv -T -- "$2" "$1"'
 #: Operations on packages and data (the others undo a ledger entry).
