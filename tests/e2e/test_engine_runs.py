@@ -4,6 +4,8 @@
   with a configured step (a refresh op) after the file write; a second deploy with a new
   value must restart the daemon although the re-plan after the step finds the file as
   wanted (the probe reads what the running daemon read).
+- `fossp status` of a multi-host role runs the probes deploy runs: a member's part's, with
+  its derived values, and a ``from_part`` probe from the peer (or skipped, saying why).
 - A retired role deploys on request (--include-retired): ISC DHCP on en-1 gives a real
   DHCPOFFER to en-2 on the same link (the probe runs from the run's other host, in deploy
   and in status); a stopped server fails it; decommission returns en-1 as it was.
@@ -121,6 +123,81 @@ def test_a_new_configuration_restarts_the_daemon_across_a_re_plan(
     assert again["plans"][0]["changes"] == 0, again
     fossp_json("decommission", "greet", "--target", host.target, "--yes")
     assert snapshot(host) == before
+
+
+PAIR = "FOSSP-HPSPR"
+PAIR_ROLE = f"""
+id: {PAIR}
+name: pair
+service: high-performance
+implementation: Pair demo
+code: PR
+description: A multi-host site role whose probes read the members' derived values.
+features: [hpc]
+packages:
+  fedora: {{available: false, note: a lab test role}}
+  debian: {{packages: [bc]}}
+cluster:
+  parts:
+    - {{name: server, description: the server, min_hosts: 1, max_hosts: 1}}
+    - {{name: client, description: the clients, min_hosts: 1}}
+probes:
+  - {{name: knows-clients, kind: command, argv: [grep, -qxF, "clients={{client_hosts}}", /etc/fossp-pair.conf],
+     parts: [server], description: The server's file names every client.}}
+  - {{name: reach, kind: command, argv: [bash, -c, 'exec 3<>"/dev/tcp/$1/22"', reach, "{{target_address}}"],
+     parts: [client], from_part: server, description: The server reaches each client.}}
+lifecycle: {{release: 01-112615, release_date: 2015-10-26, status: launched}}
+upstream: {{status: active}}
+"""
+PAIR_RECIPE = """
+role: pair
+families:
+  debian:
+    files:
+      - {path: /etc/fossp-pair.conf, template: pair/pair.conf.j2}
+"""
+
+
+@pytest.fixture
+def pair_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    roles, recipes = tmp_path / "roles.d", tmp_path / "recipes.d"
+    (recipes / "templates" / "pair").mkdir(parents=True)
+    roles.mkdir()
+    (roles / "pair.yaml").write_text(PAIR_ROLE)
+    (recipes / "pair.yaml").write_text(PAIR_RECIPE)
+    (recipes / "templates" / "pair" / "pair.conf.j2").write_text('clients={{ client_hosts | join(",") }}\n')
+    monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
+    monkeypatch.setenv("FOSSP_RECIPES_DIR", str(recipes))
+    yield
+
+
+def _role_status(result: dict[str, Any], host: LabHost) -> dict[str, Any]:
+    [role] = next(h for h in result["hosts"] if h["host"] == host.target)["roles"]
+    return role
+
+
+def test_status_of_a_multi_host_role_runs_the_probes_deploy_runs(
+    engine_run_hosts: list[LabHost], pair_site: None, tmp_path: Path
+) -> None:
+    server, client = engine_run_hosts
+    before = {host.name: snapshot(host) for host in engine_run_hosts}
+    profile = tmp_path / "pair.yaml"
+    placed = {"server": [server.name], "client": [client.name]}
+    profile.write_text(yaml.safe_dump({"fossp_profile": 1, "roles": [{"id": PAIR, "hosts": placed}]}))
+    targets = ("--target", server.target, "--target", client.target)
+    deployed = _deploy("--profile", str(profile), *targets)
+    assert all(deployed[h.target]["states"] == {PAIR: "running"} for h in engine_run_hosts), deployed
+
+    status = fossp_json("status", *targets)
+    on_server, on_client = _role_status(status, server), _role_status(status, client)
+    assert [(p["name"], p["ok"]) for p in on_server["probes"]] == [("knows-clients", True)], on_server
+    assert [(p["name"], p["ok"]) for p in on_client["probes"]] == [("reach", True)], on_client
+    alone = _role_status(fossp_json("status", "--target", client.target), client)
+    [(name, ok, output)] = [(p["name"], p["ok"], p["output"]) for p in alone["probes"]]
+    assert (name, ok) == ("reach", None) and "give its host as a --target too" in output
+
+    fossp_json("decommission", *targets, "--yes")
+    assert {host.name: snapshot(host) for host in engine_run_hosts} == before
 
 
 def _dhcp_probe() -> Probe:

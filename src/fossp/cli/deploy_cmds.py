@@ -203,26 +203,41 @@ def _choices(
     return catalog, list(choices.items()), placements
 
 
-def _cluster_run(work: dict[str, HostWork]) -> ClusterRun | None:
+def _cluster_run(catalog: Catalog, work: dict[str, HostWork]) -> ClusterRun | None:
     """What the hosts of a deploy share: multi-host roles' meeting points, and each host's
-    connection for probes run from a peer (None: one host on its own)."""
+    connection for probes run from a peer (a DHCP probe from another target). None: every
+    host on its own (no multi-host role, and no probe that a peer runs)."""
     from fossp.engine.cluster import ClusterRun
 
     members = {name for name, w in work.items() if w.memberships}
-    if len(work) < 2 and not members:
+    chosen = {role_id for w in work.values() for role_id, _ in w.choices}
+    if not members and (len(work) < 2 or not any(_peer_probed(catalog.roles[r]) for r in chosen)):
         return None
     return ClusterRun(set(work), members)
 
 
+def _peer_probed(role: Role) -> bool:
+    from fossp.catalog.schema import ProbeKind
+
+    return any(probe.kind is ProbeKind.DHCP for probe in role.probes)
+
+
 def _run(
-    hosts: list[HostSpec], action: Any, as_json: bool, timeouts: dict[str, float] | None = None
+    hosts: list[HostSpec],
+    action: Any,
+    as_json: bool,
+    timeouts: dict[str, float] | None = None,
+    shared: ClusterRun | None = None,
 ) -> list[HostResult]:
+    """Run ``action`` on every host; a host that ends (even one never reached) leaves the
+    ``shared`` run's meeting points, so the others never wait for it."""
     import asyncio
 
     from fossp.engine.fleet import run_fleet
 
+    ended = shared.give_up if shared is not None else None
     with _Progress([h.name for h in hosts], enabled=not as_json) as progress:
-        return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts))
+        return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts, ended=ended))
 
 
 def _finish(results: list[HostResult], failed_roles: int = 0) -> None:
@@ -290,7 +305,7 @@ def deploy(
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    cluster = _cluster_run(work)
+    cluster = _cluster_run(catalog, work)
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.apply import deploy_host, deploy_or_roll_back
@@ -305,10 +320,10 @@ def deploy(
                 return await deploy_host(connector, wanted, report, cluster)
             return await deploy_or_roll_back(connector, wanted, report, _lab_restart(host.name), cluster)
         finally:
-            if cluster is not None:
+            if cluster is not None:  # before its connection closes: no peer probes through it now
                 cluster.give_up(host.name)
 
-    results = _run(hosts, action, as_json, limits)
+    results = _run(hosts, action, as_json, limits, cluster)
     failed = _show_deploys(results, as_json)
     _finish(results, failed)
 
@@ -325,16 +340,21 @@ def status(
     that did not end shows its roles as interrupted (exit 1)."""
     from fossp.catalog.loader import load_catalog
     from fossp.engine.cluster import ClusterRun
+    from fossp.engine.fleet import MAX_CONCURRENT
 
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     catalog, addresses = load_catalog(), {h.name: h.address for h in hosts}
-    run = ClusterRun({h.name for h in hosts}, members=set())  # peers' connections for the probes
+    # the hosts' connections, for probes from a peer (all hosts must be worked on at once)
+    shared = 1 < len(hosts) <= MAX_CONCURRENT
+    run = ClusterRun({h.name for h in hosts}, members=set()) if shared else None
 
     async def action(connector: Any, host: HostSpec, report: Any) -> Any:
         from fossp.engine.status import status_host
 
         report("checking")
+        if run is None:
+            return await status_host(connector, catalog, probe, None, addresses)
         run.connectors[host.name] = connector
         try:
             statuses = await status_host(connector, catalog, probe, run, addresses)
@@ -343,7 +363,7 @@ def status(
         finally:
             run.give_up(host.name)
 
-    results = _run(hosts, action, as_json, limits)
+    results = _run(hosts, action, as_json, limits, run)
     failed = _show_statuses(results, as_json)
     _finish(results, failed)
 

@@ -20,6 +20,7 @@ from fossp.hosts.timeouts import timeouts_for
 
 T = TypeVar("T")
 Progress = Callable[[str, str], None]  # (host, message)
+Ended = Callable[[str], None]  # (host): told when a host is done
 Action = Callable[[Connector, HostSpec, Callable[[str], None]], Awaitable[T]]
 
 
@@ -38,7 +39,16 @@ class HostResult:
         return self.error is None
 
 
-async def _one(host: HostSpec, action: Action[T], progress: Progress, overrides: dict[str, float]) -> HostResult:
+async def _one(
+    host: HostSpec, action: Action[T], progress: Progress, overrides: dict[str, float], ended: Ended
+) -> HostResult:
+    try:
+        return await _timed(host, action, progress, overrides)
+    finally:
+        ended(host.name)  # however it ended, even unreached: hosts that meet stop waiting for it
+
+
+async def _timed(host: HostSpec, action: Action[T], progress: Progress, overrides: dict[str, float]) -> HostResult:
     started = time.perf_counter()
     step = ["connecting"]  # the last thing the host was doing, for the error of a lost run
 
@@ -85,16 +95,22 @@ async def run_fleet(
     progress: Progress | None = None,
     limit: int = MAX_CONCURRENT,
     timeouts: dict[str, float] | None = None,
+    ended: Ended | None = None,
 ) -> list[HostResult]:
     """Run ``action`` on every host concurrently (at most ``limit`` at once); results in the
-    hosts' order. ``timeouts`` (``--timeout``) override each host's time bounds."""
+    hosts' order. ``timeouts`` (``--timeout``) override each host's time bounds; ``ended``
+    is told each host's name once it is done, whatever happened (even if never reached)."""
     gate = asyncio.Semaphore(limit)
 
     async def bounded(host: HostSpec) -> HostResult:
         async with gate:
-            return await _one(host, action, progress or _silent, timeouts or {})
+            return await _one(host, action, progress or _silent, timeouts or {}, ended or _silent_end)
 
     return list(await asyncio.gather(*(bounded(host) for host in hosts)))
+
+
+def _silent_end(host: str) -> None:
+    """No one to tell that a host is done."""
 
 
 def _silent(host: str, message: str) -> None:
