@@ -4,16 +4,20 @@ that stops between the write and the restart leaves it to the next run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from fossp.catalog import load_catalog
+from fossp.engine.apply import Outcome, _Runner
 from fossp.engine.backends import backend_for
 from fossp.engine.operations import Operation, OpKind
 from fossp.engine.planner import Wanted, plan_role
-from fossp.engine.state import HostState
+from fossp.engine.state import STATE_FILE, HostState, Run
+from fossp.hosts.connector import Connector, Result
 from fossp.hosts.facts import Facts, FileFact, UnitState
 from fossp.selection.profile import resolve_settings
 
@@ -85,3 +89,36 @@ def test_a_stopped_unit_starts_and_owes_nothing_more(site: Path) -> None:
     state.owe_restart(ROLE_ID, [UNIT], CONF)
     start = _unit_op(_plan(_facts({UNIT: UnitState(enabled="enabled", active="inactive")}), state))
     assert start.kind is OpKind.START and start.commands == [["systemctl", "restart", UNIT]]
+
+
+class _Recorder(Connector):
+    """A host where every command passes; what is written, in order, is kept."""
+
+    def __init__(self) -> None:
+        self.name, self.address, self.written = "h", "192.0.2.1", []
+
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: Any) -> Result:
+        return Result(tuple(argv), 0, "", "")
+
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        self.written.append((path, data))
+
+
+def _owed(data: bytes) -> list[dict[str, Any]]:
+    return HostState.model_validate_json(data).model_dump(mode="json")["restarts"]
+
+
+def test_apply_saves_the_owed_restart_before_the_write_and_clears_it_after_the_restart(site: Path) -> None:
+    facts, state = _facts({UNIT: RUNNING}), HostState()
+    ops = _plan(facts, state)
+    write = next(op for op in ops if op.kind is OpKind.FILE and op.target == CONF)
+    host = _Recorder()
+    runner = _Runner(host, state, backend_for(facts), Outcome(), lambda _: None, Run(id="r1", command="deploy"))
+    asyncio.run(runner.apply(write, facts))
+    order = [path for path, _ in host.written]
+    saved_before = host.written[order.index(CONF) - 1]
+    assert saved_before[0] == STATE_FILE  # the intent, written ahead: a crash now still restarts
+    assert _owed(saved_before[1]) == [{"role": ROLE_ID, "unit": UNIT, "files": [CONF]}]
+    asyncio.run(runner.apply(_unit_op(ops), facts))
+    last_state = [data for path, data in host.written if path == STATE_FILE][-1]
+    assert _owed(last_state) == [] and state.restarts == []

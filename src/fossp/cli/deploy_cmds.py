@@ -164,7 +164,7 @@ def _choices(
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import BadInput
     from fossp.selection.profile import resolve_settings
-    from fossp.selection.recommend import requirements, why_not_offered
+    from fossp.selection.recommend import requirements, retired_reason, why_not_offered
 
     catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
@@ -197,9 +197,9 @@ def _choices(
         problem = why_not_offered(role, None, include_preview, include_retired) or _no_recipe(role)
         if problem:
             raise BadInput(f"{role_id} ({role.implementation}) is not offered for deploy: {problem}")
-        retired = why_not_offered(role, None, include_preview=True)
+        retired = retired_reason(role)
         if retired:
-            _note(f"warning: deploying {role_id} ({role.implementation}) although {retired.split(' (')[0]}")
+            _note(f"warning: deploying {role_id} ({role.implementation}) although {retired}")
     return catalog, list(choices.items()), placements
 
 

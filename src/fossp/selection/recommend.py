@@ -76,19 +76,24 @@ def understand(texts: list[str], catalog: Catalog) -> list[Request]:
     return requests
 
 
+def retired_reason(role: Role) -> str | None:
+    """Why a role is retired (its upstream is dead, or the catalog retired it), or None."""
+    if role.upstream.status == "dead":
+        return f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement}"
+    if role.lifecycle.status is CatalogStatus.RETIRED:
+        return f"catalog status is {role.lifecycle.status.value}"
+    return None
+
+
 def why_not_offered(
     role: Role, family: Family | None, include_preview: bool, include_retired: bool = False
 ) -> str | None:
     """Why a role cannot be offered, or None when it can (``include_retired``: a retired
     role, or one whose upstream is dead, is deployed anyway when asked for by name)."""
-    if role.upstream.status == "dead" and not include_retired:
-        return (
-            f"upstream is dead ({role.upstream.reason}); consider {role.upstream.replacement} "
-            "(--include-retired deploys it anyway)"
-        )
+    retired = retired_reason(role)
+    if retired and not include_retired:
+        return f"{retired} (--include-retired deploys it anyway)"
     status = role.lifecycle.status
-    if status is CatalogStatus.RETIRED and not include_retired:
-        return f"catalog status is {status.value} (--include-retired deploys it anyway)"
     if status is CatalogStatus.PREVIEW and not include_preview:
         return f"catalog status is {status.value} (use --include-preview for preview roles)"
     if family is not None and not role.available_on(family):
