@@ -227,7 +227,7 @@ def _run(
     action: Any,
     as_json: bool,
     timeouts: dict[str, float] | None = None,
-    shared: ClusterRun | None = None,
+    shared: ClusterRun | _Order | None = None,
 ) -> list[HostResult]:
     """Run ``action`` on every host; a host that ends (even one never reached) leaves the
     ``shared`` run's meeting points, so the others never wait for it."""
@@ -409,6 +409,7 @@ def decommission(
         Purge,
         Undone,
         decommission_host,
+        first_members,
         plan_removal,
         refuse_partial_clusters,
         removal_question,
@@ -443,13 +444,46 @@ def decommission(
         _note("nothing changed")
         raise typer.Exit(EXIT_FINDING)
 
-    async def removing(connector: Any, host: HostSpec, report: Any) -> Any:
-        return await decommission_host(connector, catalog, refs, report, purging, ready[host.name].gist)
+    order = _Order(first_members(ready))
 
-    done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits)}
+    async def removing(connector: Any, host: HostSpec, report: Any) -> Any:
+        await order.wait(host.name, report)
+        undone = await decommission_host(connector, catalog, refs, report, purging, ready[host.name].gist)
+        order.finished.add(host.name)
+        return undone
+
+    done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits, order)}
     results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
     _show_decommissions(results, as_json)
     _finish(results)
+
+
+class _Order:
+    """Decommission order within a cluster: a member waits until the hosts it must follow
+    (engine.decommission.first_members) ended; one that failed stops it with a line."""
+
+    def __init__(self, follows: dict[str, list[str]]) -> None:
+        import asyncio
+
+        self.follows, self.finished = follows, set[str]()
+        self.ended = {host: asyncio.Event() for wanted in follows.values() for host in wanted}
+
+    async def wait(self, host: str, report: Any) -> None:
+        from fossp.hosts.connector import HostError
+
+        for first in self.follows.get(host, []):
+            report(f"waiting for {first} to dissolve the cluster")
+            await self.ended[first].wait()
+            if first not in self.finished:
+                raise HostError(
+                    f"{host}: not decommissioned: {first}, the cluster's first member, did not finish; "
+                    "its cluster undo needs this host's services (decommission again once it can)"
+                )
+
+    def give_up(self, host: str) -> None:
+        """Told by the fleet when ``host`` ended, however (the name fits ``_run``'s hook)."""
+        if host in self.ended:
+            self.ended[host].set()
 
 
 def facts(

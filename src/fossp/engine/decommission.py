@@ -293,6 +293,21 @@ def refuse_partial_clusters(plans: dict[str, Removal], catalog: Catalog) -> None
                 )
 
 
+def first_members(plans: dict[str, Removal]) -> dict[str, list[str]]:
+    """Host -> the hosts of this run whose decommission must end before its own: the first
+    member of each multi-host role it leaves, which undoes the role's cluster steps
+    (``gluster volume delete``, ``peer detach``); those need every member's daemons still
+    running. A host waited for never waits itself, so the order has no cycle."""
+    firsts: dict[str, list[str]] = {host: [] for host in plans}
+    for host, plan in plans.items():
+        for members in plan.members.values():
+            first = members[0] if members else None
+            if first is not None and first != host and first in plans and first not in firsts[host]:
+                firsts[host].append(first)
+    waited = {first for wanted in firsts.values() for first in wanted}
+    return {host: [] if host in waited else wanted for host, wanted in firsts.items()}
+
+
 def _on_host(facts: Facts, path: str) -> str:
     return f"{facts.offline_root}{path}" if facts.offline_root else path
 
