@@ -168,6 +168,16 @@ class Setting(Strict):
         description="password: the random bytes as letters of both cases, digits, '-' and '_', with at least "
         "one upper case letter, one lower case letter and one digit (a service's complexity rule, Samba AD's)",
     )
+    equals: Annotated[str, StringConstraints(pattern=r"^(cluster_size|[a-z][a-z0-9_]*_count)$")] | None = Field(
+        default=None,
+        description="multi-host roles: an integer that must equal the number of members (cluster_size) or of a "
+        "part's hosts (PART_count), checked against the placement before any host is reached",
+    )
+
+    @property
+    def counted_part(self) -> str | None:
+        """The part whose hosts ``equals`` counts (None: every member, or no ``equals``)."""
+        return self.equals.removesuffix("_count") if self.equals and self.equals != "cluster_size" else None
 
     @property
     def secret(self) -> bool:
@@ -522,6 +532,13 @@ class Role(Strict):
         taken = sorted(derived & {s.name for s in self.settings})
         if taken:
             raise ValueError(f"setting {taken[0]!r}: the name is a derived value of multi-host roles' members")
+        for setting in (s for s in self.settings if s.equals):
+            part = setting.counted_part
+            if self.cluster is None or setting.type is not SettingType.INTEGER or (part and part not in known):
+                raise ValueError(
+                    f"setting {setting.name!r}: equals {setting.equals} needs an integer setting of a multi-host "
+                    "role, and a part it has"
+                )
 
     def _check_setting_references(self, names: set[str]) -> None:
         for where, setting_name in [

@@ -148,10 +148,26 @@ def layout(
                 parts = ", ".join(p.name for p in role.cluster.parts)
                 raise BadInput(f"{where}: {role.id} has parts ({parts}); place them with 'hosts: {{part: [names]}}'")
             placed = {role.cluster.parts[0].name: [h.name for h in hosts]}
-        for name, membership in place(role, placed, hosts, where).items():
+        placement = place(role, placed, hosts, where)
+        _check_counts(role, given, next(iter(placement.values())), where)
+        for name, membership in placement.items():
             work[name].choices.append((role_id, given))
             work[name].memberships[role_id] = membership
     return work
+
+
+def _check_counts(role: Role, given: dict[str, Any], membership: Membership, where: str) -> None:
+    """A setting that must agree with the placement (``equals``: replica == the servers)."""
+    for setting in (s for s in role.settings if s.equals):
+        value, part = given.get(setting.name, setting.default), setting.counted_part
+        if part is None:
+            wanted, what = len(membership.members), "members"
+        else:
+            wanted, what = len(membership.of_part(part)), f"{part} hosts"
+        if value is not None and value != wanted:
+            raise BadInput(
+                f"{where}: {role.id} setting '{setting.name}' is {value}; it must equal the number of {what} ({wanted})"
+            )
 
 
 def _unknown_hosts(role: Role, names: list[str], hosts: list[HostSpec], where: str) -> None:
