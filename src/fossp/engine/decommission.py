@@ -39,7 +39,7 @@ from fossp.engine.apply import Report, post_snapshot, pre_snapshot, quiet
 from fossp.engine.archive import save_output
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.operations import Operation, OpKind, Plan, noop
-from fossp.engine.recipe import DataPath, FamilyRecipe, fill, load_recipe, resolve_vars
+from fossp.engine.recipe import DataPath, FamilyRecipe, fill, filled_data, load_recipe, resolve_vars
 from fossp.engine.recovery import RMDIR_SCRIPT, interrupted_note, recover
 from fossp.engine.state import (
     BACKUP_DIR,
@@ -217,7 +217,7 @@ def _data(state: HostState, roles: list[str], facts: Facts) -> list[_Data]:
     for role_id in roles:
         recipe = _recipe(state, role_id, facts)
         values = resolve_vars(recipe, state.instances[role_id].settings, facts.packages)
-        found += [_Data(role_id, spec, values) for spec in recipe.data]
+        found += [_Data(role_id, spec, values) for spec in filled_data(recipe.data, values)[0]]
     return found
 
 

@@ -30,6 +30,7 @@ from fossp.engine.recipe import (
     Step,
     UnitAction,
     fill,
+    filled_data,
     for_part,
     load_recipe,
     not_needed,
@@ -183,7 +184,12 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     )
     steps = for_part(recipe.steps, item.part)
     files = for_part(recipe.files, item.part)
-    ctx.operations += _data_subvolumes(ctx, recipe.data)
+    data, unknown = filled_data(recipe.data, ctx.values)
+    ctx.operations += _data_subvolumes(ctx, data)
+    ctx.operations += [
+        ctx.noop(OpKind.SUBVOLUME, d.path, f"path needs {_unknown(d.path, ctx.values)}: no subvolume of its own")
+        for d in unknown
+    ]
     ctx.operations.append(_packages(ctx))
     ctx.operations += plan_selinux(ctx)
     ctx.operations += plan_firewall(ctx)

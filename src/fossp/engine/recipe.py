@@ -10,6 +10,7 @@ placeholders; values are substituted as data, never as shell syntax.
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from functools import cache
 from pathlib import Path
@@ -238,7 +239,9 @@ class DataPath(Strict):
     """A folder of the role's data (databases, logs, spools): kept by decommission unless
     purged, and on a BTRFS root a subvolume of its own, so a system rollback keeps it."""
 
-    path: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]
+    path: Annotated[str, StringConstraints(pattern=r"^[/{][A-Za-z0-9._/{}-]+$")] = Field(
+        description="absolute once filled; may hold {setting} placeholders (a data root the administrator chooses)"
+    )
     why: str
     dump: Dump | None = None
     carry: Carry | None = None
@@ -247,6 +250,21 @@ class DataPath(Strict):
     #: (An owner the package itself creates cannot be named: its scripts set that one.)
     mode: Annotated[str, StringConstraints(pattern=r"^[0-7]{3,4}$")] | None = None
     owner: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_-]*:[a-z_][a-z0-9_-]*$")] | None = None
+
+
+def filled_data(data: list[DataPath], values: dict[str, Any]) -> tuple[list[DataPath], list[DataPath]]:
+    """(the data folders with their placeholders filled, those whose path is not known yet:
+    it names a value only facts tell, such as a package's version)."""
+    known, unknown = [], []
+    for item in data:
+        path = fill(item.path, values)
+        if path is None:
+            unknown.append(item)
+        elif not path.startswith("/"):
+            raise BadInput(f"data folder {item.path} is {path!r}, not an absolute path")
+        else:
+            known.append(item.model_copy(update={"path": posixpath.normpath(path)}))
+    return known, unknown
 
 
 class FamilyRecipe(Strict):
