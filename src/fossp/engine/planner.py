@@ -190,6 +190,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
         ctx.noop(OpKind.SUBVOLUME, d.path, f"path needs {_unknown(d.path, ctx.values)}: no subvolume of its own")
         for d in unknown
     ]
+    ctx.operations += [_step(ctx, step) for step in steps if step.when == "preinstall"]
     ctx.operations.append(_packages(ctx))
     ctx.operations += plan_selinux(ctx)
     ctx.operations += plan_firewall(ctx)

@@ -155,9 +155,10 @@ class Step(Strict):
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$")]
     argv: list[str] = Field(min_length=1)
-    when: Literal["installed", "configured", "running", "cluster"] = Field(
+    when: Literal["preinstall", "installed", "configured", "running", "cluster"] = Field(
         default="installed",
-        description="after the packages are installed, after the files are written, after the units start, "
+        description="before the packages are installed (an answer their install scripts read), "
+        "after the packages are installed, after the files are written, after the units start, "
         "or (multi-host roles) once, on the first member of its part, after every member is running",
     )
     parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
