@@ -23,10 +23,12 @@ def test_debian_bacula_installs_the_director_and_leaves_the_catalog_to_fossp() -
     """bacula-director-pgsql is only the catalog backend (apt-cache depends: it does not pull
     in bacula-director); dbconfig-no-thanks satisfies its ``dbconfig-pgsql | dbconfig-no-thanks``."""
     bacula = role("bacula")
-    packages = bacula.packages[Family.DEBIAN].packages
+    packages = bacula.packages_for(Family.DEBIAN, "director")
     assert {"bacula-director", "bacula-director-pgsql", "dbconfig-no-thanks"} <= set(packages)
     assert "dbconfig-pgsql" not in packages  # it conflicts with dbconfig-no-thanks
-    assert bacula.units[Family.DEBIAN][0] == "bacula-director.service"  # the unit bacula-director ships
+    # the unit bacula-director ships (bacula-dir is its alias)
+    assert "bacula-director.service" in bacula.units_for(Family.DEBIAN, {}, "director")
+    assert bacula.packages_for(Family.DEBIAN, "client") == ["bacula-fd"]  # a client runs the file daemon only
 
 
 def test_bareos_units_are_the_real_ones_not_their_aliases() -> None:
