@@ -39,11 +39,13 @@ def data_copy(tmp_path: Path) -> Path:
     return target
 
 
-def run_fossp(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `fossp` command line in a subprocess."""
+def run_fossp(
+    *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `fossp` command line in a subprocess (killed past ``timeout`` seconds)."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     # Hermetic: never read the machine's own stage gate database unless a test names one.
     env.setdefault("FOSSP_DB", f"sqlite:///{UNUSED_GATE_DB}")
     return subprocess.run(
-        [*FOSSP, *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=env, timeout=120, check=False
+        [*FOSSP, *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=env, timeout=timeout, check=False
     )

@@ -9,8 +9,6 @@ to what they were."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import yaml
 from fossp.catalog import load_catalog
 from fossp.lab import LabHost
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
-from tests.conftest import FOSSP, UNUSED_GATE_DB
+from tests.conftest import run_fossp
 
 from .conftest import fossp_json, snapshot
 
@@ -44,14 +42,11 @@ PROBE_FOLDER = "/var/lib/fossp/bacula-probe"
 CONFIGS = ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf", "bconsole.conf")
 
 
-def _fossp(*args: str, expect: int = 0) -> Any:
-    """fossp's JSON output. A deploy installs PostgreSQL and Bacula on a shared 2-core
-    machine, past run_fossp's 120 s: this one waits longer."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
-    result = subprocess.run(
-        [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=600, check=False
-    )
-    assert result.returncode == expect, (
+def _fossp(*args: str) -> tuple[Any, str]:
+    """fossp's JSON output and all it printed. A deploy installs PostgreSQL and Bacula on a
+    shared 2-core machine, past run_fossp's default timeout: this one waits longer."""
+    result = run_fossp(*args, "--json", timeout=600)
+    assert result.returncode == 0, (
         f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     )
     return json.loads(result.stdout), result.stdout + result.stderr
@@ -144,4 +139,6 @@ def test_bacula_backs_up_and_restores_across_hosts(bacula_hosts: list[LabHost], 
     assert all(h["ok"] for h in undone["hosts"]), undone
     for host in bacula_hosts:
         assert snapshot(host) == before[host.name], host.name
+    # the backups are data: only --purge removes the volumes (and the catalog)
+    assert ssh(director, "ls", "/srv/bacula/volumes").stdout.split() == ["fossp-vol-0001"]
     print(f"bacula e2e: {time.monotonic() - started:.0f} s")
