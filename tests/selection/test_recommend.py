@@ -7,7 +7,7 @@ import pytest
 from fossp.catalog import Catalog
 from fossp.catalog.schema import Family
 from fossp.errors import BadInput
-from fossp.selection.recommend import recommend
+from fossp.selection.recommend import in_deploy_order, recommend
 
 
 def test_every_feature_in_the_vocabulary_gets_a_role(catalog: Catalog) -> None:
@@ -109,3 +109,16 @@ def test_family_filter_skips_roles_without_packages(catalog: Catalog) -> None:
 def test_unknown_feature_lists_the_closest_matches(catalog: Catalog) -> None:
     with pytest.raises(BadInput, match=r"unknown feature 'postgress'; closest: .*postgresql-database"):
         recommend(["postgress"], catalog)
+
+
+def test_required_roles_deploy_before_the_roles_needing_them(catalog: Catalog) -> None:
+    bacula, postgresql, nginx = (catalog.role(name).id for name in ("bacula", "postgresql", "nginx"))
+    assert in_deploy_order(catalog, [nginx, bacula, postgresql]) == [nginx, postgresql, bacula]
+    assert in_deploy_order(catalog, [postgresql, nginx]) == [postgresql, nginx]
+
+
+def test_a_deploy_adds_the_required_role_first(catalog: Catalog) -> None:
+    from fossp.cli.deploy_cmds import _choices
+
+    _, choices, _ = _choices(["bacula"], None, [], include_preview=False)
+    assert [role_id for role_id, _ in choices] == [catalog.role("postgresql").id, catalog.role("bacula").id]

@@ -164,7 +164,7 @@ def _choices(
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import BadInput
     from fossp.selection.profile import resolve_settings
-    from fossp.selection.recommend import requirements, retired_reason, why_not_offered
+    from fossp.selection.recommend import in_deploy_order, requirements, retired_reason, why_not_offered
 
     catalog = governed_catalog()
     choices: dict[str, dict[str, Any]] = {}
@@ -191,6 +191,7 @@ def _choices(
         if needed.id not in choices:
             choices[needed.id] = {}
             _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
+    choices = {role_id: choices[role_id] for role_id in in_deploy_order(catalog, list(choices))}
     for role_id, values in choices.items():
         role = catalog.roles[role_id]
         resolve_settings(role, values, "--set", complete=False)

@@ -132,6 +132,26 @@ def requirements(catalog: Catalog, role_ids: list[str]) -> list[tuple[Role, Rela
     return found
 
 
+def in_deploy_order(catalog: Catalog, role_ids: list[str]) -> list[str]:
+    """The roles with each one's required roles before it (Bacula after the PostgreSQL
+    holding its catalog), otherwise in the order given; a cycle is broken where it closes."""
+    ordered: dict[str, None] = {}
+    visiting: set[str] = set()
+
+    def visit(role_id: str) -> None:
+        if role_id in ordered or role_id in visiting:
+            return
+        visiting.add(role_id)
+        for relation in catalog.roles[role_id].requires:
+            if relation.role in role_ids:
+                visit(relation.role)
+        ordered[role_id] = None
+
+    for role_id in role_ids:
+        visit(role_id)
+    return list(ordered)
+
+
 def _expand(features: list[str], catalog: Catalog) -> list[tuple[str, str | None]]:
     """Features in request order, each followed by what it implies (with the implier)."""
     ordered: dict[str, str | None] = {}
