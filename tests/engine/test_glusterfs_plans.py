@@ -125,3 +125,9 @@ def test_a_brick_outside_the_data_folder_is_bad_input() -> None:
 def test_the_peers_setting_is_gone_the_placement_gives_the_servers() -> None:
     with pytest.raises(BadInput, match=r"peers"):
         _plans(settings={"peers": ["gl-2"]})
+
+
+@pytest.mark.parametrize("replica", [2, 4])
+def test_a_replica_count_other_than_the_servers_is_bad_input_before_any_host(replica: int) -> None:
+    with pytest.raises(BadInput, match=r"p.yaml: .*replica"):
+        _plans(settings={"replica": replica})
