@@ -149,7 +149,7 @@ def test_a_backend_gets_the_address_on_lo_and_a_web_server_on_fedora(host: str) 
         ("write-file", "/etc/systemd/system/fossp-lvs-web.service", []),
         ("create-dir", "/srv/fossp-lvs", [["mkdir", "-p", "-m", "755", "--", "/srv/fossp-lvs"]]),
         ("write-file", "/srv/fossp-lvs/index.html", []),
-        ("run-step", "load-backend-units", [["systemctl", "daemon-reload"]]),
+        ("run-step", "daemon-reload", [["systemctl", "daemon-reload"]]),
         *_units("fossp-lvs-real.service", "fossp-lvs-web.service"),
     ]
     page = _content(ops, "/srv/fossp-lvs/index.html")

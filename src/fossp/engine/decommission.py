@@ -38,7 +38,7 @@ from fossp.catalog.schema import Family
 from fossp.engine.apply import Report, post_snapshot, pre_snapshot, quiet
 from fossp.engine.archive import save_output
 from fossp.engine.backends import Backend, backend_for
-from fossp.engine.operations import Operation, OpKind, Plan, noop
+from fossp.engine.operations import Operation, OpKind, Plan, is_unit_file, noop
 from fossp.engine.recipe import DataPath, FamilyRecipe, fill, filled_data, load_recipe, resolve_vars
 from fossp.engine.recovery import RMDIR_SCRIPT, interrupted_note, recover
 from fossp.engine.state import (
@@ -256,6 +256,7 @@ def plan_decommission(
         )
         if op
     ]
+    ops += [] if facts.offline_root else _daemon_reload(changes, roles[0])
     plan.removing, plan.kept_packages = _packages(state, catalog, facts, roles)
     # set aside while the packages go; or still aside, after an interrupted decommission
     moving = [d for d in present if purge is None and (plan.removing or d.aside in facts.files)]
@@ -275,6 +276,22 @@ def plan_decommission(
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
     return plan
+
+
+def _daemon_reload(changes: list[Change], role: str) -> list[Operation]:
+    """systemd forgets the unit files the undo removed or put back (the units are gone)."""
+    units = [c.target for c in changes if c.kind in (ChangeKind.FILE, ChangeKind.REMOVE) and is_unit_file(c.target)]
+    if not units:
+        return []
+    return [
+        _op(
+            OpKind.UNDO,
+            role,
+            "daemon-reload",
+            f"unit files undone: {', '.join(units)}",
+            commands=[["systemctl", "daemon-reload"]],
+        )
+    ]
 
 
 def refuse_partial_clusters(plans: dict[str, Removal], catalog: Catalog) -> None:

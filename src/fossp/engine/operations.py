@@ -16,6 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from fossp.engine.state import ChangeKind
 from fossp.secrets import MASK, private_mode, redact
 
+UNIT_DIRS = ("/etc/systemd/system/", "/run/systemd/system/", "/usr/lib/systemd/system/", "/lib/systemd/system/")
+
+
+def is_unit_file(path: str) -> bool:
+    """A unit file or drop-in systemd reads only at daemon-reload (e.g. fossp-lvs-web.service)."""
+    return path.startswith(UNIT_DIRS)
+
 
 class OpKind(StrEnum):
     PACKAGES = "install-packages"

@@ -23,7 +23,7 @@ from fossp.catalog.schema import Family, Role
 from fossp.engine.access import plan_firewall, plan_selinux
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.cluster import Membership
-from fossp.engine.operations import Operation, OpKind, Plan, noop
+from fossp.engine.operations import Operation, OpKind, Plan, is_unit_file, noop
 from fossp.engine.recipe import (
     DataPath,
     FileSpec,
@@ -197,6 +197,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "installed"]
     ctx.operations += [_file(ctx, spec) for spec in files]
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "configured"]
+    ctx.operations += _daemon_reload(ctx)
     ctx.operations += [_unit_action(ctx, action) for action in for_part(recipe.units, item.part)]
     ctx.operations += _units(ctx)
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "running"]
@@ -467,6 +468,33 @@ def _file_reason(missing: bool, differs: bool, modes: tuple[str, str], owners: t
 
 def _filled(text: str | None, ctx: _RolePlan) -> str | None:
     return fill(text, ctx.values) if text is not None else None
+
+
+_FILE_KINDS = (OpKind.FILE, OpKind.REMOVE)
+
+
+def _daemon_reload(ctx: _RolePlan) -> list[Operation]:
+    """systemd reads unit files FOSSP wrote or removed before their units are enabled or
+    restarted (else a restart runs the old definition); also while a restart is owed for
+    a unit file, so a run stopped between the write and the reload still reloads."""
+    written = [op for op in ctx.operations if op.change and op.kind in _FILE_KINDS and is_unit_file(op.target)]
+    owed = [
+        path
+        for unit in ctx.role.units_for(ctx.family, ctx.values, ctx.part)
+        for path in ctx.state.pending_restart(ctx.role.id, unit)
+        if is_unit_file(path)
+    ]
+    if ctx.facts.offline_root or not (written or owed):
+        return []
+    return [
+        ctx.op(
+            OpKind.STEP,
+            "daemon-reload",
+            f"unit files changed: {', '.join(dict.fromkeys([op.target for op in written] + owed))}",
+            pending=any(op.pending for op in written),
+            commands=[ctx.systemctl("daemon-reload")],
+        )
+    ]
 
 
 def _units(ctx: _RolePlan) -> list[Operation]:
