@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fossp.engine.operations import Plan
+from fossp import secrets
+from fossp.engine.operations import Operation, Plan
 from fossp.hosts.facts import Facts, parse_facts
+from fossp.hosts.inventory import HostSpec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -18,6 +21,40 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def recorded(name: str) -> Facts:
     """Facts parsed from a recorded run of the facts script (``fixtures/NAME.facts``)."""
     return parse_facts(name, (FIXTURES / f"{name}.facts").read_text())
+
+
+@pytest.fixture(autouse=True)
+def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Generated secrets in a scratch folder, never the controller's."""
+    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
+    return tmp_path / "secrets"
+
+
+def cluster_plans(
+    role_id: str,
+    placed: dict[str, list[str]],
+    hosts: list[HostSpec],
+    settings: dict[str, Any] | None = None,
+    facts_name: str = "fedora40-bare",
+) -> dict[str, list[Operation]]:
+    """Each member's plan of a multi-host role placed on ``hosts`` ({part: [names]}), all on
+    the same recorded facts; hosts the placement leaves out have no plan."""
+    from fossp.catalog import load_catalog
+    from fossp.engine.backends import backend_for
+    from fossp.engine.cluster import layout
+    from fossp.engine.planner import plan_role, wanted_roles
+    from fossp.engine.state import HostState
+
+    catalog = load_catalog()
+    work = layout(catalog, [(role_id, settings or {})], {role_id: placed}, hosts, "p.yaml")
+    facts = recorded(facts_name)
+    assert facts.family is not None
+    plans = {}
+    for name, host in work.items():
+        if host.choices:
+            [wanted] = wanted_roles(catalog, host.choices, {}, name, host.memberships)
+            plans[name] = plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
+    return plans
 
 
 def plan_lines(plan: Plan) -> list[str]:

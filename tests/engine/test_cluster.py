@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fossp import secrets
 from fossp.catalog import load_catalog
 from fossp.engine.backends import backend_for
 from fossp.engine.cluster import ClusterRun, Rendezvous, layout, place
@@ -87,7 +86,6 @@ PLACED = {"controller": ["n1"], "compute": ["n2", "n3"]}
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
     with site_role(tmp_path, monkeypatch, "democluster", ROLE, RECIPE, {"cluster.conf.j2": TEMPLATE}):
         yield tmp_path
 

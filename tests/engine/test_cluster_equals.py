@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fossp import secrets
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Role
 from fossp.engine.cluster import layout
@@ -23,7 +22,6 @@ REPLICAS = "  - {name: replicas, type: integer, default: 2, minimum: 1, equals: 
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
     role = ROLE.replace("settings:\n", "settings:\n" + REPLICAS)
     template = TEMPLATE + "replicas={{ replicas }}\n"
     with site_role(tmp_path, monkeypatch, "democluster", role, RECIPE, {"cluster.conf.j2": template}):

@@ -7,49 +7,26 @@ cluster Debian starts at install; it is checked live in tests/e2e/test_corosync.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fossp import secrets
 from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
 from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
-from fossp.engine.planner import plan_role, wanted_roles
-from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
 
-from .conftest import recorded
+from .conftest import cluster_plans
 
 HOSTS = [HostSpec(name=f"fed-{i}", address=f"192.0.2.{10 + i}") for i in range(1, 4)]
 HA, FAILOVER = "FOSSP-HASCO", "FOSSP-FCSCO"
 
 
-@pytest.fixture(autouse=True)
-def _secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
-    yield
-
-
 def _plans(
     role_id: str, settings: dict[str, Any], members: int, facts: str = "fedora40-bare"
 ) -> dict[str, list[Operation]]:
-    catalog = load_catalog()
-    placed = {role_id: {"node": [h.name for h in HOSTS[:members]]}}
-    work = layout(catalog, [(role_id, settings)], placed, HOSTS, "p.yaml")
-    plans = {}
-    for name, host_work in work.items():
-        if not host_work.choices:
-            continue
-        wanted = wanted_roles(catalog, host_work.choices, {}, name, host_work.memberships)[0]
-        recorded_facts = recorded(facts)
-        assert recorded_facts.family is not None
-        plans[name] = plan_role(wanted, recorded_facts, HostState(), recorded_facts.family, backend_for(recorded_facts))
-    return plans
+    return cluster_plans(role_id, {"node": [h.name for h in HOSTS[:members]]}, HOSTS, settings, facts)
 
 
 def _commands(ops: list[Operation]) -> list[tuple[str, str, list[list[str]], bool]]:

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
-from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
-from fossp.engine.planner import plan_role, wanted_roles
-from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
 
-from .conftest import recorded
+from .conftest import cluster_plans
 
 ROLE = "FOSSP-FSSGF"
 HOSTS = [HostSpec(name=f"gl-{i}", address=f"192.0.2.{10 + i}") for i in range(1, 4)]
@@ -23,15 +18,7 @@ ADDRESSES = [h.address for h in HOSTS]
 
 
 def _plans(facts_name: str = "fedora40-bare", settings: dict[str, object] | None = None) -> dict[str, list[Operation]]:
-    catalog = load_catalog()
-    work = layout(catalog, [(ROLE, settings or {})], {ROLE: {"server": [h.name for h in HOSTS]}}, HOSTS, "p.yaml")
-    facts = recorded(facts_name)
-    assert facts.family is not None
-    plans = {}
-    for name, mine in work.items():
-        [wanted] = wanted_roles(catalog, mine.choices, {}, name, mine.memberships)
-        plans[name] = plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
-    return plans
+    return cluster_plans(ROLE, {"server": [h.name for h in HOSTS]}, HOSTS, settings, facts_name)
 
 
 def _lines(ops: list[Operation]) -> list[str]:

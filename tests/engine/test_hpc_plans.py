@@ -10,16 +10,10 @@ from typing import Any
 
 import pytest
 
-from fossp import secrets
-from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
-from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
-from fossp.engine.planner import plan_role, wanted_roles
-from fossp.engine.state import HostState
 from fossp.hosts.inventory import HostSpec
 
-from .conftest import recorded
+from .conftest import cluster_plans
 
 ROLE = "FOSSP-HPSOS"
 HOSTS = [HostSpec(name=f"lab:hp-{i}", address=f"10.213.0.{10 + i}") for i in (1, 2, 3)]
@@ -54,23 +48,8 @@ PartitionName=batch Nodes=ALL Default=YES State=UP
 """
 
 
-@pytest.fixture(autouse=True)
-def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Generated secrets in a scratch folder, not the controller's."""
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
-    return tmp_path / "secrets"
-
-
 def _plans(settings: dict[str, Any] | None = None, facts_name: str = "fedora40-bare") -> dict[str, list[Operation]]:
-    catalog = load_catalog()
-    work = layout(catalog, [(ROLE, settings or {})], {ROLE: PLACED}, HOSTS, "p.yaml")
-    facts = recorded(facts_name)
-    assert facts.family is not None
-    plans = {}
-    for name, host in work.items():
-        wanted = wanted_roles(catalog, host.choices, {}, name, host.memberships)[0]
-        plans[name] = plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
-    return plans
+    return cluster_plans(ROLE, PLACED, HOSTS, settings, facts_name)
 
 
 def _lines(ops: list[Operation]) -> list[tuple[str, str, list[list[str]]]]:

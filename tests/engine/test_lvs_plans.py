@@ -15,16 +15,12 @@ from typing import Any
 import pytest
 
 from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
-from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
-from fossp.engine.planner import plan_role, wanted_roles
 from fossp.engine.render import render_template
-from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
 
-from .conftest import recorded
+from .conftest import cluster_plans
 
 ROLE = "FOSSP-HASLV"
 HOSTS = [HostSpec(name=f"lab:lv-{i}", address=f"10.213.0.{20 + i}") for i in (1, 2, 3, 4)]
@@ -83,16 +79,7 @@ virtual_server 10.213.0.231 80 {
 def _plans(
     settings: dict[str, Any], facts_name: str = "fedora40-bare", placed: dict[str, list[str]] = PLACED
 ) -> dict[str, list[Operation]]:
-    catalog = load_catalog()
-    work = layout(catalog, [(ROLE, settings)], {ROLE: placed}, HOSTS, "p.yaml")
-    facts = recorded(facts_name)
-    assert facts.family is not None
-    plans = {}
-    for name, host in work.items():
-        if host.choices:
-            wanted = wanted_roles(catalog, host.choices, {}, name, host.memberships)[0]
-            plans[name] = plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
-    return plans
+    return cluster_plans(ROLE, placed, HOSTS, settings, facts_name)
 
 
 def _changes(ops: list[Operation]) -> list[tuple[str, str, list[list[str]]]]:

@@ -9,12 +9,10 @@ plan tests (test_hpc_plans.py, test_corosync_plans.py, test_glusterfs_plans.py).
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import pytest
 import yaml
 
-from fossp import secrets
 from fossp.catalog import Family, load_catalog
 from fossp.engine.backends import backend_for
 from fossp.engine.operations import Operation
@@ -53,12 +51,6 @@ def fedora_plan(role: str) -> list[str]:
     facts = recorded("fedora40-bare")
     wanted = wanted_roles(catalog, [(role, {})], {}, "fedora40.yaml")[0]
     return [describe(op) for op in plan_role(wanted, facts, HostState(), Family.FEDORA, backend_for(facts))]
-
-
-@pytest.fixture(autouse=True)
-def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Generated secrets in a scratch folder, not the controller's."""
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
 
 
 def test_every_single_host_fedora_role_has_an_expected_plan() -> None:

@@ -56,13 +56,6 @@ SMB_CONF = """\
 """
 
 
-@pytest.fixture(autouse=True)
-def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Generated secrets in a scratch folder, not the controller's."""
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
-    return tmp_path / "secrets"
-
-
 def _plan(facts: Facts, settings: dict[str, Any] | None = None) -> list[Operation]:
     given = {"admin_password": PASSWORD} if settings is None else settings
     wanted = wanted_roles(load_catalog(), [(ROLE, given)], {}, facts.host)[0]

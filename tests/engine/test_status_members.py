@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from fossp import secrets
 from fossp.catalog import load_catalog
 from fossp.engine.cluster import ClusterRun
 from fossp.engine.state import Instance
@@ -24,7 +23,6 @@ from .test_cluster import HOSTS, RECIPE, ROLE, ROLE_ID, TEMPLATE
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
     with site_role(tmp_path, monkeypatch, "democluster", ROLE, RECIPE, {"cluster.conf.j2": TEMPLATE}):
         yield tmp_path
 

@@ -15,15 +15,11 @@ from typing import Any
 import pytest
 
 from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
-from fossp.engine.cluster import layout
 from fossp.engine.operations import Operation
-from fossp.engine.planner import plan_role, wanted_roles
-from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
 
-from .conftest import recorded
+from .conftest import cluster_plans
 
 NFS, ISCSI = "FOSSP-FSSNF", "FOSSP-FSSIS"
 HOSTS = [HostSpec(name="srv", address="192.0.2.11"), HostSpec(name="cli", address="192.0.2.12")]
@@ -31,15 +27,7 @@ IQN = "iqn.2015-10.test.fossp:storage"
 
 
 def _plans(role: str, settings: dict[str, Any], facts_name: str = "fedora40-bare") -> dict[str, list[Operation]]:
-    catalog = load_catalog()
-    work = layout(catalog, [(role, settings)], {role: {"server": ["srv"], "client": ["cli"]}}, HOSTS, "p.yaml")
-    facts = recorded(facts_name)
-    assert facts.family is not None
-    plans = {}
-    for name, mine in work.items():
-        [wanted] = wanted_roles(catalog, mine.choices, {}, name, mine.memberships)
-        plans[name] = plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))
-    return plans
+    return cluster_plans(role, {"server": ["srv"], "client": ["cli"]}, HOSTS, settings, facts_name)
 
 
 def _lines(ops: list[Operation]) -> list[str]:
