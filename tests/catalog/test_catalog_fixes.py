@@ -78,3 +78,21 @@ def test_a_port_range_ends_above_its_start() -> None:
     assert PortSpec.model_validate({"port": 10000, "to_port": 20000, "purpose": "RTP"}).to_port == 20000
     with pytest.raises(ValidationError, match="must be above port"):
         PortSpec(port=20000, to_port=10000, purpose="backwards")
+
+
+def test_a_range_whose_last_port_a_setting_holds_needs_a_range_and_a_port_setting() -> None:
+    spec = {"port": 10000, "to_port": 20000, "purpose": "RTP", "setting": "rtp_start", "to_port_setting": "rtp_end"}
+    assert PortSpec.model_validate(spec).to_port_setting == "rtp_end"
+    for missing in ("to_port", "setting"):
+        with pytest.raises(ValidationError, match="to_port_setting needs a range"):
+            PortSpec.model_validate({k: v for k, v in spec.items() if k != missing})
+
+
+def test_asterisks_rtp_end_must_be_a_port_setting_of_the_role() -> None:
+    data = read_yaml(ROLES / "asterisk.yaml")
+    ports = [{**p, "to_port_setting": "local_net"} if p.get("to_port_setting") else p for p in data["ports"]]
+    with pytest.raises(ValidationError, match="setting 'local_net' moves a port but is not of type port"):
+        Role.model_validate({**data, "ports": ports})
+    ports = [{**p, "to_port_setting": "rtp_stop"} if p.get("to_port_setting") else p for p in data["ports"]]
+    with pytest.raises(ValidationError, match="ports refers to unknown setting 'rtp_stop'"):
+        Role.model_validate({**data, "ports": ports})

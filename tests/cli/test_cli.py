@@ -25,7 +25,8 @@ def test_roles_list_json_and_filters() -> None:
 def test_roles_list_says_which_roles_fossp_can_deploy() -> None:
     rows = {r["name"]: r for r in json.loads(run_fossp("roles", "list", "--json").stdout)}
     assert rows["nginx"]["deployable"] is True and rows["samba-ad"]["deployable"] is True
-    assert rows["asterisk"]["deployable"] is False  # no Debian 12 package, no recipe
+    assert rows["asterisk"]["deployable"] is True  # a Fedora recipe (no Debian 12 package)
+    assert rows["openstack"]["deployable"] is False  # no recipe
 
 
 def test_roles_show_by_id_and_by_name_agree() -> None:

@@ -58,31 +58,39 @@ class Protocol(StrEnum):
     SCTP = "sctp"
 
 
-class PortSpec(Strict):
-    """A port (or a range: ``port`` to ``to_port``) the role listens on; ``setting`` names
-    the setting that can move it (a moved range keeps its length)."""
+class PortRange(Strict):
+    """A port, or a range ``port`` to ``to_port``; ``setting`` names the setting that moves
+    its first port, ``to_port_setting`` the one that moves its last (else a moved range
+    keeps its length)."""
 
     port: Port
     to_port: Port | None = Field(default=None, description="last port of a range (RTP media, bricks)")
     protocol: Protocol = Protocol.TCP
-    purpose: str
     setting: SettingName | None = None
-    expose: bool = Field(default=True, description="open it in the firewall")
+    to_port_setting: SettingName | None = Field(
+        default=None, description="the setting holding the range's last port (Asterisk's rtp_end)"
+    )
 
     @model_validator(mode="after")
-    def _ordered(self) -> PortSpec:
+    def _ordered(self) -> PortRange:
         if self.to_port is not None and self.to_port <= self.port:
             raise ValueError(f"to_port {self.to_port} must be above port {self.port}")
+        if self.to_port_setting is not None and (self.to_port is None or self.setting is None):
+            raise ValueError("to_port_setting needs a range (to_port) whose first port a setting moves")
         return self
 
 
-class PortLabel(Strict):
-    """An SELinux port type the role's port must carry (semanage port -a -t TYPE)."""
+class PortSpec(PortRange):
+    """A port or a range the role listens on."""
+
+    purpose: str
+    expose: bool = Field(default=True, description="open it in the firewall")
+
+
+class PortLabel(PortRange):
+    """An SELinux port type the role's port (or range) must carry (semanage port -a -t TYPE)."""
 
     type: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+_t$")]
-    port: Port
-    protocol: Protocol = Protocol.TCP
-    setting: SettingName | None = None
 
 
 class FamilyPackages(Strict):
@@ -280,6 +288,7 @@ class ProbeKind(StrEnum):
     RTMP = "rtmp"  # the RTMP handshake: C0+C1, then S0+S1+S2, then C2
     KERBEROS = "kerberos"  # a TGT for ``principal``; with ``tls`` an AD DC's LDAP ticket and an LDAPS search
     STREAM = "stream"  # Icecast: a source PUTs to mount ``path`` while a listener GETs bytes from it
+    SIP = "sip"  # an OPTIONS request over UDP; expect a final SIP/2.0 response (any status)
     COMMAND = "command"  # run ``argv`` on the host; exit 0 and ``expect`` in its output
 
 
@@ -303,6 +312,7 @@ PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
         ProbeKind.DHCP,
         ProbeKind.RTMP,
         ProbeKind.STREAM,
+        ProbeKind.SIP,
     },
 }
 #: The setting types an address_setting may name.
@@ -541,14 +551,17 @@ class Role(Strict):
                 )
 
     def _check_setting_references(self, names: set[str]) -> None:
+        ranges = [*self.ports, *self.selinux.port_labels]
         for where, setting_name in [
             *(("ports", p.setting) for p in self.ports),
+            *(("ports", p.to_port_setting) for p in self.ports),
             *(("selinux.port_labels", p.setting) for p in self.selinux.port_labels),
+            *(("selinux.port_labels", p.to_port_setting) for p in self.selinux.port_labels),
             *(("probes", p.port_setting) for p in self.probes),
         ]:
             if setting_name is not None and setting_name not in names:
                 raise ValueError(f"{where} refers to unknown setting {setting_name!r}")
-        for setting_ref in (p.setting for p in self.ports if p.setting):
+        for setting_ref in {n for p in ranges for n in (p.setting, p.to_port_setting) if n}:
             kind = next(s.type for s in self.settings if s.name == setting_ref)
             if kind is not SettingType.PORT:
                 raise ValueError(f"setting {setting_ref!r} moves a port but is not of type port")

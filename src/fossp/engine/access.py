@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fossp.catalog.loader import DATA_DIR, parse_model, read_yaml
-from fossp.catalog.schema import PortSpec
+from fossp.catalog.schema import PortRange, PortSpec
 from fossp.engine.operations import Operation, OpKind
 from fossp.engine.recipe import fill, for_part, load_recipe
 from fossp.errors import BadInput
@@ -77,18 +77,29 @@ def firewalld_services() -> dict[str, list[Span]]:
 
 
 def role_spans(ctx: _RolePlan) -> list[tuple[PortSpec, Span]]:
-    """Each port the role listens on, where its settings put it (a moved range keeps its length)."""
-    found = []
-    for spec in ctx.role.ports:
-        low = int(ctx.settings[spec.setting]) if spec.setting else spec.port
-        high = low + (spec.to_port - spec.port if spec.to_port else 0)
-        if high > 65535:
+    """Each port the role listens on, where its settings put it."""
+    return [(spec, placed(ctx, spec)) for spec in ctx.role.ports]
+
+
+def placed(ctx: _RolePlan, spec: PortRange) -> Span:
+    """Where the settings put a port or range: its last port by ``to_port_setting``, else
+    a moved range keeps its length."""
+    low = int(ctx.settings[spec.setting]) if spec.setting else spec.port
+    if spec.to_port_setting:
+        high = int(ctx.settings[spec.to_port_setting])
+        if high < low:
             raise BadInput(
-                f"{ctx.facts.host}: {ctx.role.id} setting '{spec.setting}' = {low} puts the range "
-                f"{spec.port}-{spec.to_port} past port 65535"
+                f"{ctx.facts.host}: {ctx.role.id} setting '{spec.to_port_setting}' = {high} is below "
+                f"'{spec.setting}' = {low}: the range has no ports"
             )
-        found.append((spec, Span(spec.protocol.value, low, high)))
-    return found
+    else:
+        high = low + (spec.to_port - spec.port if spec.to_port else 0)
+    if high > 65535:
+        raise BadInput(
+            f"{ctx.facts.host}: {ctx.role.id} setting '{spec.setting}' = {low} puts the range "
+            f"{spec.port}-{spec.to_port} past port 65535"
+        )
+    return Span(spec.protocol.value, low, high)
 
 
 def uncovered(span: Span, covering: list[Span]) -> list[Span]:
@@ -119,8 +130,8 @@ def plan_selinux(ctx: _RolePlan) -> list[Operation]:
         ]
     operations = [_boolean(ctx, name, value) for name, value in wanted.booleans.items()]
     for label in wanted.port_labels:
-        port = int(ctx.settings[label.setting]) if label.setting else label.port
-        operations.append(_port_label(ctx, label.type, label.protocol.value, port, label.port))
+        default = Span(label.protocol.value, label.port, label.to_port or label.port)
+        operations.append(_port_label(ctx, label.type, placed(ctx, label), default))
     return operations
 
 
@@ -140,35 +151,36 @@ def _boolean(ctx: _RolePlan, name: str, value: bool) -> Operation:
     )
 
 
-def _port_label(ctx: _RolePlan, wanted: str, protocol: str, port: int, default: int) -> Operation:
-    """``-a`` where no entry is for exactly this port, ``-m`` where one is (``-a`` fails
-    there), nothing where the port carries the wanted type already."""
+def _port_label(ctx: _RolePlan, wanted: str, span: Span, default: Span) -> Operation:
+    """``-a`` where no entry is for exactly this port (or range), ``-m`` where one is (``-a``
+    fails there), nothing where the narrowest entry holding it all has the wanted type."""
     selinux = ctx.facts.selinux
-    target = f"{wanted} {protocol}/{port}"
-    argv = ["-t", wanted, "-p", protocol, str(port)]
-    if not selinux.port_labels and port == default:  # no listing (semanage missing): trust the catalog
+    protocol, ports = span.protocol, str(span).partition("/")[0]
+    target = f"{wanted} {span.protocol}/{ports}"
+    argv = ["-t", wanted, "-p", protocol, ports]
+    if not selinux.port_labels and span == default:  # no listing (semanage missing): trust the catalog
         return ctx.noop(OpKind.SELINUX_PORT, target, "the policy labels the default port already")
-    current = selinux.label(protocol, port)
+    current = selinux.label(protocol, span.low, span.high)
     if current is not None and current.type == wanted:
         return ctx.noop(OpKind.SELINUX_PORT, target, f"labelled already ({'local' if current.local else 'policy'})")
-    exact = selinux.record(protocol, port)
+    exact = selinux.record(protocol, span.low, span.high)
     if exact is None:
         was = f"{current.type}, from {current.low}-{current.high}" if current is not None else "unlabelled"
         return ctx.op(
             OpKind.SELINUX_PORT,
             target,
-            f"port {port} is {was}; the role needs {wanted}",
+            f"port {ports} is {was}; the role needs {wanted}",
             commands=[["semanage", "port", "-a", *argv]],
-            undo=[["semanage", "port", "-d", "-p", protocol, str(port)]],
+            undo=[["semanage", "port", "-d", "-p", protocol, ports]],
         )
     return ctx.op(
         OpKind.SELINUX_PORT,
         target,
-        f"the {'local' if exact.local else 'policy'} label of port {port} is {exact.type} (-a would fail); "
+        f"the {'local' if exact.local else 'policy'} label of port {ports} is {exact.type} (-a would fail); "
         f"the role needs {wanted}",
         previous=exact.type,
         commands=[["semanage", "port", "-m", *argv]],
-        undo=[["semanage", "port", "-m", "-t", exact.type, "-p", protocol, str(port)]],
+        undo=[["semanage", "port", "-m", "-t", exact.type, "-p", protocol, ports]],
     )
 
 

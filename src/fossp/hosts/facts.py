@@ -139,14 +139,18 @@ class SELinuxState(Frozen):
     #: Every port label, the policy's and the local ones (the full ``semanage port -l``).
     port_labels: list[PortRecord] = []
 
-    def record(self, protocol: str, port: int) -> PortRecord | None:
-        """The entry for exactly this one port: ``semanage port -a`` fails where it exists."""
-        exact = [r for r in self.port_labels if r.protocol == protocol and r.low == r.high == port]
+    def record(self, protocol: str, port: int, high: int | None = None) -> PortRecord | None:
+        """The entry for exactly this one port (or range ``port``-``high``): ``semanage port
+        -a`` fails where it exists."""
+        last = port if high is None else high
+        exact = [r for r in self.port_labels if r.protocol == protocol and (r.low, r.high) == (port, last)]
         return min(exact, key=lambda r: not r.local, default=None)
 
-    def label(self, protocol: str, port: int) -> PortRecord | None:
-        """The entry that labels the port: the narrowest range holding it, a local one first."""
-        holding = [r for r in self.port_labels if r.protocol == protocol and r.low <= port <= r.high]
+    def label(self, protocol: str, port: int, high: int | None = None) -> PortRecord | None:
+        """The entry that labels the port (or the whole range ``port``-``high``): the
+        narrowest range holding it, a local one first."""
+        last = port if high is None else high
+        holding = [r for r in self.port_labels if r.protocol == protocol and r.low <= port and last <= r.high]
         return min(holding, key=lambda r: (r.high - r.low, not r.local), default=None)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Role
 from fossp.engine import wire
-from fossp.engine.probes import dhcp, dns, http, kerberos, ldap, rtmp, stream, tcp, tftp
+from fossp.engine.probes import dhcp, dns, http, kerberos, ldap, rtmp, sip, stream, tcp, tftp
 from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
 from fossp.hosts.connector import Connector
 from fossp.secrets import FINGERPRINT
@@ -38,6 +38,7 @@ REMOTE: dict[ProbeKind, Remote] = {
     ProbeKind.DHCP: dhcp.probe,
     ProbeKind.RTMP: rtmp.probe,
     ProbeKind.STREAM: stream.probe,
+    ProbeKind.SIP: sip.probe,
 }
 
 
