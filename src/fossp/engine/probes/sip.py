@@ -22,6 +22,8 @@ _STATUS = re.compile(r"^SIP/2\.0 ([1-6][0-9]{2}) ?(.*)$")
 
 @dataclass(frozen=True)
 class SipReply:
+    """A response's status code, reason phrase and headers (names lower case, first of each)."""
+
     status: int
     reason: str
     headers: dict[str, str]
