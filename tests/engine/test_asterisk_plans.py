@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from fossp import secrets
 from fossp.catalog import load_catalog
 from fossp.engine.backends import backend_for
 from fossp.engine.operations import Operation, OpKind
@@ -59,13 +58,6 @@ password={password}
 type=aor
 max_contacts=1
 """
-
-
-@pytest.fixture(autouse=True)
-def generated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Generated secrets in a scratch folder, not the controller's."""
-    monkeypatch.setattr(secrets, "GENERATED_DIR", tmp_path / "secrets")
-    return tmp_path / "secrets"
 
 
 def _plan(settings: dict[str, Any], facts_name: str = "fedora40-bare") -> list[Operation]:
