@@ -289,6 +289,7 @@ class ProbeKind(StrEnum):
     KERBEROS = "kerberos"  # a TGT for ``principal``; with ``tls`` an AD DC's LDAP ticket and an LDAPS search
     STREAM = "stream"  # Icecast: a source PUTs to mount ``path`` while a listener GETs bytes from it
     SIP = "sip"  # an OPTIONS request over UDP; expect a final SIP/2.0 response (any status)
+    KEYSTONE = "keystone"  # an OpenStack token from Keystone (``auth_port``), then GET ``path`` on ``port`` with it
     COMMAND = "command"  # run ``argv`` on the host; exit 0 and ``expect`` in its output
 
 
@@ -300,8 +301,9 @@ PROBE_FIELD_KINDS: dict[str, set[ProbeKind]] = {
     "bind_dn": {ProbeKind.LDAP},
     "base": {ProbeKind.LDAP},
     "filter": {ProbeKind.LDAP},
-    "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM, ProbeKind.KERBEROS},
+    "password_setting": {ProbeKind.LDAP, ProbeKind.STREAM, ProbeKind.KERBEROS, ProbeKind.KEYSTONE},
     "principal": {ProbeKind.KERBEROS},
+    "auth_port": {ProbeKind.KEYSTONE},
     "from_part": {ProbeKind.COMMAND},
     "address_setting": {
         ProbeKind.TCP,
@@ -345,6 +347,7 @@ class Probe(Strict):
         default=None, description="name for SNI and the certificate check (probes dial the address)"
     )
     follow_redirects: bool = False
+    auth_port: Port | None = Field(default=None, description="keystone: Keystone's port on the host (else ``port``)")
     bind_dn: str | None = Field(default=None, description="LDAP simple bind as this DN (anonymous without it)")
     password_setting: SettingName | None = Field(default=None, description="the secret setting holding the password")
     principal: str | None = Field(default=None, description="Kerberos: the client principal, user@REALM")
@@ -392,6 +395,8 @@ class Probe(Strict):
             raise ValueError("a kerberos probe needs principal and password_setting")
         if self.kind is ProbeKind.STREAM and not self.password_setting:
             raise ValueError("a stream probe needs password_setting (the source password)")
+        if self.kind is ProbeKind.KEYSTONE and not self.password_setting:
+            raise ValueError("a keystone probe needs password_setting (the admin's password)")
 
 
 #: Values every member of a multi-host role reads (fossp.engine.cluster), and per part PART_SUFFIX.

@@ -16,7 +16,7 @@ from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Role
 from fossp.engine import wire
-from fossp.engine.probes import dhcp, dns, http, kerberos, ldap, rtmp, sip, stream, tcp, tftp
+from fossp.engine.probes import dhcp, dns, http, kerberos, keystone, ldap, rtmp, sip, stream, tcp, tftp
 from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
 from fossp.hosts.connector import Connector
 from fossp.secrets import FINGERPRINT
@@ -39,6 +39,7 @@ REMOTE: dict[ProbeKind, Remote] = {
     ProbeKind.RTMP: rtmp.probe,
     ProbeKind.STREAM: stream.probe,
     ProbeKind.SIP: sip.probe,
+    ProbeKind.KEYSTONE: keystone.probe,
 }
 
 
