@@ -13,7 +13,7 @@ import pytest
 
 from fossp import secrets
 from fossp.catalog import load_catalog
-from fossp.engine.backends import backend_for
+from fossp.engine.backends import APT, backend_for
 from fossp.engine.operations import Operation
 from fossp.engine.planner import plan_role, wanted_roles
 from fossp.engine.state import HostState
@@ -121,3 +121,11 @@ def test_a_password_that_cannot_go_into_a_url_is_refused() -> None:
 def test_fedora_has_no_openstack_packages_and_says_so() -> None:
     with pytest.raises(BadInput, match="not available on fedora: OpenStack services are no longer packaged in Fedora"):
         _plan("fedora40-bare")
+
+
+def test_the_purge_may_take_sudo_which_the_role_pulls_in() -> None:
+    """python3-oslo.rootwrap depends on sudo, whose prerm refuses to go on a host with no
+    root password unless SUDO_FORCE_REMOVE=yes (seen on the lab: the whole purge failed)."""
+    purge = APT.remove(["glance", "sudo"])
+    assert purge[:4] == ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a", "SUDO_FORCE_REMOVE=yes"]
+    assert purge[4:6] == ["apt-get", "purge"] and purge[-2:] == ["glance", "sudo"]

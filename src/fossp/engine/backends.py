@@ -18,6 +18,10 @@ from fossp.errors import BadInput
 from fossp.hosts.facts import Facts
 
 APT_ENV = ["env", "DEBIAN_FRONTEND=noninteractive", "NEEDRESTART_MODE=a"]
+#: Decommission purges only packages FOSSP installed. sudo's prerm refuses to go on a host
+#: with no root password (lest the admin be locked out) unless told; where FOSSP pulled
+#: it in (python3-oslo.rootwrap depends on it), the host was reached without it before.
+APT_PURGE_ENV = [*APT_ENV, "SUDO_FORCE_REMOVE=yes"]
 #: A package manager that starts during the run (unattended-upgrades) is waited for too.
 APT_OPTIONS = [
     "-y",
@@ -72,7 +76,7 @@ class Backend:
 APT = Backend(
     name="apt",
     install_argv=(*APT_ENV, "apt-get", "install", "--no-install-recommends", *APT_OPTIONS),
-    remove_argv=(*APT_ENV, "apt-get", "purge", *APT_OPTIONS),
+    remove_argv=(*APT_PURGE_ENV, "apt-get", "purge", *APT_OPTIONS),
     check_remove_argv=("apt-get", "-s", "purge"),
     refresh_argv=(*APT_ENV, "apt-get", "update", "-q"),
     list_argv=("dpkg-query", "-W", "-f", "${db:Status-Abbrev} ${Package} ${Version}\n"),
