@@ -22,11 +22,11 @@ def test_roles_list_json_and_filters() -> None:
     assert deployable["FOSSP-DASPO"] is True
 
 
-def test_roles_list_says_which_roles_fossp_can_deploy() -> None:
+def test_roles_list_says_which_roles_fossp_can_deploy(site_roles: Path) -> None:
     rows = {r["name"]: r for r in json.loads(run_fossp("roles", "list", "--json").stdout)}
     assert rows["nginx"]["deployable"] is True and rows["samba-ad"]["deployable"] is True
     assert rows["asterisk"]["deployable"] is True  # a Fedora recipe (no Debian 12 package)
-    assert rows["openstack"]["deployable"] is False  # no recipe
+    assert rows["site-web"]["deployable"] is False  # a site role with no recipe
 
 
 def test_roles_show_by_id_and_by_name_agree() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import DATA_DIR, run_fossp
+from tests.conftest import run_fossp
 
 HPC = "FOSSP-HPSOS"
 
@@ -56,19 +56,9 @@ def test_an_unknown_setting_of_a_cluster_role_is_named(tmp_path: Path, inventory
     assert len(lines) == 1 and "slurm_port" in lines[0] and "p.yaml" in lines[0], lines
 
 
-def test_a_site_recipe_that_does_not_validate_is_named(
-    tmp_path: Path, inventory: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    roles, recipes = tmp_path / "roles.d", tmp_path / "recipes.d"
-    roles.mkdir()
-    recipes.mkdir()
-    role = yaml.safe_load((DATA_DIR / "roles" / "nginx.yaml").read_text())
-    role.update(id="FOSSP-WDSZZ", code="ZZ", name="site-web", preference=1)
-    (roles / "site-web.yaml").write_text(yaml.safe_dump(role))
-    (recipes / "site-web.yaml").write_text("role: site-web\nfamilies: {debian: {steps: [{name: x}]}}\n")
-    monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
-    monkeypatch.setenv("FOSSP_RECIPES_DIR", str(recipes))
+def test_a_site_recipe_that_does_not_validate_is_named(inventory: Path, site_roles: Path) -> None:
+    (site_roles / "site-web.yaml").write_text("role: site-web\nfamilies: {debian: {steps: [{name: x}]}}\n")
     result = run_fossp("deploy", "site-web", "-i", str(inventory), "--target", "n1")
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2
-    assert len(lines) == 1 and str(recipes / "site-web.yaml") in lines[0], lines
+    assert len(lines) == 1 and str(site_roles / "site-web.yaml") in lines[0], lines
