@@ -19,8 +19,10 @@ become_hosts = lab_fixture("e2e-s", packages=("sudo",))
 kea_hosts = lab_fixture("e2e-k", packages=tuple(role_packages(["tftp", "kea"])))
 
 
-def fossp_json(*args: str, expect: int = 0) -> Any:
-    result = run_fossp(*args, "--json")
+def fossp_json(*args: str, expect: int = 0, timeout: float = 600) -> Any:
+    """fossp's JSON output, the exit code checked; a first deploy installs packages for
+    minutes on a loaded 2-core machine, hence the long default ``timeout``."""
+    result = run_fossp(*args, "--json", timeout=timeout)
     assert result.returncode == expect, (
         f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     )

@@ -20,14 +20,10 @@ no device Pacemaker starts no resource at all.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -35,9 +31,8 @@ import yaml
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
-from tests.conftest import FOSSP, UNUSED_GATE_DB
 
-from .conftest import snapshot
+from .conftest import fossp_json, snapshot
 
 pytestmark = [
     pytest.mark.lab,
@@ -46,18 +41,6 @@ pytestmark = [
 ha_hosts = lab_fixture("ha-1", "ha-2", "ha-3", packages=tuple(role_packages(["corosync-ha", "corosync-failover"])))
 VIP = "10.213.0.201"
 STARTED = time.monotonic()
-
-
-def fossp_json(*args: str) -> Any:
-    """As conftest's, with room for a cluster's package installs (about 150 s on the lab)."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
-    result = subprocess.run(
-        [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=600, check=False
-    )
-    assert result.returncode == 0, (
-        f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    )
-    return json.loads(result.stdout)
 
 
 def _deploy(tmp_path: Path, name: str, role: Mapping[str, object], hosts: list[LabHost]) -> list[dict[str, object]]:

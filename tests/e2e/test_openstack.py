@@ -11,11 +11,10 @@ This is the heaviest install of the catalog (about 300 Debian packages): on the 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -25,8 +24,9 @@ from fossp.engine.probes import REMOTE, ProbeFailed
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
-from tests.conftest import FOSSP, UNUSED_GATE_DB, run_fossp
+from tests.conftest import run_fossp
 
+from . import conftest
 from .conftest import snapshot
 
 pytestmark = [
@@ -37,16 +37,8 @@ openstack_hosts = lab_fixture("os-1", packages=tuple(role_packages(["mariadb", "
 PASSWORD_ENV = "FOSSP_TEST_OS_PASSWORD"
 
 
-def fossp_json(*args: str, expect: int = 0) -> Any:
-    """As conftest's, with room for this role's install and purge (minutes each on the lab)."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
-    result = subprocess.run(
-        [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=900, check=False
-    )
-    assert result.returncode == expect, (
-        f"fossp {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
-    )
-    return json.loads(result.stdout)
+#: This role's install and purge take minutes each on the lab.
+fossp_json = partial(conftest.fossp_json, timeout=900)
 
 
 @pytest.fixture

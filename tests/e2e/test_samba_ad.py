@@ -8,12 +8,9 @@ returns the host's packages and /etc to what they were."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import dns.resolver
 import pytest
@@ -26,9 +23,9 @@ from fossp.hosts.connector import Result
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
-from tests.conftest import FOSSP, UNUSED_GATE_DB, run_fossp
+from tests.conftest import run_fossp
 
-from .conftest import snapshot
+from .conftest import fossp_json, snapshot
 
 pytestmark = [
     pytest.mark.lab,
@@ -49,21 +46,6 @@ CLIENT_KRB5 = f"""[libdefaults]
 		kdc = {DC_NAME}
 	}}
 """
-#: A first deploy installs about 60 Debian packages: on a loaded 2-core machine that alone
-#: can pass the two minutes tests.conftest.run_fossp allows.
-DEPLOY_SECONDS = 420
-
-
-def fossp_json(*args: str, expect: int = 0) -> Any:
-    """tests.e2e.conftest.fossp_json, with time for a domain controller's first deploy."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
-    env.setdefault("FOSSP_DB", f"sqlite:///{UNUSED_GATE_DB}")
-    result = subprocess.run(
-        [*FOSSP, *args, "--json"], capture_output=True, text=True, env=env, timeout=DEPLOY_SECONDS, check=False
-    )
-    said = f"{result.stdout}\n{result.stderr}"
-    assert result.returncode == expect, f"fossp {' '.join(args)} exited {result.returncode}:\n{said}"
-    return json.loads(result.stdout)
 
 
 class _CaReader:
