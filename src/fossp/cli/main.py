@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from fossp.cli import (
+    build_cmds,
     catalog_cmds,
     deploy_cmds,
     gate_cmds,
@@ -40,6 +41,7 @@ app.command("decommission")(deploy_cmds.decommission)
 app.add_typer(snapshot_cmds.app, name="snapshot")
 app.command("restore")(snapshot_cmds.restore)
 app.add_typer(upgrade_cmds.app, name="upgrade")
+app.add_typer(build_cmds.app, name="build")
 app.add_typer(lab_cmds.app, name="lab")
 app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")
