@@ -117,7 +117,14 @@ def test_replicated_volume_deploy_probe_fail_over_decommission(gluster_hosts: li
     ssh(gl3, "systemctl", "start", "glusterd.service")
     _wait(gl1, CHECK, "bricks", VOLUME)
     _wait(gl1, "gluster", "volume", "heal", VOLUME)  # refused until gl-3's self-heal daemon is back
-    assert _wait(gl3, "cat", f"{BRICK}/while-gl-3-was-down.txt") == "healed\n"
+    # the heal creates the file on gl-3's brick before it copies the data: wait for the bytes
+    deadline, healed = time.monotonic() + 120, ""
+    while healed != "healed\n" and time.monotonic() < deadline:
+        healed = ssh(gl3, "cat", f"{BRICK}/while-gl-3-was-down.txt", check=False).stdout
+        if healed != "healed\n":
+            ssh(gl1, "gluster", "volume", "heal", VOLUME, check=False)
+            time.sleep(2)
+    assert healed == "healed\n"
     assert "all 3 bricks online" in ssh(gl3, CHECK, "bricks", VOLUME).stdout
 
     undone = fossp_json("decommission", "--yes", *_targets(gluster_hosts))["hosts"]
