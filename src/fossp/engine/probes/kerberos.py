@@ -18,7 +18,6 @@ import math
 from typing import Any
 
 from ldap3 import BASE, Connection, Server
-from ldap3.core.exceptions import LDAPException, LDAPSocketOpenError
 from minikerberos.aioclient import AIOKerberosClient
 from minikerberos.common.creds import KerberosCredential
 from minikerberos.common.target import KerberosTarget
@@ -101,16 +100,9 @@ def _root_dse(address: str, timeout: float) -> tuple[str, str]:
     where = f"ldap://{address}:{LDAP_PORT}"
     server = Server(address, port=LDAP_PORT, connect_timeout=timeout)
     connection = Connection(server, receive_timeout=math.ceil(timeout))
-    try:
-        connection.open()
+    with ldap.session(where, connection):
         connection.search("", "(objectClass=*)", search_scope=BASE, attributes=["defaultNamingContext", "dnsHostName"])
         entry = (connection.response or [{}])[0].get("attributes", {})
-    except LDAPSocketOpenError as error:
-        raise Unreachable(f"{where}: {error}") from error
-    except LDAPException as error:
-        raise ProbeFailed(f"{where}: {type(error).__name__}: {error}") from error
-    finally:
-        connection.unbind()
     context, host_name = _first(entry.get("defaultNamingContext")), _first(entry.get("dnsHostName"))
     if not context or not host_name:
         raise ProbeFailed(f"{where}: the root DSE names no defaultNamingContext and dnsHostName (not an AD DC?)")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import math
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server, Tls
@@ -43,13 +45,21 @@ def _session(address: str, port: int, probe: Probe, settings: dict[str, Any], ca
     server = _server(address, port, probe, text(probe.server_name, settings), ca)
     receive = math.ceil(probe.timeout)  # whole seconds: ldap3 packs it into SO_RCVTIMEO
     connection = Connection(server, user=bind_dn or None, password=secret or None, receive_timeout=receive)
-    try:
-        connection.open()
+    with session(where, connection):
         if probe.starttls:
             connection.start_tls()
         if not connection.bind():
             raise ProbeFailed(f"{where}: {_who(bind_dn)} bind refused ({_result(connection)})")
         return _search(where, connection, probe, settings)
+
+
+@contextmanager
+def session(where: str, connection: Connection) -> Iterator[Connection]:
+    """The connection opened, ldap3's errors as probe outcomes (down: Unreachable, any other
+    LDAP error: ProbeFailed naming ``where``), and the connection always closed."""
+    try:
+        connection.open()
+        yield connection
     except LDAPSocketOpenError as error:
         raise Unreachable(f"{where}: {error}") from error
     except LDAPException as error:
