@@ -172,6 +172,20 @@ def _data_copy_path(pre: int, path: str) -> str:
     return f"{SNAPSHOTS_DIR}/{pre}/data/{path.strip('/').replace('/', '%')}"
 
 
+async def _quiet_copies(run: _Run, facts: SnapshotFacts, pre: int) -> dict[str, str]:
+    """The data copies, taken with the roles' services stopped for the moment it takes: a
+    database put back by a rollback then starts from a clean shutdown, never from crash
+    recovery of a copy taken mid-write (a WAL page half on disk was once seen to make
+    PostgreSQL refuse to start). The services start again before the packages change."""
+    if run.units:
+        await run.connector.check(["systemctl", "stop", *run.units], timeout=run.timeouts.command)
+    try:
+        return await _snapshot_data(run.connector, facts, pre)
+    finally:
+        if run.units:
+            await run.connector.check(["systemctl", "start", *run.units], timeout=run.timeouts.command)
+
+
 async def _snapshot_data(connector: Connector, facts: SnapshotFacts, pre: int) -> dict[str, str]:
     """Read-only copies of the data subvolumes (/var/lib/postgresql ...) beside snapshot ``pre``."""
     copies: dict[str, str] = {}
@@ -413,7 +427,7 @@ async def _forward(run: _Run) -> None:
             raise NothingApplied(error.message if isinstance(error, FosspError) else str(error)) from None
         if run.pre is not None and run.snapfacts is not None:
             # The data copies are taken last before the packages change, so the fewest writes go aside.
-            data = await _snapshot_data(run.connector, run.snapfacts, run.pre.number)
+            data = await _quiet_copies(run, run.snapfacts, run.pre.number)
             run.outcome.data_snapshots = data
             await run.step("packages", data_snapshots=data)
         else:
