@@ -1,8 +1,8 @@
 """Package-manager backends: the argv lists that install and remove packages.
 
-apt for the Debian family, dnf for the Fedora family. Both act on an offline root
-through their own options (``dpkg --root`` is not used: apt cannot run maintainer
-scripts outside a chroot, so offline roots are dnf-only). Removal is checked first with
+apt for the Debian family, dnf for the Fedora family. dnf acts on an offline root
+through ``--installroot``; apt cannot run maintainer scripts outside the root, so a
+Debian root is reached through a chroot (fossp.hosts.chroot) and apt runs as on a host. Removal is checked first with
 a dry run, so decommission never takes away a package FOSSP did not install. Before an
 install, a dry run names every package it will add (dependencies included), so the
 ledger knows them before the first one lands.
@@ -124,11 +124,14 @@ def dnf_backend(root: str | None, release: str) -> Backend:
 
 
 def backend_for(facts: Facts) -> Backend:
-    """The backend for the host's family; offline roots need dnf."""
+    """The backend for the host's family; a Debian root is worked on from inside (chroot)."""
     if facts.family is Family.FEDORA:
-        return dnf_backend(facts.offline_root, facts.os.version_id)
+        return dnf_backend(facts.root_prefix or None, facts.os.version_id)
     if facts.family is Family.DEBIAN:
-        if facts.offline_root:
-            raise BadInput(f"{facts.host}: installing into an offline Debian root is not supported (use dnf roots)")
+        if facts.root_prefix:
+            raise BadInput(
+                f"{facts.host}: apt cannot install into a Debian root from outside it "
+                "(its maintainer scripts run in the root): use a chroot connection"
+            )
         return APT
     raise BadInput(f"{facts.host}: no package backend for OS {facts.os.id!r} (families: fedora, debian)")

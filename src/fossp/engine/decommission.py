@@ -272,7 +272,7 @@ def plan_decommission(
         ops.append(noop(roles[0], OpKind.REMOVE_PACKAGES, needed, "kept: a role that stays needs them"))
     if purge is not None:
         ops += [_purge_data(d, facts) for d in present]
-    kept = [_on_host(facts, d.spec.path) for d in moving]
+    kept = [facts.on_host(d.spec.path) for d in moving]
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
     return plan
@@ -325,10 +325,6 @@ def first_members(plans: dict[str, Removal]) -> dict[str, list[str]]:
     return {host: [] if host in waited else wanted for host, wanted in firsts.items()}
 
 
-def _on_host(facts: Facts, path: str) -> str:
-    return f"{facts.offline_root}{path}" if facts.offline_root else path
-
-
 def _op(kind: OpKind, role: str, target: str, reason: str, **fields: Any) -> RemovalOp:
     return RemovalOp(role=role, kind=kind, target=target, reason=reason, **fields)
 
@@ -358,7 +354,7 @@ def _backups(
         ops.append(_op(OpKind.DUMP, role_id, target, reason, commands=[argv]))
     paths = [d.spec.path.lstrip("/") for d in present if d.spec.path in facts.files]
     if paths:
-        tar = ["tar", "-C", _on_host(facts, "/"), "-cf", "-", "--", *paths]
+        tar = ["tar", "-C", facts.on_host("/"), "-cf", "-", "--", *paths]
         reason = f"tar of {', '.join('/' + p for p in paths)} before they are removed"
         ops.append(_op(OpKind.ARCHIVE, role_id, posixpath.join(folder, ARCHIVE_FILE), reason, commands=[tar]))
     return ops
@@ -519,15 +515,15 @@ def _keep(data: _Data, facts: Facts, moving: bool) -> Operation:
     if not moving:
         return noop(data.role, OpKind.KEEP, path, reason)
     carried = [(source, copy) for source, copy in data.carried() if source in facts.files and data.into in facts.files]
-    commands = [["cp", "-p", "--", _on_host(facts, source), _on_host(facts, copy)] for source, copy in carried]
-    commands.append(["sh", "-c", _SET_ASIDE, "aside", _on_host(facts, path), _on_host(facts, data.aside)])
+    commands = [["cp", "-p", "--", facts.on_host(source), facts.on_host(copy)] for source, copy in carried]
+    commands.append(["sh", "-c", _SET_ASIDE, "aside", facts.on_host(path), facts.on_host(data.aside)])
     with_files = f", with {', '.join(source for source, _ in carried)}" if carried else ""
     reason += f" (moved to {data.aside} while the packages go{with_files})"
     return _op(OpKind.KEEP, data.role, path, reason, commands=commands)
 
 
 def _put_back(data: _Data, facts: Facts) -> Operation:
-    path, aside = _on_host(facts, data.spec.path), _on_host(facts, data.aside)
+    path, aside = facts.on_host(data.spec.path), facts.on_host(data.aside)
     return _op(
         OpKind.PUT_BACK,
         data.role,
@@ -543,7 +539,7 @@ def _purge_data(data: _Data, facts: Facts) -> Operation:
         data.role,
         data.spec.path,
         f"--purge: {data.spec.why}, backed up first",
-        commands=[["rm", "-rf", "--one-file-system", "--", _on_host(facts, p)] for p in (data.spec.path, data.aside)],
+        commands=[["rm", "-rf", "--one-file-system", "--", facts.on_host(p)] for p in (data.spec.path, data.aside)],
     )
 
 

@@ -39,6 +39,7 @@ class OpKind(StrEnum):
     SUBVOLUME = "create-subvolume"
     MASK = "mask-unit"
     UNMASK = "unmask-unit"
+    DEFER = "defer-to-first-boot"
     # decommission: the ledger's undo, the packages, and the role's data
     STOP = "stop-unit"
     DISABLE = "disable-unit"

@@ -150,10 +150,10 @@ class _RolePlan:
 
     def on_host(self, path: str) -> str:
         """A path as commands name it (inside the offline root, if any)."""
-        return f"{self.facts.offline_root}{path}" if self.facts.offline_root else path
+        return self.facts.on_host(path)
 
     def systemctl(self, *args: str) -> list[str]:
-        root = self.facts.offline_root
+        root = self.facts.root_prefix
         return ["systemctl", *((f"--root={root}",) if root else ()), *args]
 
 
@@ -200,11 +200,23 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx.operations += _daemon_reload(ctx)
     ctx.operations += [_unit_action(ctx, action) for action in for_part(recipe.units, item.part)]
     ctx.operations += _units(ctx)
+    if facts.offline:
+        ctx.operations += [_deferred(ctx, step) for step in steps if step.when in ("running", "cluster")]
+        return ctx.operations
     ctx.operations += [_step(ctx, step) for step in steps if step.when == "running"]
     ctx.operations += [
         _cluster_step(ctx, item, step) for step in steps if step.when == "cluster" and _runs_here(item, step)
     ]
     return ctx.operations
+
+
+def _deferred(ctx: _RolePlan, step: Step) -> Operation:
+    """A step that needs the running service cannot run in an offline root: the root's
+    first boot runs FOSSP there (fossp-firstboot.service), whose live plan runs it."""
+    op = _step(ctx, step)
+    if not op.change:
+        return op  # not needed, or done already: nothing is owed
+    return ctx.noop(OpKind.DEFER, step.name, f"{step.description} Needs the running service: done at first boot.")
 
 
 def _runs_here(item: Wanted, step: Step) -> bool:
@@ -237,7 +249,7 @@ def _refuse_unhonoured(item: Wanted, family: Family, host: str) -> None:
 def _data_subvolumes(ctx: _RolePlan, data: list[DataPath]) -> list[Operation]:
     """On a BTRFS root each data folder gets a subvolume of its own before the packages
     fill it: snapshots of / then leave it out, so restoring the system keeps the data."""
-    if not data or ctx.facts.offline_root:
+    if not data or ctx.facts.root_prefix:  # inside a chroot, btrfs makes them as on a live host
         return []
     if ctx.facts.root_fs != "btrfs":
         return [
@@ -436,8 +448,8 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
     edits = spec.template is None and current is not None
     mode = current.mode if edits and current is not None else spec.mode.lstrip("0")
     owner = spec.owner or (f"{current.owner}:{current.group}" if edits and current is not None else "root:root")
-    if ctx.facts.offline_root:
-        owner = ""  # user names inside an offline root need not exist on the controller
+    if ctx.facts.root_prefix:
+        owner = ""  # user names inside a root written from outside need not exist on the controller
     have_owner = f"{current.owner}:{current.group}" if current is not None else ""
     reason = _file_reason(current is None, old != new, (current.mode if current else "", mode), (have_owner, owner))
     if reason is None:

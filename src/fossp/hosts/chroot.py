@@ -3,10 +3,11 @@
 apt, dpkg's maintainer scripts, ``systemctl enable``, ``btrfs`` and user lookups all run
 inside the root, so an offline Debian root is planned and applied by the same engine as a
 live host, with the root's own package database and users. Each command gets a private
-mount and PID namespace: ``/proc``, ``/sys``, ``/dev``, a fresh ``/run`` and ``/dev/shm``
-(initdb probes POSIX shared memory) and read-only binds (the lab's package repository)
-exist only for it, and any daemon a maintainer script leaves behind dies with the
-command. Values reach the fixed script only as positional arguments.
+mount and PID namespace: ``/proc``, ``/sys``, ``/dev``, a fresh ``/dev/shm`` (initdb
+probes POSIX shared memory) and read-only binds (the lab's package repository) exist only
+for it, and any daemon a maintainer script leaves behind dies with the command. The
+root's own ``/run`` folder is kept (FOSSP's lock lives there between commands; a booted
+system mounts a tmpfs over it). Values reach the fixed script only as positional arguments.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ from fossp.hosts.timeouts import Timeouts
 CHROOT_SCRIPT = r"""
 R=$1; shift
 mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys" && mount --rbind /dev "$R/dev" &&
-  mount -t tmpfs -o mode=755 tmpfs "$R/run" && mkdir -p "$R/dev/shm" &&
-  mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm" || exit 125
+  mkdir -p "$R/dev/shm" && mount -t tmpfs -o mode=1777 tmpfs "$R/dev/shm" || exit 125
 while [ "$1" != "--" ]; do
   mkdir -p "$R$2" && mount --bind "$1" "$R$2" && mount -o remount,bind,ro "$R$2" || exit 125
   shift 2
@@ -33,7 +33,7 @@ exec chroot "$R" "$@"
 """
 
 #: Folders the script mounts over; they must exist in the root.
-MOUNT_POINTS = ("proc", "sys", "dev", "run")
+MOUNT_POINTS = ("proc", "sys", "dev")
 
 
 def chroot_argv(root: Path, argv: list[str], binds: tuple[tuple[str, str], ...] = ()) -> list[str]:

@@ -290,4 +290,8 @@ async def open_connector(host: HostSpec, timeouts: Timeouts | None = None) -> Co
         return LocalConnector(host.name, timeouts)
     if host.connection == "root":
         return RootConnector(host.address, host.name, timeouts)
+    if host.connection == "chroot":
+        from fossp.hosts.chroot import ChrootConnector
+
+        return ChrootConnector(Path(host.address), host.name, timeouts)
     return await SshConnector.open(host, timeouts)

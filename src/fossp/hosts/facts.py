@@ -198,6 +198,21 @@ class Facts(Frozen):
     def family(self) -> Family | None:
         return self.os.family
 
+    @property
+    def offline(self) -> bool:
+        """An offline root (a folder being built): no service runs, none is started."""
+        return self.offline_root is not None
+
+    @property
+    def root_prefix(self) -> str:
+        """What commands put before a path of the host: the root folder when they run
+        outside it (``dnf --installroot``), nothing inside a chroot (offline root ``/``)."""
+        return "" if self.offline_root in (None, "/") else str(self.offline_root)
+
+    def on_host(self, path: str) -> str:
+        """A path as commands name it."""
+        return f"{self.root_prefix}{path}"
+
     def listens(self, protocol: str, port: int) -> bool:
         return any(item.protocol == protocol and item.port == port for item in self.listening)
 

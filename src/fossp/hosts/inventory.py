@@ -28,7 +28,7 @@ from fossp.catalog.loader import describe_validation_error, read_yaml
 from fossp.errors import BadInput
 
 DEFAULT_INVENTORY = Path("/etc/fossp/inventory.yaml")
-Connection = Literal["ssh", "local", "root"]
+Connection = Literal["ssh", "local", "root", "chroot"]
 
 
 class _Reach(BaseModel):
