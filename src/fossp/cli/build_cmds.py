@@ -10,7 +10,10 @@ import typer
 from fossp.cli.common import JsonOption, new_app
 from fossp.errors import BadInput
 
-app = new_app("Installation media from a profile: a kickstart file for the Fedora family.")
+app = new_app(
+    "Installation methods from a profile: a kickstart file for the Fedora family, "
+    "an offline root with the roles deployed (booted by a lab host, an image or a container)."
+)
 
 ProfileOption = Annotated[Path, typer.Option("--profile", "-p", help="Profile file (fossp recommend --save).")]
 
@@ -53,6 +56,35 @@ def kickstart(
     if as_json and output is None:
         data["kickstart"] = text
     emit(data, as_json, lambda: typer.echo(f"wrote {output}", err=True) if output else None)
+
+
+@app.command("root")
+def root(
+    profile: ProfileOption,
+    name: Annotated[str, typer.Option("--name", help="The root's name in the lab pool (builds/NAME).")] = "fossp",
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy the profile's roles into a fresh Debian root without booting it (needs root):
+    packages, files and units now, through a chroot; what needs the running services at
+    its first boot (fossp-firstboot.service). Boot it with `fossp lab up NAME --from ROOT`."""
+    import sys
+
+    from fossp.build.offline import Steps, check_profile, make_root
+    from fossp.lab.paths import validate_name
+    from fossp.output import emit
+
+    build = check_profile(profile)
+    steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
+    built = make_root(build, validate_name(name), steps)
+    data = {"roles": build.role_ids, **built.summary(), "steps": steps.finish()}
+    emit(
+        data,
+        as_json,
+        lambda: typer.echo(
+            f"built {built.folder} ({len(built.applied)} change(s); "
+            f"at first boot: {', '.join(built.deferred) or 'nothing'})"
+        ),
+    )
 
 
 def _hostname(name: str) -> str:

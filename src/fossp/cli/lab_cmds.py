@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,13 +56,17 @@ def up_cmd(
     names: NamesArgument,
     packages: PackagesOption = [],  # noqa: B006 - typer reads the default, never mutates it
     roles: RolesOption = [],  # noqa: B006
+    source: Annotated[
+        Path | None,
+        typer.Option("--from", help="A new host's root: a built root (fossp build root) instead of plain Debian."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Bring up lab hosts (concurrently); a host that already runs is left as it is."""
     from fossp.lab import up
 
     with _progress() as report:
-        hosts = up(names, list(packages), list(roles), report)
+        hosts = up(names, list(packages), list(roles), report, source)
     _show_hosts(hosts, as_json, "lab hosts up")
 
 

@@ -190,11 +190,15 @@ def _stop(host: LabHost, timeout: float = 0) -> None:
             raise LabError(f"lab host {host.name}: remove cgroup {cgroup}: {error}") from error
 
 
-def _new_host(paths: LabPaths, name: str) -> LabHost:
-    """Snapshot the base into a fresh root and give it an address and keys."""
+def _new_host(paths: LabPaths, name: str, source: Path | None = None) -> LabHost:
+    """Snapshot the base (or a built root, ``source``) into a fresh root and give it an
+    address and keys."""
     root = paths.host_root(name)
     image.remove_root(root)
-    pool.snapshot(paths.base, root)
+    if source is None:
+        pool.snapshot(paths.base, root)
+    else:
+        pool.snapshot_tree(source, root)
     host_key = image.configure_root(root, name, keys.client_public_key(paths))
     address = network.free_address({h.address for h in _records(paths) if h.name != name})
     return LabHost(
@@ -366,7 +370,7 @@ def _start(paths: LabPaths, host: LabHost) -> LabHost:
     return host
 
 
-def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
+def _bring_up(paths: LabPaths, name: str, report: Report, source: Path | None = None) -> LabHost:
     """Start host ``name``, reusing its root if it has one (a stopped host keeps its state)."""
     with paths.lock():
         host = _load(paths, name)
@@ -377,7 +381,7 @@ def _bring_up(paths: LabPaths, name: str, report: Report) -> LabHost:
             _stop(host)
             _switch_root(host, report)
         if host is None or not pool.is_subvolume(host.root_path):
-            host = _new_host(paths, name)
+            host = _new_host(paths, name, source)
         return _start(paths, host)
 
 
@@ -402,18 +406,23 @@ def up(
     packages: list[str] | None = None,
     roles: list[str] | None = None,
     report: Report = _noop,
+    source: Path | None = None,
 ) -> list[LabHost]:
     """Bring up lab hosts (concurrently); a host that already runs is left as it is.
 
     ``packages`` and the Debian packages of catalog ``roles`` are added to the local
-    repository first (the default roles' packages are always there).
+    repository first (the default roles' packages are always there). A new host's root
+    is a snapshot of ``source`` (a root folder in the lab pool, e.g. from `fossp build`)
+    when given, else of the Debian base.
     """
     names = validate_names(names)
     if not names:
         raise BadInput("fossp lab up: name at least one host")
     paths = LabPaths.current()
+    if source is not None and not pool.is_subvolume(source):
+        raise BadInput(f"--from {source}: not a BTRFS subvolume in the lab pool ({paths.pool})")
     prepare(paths, packages, roles, report)
-    started = [_bring_up(paths, name, report) for name in names]
+    started = [_bring_up(paths, name, report, source) for name in names]
     report(f"waiting for sshd on {', '.join(names)}")
     with ThreadPoolExecutor(max_workers=len(started)) as executor:
         list(executor.map(_wait_for_ssh, started))

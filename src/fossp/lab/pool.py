@@ -56,6 +56,16 @@ def snapshot(source: Path, target: Path) -> None:
     run(["btrfs", "subvolume", "snapshot", source, target], f"snapshot {source} to {target}")
 
 
+def snapshot_tree(source: Path, target: Path) -> None:
+    """A snapshot of ``source`` with its nested subvolumes snapshotted into place (a plain
+    snapshot leaves each as an empty folder): a built root's data subvolumes stay theirs."""
+    snapshot(source, target)
+    for inner in nested_subvolumes(source):
+        placeholder = real_path(target, inner)
+        placeholder.rmdir()
+        snapshot_tree(source / inner, placeholder)
+
+
 def set_readonly(path: Path) -> None:
     """The cached base must not change under the hosts snapshotted from it."""
     run(["btrfs", "property", "set", "-ts", path, "ro", "true"], f"make {path} read-only")
