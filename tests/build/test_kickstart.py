@@ -70,6 +70,7 @@ def test_a_kickstart_pykickstart_refuses_is_a_finding() -> None:
         (("nginx",), 37, "--fedora 37: FOSSP's kickstart needs Fedora 38-"),
         (("nginx-rtmp",), None, "is not available on fedora"),
         (("hpc",), None, "spans hosts"),
+        (("httpd", "nginx"), None, "a kickstart: FOSSP-WDSHT and FOSSP-WDSNG cannot share a host"),
     ],
 )
 def test_bad_input_names_what_is_wrong(roles: tuple[str, ...], release: int | None, message: str) -> None:

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import shlex
 import warnings
-from dataclasses import dataclass
 
+from fossp.build.common import Finding, check_roles, defaults
 from fossp.catalog.schema import Family, Role
 from fossp.errors import BadInput
 
 SUBVOLUMES = (("@", "/"), ("@home", "/home"), ("@snapshots", "/.snapshots"))
 VOLUME_LABEL = "fossp"
 OLDEST_FEDORA = 38  # the first release whose pykickstart handler accepts FOSSP's layout
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem in a kickstart file, at its line (0: the file as a whole)."""
-
-    line: int
-    message: str
 
 
 def fedora_releases() -> list[int]:
@@ -53,15 +45,11 @@ def _release(fedora: int | None) -> int:
 
 def _role_lines(roles: list[Role]) -> dict[str, list[str]]:
     """Packages, units, firewalld services and ports of single-host roles on Fedora."""
+    check_roles(roles, Family.FEDORA, "a kickstart")
     found: dict[str, list[str]] = {"packages": [], "units": [], "services": [], "ports": []}
     for role in roles:
-        if not role.available_on(Family.FEDORA):
-            note = role.packages[Family.FEDORA].note
-            raise BadInput(f"{role.id} ({role.implementation}) is not available on fedora: {note}")
-        if role.cluster is not None:
-            raise BadInput(f"{role.id} ({role.implementation}) spans hosts: deploy it with a placement instead")
         found["packages"] += role.packages_for(Family.FEDORA)
-        found["units"] += role.units_for(Family.FEDORA, {s.name: s.default for s in role.settings})
+        found["units"] += role.units_for(Family.FEDORA, defaults(role))
         found["services"] += role.firewall.services
         found["ports"] += _uncovered_ports(role)
     return {key: list(dict.fromkeys(items)) for key, items in found.items()}
