@@ -1,10 +1,13 @@
 """Installation methods from one profile (PostgreSQL and nginx), for real: the profile is
 deployed offline into a Debian root through a chroot (`fossp build root`), the root boots
-as a lab host, its first boot finishes the roles, and FOSSP's own probes pass on it."""
+as a lab host, its first boot finishes the roles, and FOSSP's own probes pass on it. The
+same profile as an OS container archive (`fossp container build`) runs under podman,
+under systemd-nspawn and as a lab host, its roles passing their probes each time."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +106,56 @@ def test_the_root_boots_as_a_lab_host_and_its_first_boot_finishes_the_roles(boot
     status = fossp_json("status", "--target", booted.target)
     probes = [(p["name"], p["ok"]) for h in status["hosts"] for r in h["roles"] for p in r["probes"]]
     assert sorted(probes) == [("http-get", True), ("sql-query", True)]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("container")
+    profile = folder / "pgweb.yaml"
+    profile.write_text(PROFILE)
+    output = folder / "pgweb.oci.tar"
+    key = str(LabPaths.current().key) + ".pub"
+    fossp_json("container", "build", "--profile", str(profile), "-o", str(output), "--ssh-key", key, timeout=1500)
+    return output
+
+
+def test_the_container_archive_is_an_os_container_of_the_roles(archive: Path) -> None:
+    inspected = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--config", f"oci-archive:{archive}"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    config = inspected["config"]
+    assert config["Cmd"] == ["/sbin/init"] and config["StopSignal"] == "SIGRTMIN+3"
+    assert "container=oci" in config["Env"]
+    assert set(config["ExposedPorts"]) == {"22/tcp", "5432/tcp", "80/tcp"}
+    assert config["Labels"]["io.fossp.roles"] == "FOSSP-DASPO FOSSP-WDSNG"
+    assert len(inspected["rootfs"]["diff_ids"]) == 1
+    containerfile = archive.with_name(archive.name + ".Containerfile").read_text()
+    assert "FROM scratch" in containerfile and "EXPOSE 5432/tcp" in containerfile
+    assert not list(archive.parent.glob("*.fossp-partial"))
+    assert not list((LabPaths.current().pool / "builds").glob("container-*"))  # its root went with the build
+
+
+@pytest.mark.parametrize("engine", ["podman", "nspawn"])
+def test_the_container_runs_with_its_roles_passing_their_probes(archive: Path, engine: str) -> None:
+    result = fossp_json("container", "run", str(archive), "--engine", engine, "--name", f"im-{engine[:2]}")
+    assert result["ok"] and result["engine"] == engine
+    probes = sorted((p["name"], p["ok"]) for r in result["roles"] for p in r["probes"])
+    assert probes == [("http-get", True), ("sql-query", True)]
+    [first] = result["first_boot"]["hosts"]
+    assert [op["target"] for op in first["applied"]] == ["create-database"]
+
+
+def test_the_container_boots_as_a_lab_host_with_its_data_on_subvolumes(archive: Path) -> None:
+    try:
+        [host] = up(["im-oci"], source=archive)
+        subvolumes = ssh(host, "btrfs", "subvolume", "list", "-o", "/").stdout
+        for path in ("var/lib/postgresql", "var/log/postgresql", "var/log/nginx"):
+            assert path in subvolumes, subvolumes
+        record = _first_boot_record(host)
+        assert record["hosts"][0]["states"] == {"FOSSP-DASPO": "running", "FOSSP-WDSNG": "running"}
+        status = fossp_json("status", "--target", host.target)
+        assert all(p["ok"] for h in status["hosts"] for r in h["roles"] for p in r["probes"])
+    finally:
+        down(["im-oci"])

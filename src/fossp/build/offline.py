@@ -69,6 +69,7 @@ class BuildInput:
 def check_profile(profile: Path) -> BuildInput:
     """The profile's roles as an offline Debian build takes them (BadInput naming the first
     problem): known, single-host, packaged for Debian, with a recipe, not in conflict."""
+    from fossp.build.common import check_roles
     from fossp.catalog.status import governed_catalog
     from fossp.engine.planner import wanted_roles
     from fossp.engine.recipe import has_recipe, load_recipe
@@ -78,12 +79,9 @@ def check_profile(profile: Path) -> BuildInput:
     loaded = load_profile(profile, catalog)
     if not loaded.roles:
         raise BadInput(f"{profile}: no roles to build")
-    for choice in loaded.roles:
-        role = catalog.roles[choice.id]
-        if role.cluster is not None:
-            raise BadInput(f"{profile}: {role.id} ({role.implementation}) spans hosts; a built root is one host")
-        if not role.available_on(Family.DEBIAN):
-            raise BadInput(f"{profile}: {role.id} has no Debian packages: {role.packages[Family.DEBIAN].note}")
+    roles = [catalog.roles[choice.id] for choice in loaded.roles]
+    check_roles(roles, Family.DEBIAN, str(profile))
+    for role in roles:
         if not has_recipe(role.name):
             raise BadInput(f"{profile}: FOSSP has no deploy recipe for {role.id} ({role.implementation})")
         load_recipe(role.name)
@@ -151,9 +149,11 @@ class BuiltRoot:
         return {"root": str(self.folder), "applied": self.applied, "deferred_to_first_boot": self.deferred}
 
 
-def make_root(build: BuildInput, name: str, steps: Steps) -> BuiltRoot:
+def make_root(build: BuildInput, name: str, steps: Steps, ssh_key: str | None = None) -> BuiltRoot:
     """A fresh root in the lab pool with the profile deployed offline and FOSSP's first
-    boot ready; build scaffolding (the lab repository, policy-rc.d) removed again."""
+    boot ready; build scaffolding (the lab repository, policy-rc.d) removed again, and
+    nothing that must differ between hosts (machine ID, SSH host keys) kept. ``ssh_key``
+    is a public key root may log in with."""
     from fossp.lab import pool
     from fossp.lab.hosts import prepare
     from fossp.lab.paths import LabPaths
@@ -174,6 +174,7 @@ def make_root(build: BuildInput, name: str, steps: Steps) -> BuiltRoot:
         outcome = asyncio.run(_deploy(build, folder, ((str(paths.repo), REPO_BIND), (str(wheels), WHEELS_BIND)), steps))
     finally:
         _unscaffold(folder)
+    _make_anonymous(folder, ssh_key)
     plan = outcome.plan.operations if outcome.plan else []
     return BuiltRoot(
         folder,
@@ -206,6 +207,20 @@ def _unscaffold(root: Path) -> None:
     for empty in [root / REPO_BIND.lstrip("/"), root / WHEELS_BIND.lstrip("/")]:
         if empty.is_dir() and not any(empty.iterdir()):
             empty.rmdir()
+
+
+def _make_anonymous(root: Path, ssh_key: str | None) -> None:
+    """Every copy of a built root must become a host of its own: systemd makes the machine
+    ID at first boot (an empty file), fossp-ssh-hostkeys.service the SSH host keys."""
+    (root / "etc" / "machine-id").write_text("")
+    for key in (root / "etc" / "ssh").glob("ssh_host_*"):
+        key.unlink()
+    if ssh_key:
+        folder = root / "root" / ".ssh"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        keys = folder / "authorized_keys"
+        keys.write_text(ssh_key + "\n")
+        keys.chmod(0o600)
 
 
 async def _deploy(build: BuildInput, folder: Path, binds: tuple[tuple[str, str], ...], steps: Steps) -> Outcome:

@@ -18,6 +18,8 @@ app = new_app(
     "an offline root with the roles deployed (booted as a lab host, an image or a container)."
 )
 
+container_app = new_app("OS containers of a profile's roles: build one, run one and probe its roles.")
+
 ProfileOption = Annotated[Path, typer.Option("--profile", "-p", help="Profile file (fossp recommend --save).")]
 
 
@@ -120,6 +122,7 @@ def _put(text: str, output: Path | None, as_json: bool, data: dict[str, Any], ke
 def root(
     profile: ProfileOption,
     name: Annotated[str, typer.Option("--name", help="The root's name in the lab pool (builds/NAME).")] = "fossp",
+    ssh_key: Annotated[Path | None, typer.Option("--ssh-key", help="Public key file root may log in with.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy the profile's roles into a fresh Debian root without booting it (needs root):
@@ -132,8 +135,9 @@ def root(
     from fossp.output import emit
 
     build = check_profile(profile)
+    key = _public_key(ssh_key) if ssh_key else None
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
-    built = make_root(build, validate_name(name), steps)
+    built = make_root(build, validate_name(name), steps, key)
     data = {"roles": build.role_ids, **built.summary(), "steps": steps.finish()}
     emit(
         data,
@@ -143,6 +147,69 @@ def root(
             f"at first boot: {', '.join(built.deferred) or 'nothing'})"
         ),
     )
+
+
+@app.command("container")
+@container_app.command("build")
+def container(
+    profile: ProfileOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The image archive to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="oci (oci-archive) or docker (docker-archive).")] = "oci",
+    tag: Annotated[str, typer.Option("--tag", help="The image's tag.")] = "latest",
+    ssh_key: Annotated[Path | None, typer.Option("--ssh-key", help="Public key file root may log in with.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """An OS container image (systemd as PID 1) of the profile's roles, deployed offline like
+    `fossp build root`, as an image archive plus OUTPUT.Containerfile (needs root). Run it with
+    podman (--runtime=runc --systemd=always), systemd-nspawn, or `fossp lab up NAME --from OUTPUT`."""
+    import re
+    import sys
+
+    from fossp.build.container import build_container, check_output
+    from fossp.build.offline import Steps, check_profile
+    from fossp.output import emit
+
+    if fmt not in ("oci", "docker"):
+        raise BadInput(f"--format {fmt!r}: oci or docker")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", tag):
+        raise BadInput(f"--tag {tag!r}: not an image tag (letters, digits, '_', '.', '-'; at most 128)")
+    build = check_profile(profile)
+    key = _public_key(ssh_key) if ssh_key else None
+    check_output(output.absolute(), force)
+    steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
+    data = build_container(build, output.absolute(), "oci" if fmt == "oci" else "docker", tag, steps, key)
+    data = {"roles": build.role_ids, **data, "steps": steps.finish()}
+    emit(data, as_json, lambda: typer.echo(f"wrote {data['output']} and {data['containerfile']}"))
+
+
+@container_app.command("run")
+def run_container_cmd(
+    archive: Annotated[Path, typer.Argument(help="An OS container archive from `fossp build container`.")],
+    engine: Annotated[str, typer.Option("--engine", help="podman or nspawn (systemd-nspawn).")] = "podman",
+    name: Annotated[str, typer.Option("--name", help="The container's name (and its lab network's).")] = "fossp-ct",
+    timeout: Annotated[float, typer.Option("--timeout", min=10, help="Seconds to wait for its first boot.")] = 600,
+    keep: Annotated[bool, typer.Option("--keep-running", help="Leave it running after the probes.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a built OS container under podman or systemd-nspawn on an address of its own in
+    the lab network, wait for its first boot, and run its roles' probes over SSH (needs root;
+    the archive must let the lab's key log in: build it with --ssh-key). Exit 1 if a role fails."""
+    from fossp.build.run import check_engine, run_container
+    from fossp.lab.paths import validate_name
+    from fossp.output import emit, table
+
+    if not archive.is_file():
+        raise BadInput(f"{archive}: no such archive")
+    result = run_container(archive.absolute(), check_engine(engine), validate_name(name), timeout, keep)
+    rows = [[r["role"], r["state"], ", ".join(f"{p['name']}={p['ok']}" for p in r["probes"])] for r in result["roles"]]
+    emit(
+        result,
+        as_json,
+        lambda: table(f"{name} under {engine} at {result['address']}", ["role", "state", "probes"], rows),
+    )
+    if not result["ok"]:
+        raise typer.Exit(1)
 
 
 def _hostname(name: str) -> str:

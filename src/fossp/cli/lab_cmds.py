@@ -58,7 +58,11 @@ def up_cmd(
     roles: RolesOption = [],  # noqa: B006
     source: Annotated[
         Path | None,
-        typer.Option("--from", help="A new host's root: a built root (fossp build root) instead of plain Debian."),
+        typer.Option(
+            "--from",
+            help="A new host's root: a built root folder (fossp build root) or OS container archive "
+            "(fossp build container) instead of plain Debian.",
+        ),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

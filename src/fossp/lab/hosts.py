@@ -197,6 +197,11 @@ def _new_host(paths: LabPaths, name: str, source: Path | None = None) -> LabHost
     image.remove_root(root)
     if source is None:
         pool.snapshot(paths.base, root)
+    elif source.is_file():
+        from fossp.build.container import unpack_archive
+
+        pool.create_subvolume(root)
+        unpack_archive(source, root)
     else:
         pool.snapshot_tree(source, root)
     host_key = image.configure_root(root, name, keys.client_public_key(paths))
@@ -419,8 +424,8 @@ def up(
     if not names:
         raise BadInput("fossp lab up: name at least one host")
     paths = LabPaths.current()
-    if source is not None and not pool.is_subvolume(source):
-        raise BadInput(f"--from {source}: not a BTRFS subvolume in the lab pool ({paths.pool})")
+    if source is not None and not source.is_file() and not pool.is_subvolume(source):
+        raise BadInput(f"--from {source}: neither an image archive nor a BTRFS subvolume in the lab pool")
     prepare(paths, packages, roles, report)
     started = [_bring_up(paths, name, report, source) for name in names]
     report(f"waiting for sshd on {', '.join(names)}")
