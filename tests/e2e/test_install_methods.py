@@ -76,6 +76,8 @@ def test_the_offline_root_holds_the_roles_and_no_build_scaffolding(built: dict[s
     firstboot = root / "var/lib/fossp/firstboot/profile.yaml"
     assert firstboot.stat().st_mode & 0o777 == 0o600 and "database: shop" in firstboot.read_text()
     assert (root / "usr/lib/fossp/venv/bin/fossp").exists()
+    os_release = (root / "etc/os-release").read_text()
+    assert 'FOSSP_ROLES="FOSSP-DASPO FOSSP-WDSNG"' in os_release and "VARIANT_ID=fossp-server" in os_release
     # what only the build needed is gone: no service blocker, no lab source, no caches, empty /run
     assert not (root / "usr/sbin/policy-rc.d").exists()
     assert not list((root / "etc/apt/sources.list.d").glob("fossp-*"))

@@ -59,6 +59,8 @@ from fossp.engine.state import (
 )
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import Facts, gather_facts, parse_packages
+from fossp.platform.osrelease import ETC as OS_RELEASE
+from fossp.platform.osrelease import VENDOR as VENDOR_OS_RELEASE
 from fossp.secrets import for_ledger
 
 Report = Callable[[str], None]
@@ -98,7 +100,7 @@ async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
     """The facts the plan for ``wanted`` reads: its files and units (every family's)."""
     recipes = [(load_recipe(w.role.name), w.settings) for w in wanted]
     units = {unit for w in wanted for unit in w.role.units_for(None, w.settings)} | set(fact_units(recipes))
-    return await gather_facts(connector, fact_paths(recipes), sorted(units))
+    return await gather_facts(connector, [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE], sorted(units))
 
 
 async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, HostState, Plan]:

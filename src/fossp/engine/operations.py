@@ -40,6 +40,7 @@ class OpKind(StrEnum):
     MASK = "mask-unit"
     UNMASK = "unmask-unit"
     DEFER = "defer-to-first-boot"
+    OS_RELEASE = "write-os-release"
     # decommission: the ledger's undo, the packages, and the role's data
     STOP = "stop-unit"
     DISABLE = "disable-unit"
@@ -71,6 +72,7 @@ LEDGER_KIND: dict[OpKind, ChangeKind | None] = {
     OpKind.ENABLE: ChangeKind.UNIT,
     OpKind.START: ChangeKind.UNIT,
     OpKind.RESTART: None,
+    OpKind.OS_RELEASE: None,  # derived from the roles on the host: recomputed, never undone
     OpKind.SUBVOLUME: ChangeKind.SUBVOLUME,
     OpKind.MASK: ChangeKind.UNIT,
     OpKind.UNMASK: ChangeKind.UNIT,

@@ -169,6 +169,10 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
     operations: list[Operation] = []
     for item in wanted:
         operations += plan_role(item, facts, state, family, backend)
+    from fossp.platform.osrelease import os_release_op
+
+    after = list(dict.fromkeys([*state.instances, *(w.role.id for w in wanted)]))
+    operations.append(os_release_op(facts, after, wanted[-1].role.id))
     return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
 
 
