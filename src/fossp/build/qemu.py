@@ -106,6 +106,7 @@ class Vm:
     """A running VM: how to reach it, and stop() to end it."""
 
     process: subprocess.Popen[bytes]
+    image: Path
     port: int
     key: Path
     workdir: Path
@@ -171,7 +172,16 @@ def _image_format(image: Path) -> str:
     fmt = str(json.loads(result.stdout).get("format", ""))
     if fmt not in ("raw", "qcow2"):
         raise BadInput(f"{image}: a {fmt or 'unknown'} image; FOSSP boots raw or qcow2")
+    if fmt == "raw" and not _has_gpt(image):
+        raise BadInput(f"{image}: not a disk image (no GPT partition table)")
     return fmt
+
+
+def _has_gpt(image: Path) -> bool:
+    """Any file is a "raw" image to qemu-img: FOSSP's disks have a GPT header at sector 1."""
+    with open(image, "rb") as handle:
+        handle.seek(512)
+        return handle.read(8) == b"EFI PART"
 
 
 def public_key_of(private_key: Path) -> str:
@@ -229,12 +239,17 @@ def boot_image(
     """
     fmt, public_key = check_boot_inputs(image, ssh_private_key, port, memory)
     workdir = Path(tempfile.mkdtemp(prefix="fossp-vm-"))
-    seed = _make_seed(workdir, hostname, public_key)
+    try:
+        seed = _make_seed(workdir, hostname, public_key)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     port = port or free_port()
     argv = qemu_argv(image.resolve(), fmt, seed, workdir / "console.log", port, memory)
     with open(workdir / "qemu.log", "wb") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    vm = Vm(process, port, ssh_private_key.resolve(), workdir, hostname, started=time.monotonic(), keep=keep)
+    key = ssh_private_key.resolve()
+    vm = Vm(process, image.resolve(), port, key, workdir, hostname, started=time.monotonic(), keep=keep)
     try:
         _wait_for_ssh(vm, timeout)
     except BaseException:
