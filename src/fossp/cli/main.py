@@ -12,6 +12,7 @@ from fossp.cli import (
     catalog_cmds,
     deploy_cmds,
     gate_cmds,
+    image_cmds,
     lab_cmds,
     platform_cmds,
     selection_cmds,
@@ -43,6 +44,7 @@ app.command("restore")(snapshot_cmds.restore)
 app.add_typer(upgrade_cmds.app, name="upgrade")
 app.add_typer(build_cmds.app, name="build")
 app.add_typer(build_cmds.container_app, name="container")
+app.add_typer(image_cmds.app, name="image")
 app.add_typer(lab_cmds.app, name="lab")
 app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")
