@@ -113,3 +113,11 @@ def test_seed_has_hostname_and_key() -> None:
     assert texts["user-data"].startswith("#cloud-config\n")
     assert '"ssh_authorized_keys": ["ssh-ed25519 AAAA k"]' in texts["user-data"]
     assert '"local-hostname": "img1"' in texts["meta-data"]
+
+
+def test_data_subvolume_never_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "var").symlink_to("/tmp")
+    disk.check_data_folders(tmp_path, ["/srv/new/data"])
+    with pytest.raises(BadInput, match="is a link or a file"):
+        disk.check_data_folders(tmp_path, ["/var/lib/x"])

@@ -421,6 +421,16 @@ def _check_inputs(root: Path, output: Path, fmt: str, hostname: str, key: str | 
         raise BadInput(f"{output} exists; remove it or build with force")
 
 
+def check_data_folders(root: Path, subvolumes: list[str]) -> None:
+    """A data subvolume goes where the root has a folder (or nothing), never through a link."""
+    for path in subvolumes:
+        current = root
+        for part in PurePosixPath(path).parts[1:]:
+            current = current / part
+            if current.is_symlink() or (current.exists() and not current.is_dir()):
+                raise BadInput(f"data subvolume {path}: {current} in the root is a link or a file, not a folder")
+
+
 def _stage(stage: Path, fs_uuid: str, boot: tuple[str, str], hostname: str, key: str | None) -> None:
     """Files the image gets on top of the root (GRUB's BIOS images too), with the modes new
     folders must have."""
@@ -485,6 +495,7 @@ def assemble_disk(
     root, output = root.resolve(), output.absolute()
     _check_inputs(root, output, fmt, hostname, ssh_public_key, force)
     subvolumes = data_subvolume_paths(list(data_subvolumes or []))
+    check_data_folders(root, subvolumes)
     boot = boot_files(root)
     steps = _Steps(progress)
     with steps.step("check size"):
