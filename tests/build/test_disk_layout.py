@@ -100,6 +100,9 @@ def test_qemu_argv_never_changes_the_image() -> None:
     assert "file=/i,,x.raw,format=raw,if=virtio,snapshot=on" in argv
     assert "user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22" in argv
     assert argv[argv.index("-accel") + 1].startswith("tcg")
+    assert "-bios" not in argv
+    uefi = qemu.qemu_argv(Path("/i"), "qcow2", Path("/seed"), Path("/c"), 2222, 1024, "uefi")
+    assert uefi[uefi.index("-bios") + 1] == str(qemu.OVMF)
 
 
 def test_host_key_from_the_console() -> None:

@@ -26,6 +26,7 @@ from fossp.hosts.inventory import HostSpec
 
 HOST_KEY_LINE = re.compile(r"fossp-host-key: (ssh-ed25519 [A-Za-z0-9+/=]+)")
 SEED_KIB = 2048
+OVMF = Path("/usr/share/ovmf/OVMF.fd")
 POLL_SECONDS = 1.0
 SSH_TRY_SECONDS = 30
 
@@ -57,9 +58,12 @@ def _qemu_value(path: Path) -> str:
     return str(path).replace(",", ",,")
 
 
-def qemu_argv(image: Path, fmt: str, seed: Path, console: Path, port: int, memory: int) -> list[str]:
+def qemu_argv(
+    image: Path, fmt: str, seed: Path, console: Path, port: int, memory: int, firmware: str = "bios"
+) -> list[str]:
     """TCG (KVM is not usable on this machine kind), the image read-only behind a snapshot."""
     return [
+        *(["-bios", str(OVMF)] if firmware == "uefi" else []),
         "qemu-system-x86_64",
         *("-nodefaults", "-no-user-config", "-machine", "q35", "-accel", "tcg,thread=multi"),
         *("-cpu", "max", "-smp", "2", "-m", str(memory), "-display", "none"),
@@ -210,8 +214,14 @@ def _make_seed(workdir: Path, hostname: str, public_key: str) -> Path:
     return seed
 
 
-def check_boot_inputs(image: Path, ssh_private_key: Path, port: int | None, memory: int) -> tuple[str, str]:
+def check_boot_inputs(
+    image: Path, ssh_private_key: Path, port: int | None, memory: int, firmware: str = "bios"
+) -> tuple[str, str]:
     """Refuse bad input before qemu starts; returns the image format and the public key."""
+    if firmware not in ("bios", "uefi"):
+        raise BadInput(f"firmware {firmware!r}: use bios or uefi")
+    if firmware == "uefi" and not OVMF.is_file():
+        raise BadInput(f"{OVMF} not found; install ovmf (scripts/setup.d/build.sh)")
     if not image.is_file():
         raise BadInput(f"{image}: no such image file")
     if port is not None and not 1024 <= port <= 65535:
@@ -231,13 +241,14 @@ def boot_image(
     memory: int = 1024,
     hostname: str = "fossp-vm",
     keep: bool = False,
+    firmware: str = "bios",
 ) -> Vm:
     """Start qemu on ``image`` and return once root logs in over SSH with a verified host key.
 
     ``keep`` leaves the work folder (console log, seed, known_hosts) after stop().
     BootError, with the console's tail, if qemu dies or SSH does not answer in ``timeout``.
     """
-    fmt, public_key = check_boot_inputs(image, ssh_private_key, port, memory)
+    fmt, public_key = check_boot_inputs(image, ssh_private_key, port, memory, firmware)
     workdir = Path(tempfile.mkdtemp(prefix="fossp-vm-"))
     try:
         seed = _make_seed(workdir, hostname, public_key)
@@ -245,7 +256,7 @@ def boot_image(
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     port = port or free_port()
-    argv = qemu_argv(image.resolve(), fmt, seed, workdir / "console.log", port, memory)
+    argv = qemu_argv(image.resolve(), fmt, seed, workdir / "console.log", port, memory, firmware)
     with open(workdir / "qemu.log", "wb") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     key = ssh_private_key.resolve()

@@ -29,6 +29,7 @@ def boot(
     timeout: Annotated[float, typer.Option("--timeout", min=10, help="Seconds the boot may take.")] = 900,
     memory: Annotated[int, typer.Option("--memory", help="MiB of guest memory.")] = 1024,
     hostname: Annotated[str, typer.Option("--hostname", help="The guest's name (NoCloud seed).")] = "fossp-vm",
+    firmware: Annotated[str, typer.Option("--firmware", help="bios or uefi (OVMF).")] = "bios",
     keep_running: Annotated[bool, typer.Option("--keep-running", help="Leave the VM running after it.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -44,7 +45,8 @@ def boot(
 
     # qemu runs in its own session (so --keep-running outlives us): a TERM must still stop it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    vm = boot_image(file, ssh_key.expanduser(), port, timeout, memory, _hostname(hostname), keep=keep_running)
+    name, key = _hostname(hostname), ssh_key.expanduser()
+    vm = boot_image(file, key, port, timeout, memory, name, keep_running, firmware)
     try:
         statuses = asyncio.run(_probe(vm))
     finally:
