@@ -55,6 +55,13 @@ def data_folders(roles: list[Role], family: Family) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def exposed_ports(roles: list[Role]) -> list[str]:
+    """SSH and the ports the roles expose, as ``PORT/PROTOCOL`` (an image's or container's
+    ports: what a boot forwards, what an OCI image declares)."""
+    ports = ["22/tcp"] + [f"{p.port}/{p.protocol.value}" for role in roles for p in role.ports if p.expose]
+    return list(dict.fromkeys(ports))
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` under a temporary name and rename it, so a failure never leaves part
     of a file where an installer would read it."""

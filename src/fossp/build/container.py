@@ -66,16 +66,15 @@ class ContainerImage:
 
 def image_for(build: BuildInput, tag: str) -> ContainerImage:
     """The image's configuration from the profile: SSH and the roles' exposed ports."""
-    from fossp.build.common import data_folders
+    from fossp.build.common import data_folders, exposed_ports
 
     roles = [w.role for w in build.wanted]
-    ports = ["22/tcp"] + [f"{p.port}/{p.protocol.value}" for role in roles for p in role.ports if p.expose]
     labels = {
         "org.opencontainers.image.title": f"FOSSP: {', '.join(r.implementation for r in roles)}",
         LABEL_ROLES: " ".join(r.id for r in roles),
         LABEL_DATA: " ".join(data_folders(roles, Family.DEBIAN)),
     }
-    return ContainerImage(tag, list(dict.fromkeys(ports)), labels)
+    return ContainerImage(tag, exposed_ports(roles), labels)
 
 
 def check_output(output: Path, force: bool) -> None:

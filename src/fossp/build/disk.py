@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -47,21 +48,9 @@ APT_WORK = "/var/tmp/fossp-build-apt"
 POLICY_RC_D = "/usr/sbin/policy-rc.d"
 APT_TIMEOUT = 1800.0
 
-HOSTKEYS_UNIT = """\
-[Unit]
-Description=FOSSP: this machine's own SSH host key, shown on the console
-Before=ssh.service
-After=cloud-init.service
-
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'K=/etc/ssh/ssh_host_ed25519_key; test -e $K || ssh-keygen -q -N "" -t ed25519 -f $K'
-ExecStart=/bin/sh -c 'echo "fossp-host-key: $(cat /etc/ssh/ssh_host_ed25519_key.pub)"'
-StandardOutput=journal+console
-
-[Install]
-WantedBy=multi-user.target
-"""
+#: FOSSP's host-key unit (shared with every built root); it prints the key on the console,
+#: where `fossp image boot` reads it to check the host key of the first login.
+HOSTKEYS_UNIT = resources.files("fossp").joinpath("data", "build", "fossp-ssh-hostkeys.service").read_text()
 NETWORK_FILE = "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"
 #: cloud-init: NoCloud first (a seed's hostname and key), root keeps its key, FOSSP's
 #: network. No ssh_pwauth: setting it restarts sshd in the middle of the first boot; C.UTF-8
@@ -402,6 +391,13 @@ def root_bytes(root: Path) -> int:
 
 def _check_inputs(root: Path, output: Path, fmt: str, hostname: str, key: str | None, force: bool) -> None:
     """Everything that can be refused before a long step starts."""
+    check_request(output, fmt, hostname, key, force)
+    if not (root / "etc" / "os-release").exists():
+        raise BadInput(f"{root}: not an OS root folder (no etc/os-release)")
+
+
+def check_request(output: Path, fmt: str, hostname: str, key: str | None, force: bool) -> None:
+    """What an image build can refuse before even its root is made: tools, options, output."""
     require_tools("sfdisk", "losetup", "mkfs.btrfs", "btrfs", "grub-mkimage", "mkfs.fat", "mmd", "mcopy", "unshare")
     if not (BIOS_GRUB_DIR / "boot.img").exists():
         raise BadInput(f"{BIOS_GRUB_DIR}: no GRUB for BIOS here; install grub-pc-bin (scripts/setup.d/build.sh)")
@@ -409,8 +405,6 @@ def _check_inputs(root: Path, output: Path, fmt: str, hostname: str, key: str | 
         raise BadInput(f"image format {fmt!r}: use raw or qcow2")
     if fmt == "qcow2":
         require_tools("qemu-img")
-    if not (root / "etc" / "os-release").exists():
-        raise BadInput(f"{root}: not an OS root folder (no etc/os-release)")
     if not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", hostname):
         raise BadInput(f"host name {hostname!r}: use lower-case letters, digits and '-' (at most 63)")
     if key is not None and (len(key.splitlines()) != 1 or not key.startswith(("ssh-", "ecdsa-", "sk-"))):

@@ -12,6 +12,7 @@ this root, packaged.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import time
@@ -118,16 +119,19 @@ def project_dir() -> Path:
     return here
 
 
-def ensure_wheels(folder: Path) -> None:
-    """FOSSP and its dependencies as wheels for the root's Python 3.11 (cached: pip reuses
-    what the folder holds, so a warm build only makes FOSSP's own wheel)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("fossp-*.whl"):
-        old.unlink()
-    argv = [sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(folder), "-w", str(folder)]
+def ensure_wheels(cache: Path, folder: Path) -> None:
+    """FOSSP and its dependencies as wheels for the root's Python 3.11, in ``folder`` (this
+    build's own: builds side by side never share FOSSP's wheel). The dependencies are
+    taken from and kept in ``cache``, so a warm build only makes FOSSP's own wheel."""
+    cache.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    argv = [sys.executable, "-m", "pip", "wheel", "-q", "--find-links", str(cache), "-w", str(folder)]
     result = subprocess.run([*argv, str(project_dir())], capture_output=True, text=True, timeout=900, check=False)
     if result.returncode != 0:
         raise FosspError(f"pip wheel of FOSSP for the root failed: {result.stderr.strip()[-800:]}")
+    for wheel in folder.glob("*.whl"):
+        if not wheel.name.startswith("fossp-") and not (cache / wheel.name).exists():
+            shutil.copy2(wheel, cache / wheel.name)
 
 
 def root_folder(name: str) -> Path:
@@ -149,21 +153,24 @@ class BuiltRoot:
         return {"root": str(self.folder), "applied": self.applied, "deferred_to_first_boot": self.deferred}
 
 
-def make_root(build: BuildInput, name: str, steps: Steps, ssh_key: str | None = None) -> BuiltRoot:
+def make_root(
+    build: BuildInput, name: str, steps: Steps, ssh_key: str | None = None, extra_packages: tuple[str, ...] = ()
+) -> BuiltRoot:
     """A fresh root in the lab pool with the profile deployed offline and FOSSP's first
     boot ready; build scaffolding (the lab repository, policy-rc.d) removed again, and
     nothing that must differ between hosts (machine ID, SSH host keys) kept. ``ssh_key``
-    is a public key root may log in with."""
+    is a public key root may log in with; ``extra_packages`` are put in the lab repository
+    for a later step (an image's kernel)."""
     from fossp.lab import pool
     from fossp.lab.hosts import prepare
     from fossp.lab.paths import LabPaths
 
     paths = LabPaths.current()
     steps.step("lab repository: the roles' packages")
-    prepare(paths, packages=list(HOST_PACKAGES), roles=[w.role.name for w in build.wanted])
+    prepare(paths, packages=[*HOST_PACKAGES, *extra_packages], roles=[w.role.name for w in build.wanted])
     steps.step("FOSSP wheels for the root")
-    wheels = paths.root / "wheels"
-    ensure_wheels(wheels)
+    wheels = paths.root / "wheels" / "builds" / name
+    ensure_wheels(paths.root / "wheels", wheels)
     folder = root_folder(name)
     steps.step(f"root {folder}: a snapshot of the Debian base")
     folder.parent.mkdir(exist_ok=True)
@@ -174,6 +181,7 @@ def make_root(build: BuildInput, name: str, steps: Steps, ssh_key: str | None = 
         outcome = asyncio.run(_deploy(build, folder, ((str(paths.repo), REPO_BIND), (str(wheels), WHEELS_BIND)), steps))
     finally:
         _unscaffold(folder)
+        shutil.rmtree(wheels, ignore_errors=True)
     _make_anonymous(folder, ssh_key)
     plan = outcome.plan.operations if outcome.plan else []
     return BuiltRoot(

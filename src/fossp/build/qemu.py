@@ -59,23 +59,35 @@ def _qemu_value(path: Path) -> str:
 
 
 def qemu_argv(
-    image: Path, fmt: str, seed: Path, console: Path, port: int, memory: int, firmware: str = "bios"
+    image: Path,
+    fmt: str,
+    seed: Path,
+    console: Path,
+    port: int,
+    memory: int,
+    firmware: str = "bios",
+    address: str = "127.0.0.1",
+    forwards: tuple[str, ...] = (),
 ) -> list[str]:
-    """TCG (KVM is not usable on this machine kind), the image read-only behind a snapshot."""
+    """TCG (KVM is not usable on this machine kind), the image read-only behind a snapshot.
+    SSH is forwarded from ``address``:``port``; each of ``forwards`` ("80/tcp") from the
+    same port of ``address``, so probes of the roles' ports reach the guest."""
+    ports = [f"hostfwd=tcp:{address}:{port}-:22"]
+    ports += [f"hostfwd={p.split('/')[1]}:{address}:{p.split('/')[0]}-:{p.split('/')[0]}" for p in forwards]
     return [
-        *(["-bios", str(OVMF)] if firmware == "uefi" else []),
         "qemu-system-x86_64",
+        *(["-bios", str(OVMF)] if firmware == "uefi" else []),
         *("-nodefaults", "-no-user-config", "-machine", "q35", "-accel", "tcg,thread=multi"),
         *("-cpu", "max", "-smp", "2", "-m", str(memory), "-display", "none"),
         *("-serial", f"file:{_qemu_value(console)}"),
         *("-drive", f"file={_qemu_value(image)},format={fmt},if=virtio,snapshot=on"),
         *("-drive", f"file={_qemu_value(seed)},format=raw,if=virtio,readonly=on"),
-        *("-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22"),
+        *("-netdev", ",".join(["user,id=n0,restrict=on", *ports])),
         *("-device", "virtio-net-pci,netdev=n0"),
     ]
 
 
-def ssh_argv(key: Path, known_hosts: Path, port: int, command: list[str]) -> list[str]:
+def ssh_argv(key: Path, known_hosts: Path, port: int, command: list[str], address: str = "127.0.0.1") -> list[str]:
     """ssh to the VM, its host key checked against the private known_hosts only."""
     import shlex
 
@@ -83,7 +95,7 @@ def ssh_argv(key: Path, known_hosts: Path, port: int, command: list[str]) -> lis
         *("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known_hosts}"),
         *("-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10"),
     ]
-    return ["ssh", *options, "-i", str(key), "-p", str(port), "root@127.0.0.1", "--", shlex.join(command)]
+    return ["ssh", *options, "-i", str(key), "-p", str(port), f"root@{address}", "--", shlex.join(command)]
 
 
 def host_key(console_text: str) -> str | None:
@@ -92,10 +104,29 @@ def host_key(console_text: str) -> str | None:
     return found[-1] if found else None
 
 
-def free_port() -> int:
+def free_port(address: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((address, 0))
         return int(probe.getsockname()[1])
+
+
+def loopback_for(forwards: tuple[str, ...]) -> str:
+    """A loopback address of its own (all of 127/8 is this machine) where the roles' ports
+    are free, so a guest's 80 or 5432 never meets the controller's own services."""
+    import random
+
+    for _ in range(50):
+        address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        try:
+            for forward in forwards:
+                number, protocol = forward.split("/")
+                kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind((address, int(number)))
+        except OSError:
+            continue
+        return address
+    raise BootError("no loopback address with the roles' ports free")
 
 
 def _tail(path: Path, lines: int = 25) -> str:
@@ -115,6 +146,7 @@ class Vm:
     key: Path
     workdir: Path
     hostname: str
+    address: str = "127.0.0.1"
     started: float = 0.0
     seconds_to_ssh: float = 0.0
     seconds_to_ready: float = 0.0
@@ -134,7 +166,7 @@ class Vm:
         """The VM as FOSSP's inventory names a host: SSH on the forwarded port, key verified."""
         return HostSpec(
             name=self.hostname,
-            address="127.0.0.1",
+            address=self.address,
             port=self.port,
             key=str(self.key),
             known_hosts=str(self.known_hosts),
@@ -142,7 +174,7 @@ class Vm:
 
     def ssh(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``command`` as root on the VM (never raises on its exit status)."""
-        argv = ssh_argv(self.key, self.known_hosts, self.port, list(command))
+        argv = ssh_argv(self.key, self.known_hosts, self.port, list(command), self.address)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
     def stop(self) -> None:
@@ -242,6 +274,7 @@ def boot_image(
     hostname: str = "fossp-vm",
     keep: bool = False,
     firmware: str = "bios",
+    forwards: tuple[str, ...] = (),
 ) -> Vm:
     """Start qemu on ``image`` and return once root logs in over SSH with a verified host key.
 
@@ -255,12 +288,13 @@ def boot_image(
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    port = port or free_port()
-    argv = qemu_argv(image.resolve(), fmt, seed, workdir / "console.log", port, memory, firmware)
+    address = loopback_for(forwards) if forwards else "127.0.0.1"
+    port = port or free_port(address)
+    argv = qemu_argv(image.resolve(), fmt, seed, workdir / "console.log", port, memory, firmware, address, forwards)
     with open(workdir / "qemu.log", "wb") as log:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     key = ssh_private_key.resolve()
-    vm = Vm(process, image.resolve(), port, key, workdir, hostname, started=time.monotonic(), keep=keep)
+    vm = Vm(process, image.resolve(), port, key, workdir, hostname, address, started=time.monotonic(), keep=keep)
     try:
         _wait_for_ssh(vm, timeout)
     except BaseException:
@@ -287,7 +321,7 @@ def _wait_for_ssh(vm: Vm, timeout: float) -> None:
             raise BootError(f"qemu exited {vm.process.returncode}: {qemu_log}\nconsole:\n{_tail(vm.console)}")
         key = host_key(vm.console.read_text(errors="replace")) if vm.console.exists() else None
         if key is not None:
-            vm.known_hosts.write_text(f"[127.0.0.1]:{vm.port} {key}\n")
+            vm.known_hosts.write_text(f"[{vm.address}]:{vm.port} {key}\n")
             remaining = max(1.0, min(SSH_TRY_SECONDS, deadline - time.monotonic()))
             if vm.ssh("true", timeout=remaining).returncode == 0:
                 vm.seconds_to_ssh = round(time.monotonic() - vm.started, 1)

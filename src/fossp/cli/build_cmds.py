@@ -44,7 +44,7 @@ def kickstart(
     from fossp.catalog import Family
 
     roles, platform = _profile_roles(profile, "a kickstart", Family.FEDORA)
-    key = _public_key(ssh_key) if ssh_key else None
+    key = read_public_key(ssh_key) if ssh_key else None
     text = kickstart_text(roles, platform, fedora, _hostname(hostname), key, disk_size)
     _put(text, output, as_json, {"roles": [r.id for r in roles]}, "kickstart")
 
@@ -67,7 +67,7 @@ def preseed(
     from fossp.output import emit
 
     roles, platform = _profile_roles(profile, "a preseed", Family.DEBIAN)
-    built = build_preseed(roles, platform, _public_key(ssh_key), debian, _hostname(hostname), disk_size)
+    built = build_preseed(roles, platform, read_public_key(ssh_key), debian, _hostname(hostname), disk_size)
     checks = check_preseed(built.text)
     data: dict[str, Any] = {
         "suite": built.suite,
@@ -135,7 +135,7 @@ def root(
     from fossp.output import emit
 
     build = check_profile(profile)
-    key = _public_key(ssh_key) if ssh_key else None
+    key = read_public_key(ssh_key) if ssh_key else None
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     built = make_root(build, validate_name(name), steps, key)
     data = {"roles": build.role_ids, **built.summary(), "steps": steps.finish()}
@@ -175,7 +175,7 @@ def container(
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", tag):
         raise BadInput(f"--tag {tag!r}: not an image tag (letters, digits, '_', '.', '-'; at most 128)")
     build = check_profile(profile)
-    key = _public_key(ssh_key) if ssh_key else None
+    key = read_public_key(ssh_key) if ssh_key else None
     check_output(output.absolute(), force)
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     data = build_container(build, output.absolute(), "oci" if fmt == "oci" else "docker", tag, steps, key)
@@ -220,7 +220,7 @@ def _hostname(name: str) -> str:
     return name
 
 
-def _public_key(path: Path) -> str:
+def read_public_key(path: Path) -> str:
     try:
         key = path.read_text().strip()
     except OSError as error:

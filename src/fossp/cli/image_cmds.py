@@ -14,9 +14,45 @@ if TYPE_CHECKING:
     from fossp.build.qemu import Vm
     from fossp.engine.status import RoleStatus
 
-app = new_app("Whole-disk images: boot one under qemu and check it with FOSSP's probes.")
+app = new_app("Whole-disk images of a profile's roles: build one, boot one under qemu and probe its roles.")
 
 DEFAULT_KEY = Path("~/.ssh/id_ed25519")
+
+
+@app.command("build")
+def build(
+    profile: Annotated[Path, typer.Option("--profile", "-p", help="Profile file (fossp recommend --save).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The disk image to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="raw or qcow2.")] = "raw",
+    size: Annotated[float, typer.Option("--size", min=1, help="GiB of disk.")] = 4,
+    hostname: Annotated[str, typer.Option("--hostname", help="Its name until a seed gives one.")] = "fossp",
+    ssh_key: Annotated[
+        Path | None, typer.Option("--ssh-key", help="Public key file root may log in with (also from a seed).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A bootable disk (BIOS and UEFI) of the profile's roles, deployed offline like `fossp build
+    root`, on FOSSP's BTRFS layout, with cloud-init for a cloud's name and key and FOSSP's first
+    boot finishing the roles (needs root). Boot it with `fossp image boot OUTPUT`."""
+    import sys
+
+    from fossp.build.disk import Format
+    from fossp.build.image import GIB, build_image
+    from fossp.build.offline import Steps, check_profile
+    from fossp.cli.build_cmds import read_public_key
+    from fossp.errors import BadInput
+    from fossp.output import emit
+
+    if fmt not in ("raw", "qcow2"):
+        raise BadInput(f"--format {fmt!r}: raw or qcow2")
+    build = check_profile(profile)
+    key = read_public_key(ssh_key) if ssh_key else None
+    steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
+    chosen: Format = "raw" if fmt == "raw" else "qcow2"
+    data = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
+    data = {"roles": build.role_ids, **data, "build_steps": steps.finish()}
+    emit(data, as_json, lambda: typer.echo(f"wrote {data['output']}"))
 
 
 @app.command("boot")
@@ -46,7 +82,9 @@ def boot(
     # qemu runs in its own session (so --keep-running outlives us): a TERM must still stop it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name, key = _hostname(hostname), ssh_key.expanduser()
-    vm = boot_image(file, key, port, timeout, memory, name, keep_running, firmware)
+    from fossp.build.image import forwarded_ports
+
+    vm = boot_image(file, key, port, timeout, memory, name, keep_running, firmware, forwarded_ports(file))
     try:
         statuses = asyncio.run(_probe(vm))
     finally:

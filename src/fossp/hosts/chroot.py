@@ -7,7 +7,9 @@ mount and PID namespace: ``/proc``, ``/sys``, ``/dev``, a fresh ``/dev/shm`` (in
 probes POSIX shared memory) and read-only binds (the lab's package repository) exist only
 for it, and any daemon a maintainer script leaves behind dies with the command. The
 root's own ``/run`` folder is kept (FOSSP's lock lives there between commands; a booted
-system mounts a tmpfs over it). Values reach the fixed script only as positional arguments.
+system mounts a tmpfs over it). The command gets a clean environment (the controller's,
+such as its pip settings, would leak into the root). Values reach the fixed script only as
+positional arguments.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ while [ "$1" != "--" ]; do
   shift 2
 done
 shift
-exec chroot "$R" "$@"
+exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+  chroot "$R" "$@"
 """
 
 #: Folders the script mounts over; they must exist in the root.
