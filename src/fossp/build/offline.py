@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fossp.catalog import Catalog, Family
-from fossp.engine.operations import OpKind
+from fossp.engine.operations import Operation, OpKind
 from fossp.engine.planner import Wanted
 from fossp.errors import BadInput, FosspError
 
@@ -148,6 +148,8 @@ class BuiltRoot:
     folder: Path
     applied: list[str]
     deferred: list[str]
+    #: the changes the offline deploy made, in order, with their content (an export renders them)
+    operations: list[Operation] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {"root": str(self.folder), "applied": self.applied, "deferred_to_first_boot": self.deferred}
@@ -188,6 +190,7 @@ def make_root(
         folder,
         [f"{op.kind.value} {op.target}" for op in outcome.applied],
         [f"{op.role} {op.target}" for op in plan if op.kind is OpKind.DEFER],
+        outcome.applied,
     )
 
 
