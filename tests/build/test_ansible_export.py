@@ -20,6 +20,7 @@ from fossp.engine.planner import Wanted, plan_role, wanted_roles
 from fossp.engine.state import HostState, Instance
 from fossp.hosts.facts import Facts, FileFact, UnitState
 from fossp.secrets import for_ledger
+from tests.conftest import run_fossp
 from tests.engine.conftest import generated, recorded
 
 __all__ = ["generated"]  # the engine's fixture: generated secrets in a scratch folder
@@ -187,3 +188,30 @@ def test_ansible_playbook_accepts_it(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        (["FOSSP-XXSZZ"], "FOSSP-XXSZZ"),
+        (["FOSSP-HPSOS"], "spans hosts"),
+        (["FOSSP-APSWI"], "is not available on debian"),
+    ],
+)
+def test_roles_the_export_cannot_take_are_refused(tmp_path: Path, roles: list[str], message: str) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("fossp_profile: 1\nroles:\n" + "".join(f"  - id: {r}\n" for r in roles))
+    done = run_fossp("export", "ansible", "--profile", str(profile), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_with_files_needs_force_and_is_left_alone(tmp_path: Path) -> None:
+    profile = tmp_path / "p.yaml"
+    profile.write_text("fossp_profile: 1\nroles:\n  - id: FOSSP-DASPO\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.yml").write_text("older\n")
+    done = run_fossp("export", "ansible", "--profile", str(profile), "-o", str(tmp_path / "out"), "--json")
+    assert done.returncode == 2 and "not empty (give --force" in done.stderr, done.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.yml"]

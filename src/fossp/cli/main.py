@@ -11,6 +11,7 @@ from fossp.cli import (
     build_cmds,
     catalog_cmds,
     deploy_cmds,
+    export_cmds,
     gate_cmds,
     image_cmds,
     lab_cmds,
@@ -45,6 +46,7 @@ app.add_typer(upgrade_cmds.app, name="upgrade")
 app.add_typer(build_cmds.app, name="build")
 app.add_typer(build_cmds.container_app, name="container")
 app.add_typer(image_cmds.app, name="image")
+app.add_typer(export_cmds.app, name="export")
 app.add_typer(lab_cmds.app, name="lab")
 app.add_typer(gate_cmds.gate_app, name="gate")
 app.add_typer(gate_cmds.users_app, name="users")
