@@ -299,7 +299,10 @@ def _preamble(out: _Render) -> None:
             "fail_msg": f"{STATE_FILE} is not this export's: deploy with `fossp deploy` instead",
         },
     )
-    done = "fossp_host_state.ledger | default([]) | selectattr('status', 'equalto', 'done') | map(attribute='digest')"
+    done = (
+        "fossp_host_state.ledger | default([]) | selectattr('digest', 'defined') | selectattr('digest')"
+        " | selectattr('status', 'defined') | selectattr('status', 'equalto', 'done') | map(attribute='digest')"
+    )
     out.task("the steps done already", "ansible.builtin.set_fact", {"fossp_steps_done": f"{{{{ {done} | list }}}}"})
 
 
@@ -312,7 +315,8 @@ def _keep(out: _Render, entry: Entry, when: str, patch: str | None = None) -> No
     if entry.change is None:
         return
     index = len(out.ledger)
-    out.ledger.append(_unsafe(entry.change.model_dump(mode="json", exclude_defaults=True)))
+    recorded = entry.change.model_dump(mode="json", exclude_defaults=True)
+    out.ledger.append(_unsafe({"status": entry.change.status.value, **recorded}))  # the steps' test reads it
     item = f"fossp_ledger[{index}]" + (f" | combine({patch})" if patch else "")
     out.kept.append(f"([{item}] if ({when}) else [])")
 
