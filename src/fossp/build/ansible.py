@@ -472,6 +472,14 @@ def _step(out: _Render, n: int, entry: Entry) -> None:
     _keep(out, entry, f"fossp_r{n} is changed")
 
 
+def _os_release(out: _Render, n: int, entry: Entry) -> None:
+    """/etc/os-release with FOSSP's keys (derived, no ledger entry: the next deploy or
+    decommission writes it again); the shipped link is replaced, its target left alone."""
+    content = (entry.op.content or b"").decode()
+    args = {"dest": entry.op.target, "content": literal(content), "mode": "0644", "follow": False}
+    out.task(_label(entry), "ansible.builtin.copy", args, register=f"fossp_r{n}")
+
+
 def _unsupported(out: _Render, n: int, entry: Entry) -> None:
     raise FosspError(f"{_label(entry)}: the Ansible export cannot render a {entry.op.kind.value} yet")
 
@@ -485,6 +493,7 @@ _OPS: dict[OpKind, Callable[[_Render, int, Entry], None]] = {
     OpKind.DIR: _dir,
     **{kind: _unit for kind in _UNIT_ARGS},
     OpKind.STEP: _step,
+    OpKind.OS_RELEASE: _os_release,
 }
 
 

@@ -83,4 +83,5 @@ def os_release_op(facts: Facts, roles: list[str], owner: str) -> Operation:
         target=ETC,
         reason=f"FOSSP's keys for the roles {' '.join(roles)}",
         commands=[["sh", "-c", WRITE, "fossp-os-release", wanted, path]],
+        content=wanted.encode(),
     )
