@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from fossp.errors import BadInput, FosspError
-from fossp.hosts.chroot import ChrootConnector
+from fossp.hosts.chroot import ChrootConnector, private_script
 from fossp.lab.system import require_tools
 
 #: What a root needs to boot on a disk, from the lab's flat repository.
@@ -279,27 +279,8 @@ def assemble_argv(
     device: str, mount_point: Path, root: Path, staged: Path, disk: Path, device_map: Path, subvolumes: list[str]
 ) -> list[str]:
     """The fixed script in private mount and PID namespaces; every value a positional argument."""
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--",
-        "sh",
-        "-c",
-        ASSEMBLE_SCRIPT,
-        "fossp-assemble",
-        device,
-        str(mount_point),
-        str(root),
-        str(staged),
-        str(disk),
-        str(device_map),
-        *subvolumes,
-    ]
+    paths = [str(mount_point), str(root), str(staged), str(disk), str(device_map)]
+    return private_script(ASSEMBLE_SCRIPT, "fossp-assemble", device, *paths, *subvolumes)
 
 
 def device_map_text(disk: Path, device: str) -> str:

@@ -39,27 +39,20 @@ exec env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HO
 MOUNT_POINTS = ("proc", "sys", "dev")
 
 
+#: A command in its own mount and PID namespaces: its mounts, and any process it leaves
+#: behind, end with it (a killed build leaves neither).
+PRIVATE_NAMESPACES = ("unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--")
+
+
+def private_script(script: str, name: str, *args: str) -> list[str]:
+    """A fixed shell ``script`` run in private namespaces, every value a positional argument."""
+    return [*PRIVATE_NAMESPACES, "sh", "-c", script, name, *args]
+
+
 def chroot_argv(root: Path, argv: list[str], binds: tuple[tuple[str, str], ...] = ()) -> list[str]:
     """``argv`` run inside ``root`` in private mount and PID namespaces."""
     pairs = [value for source, target in binds for value in (source, target)]
-    return [
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "--pid",
-        "--fork",
-        "--kill-child",
-        "--",
-        "sh",
-        "-c",
-        CHROOT_SCRIPT,
-        "fossp-chroot",
-        str(root),
-        *pairs,
-        "--",
-        *argv,
-    ]
+    return private_script(CHROOT_SCRIPT, "fossp-chroot", str(root), *pairs, "--", *argv)
 
 
 class ChrootConnector(Connector):
