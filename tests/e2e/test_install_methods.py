@@ -108,6 +108,7 @@ def test_the_root_boots_as_a_lab_host_and_its_first_boot_finishes_the_roles(boot
     status = fossp_json("status", "--target", booted.target)
     probes = [(p["name"], p["ok"]) for h in status["hosts"] for r in h["roles"] for p in r["probes"]]
     assert sorted(probes) == [("http-get", True), ("sql-query", True)]
+    assert status["hosts"][0]["fossp"]["roles"] == ["FOSSP-DASPO", "FOSSP-WDSNG"]  # its os-release says so
 
 
 @pytest.fixture(scope="module")

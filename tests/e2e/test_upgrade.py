@@ -75,6 +75,7 @@ def test_check_names_the_postgresql_migration_and_passes_the_rest(major_hosts: l
     assert envelope["schema_version"] and envelope["run_id"]
     [report] = envelope["reports"]
     assert report["leapp_run_id"] == envelope["run_id"]
+    assert set(report["fossp"]["roles"]) == {"FOSSP-DASPO", "FOSSP-WDSNG", "FOSSP-NESBI"}  # read from os-release
     checks = _by_name(report)
     assert checks["roles.migrations"]["status"] == "needs_action"
     assert checks["roles.migrations"]["when"] == "after"

@@ -64,3 +64,14 @@ def test_the_write_command_carries_the_text_as_an_argument(tmp_path: Path) -> No
     target = tmp_path / "os-release"
     subprocess.run([*op.commands[0][:-1], str(target)], check=True)
     assert target.read_text() == os_release_text(DEBIAN, ["FOSSP-WDSNG"])
+
+
+def test_the_keys_read_back_as_the_hosts_fossp_release() -> None:
+    parsed = parse_os_release(os_release_text(FEDORA, ["FOSSP-DASPO", "FOSSP-WDSNG"]))
+    assert parsed.fossp() == {
+        "release": "1.0",
+        "level": "major",
+        "roles": ["FOSSP-DASPO", "FOSSP-WDSNG"],
+        "support_end": "2025-05-13",
+    }
+    assert parse_os_release(FEDORA).fossp() == {}  # a host FOSSP never deployed to

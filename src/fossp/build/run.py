@@ -170,7 +170,7 @@ async def _probe(running: Running, host_key: str) -> dict[str, Any]:
         )
         connector = await SshConnector.open(spec)
         try:
-            statuses = await status_host(connector, governed_catalog(), probe=True)
+            statuses = (await status_host(connector, governed_catalog(), probe=True)).roles
         finally:
             await connector.close()
     roles = [

@@ -657,13 +657,14 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
 def _show_statuses(results: list[HostResult], as_json: bool) -> int:
     from fossp.output import print_json, table
 
-    failed = sum(1 for r in results if r.ok for s in r.value if s.state in ("error", "interrupted"))
+    failed = sum(1 for r in results if r.ok for s in r.value.roles if s.state in ("error", "interrupted"))
     if as_json:
         hosts = [
             {
                 "host": r.host,
                 "error": r.error,
-                "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value] if r.ok else [],
+                "fossp": r.value.fossp if r.ok else {},
+                "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value.roles] if r.ok else [],
             }
             for r in results
         ]
@@ -673,11 +674,18 @@ def _show_statuses(results: list[HostResult], as_json: bool) -> int:
         (r.host, s.name, s.state, s.recorded, "; ".join(s.drift) or "-", "; ".join(s.problems) or "-")
         for r in results
         if r.ok
-        for s in r.value
+        for s in r.value.roles
     ]
     table("roles", ["host", "role", "state", "recorded", "drift", "problems"], rows)
-    _summary(results, lambda statuses: f"{len(statuses)} role(s)")
+    _summary(results, _release_summary)
     return failed
+
+
+def _release_summary(status: Any) -> str:
+    """The host's roles, and the FOSSP release its os-release names."""
+    fossp = status.fossp
+    release = f"; FOSSP {fossp['release']} ({fossp['level']})" if fossp else ""
+    return f"{len(status.roles)} role(s){release}"
 
 
 def _show_decommissions(results: list[HostResult], as_json: bool) -> None:

@@ -114,7 +114,7 @@ async def _probe(vm: Vm) -> list[RoleStatus]:
 
     connector = await open_connector(vm.host_spec())
     try:
-        return await status_host(connector, load_catalog(), probe=True)
+        return (await status_host(connector, load_catalog(), probe=True)).roles
     finally:
         await connector.close()
 

@@ -61,7 +61,7 @@ async def status_host(
     probe: bool = True,
     run: ClusterRun | None = None,
     addresses: Mapping[str, str] | None = None,
-) -> list[RoleStatus]:
+) -> HostStatus:
     """Live state of every role FOSSP deployed on the host.
 
     Two round trips: the state file says which files and units to look at, the second
@@ -112,7 +112,15 @@ async def status_host(
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]
         live = _live_state(instance.state, problems, connector.root is not None)
         statuses.append(RoleStatus(role_id, role.name, live, instance.state.value, changed, problems, results))
-    return statuses
+    return HostStatus(statuses, facts.os.fossp())
+
+
+@dataclass
+class HostStatus:
+    """The host's roles, and what its os-release says of FOSSP (release, level, roles)."""
+
+    roles: list[RoleStatus]
+    fossp: dict[str, object]
 
 
 async def _probe(

@@ -97,6 +97,23 @@ class OsRelease(Frozen):
     id_like: list[str] = []
     pretty_name: str = ""
     family: Family | None = None
+    #: FOSSP's keys (fossp.platform.osrelease): empty on a host FOSSP has not deployed to.
+    variant_id: str = ""
+    support_end: str = ""
+    fossp_release: str = ""
+    fossp_release_level: str = ""
+    fossp_roles: list[str] = []
+
+    def fossp(self) -> dict[str, object]:
+        """FOSSP's keys as a report shows them (empty when the host carries none)."""
+        if self.variant_id != "fossp-server":
+            return {}
+        return {
+            "release": self.fossp_release,
+            "level": self.fossp_release_level,
+            "roles": self.fossp_roles,
+            "support_end": self.support_end or None,
+        }
 
 
 class UnitState(Frozen):
@@ -241,6 +258,11 @@ def parse_os_release(text: str) -> OsRelease:
         id_like=like,
         pretty_name=values.get("PRETTY_NAME", ""),
         family=family_of(os_id, like),
+        variant_id=values.get("VARIANT_ID", ""),
+        support_end=values.get("SUPPORT_END", ""),
+        fossp_release=values.get("FOSSP_RELEASE", ""),
+        fossp_release_level=values.get("FOSSP_RELEASE_LEVEL", ""),
+        fossp_roles=values.get("FOSSP_ROLES", "").split(),
     )
 
 

@@ -129,6 +129,8 @@ class Report(_Model):
     generated_at: str
     phase: Literal["pre-upgrade", "post-upgrade"] = "pre-upgrade"
     target: dict[str, object]
+    #: The host's FOSSP release, level and roles, from its os-release (empty: none there).
+    fossp: dict[str, object] = {}
     checks: list[CheckOutcome]
     entries: list[Entry]
     prediction: dict[str, object] = {}

@@ -283,6 +283,7 @@ def build_report(collected: Collected, host: str, run_id: str | None = None) -> 
         generated_at=now_stamp(),
         phase="post-upgrade" if not ctx.pre else "pre-upgrade",
         target={**ctx.target.summary(), "installed": ctx.facts.installed_release},
+        fossp=ctx.facts.base.os.fossp(),
         checks=checks,
         entries=entries,
         prediction=prediction_summary(prediction, ctx.migrations),
