@@ -141,3 +141,9 @@ def test_a_data_subvolume_gets_the_mode_and_owner_its_package_ships(catalog: Cat
     facts = facts.model_copy(update={"files": {**facts.files, logs.path: settled}})
     [op] = [op for op in plan_host(facts, wanted, parse_state(facts)).operations if op.kind is OpKind.SUBVOLUME]
     assert not op.change
+
+
+def test_a_host_the_run_places_no_role_on_gets_an_empty_plan() -> None:
+    """A multi-host run can place every role elsewhere: no operation, not even os-release."""
+    facts = recorded("debian12-bare")
+    assert plan_host(facts, [], parse_state(facts)).operations == []

@@ -171,8 +171,9 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
         operations += plan_role(item, facts, state, family, backend)
     from fossp.platform.osrelease import os_release_op
 
-    after = list(dict.fromkeys([*state.instances, *(w.role.id for w in wanted)]))
-    operations.append(os_release_op(facts, after, wanted[-1].role.id))
+    if wanted:  # a host of a run that places no role here is left as it is
+        after = list(dict.fromkeys([*state.instances, *(w.role.id for w in wanted)]))
+        operations.append(os_release_op(facts, after, wanted[-1].role.id))
     return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
 
 
