@@ -3,11 +3,15 @@ release FOSSP supports, and the layout check pykickstart's validator lacks."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from fossp.build.kickstart import check_kickstart, fedora_releases, kickstart_text
 from fossp.catalog import Role, load_catalog
 from fossp.errors import BadInput
+from fossp.hosts.facts import parse_os_release
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFossp admin@example"
 
@@ -29,7 +33,8 @@ def test_every_supported_release_reads_the_kickstart_back_clean(release: int) ->
         'services --enabled="sshd,postgresql.service,nginx.service"',
     ):
         assert line in text.splitlines(), line
-    packages = text[text.index("%packages") : text.index("%end")].split()
+    start = text.index("%packages")
+    packages = text[start : text.index("%end", start)].split()
     assert {"postgresql-server", "nginx", "btrfs-progs", "@core"} <= set(packages)
     assert "--service=ssh,postgresql,http" in text and "--port" not in text  # both services cover the ports
 
@@ -76,3 +81,18 @@ def test_a_kickstart_pykickstart_refuses_is_a_finding() -> None:
 def test_bad_input_names_what_is_wrong(roles: tuple[str, ...], release: int | None, message: str) -> None:
     with pytest.raises(BadInput, match=message):
         kickstart_text(_roles(*roles), [], fedora=release)
+
+
+def test_the_post_script_gives_os_release_fossps_keys(tmp_path: Path) -> None:
+    """The %post runs on the installed system; here on stand-in paths, with Fedora's file."""
+    text = kickstart_text(_roles("postgresql", "nginx"), [])
+    start = text.index("%post --erroronfail")
+    script = text[text.index("\n", start) + 1 : text.index("%end", start)]
+    vendor, etc = tmp_path / "vendor", tmp_path / "os-release"
+    vendor.write_text('NAME="Fedora Linux"\nVERSION_ID=45\nID=fedora\nVARIANT="Server Edition"\nVARIANT_ID=server\n')
+    script = script.replace("/usr/lib/os-release", str(vendor)).replace("/etc/os-release", str(etc))
+    subprocess.run(["sh", "-e", "-c", script], check=True, timeout=30)
+    written = etc.read_text()
+    assert "VARIANT_ID=server" not in written and "VARIANT_ID=fossp-server" in written
+    assert 'FOSSP_ROLES="FOSSP-DASPO FOSSP-WDSNG"' in written and written.startswith('NAME="Fedora Linux"')
+    assert parse_os_release(written).fossp()["roles"] == ["FOSSP-DASPO", "FOSSP-WDSNG"]

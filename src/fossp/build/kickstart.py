@@ -15,6 +15,7 @@ import warnings
 from fossp.build.common import Finding, check_roles, defaults
 from fossp.catalog.schema import Family, Role
 from fossp.errors import BadInput
+from fossp.platform.osrelease import install_script
 
 SUBVOLUMES = (("@", "/"), ("@home", "/home"), ("@snapshots", "/.snapshots"))
 VOLUME_LABEL = "fossp"
@@ -102,6 +103,7 @@ def kickstart_text(
     if ssh_key:
         lines.append(f"sshkey --username=root {shlex.quote(ssh_key)}")
     lines += ["", "%packages", "@core", *dict.fromkeys([*platform_packages, *wanted["packages"]]), "%end", ""]
+    lines += ["%post --erroronfail", install_script([role.id for role in roles]).rstrip("\n"), "%end", ""]
     handler, findings = _parse("\n".join(lines), release)
     if findings:
         raise BadInput(f"FOSSP wrote a kickstart pykickstart refuses: line {findings[0].line}: {findings[0].message}")

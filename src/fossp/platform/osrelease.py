@@ -57,6 +57,20 @@ def os_release_text(vendor: str, roles: list[str]) -> str:
     return "\n".join([*kept, *fossp_lines(roles, support_end)]) + "\n"
 
 
+def install_script(roles: list[str]) -> str:
+    """The same file made by a shell script at install time (a kickstart's %post), when the
+    distribution's file is known only on the installed system: FOSSP's keys replace its own."""
+    own = fossp_lines(roles, None)
+    ends = any(line.startswith("SUPPORT_END=") for line in own)  # else the distribution's end stays
+    keys = "|".join(key for key in OWN_KEYS if key != "SUPPORT_END" or ends)
+    lines = "\n".join(own)
+    return (
+        "# FOSSP's keys in /etc/os-release (the distribution's lines first)\n"
+        f"{{ grep -vE '^({keys})=' {VENDOR}; cat <<'FOSSP'\n{lines}\nFOSSP\n}} > {ETC}.fossp-tmp\n"
+        f"chmod 644 {ETC}.fossp-tmp && mv -f {ETC}.fossp-tmp {ETC}\n"
+    )
+
+
 def os_release_op(facts: Facts, roles: list[str], owner: str) -> Operation:
     """Bring /etc/os-release in line with ``roles`` (the roles on the host after this run)."""
     current = facts.files.get(ETC)
