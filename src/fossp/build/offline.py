@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fossp.catalog import Catalog, Family
+from fossp.catalog import Family
 from fossp.engine.operations import Operation, OpKind
 from fossp.engine.planner import Wanted
 from fossp.errors import BadInput, FosspError
@@ -50,8 +50,6 @@ class BuildInput:
     """A profile checked for an offline build: every problem is known before long work."""
 
     profile: Path
-    catalog: Catalog
-    choices: list[tuple[str, dict[str, Any]]]
     wanted: list[Wanted]
 
     @property
@@ -88,7 +86,7 @@ def check_profile(profile: Path) -> BuildInput:
         load_recipe(role.name)
     choices = [(choice.id, dict(choice.settings)) for choice in loaded.roles]
     wanted = wanted_roles(catalog, choices, {}, str(profile))
-    return BuildInput(profile, catalog, choices, wanted)
+    return BuildInput(profile, wanted)
 
 
 @dataclass
