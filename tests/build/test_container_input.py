@@ -81,3 +81,18 @@ def test_the_image_starts_systemd_and_says_what_it_holds(profile: Path) -> None:
     text = image.containerfile(built)
     assert text.splitlines()[-1] == 'CMD ["/sbin/init"]' and "FROM scratch" in text
     assert "#   install-packages nginx" in text and "first boot (fossp-firstboot.service): FOSSP-DASPO" in text
+
+
+def test_a_root_built_earlier_is_not_replaced_unasked(profile: Path) -> None:
+    from fossp.build.offline import root_folder
+
+    folder = root_folder("kept-earlier")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "marker").write_text("an earlier build\n")
+    try:
+        done = run_fossp("build", "root", "--profile", str(profile), "--name", "kept-earlier")
+        assert done.returncode == 2 and "give --force to replace it" in done.stderr, done.stderr
+        assert (folder / "marker").read_text() == "an earlier build\n"
+    finally:
+        (folder / "marker").unlink()
+        folder.rmdir()

@@ -32,7 +32,7 @@ ROOT_NAME = "im-pgweb"
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     profile = tmp_path_factory.mktemp("profile") / "pgweb.yaml"
     profile.write_text(PROFILE)
-    result = fossp_json("build", "root", "--profile", str(profile), "--name", ROOT_NAME, timeout=1500)
+    result = fossp_json("build", "root", "--profile", str(profile), "--name", ROOT_NAME, "--force", timeout=1500)
     yield result
     pool.delete_subvolume(Path(result["root"]))
 

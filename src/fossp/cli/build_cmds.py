@@ -123,6 +123,7 @@ def root(
     profile: ProfileOption,
     name: Annotated[str, typer.Option("--name", help="The root's name in the lab pool (builds/NAME).")] = "fossp",
     ssh_key: Annotated[Path | None, typer.Option("--ssh-key", help="Public key file root may log in with.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a root built earlier under this name.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy the profile's roles into a fresh Debian root without booting it (needs root):
@@ -130,12 +131,14 @@ def root(
     its first boot (fossp-firstboot.service). Boot it with `fossp lab up NAME --from ROOT`."""
     import sys
 
-    from fossp.build.offline import Steps, check_profile, make_root
+    from fossp.build.offline import Steps, check_profile, make_root, root_folder
     from fossp.lab.paths import validate_name
     from fossp.output import emit
 
     build = check_profile(profile)
     key = read_public_key(ssh_key) if ssh_key else None
+    if root_folder(validate_name(name)).exists() and not force:
+        raise BadInput(f"--name {name}: {root_folder(name)} exists (a root built earlier); give --force to replace it")
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     built = make_root(build, validate_name(name), steps, key)
     data = {"roles": build.role_ids, **built.summary(), "steps": steps.finish()}
