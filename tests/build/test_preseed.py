@@ -15,6 +15,7 @@ import pytest
 from fossp.build.preseed import LATE_SCRIPT, Preseed, answers, build_preseed, check_preseed
 from fossp.catalog import Role, load_catalog
 from fossp.errors import BadInput
+from fossp.platform.osrelease import install_script
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFossp admin's key"
 GOLDEN = Path(__file__).parent / "golden" / "preseed-postgresql-nginx.cfg"
@@ -97,7 +98,8 @@ def test_the_late_command_writes_the_script_then_runs_each_step_in_the_target(tm
     fake = tmp_path / "bin" / "in-target"
     fake.write_text(
         '#!/bin/sh\nfor a; do printf "[%s]" "$a"; done >> "$CALLS"; echo >> "$CALLS"\n'
-        '[ "$1" = sh ] && cp "$TARGET$2" "$TARGET/seen.sh"\nexit 0\n'
+        'if [ "$1" = sh ] && [ "$2" = -c ]; then sh -c "$(printf %s "$3" | sed "s#/root/#$TARGET/root/#g")"; exit; fi\n'
+        '[ "$1" = sh ] && cp "$TARGET$2" "$TARGET/seen-${2##*/}"\nexit 0\n'
     )
     fake.chmod(0o755)
     command = _answer(_preseed("postgresql", "nginx").text, "preseed/late_command")
@@ -111,9 +113,13 @@ def test_the_late_command_writes_the_script_then_runs_each_step_in_the_target(tm
         "[sh][/root/fossp-late.sh][boot]",
         f"[sh][/root/fossp-late.sh][key][/][{KEY}]",
         "[systemctl][enable][postgresql.service][nginx.service]",
+        "[sh][-c][base64 -d /root/fossp-post.sh.b64 > /root/fossp-post.sh]",
+        "[sh][/root/fossp-post.sh]",
     ]
-    script = (tmp_path / "seen.sh").read_text()
-    assert not (tmp_path / "root" / "fossp-late.sh").exists()  # removed at the end
+    script = (tmp_path / "seen-fossp-late.sh").read_text()
+    assert list((tmp_path / "root").iterdir()) == []  # the scripts are removed at the end
+    post = (tmp_path / "seen-fossp-post.sh").read_text()
+    assert post == install_script(["FOSSP-DASPO", "FOSSP-WDSNG"])  # os-release keys, no first boot asked
     kept = [line for line in LATE_SCRIPT.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
     assert script.splitlines() == kept
     subprocess.run(["sh", "-n", "-c", script], check=True)

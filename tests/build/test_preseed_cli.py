@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fossp.build.preseed import check_preseed
+from fossp.build.preseed import check_preseed, post_script
 from tests.conftest import run_fossp
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFossp admin@example\n"
@@ -84,3 +85,25 @@ def test_conflicting_roles_and_settings_are_refused(profile: Path, key: Path, tm
     done = run_fossp("build", "preseed", "--profile", str(profile), "-o", str(output), "--ssh-key", str(key))
     assert done.returncode == 2 and not output.exists()
     assert "FOSSP-DASPO.port" in done.stderr and "fossp deploy" in done.stderr
+
+
+def test_with_a_fossp_source_the_late_command_sets_up_the_first_boot(profile: Path, key: Path, tmp_path: Path) -> None:
+    """The late command's last script (base64 in the preseed) writes os-release's keys, then
+    installs FOSSP and its first boot with the profile's settings (run for real in tests/e2e)."""
+    data = yaml.safe_load(profile.read_text())
+    next(role for role in data["roles"] if role["id"] == "FOSSP-WDSNG")["settings"] = {"http_port": 8080}
+    profile.write_text(yaml.safe_dump(data))
+    output = tmp_path / "fossp.preseed"
+    args = ["build", "preseed", "--profile", str(profile), "-o", str(output), "--ssh-key", str(key)]
+    done = run_fossp(*args, "--fossp-source", "http://10.0.0.1:8000/", "--json")
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said["first_boot"] is True and {"python3-venv", "python3-augeas"} <= set(said["packages"])
+    assert said["checks"] == {"debconf": [], "fossp": []}
+    post = post_script(output.read_text())
+    assert post.startswith("# FOSSP's keys in /etc/os-release") and "http_port: 8080" in post
+    assert (
+        "--find-links http://10.0.0.1:8000/ --trusted-host 10.0.0.1 fossp" in post
+        and "systemctl enable fossp-firstboot.service" in post
+    )
+    subprocess.run(["sh", "-n", "-c", post], check=True, timeout=30)

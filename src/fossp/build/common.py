@@ -62,12 +62,14 @@ def exposed_ports(roles: list[Role]) -> list[str]:
     return list(dict.fromkeys(ports))
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` under a temporary name and rename it, so a failure never leaves part
-    of a file where an installer would read it."""
+    of a file where an installer would read it (``mode`` from the start: a secret's file is
+    never wider)."""
     temporary = path.with_name(f".{path.name}.fossp-partial")
     try:
-        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "w") as handle:
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w") as handle:
             handle.write(text)
         temporary.replace(path)
     except OSError as error:

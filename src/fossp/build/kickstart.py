@@ -13,6 +13,7 @@ import shlex
 import warnings
 
 from fossp.build.common import Finding, check_roles, defaults
+from fossp.build.firstboot import HOST_PACKAGES
 from fossp.catalog.schema import Family, Role
 from fossp.errors import BadInput
 from fossp.platform.osrelease import install_script
@@ -75,10 +76,15 @@ def kickstart_text(
     hostname: str = "fossp",
     ssh_key: str | None = None,
     disk_gib: int = 20,
+    first_boot: str | None = None,
 ) -> str:
-    """The kickstart installing ``roles`` (their packages, units enabled, firewall open)."""
+    """The kickstart installing ``roles`` (their packages, units enabled, firewall open);
+    ``first_boot`` is the script (:func:`fossp.build.firstboot.firstboot_script`) its %post
+    runs so that the host deploys the profile, settings included, at its first boot."""
     release = _release(fedora)
     wanted = _role_lines(roles)
+    if first_boot:
+        wanted["packages"] += HOST_PACKAGES[Family.FEDORA]
     services, ports = ["ssh", *wanted["services"]], wanted["ports"]
     lines = [
         "text",
@@ -103,7 +109,8 @@ def kickstart_text(
     if ssh_key:
         lines.append(f"sshkey --username=root {shlex.quote(ssh_key)}")
     lines += ["", "%packages", "@core", *dict.fromkeys([*platform_packages, *wanted["packages"]]), "%end", ""]
-    lines += ["%post --erroronfail", install_script([role.id for role in roles]).rstrip("\n"), "%end", ""]
+    post = [install_script([role.id for role in roles]), *([first_boot] if first_boot else [])]
+    lines += ["%post --erroronfail", *(script.rstrip("\n") for script in post), "%end", ""]
     handler, findings = _parse("\n".join(lines), release)
     if findings:
         raise BadInput(f"FOSSP wrote a kickstart pykickstart refuses: line {findings[0].line}: {findings[0].message}")

@@ -18,10 +18,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fossp.build.firstboot import FIRSTBOOT_DIR, VENV, unit_text
+from fossp.build.firstboot import HOST_PACKAGES as FIRSTBOOT_PACKAGES
+from fossp.build.firstboot import UNIT as FIRSTBOOT_UNIT
 from fossp.catalog import Family
 from fossp.engine.operations import Operation, OpKind
 from fossp.engine.planner import Wanted
@@ -30,10 +32,7 @@ from fossp.errors import BadInput, FosspError
 if TYPE_CHECKING:
     from fossp.engine.apply import Outcome
 
-FIRSTBOOT_DIR = "/var/lib/fossp/firstboot"
-VENV = "/usr/lib/fossp/venv"
-#: What FOSSP itself needs on the host (Debian's Augeas binding: no compiler in the root).
-HOST_PACKAGES = ("python3-venv", "python3-augeas")
+HOST_PACKAGES = FIRSTBOOT_PACKAGES[Family.DEBIAN]
 REPO_BIND = "/srv/fossp-repo"
 WHEELS_BIND = "/srv/fossp-wheels"
 DEBIAN_SOURCES = """\
@@ -41,7 +40,7 @@ deb http://deb.debian.org/debian bookworm main
 deb http://deb.debian.org/debian bookworm-updates main
 deb http://security.debian.org/debian-security bookworm-security main
 """
-UNITS = ("fossp-firstboot.service", "fossp-ssh-hostkeys.service")
+UNITS = (FIRSTBOOT_UNIT, "fossp-ssh-hostkeys.service")
 Report = Callable[[str], None]
 
 
@@ -256,6 +255,5 @@ async def _first_boot(build: BuildInput, connector: Any) -> None:
     units = [unit for w in build.wanted for unit in w.role.units_for(Family.DEBIAN, w.settings)]
     await connector.write_file(f"{FIRSTBOOT_DIR}/profile.yaml", build.firstboot_profile().encode(), 0o600)
     for unit in UNITS:
-        text = resources.files("fossp").joinpath("data", "build", unit).read_text()
-        await connector.write_file(f"/etc/systemd/system/{unit}", text.replace("@UNITS@", " ".join(units)).encode())
+        await connector.write_file(f"/etc/systemd/system/{unit}", unit_text(unit, units).encode())
     await connector.check(["systemctl", "enable", *UNITS])

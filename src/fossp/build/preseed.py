@@ -11,6 +11,7 @@ table of the questions it needs, each once and of its type.
 
 from __future__ import annotations
 
+import base64
 import re
 import shlex
 import shutil
@@ -18,14 +19,17 @@ import subprocess
 from dataclasses import dataclass
 
 from fossp.build.common import Finding, check_roles, data_folders, defaults
+from fossp.build.firstboot import HOST_PACKAGES
 from fossp.catalog.loader import DATA_DIR
 from fossp.catalog.schema import Family, Role
 from fossp.errors import BadInput
+from fossp.platform.osrelease import install_script
 
 SUITES = {12: "bookworm", 13: "trixie"}
 TYPES = ("string", "boolean", "select", "multiselect", "note", "text", "password")
 LATE_SCRIPT = DATA_DIR / "build" / "preseed-late.sh"
 TARGET_SCRIPT = "/root/fossp-late.sh"
+POST_SCRIPT = "/root/fossp-post.sh"
 LOCKED = "!"  # the crypted root password that matches none: root logs in with its key only
 
 #: The questions FOSSP answers, in the file's order: (owner, question, type).
@@ -101,20 +105,37 @@ def late_script_commands() -> list[str]:
     return ["{", *(f"echo {shlex.quote(line)};" for line in lines), "}"]
 
 
-def _late_command(folders: list[str], units: list[str], ssh_key: str) -> list[str]:
+def _late_command(folders: list[str], units: list[str], ssh_key: str, post: str) -> list[str]:
     """The late command in parts: the script into the target, then FOSSP's layout, GRUB
-    again, root's key and the roles' units; each step only if the one before worked."""
+    again, root's key, the roles' units and ``post`` (os-release keys, FOSSP's first boot:
+    base64 in the preseed, so no character of it meets debconf's or the shell's quoting);
+    each step only if the one before worked."""
     step = ["in-target", "sh", TARGET_SCRIPT]
     steps = [
         [*step, "layout", "/", *folders],
         [*step, "boot"],
         [*step, "key", "/", ssh_key],
         *([["in-target", "systemctl", "enable", *units]] if units else []),
-        ["rm", "-f", f"/target{TARGET_SCRIPT}"],
+        ["in-target", "sh", "-c", f"base64 -d {POST_SCRIPT}.b64 > {POST_SCRIPT}"],
+        ["in-target", "sh", POST_SCRIPT],
+        ["rm", "-f", f"/target{TARGET_SCRIPT}", f"/target{POST_SCRIPT}", f"/target{POST_SCRIPT}.b64"],
     ]
     *script, close = late_script_commands()
-    chained = [f"{close} > /target{TARGET_SCRIPT}", *(shlex.join(argv) for argv in steps)]
+    encoded = base64.b64encode(post.encode()).decode()
+    chained = [
+        f"{close} > /target{TARGET_SCRIPT}",
+        f"echo {encoded} > /target{POST_SCRIPT}.b64",
+        *(shlex.join(argv) for argv in steps),
+    ]
     return [*script, *(f"{command} &&" for command in chained[:-1]), chained[-1]]
+
+
+def post_script(text: str) -> str:
+    """The script a preseed's late command runs last in the target (decoded: tests read it)."""
+    found = re.search(rf"echo ([A-Za-z0-9+/=]+) > /target{POST_SCRIPT}\.b64", text)
+    if found is None:
+        raise BadInput("no FOSSP post script in this preseed")
+    return base64.b64decode(found.group(1)).decode()
 
 
 @dataclass(frozen=True)
@@ -135,15 +156,20 @@ def build_preseed(
     debian: int | None = None,
     hostname: str = "fossp",
     disk_gib: int = 20,
+    first_boot: str | None = None,
 ) -> Preseed:
     """The preseed installing ``roles`` (the platform's packages first) on FOSSP's layout,
-    root reachable with ``ssh_key`` only."""
+    root reachable with ``ssh_key`` only, FOSSP's os-release keys written; ``first_boot``
+    is the script (:func:`fossp.build.firstboot.firstboot_script`) that makes the host
+    deploy the profile, settings included, at its first boot."""
     codename = suite(debian)
     check_roles(roles, Family.DEBIAN, "a preseed")
     role_packages = [p for role in roles for p in role.packages_for(Family.DEBIAN)]
-    packages = list(dict.fromkeys([*platform_packages, *role_packages]))
+    host_packages = HOST_PACKAGES[Family.DEBIAN] if first_boot else ()
+    packages = list(dict.fromkeys([*platform_packages, *role_packages, *host_packages]))
     units = list(dict.fromkeys(u for role in roles for u in role.units_for(Family.DEBIAN, defaults(role))))
     folders = data_folders(roles, Family.DEBIAN)
+    post = [install_script([role.id for role in roles]), *([first_boot] if first_boot else [])]
     host, _, domain = hostname.partition(".")
     values: dict[str, str | list[str]] = {
         "debian-installer/locale": "en_US.UTF-8",
@@ -179,7 +205,7 @@ def build_preseed(
         "popularity-contest/participate": "false",
         "grub-installer/only_debian": "true",
         "grub-installer/bootdev": "default",
-        "preseed/late_command": _late_command(folders, units, ssh_key),
+        "preseed/late_command": _late_command(folders, units, ssh_key, "\n".join(post)),
         "finish-install/reboot_in_progress": "",
     }
     header = [

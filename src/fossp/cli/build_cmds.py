@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,6 +27,15 @@ ProfileOption = Annotated[Path, typer.Option("--profile", "-p", help="Profile fi
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write it here (default: stdout).")]
 HostnameOption = Annotated[str, typer.Option("--hostname", help="The installed host's name.")]
 DiskSizeOption = Annotated[int, typer.Option("--disk-size", min=4, help="GiB at least for the BTRFS root.")]
+SourceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fossp-source",
+        metavar="URL",
+        help="FOSSP's wheels for the installed host (`fossp build wheels`, served over HTTP): it "
+        "then installs FOSSP and deploys the profile, settings included, at its first boot.",
+    ),
+]
 
 
 @app.command("kickstart")
@@ -36,17 +46,19 @@ def kickstart(
     hostname: HostnameOption = "fossp",
     ssh_key: Annotated[Path | None, typer.Option("--ssh-key", help="Public key file root may log in with.")] = None,
     disk_size: DiskSizeOption = 20,
+    fossp_source: SourceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A kickstart installing the profile's roles' packages on FOSSP's BTRFS layout, their units
-    enabled and firewall open, checked by pykickstart; `fossp deploy` configures them after."""
+    enabled and firewall open, checked by pykickstart; with --fossp-source the host finishes
+    the profile at its first boot, otherwise `fossp deploy` configures the roles after."""
     from fossp.build.kickstart import kickstart_text
     from fossp.catalog import Family
 
-    roles, platform = _profile_roles(profile, "a kickstart", Family.FEDORA)
+    media = _profile_roles(profile, "a kickstart", Family.FEDORA, fossp_source)
     key = read_public_key(ssh_key) if ssh_key else None
-    text = kickstart_text(roles, platform, fedora, _hostname(hostname), key, disk_size)
-    _put(text, output, as_json, {"roles": [r.id for r in roles]}, "kickstart")
+    text = kickstart_text(media.roles, media.platform, fedora, _hostname(hostname), key, disk_size, media.first_boot)
+    _put(text, output, as_json, media.summary(), "kickstart", media.secret)
 
 
 @app.command("preseed")
@@ -57,21 +69,24 @@ def preseed(
     debian: Annotated[int | None, typer.Option("--debian", help="Debian release, 12 or 13 (default: 12).")] = None,
     hostname: HostnameOption = "fossp",
     disk_size: DiskSizeOption = 20,
+    fossp_source: SourceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """A preseed for Debian's installer: the profile's roles' packages on FOSSP's BTRFS layout
     (made by its late command), their units enabled, root logging in with the key only;
-    checked by debconf-set-selections and FOSSP's table; `fossp deploy` configures them after."""
+    checked by debconf-set-selections and FOSSP's table; with --fossp-source the host
+    finishes the profile at its first boot, otherwise `fossp deploy` configures the roles after."""
     from fossp.build.preseed import build_preseed, check_preseed
     from fossp.catalog import Family
     from fossp.output import emit
 
-    roles, platform = _profile_roles(profile, "a preseed", Family.DEBIAN)
-    built = build_preseed(roles, platform, read_public_key(ssh_key), debian, _hostname(hostname), disk_size)
+    media = _profile_roles(profile, "a preseed", Family.DEBIAN, fossp_source)
+    key = read_public_key(ssh_key)
+    built = build_preseed(media.roles, media.platform, key, debian, _hostname(hostname), disk_size, media.first_boot)
     checks = check_preseed(built.text)
     data: dict[str, Any] = {
+        **media.summary(),
         "suite": built.suite,
-        "roles": [r.id for r in roles],
         "packages": built.packages,
         "units": built.units,
         "data_folders": built.data_folders,
@@ -82,40 +97,89 @@ def preseed(
     if failed:
         emit({**data, "output": None}, as_json, lambda: typer.echo("\n".join(failed), err=True))
         raise typer.Exit(1)
-    _put(built.text, output, as_json, data, "preseed")
+    _put(built.text, output, as_json, data, "preseed", media.secret)
 
 
-def _profile_roles(profile: Path, method: str, family: Family) -> tuple[list[Role], list[str]]:
-    """The profile's roles and the platform's packages on ``family``; a profile's settings are
-    refused (the media install packages, units and firewall; `fossp deploy` applies settings)."""
+@dataclass
+class Media:
+    """What an installer's file is made from: the roles, the platform's packages and, with a
+    FOSSP source, the first-boot script (``secret``: its profile holds a secret value)."""
+
+    roles: list[Role]
+    platform: list[str]
+    first_boot: str | None
+    secret: bool
+
+    def summary(self) -> dict[str, Any]:
+        return {"roles": [r.id for r in self.roles], "first_boot": self.first_boot is not None}
+
+
+def _profile_roles(profile: Path, method: str, family: Family, source: str | None) -> Media:
+    """The profile's roles and the platform's packages on ``family``. Without a FOSSP source
+    the profile's settings are refused: the media install packages, units and firewall only,
+    and `fossp deploy` applies the settings."""
+    from fossp.build.common import defaults
+    from fossp.build.firstboot import firstboot_script, installer_profile
     from fossp.catalog.status import governed_catalog
-    from fossp.selection.profile import load_profile
+    from fossp.selection.profile import held_secrets, load_profile
 
     catalog = governed_catalog()
-    choices = load_profile(profile, catalog).roles
-    given = [f"{c.id}.{name}" for c in choices for name in c.settings]
-    if given:
+    loaded = load_profile(profile, catalog)
+    given = [f"{c.id}.{name}" for c in loaded.roles for name in c.settings]
+    if given and source is None:
         raise BadInput(
             f"{profile}: {method} installs the roles' packages, units and firewall only; their settings "
-            f"({', '.join(given)}) are applied by `fossp deploy` after the install"
+            f"({', '.join(given)}) are applied by `fossp deploy` after the install, or at the first "
+            "boot with --fossp-source"
         )
     platform = [package for c in catalog.platform for package in c.packages.get(family, [])]
-    return [catalog.roles[choice.id] for choice in choices], platform
+    roles = [catalog.roles[choice.id] for choice in loaded.roles]
+    if source is None:
+        return Media(roles, platform, None, False)
+    units = [unit for role in roles for unit in role.units_for(family, defaults(role))]
+    script = firstboot_script(source, installer_profile(loaded, catalog, str(profile)), units)
+    return Media(roles, platform, script, bool(held_secrets(loaded, catalog)))
 
 
-def _put(text: str, output: Path | None, as_json: bool, data: dict[str, Any], key: str) -> None:
-    """The file written atomically to ``output`` or printed (under ``key`` with --json)."""
+def _put(text: str, output: Path | None, as_json: bool, data: dict[str, Any], key: str, secret: bool = False) -> None:
+    """The file written atomically to ``output`` or printed (under ``key`` with --json); one
+    that holds a secret is written 0600 and never printed."""
     from fossp.build.common import write_atomically
     from fossp.output import emit
 
+    if secret and output is None:
+        raise BadInput(f"the profile holds secrets: give --output FILE for the {key} (it is written 0600)")
     if output is not None:
-        write_atomically(output, text)
+        write_atomically(output, text, 0o600 if secret else 0o644)
     elif not as_json:
         typer.echo(text, nl=False)
     data = {**data, "output": str(output) if output else None}
     if as_json and output is None:
         data[key] = text
     emit(data, as_json, lambda: typer.echo(f"wrote {output}", err=True) if output else None)
+
+
+@app.command("wheels")
+def wheels(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The folder to fill (made if missing).")],
+    python: Annotated[
+        str | None, typer.Option("--python", metavar="X.Y", help="The installed host's Python (default: this one's).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """FOSSP and its dependencies as wheels, for a kickstart's or a preseed's --fossp-source:
+    serve the folder over HTTP (e.g. `python3 -m http.server -d DIR`) where installs reach it."""
+    from fossp.build.firstboot import write_wheelhouse
+    from fossp.output import emit
+
+    if output.exists() and not output.is_dir():
+        raise BadInput(f"--output {output}: exists and is not a folder")
+    others = [p.name for p in output.iterdir() if p.suffix != ".whl"] if output.is_dir() else []
+    if others:
+        raise BadInput(f"--output {output}: holds other files than wheels ({others[0]}, ...): give a new folder")
+    names = write_wheelhouse(output.absolute(), python)
+    data = {"output": str(output), "wheels": names}
+    emit(data, as_json, lambda: typer.echo(f"wrote {len(names)} wheel(s) to {output}"))
 
 
 @app.command("root")
