@@ -1,9 +1,16 @@
 """What every installation method shares: the checks on the roles before anything is
-written, the roles' data folders, findings, and writing the result atomically."""
+written, the roles' data folders, findings, work folders, and writing the result atomically."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,3 +82,60 @@ def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise BadInput(f"{path}: cannot write it ({error.strerror})") from None
+
+
+SCRATCH = Path("/var/tmp")
+_SCRATCH_NAME = re.compile(r"fossp-[a-z]+-(\d+)-\w+")
+LOOP_RECORD = "loop-device"
+
+
+@contextmanager
+def scratch(kind: str, under: Path = SCRATCH) -> Iterator[Path]:
+    """A work folder for one build step, removed after. Its name holds this process's ID,
+    so the next build removes what a killed one left (and detaches the loop device it
+    recorded in ``LOOP_RECORD``): a SIGKILL runs no ``finally``."""
+    sweep_scratch(under)
+    work = Path(tempfile.mkdtemp(prefix=f"fossp-{kind}-{os.getpid()}-", dir=under))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sweep_scratch(under: Path = SCRATCH) -> list[Path]:
+    """Remove the work folders of builds whose process is gone; returns them."""
+    swept = []
+    for folder in under.glob("fossp-*-*-*"):
+        found = _SCRATCH_NAME.fullmatch(folder.name)
+        if found is None or not folder.is_dir() or _alive(int(found.group(1))):
+            continue
+        record = folder / LOOP_RECORD
+        if record.is_file():
+            device, backing = record.read_text().split(maxsplit=1)
+            detach_loop(device, backing.strip())
+            if ".fossp-partial" in Path(backing.strip()).name:  # never renamed: a half-written output
+                Path(backing.strip()).unlink(missing_ok=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(folder)], check=False, timeout=600)
+        swept.append(folder)
+    return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def detach_loop(device: str, backing: str) -> None:
+    """Detach ``device`` if it still serves ``backing`` (a deleted file counts): a device
+    number is reused, so one that now serves another file is left alone."""
+    listed = subprocess.run(["losetup", "-J", "-l", device], capture_output=True, text=True, timeout=30, check=False)
+    if listed.returncode != 0 or not listed.stdout.strip():
+        return
+    [entry] = json.loads(listed.stdout)["loopdevices"]
+    if (entry.get("back-file") or "").removesuffix(" (deleted)") == backing:
+        subprocess.run(["losetup", "-d", device], capture_output=True, timeout=30, check=False)

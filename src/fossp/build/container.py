@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from fossp.build.common import scratch
 from fossp.build.offline import BuildInput, BuiltRoot, Steps, make_root
 from fossp.catalog import Family
 from fossp.errors import BadInput, FosspError
@@ -103,28 +103,27 @@ def build_container(
     image = image_for(build, tag)
     built = make_root(build, f"container-{output.stem}"[:40], steps, ssh_key)
     partial = output.with_name(f".{output.name}.fossp-partial")
-    work = Path(tempfile.mkdtemp(prefix="fossp-container-", dir="/var/tmp"))
     try:
-        layout = work / "layout"
-        steps.step("image layer from the root (GNU tar, umoci)")
-        layer = work / "layer.tar"
-        # GNU tar, not `umoci insert`: umoci takes files of two subvolumes with one inode
-        # number (every subvolume's numbers start again) for hard links of each other.
-        tar = ["tar", "-C", str(built.folder), "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cpf"]
-        _run([*tar, str(layer), "."], "tar the root", timeout=1800)
-        _run(["umoci", "init", "--layout", str(layout)], "umoci init")
-        _run(["umoci", "new", "--image", f"{layout}:{tag}"], "umoci new")
-        _run(["umoci", "raw", "add-layer", "--image", f"{layout}:{tag}", str(layer)], "umoci raw add-layer")
-        _run(image.config_argv(layout), "umoci config")
-        steps.step(f"{fmt} archive (skopeo)")
-        partial.unlink(missing_ok=True)
-        destination = f"oci-archive:{partial}:{tag}" if fmt == "oci" else f"docker-archive:{partial}:fossp:{tag}"
-        _run(["skopeo", "copy", "--quiet", f"oci:{layout}:{tag}", destination], "skopeo copy")
-        output.with_name(f"{output.name}.Containerfile").write_text(image.containerfile(built))
-        partial.replace(output)
+        with scratch("container") as work:
+            layout = work / "layout"
+            steps.step("image layer from the root (GNU tar, umoci)")
+            layer = work / "layer.tar"
+            # GNU tar, not `umoci insert`: umoci takes files of two subvolumes with one inode
+            # number (every subvolume's numbers start again) for hard links of each other.
+            tar = ["tar", "-C", str(built.folder), "--numeric-owner", "--xattrs", "--xattrs-include=*", "-cpf"]
+            _run([*tar, str(layer), "."], "tar the root", timeout=1800)
+            _run(["umoci", "init", "--layout", str(layout)], "umoci init")
+            _run(["umoci", "new", "--image", f"{layout}:{tag}"], "umoci new")
+            _run(["umoci", "raw", "add-layer", "--image", f"{layout}:{tag}", str(layer)], "umoci raw add-layer")
+            _run(image.config_argv(layout), "umoci config")
+            steps.step(f"{fmt} archive (skopeo)")
+            partial.unlink(missing_ok=True)
+            destination = f"oci-archive:{partial}:{tag}" if fmt == "oci" else f"docker-archive:{partial}:fossp:{tag}"
+            _run(["skopeo", "copy", "--quiet", f"oci:{layout}:{tag}", destination], "skopeo copy")
+            output.with_name(f"{output.name}.Containerfile").write_text(image.containerfile(built))
+            partial.replace(output)
     finally:
         partial.unlink(missing_ok=True)
-        shutil.rmtree(work, ignore_errors=True)
         pool.delete_subvolume(built.folder)
     return {
         "output": str(output),
@@ -144,8 +143,7 @@ def unpack_archive(archive: Path, root: Path) -> dict[str, str]:
 
     from fossp.lab import pool
 
-    work = Path(tempfile.mkdtemp(prefix="fossp-unpack-", dir="/var/tmp"))
-    try:
+    with scratch("unpack") as work:
         layout = work / "layout"
         _run(["skopeo", "copy", "--quiet", _archive_ref(archive), f"oci:{layout}:fossp"], f"read {archive}")
         index = json.loads((layout / "index.json").read_text())
@@ -162,8 +160,6 @@ def unpack_archive(archive: Path, root: Path) -> dict[str, str]:
         tar = ["tar", "-x", "-f", str(layer), "-C", str(root), "--numeric-owner", "-p"]
         _run([*tar, "--xattrs", "--xattrs-include=*"], f"unpack {archive}", timeout=1800)
         return labels
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _archive_ref(archive: Path) -> str:

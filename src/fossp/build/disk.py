@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from fossp.build.common import LOOP_RECORD, scratch
 from fossp.errors import BadInput, FosspError
 from fossp.hosts.chroot import ChrootConnector, private_script
 from fossp.lab.system import require_tools
@@ -478,38 +478,38 @@ def assemble_disk(
     partial = output.with_name(output.name + ".fossp-partial")
     raw = partial.with_name(partial.name + ".raw") if fmt == "qcow2" else partial
     fs_uuid = str(uuid.uuid4())
-    work = Path(tempfile.mkdtemp(prefix="fossp-disk-"))
-    device = None
-    try:
-        with steps.step("partition"):
-            raw.unlink(missing_ok=True)
-            _run(["truncate", "-s", str(size_bytes), raw], f"create {raw}")
-            _run(["sfdisk", "-q", raw], f"partition {raw}", stdin=sfdisk_script())
-            _write_esp(work, raw, fs_uuid)
-        with steps.step("file system"):
-            device = _run(losetup_argv(raw, *_root_extent(raw)), f"attach {raw}").stdout.strip()
-            _run(["mkfs.btrfs", "-q", "-L", "fossp", "-U", fs_uuid, device], "make the BTRFS file system")
-        with steps.step("copy the root"):
-            staged, mount_point, device_map = work / "stage", work / "top", work / "device.map"
-            staged.mkdir()
-            mount_point.mkdir()
-            _stage(staged, fs_uuid, boot, hostname, ssh_public_key)
-            device_map.write_text(device_map_text(raw, device))
-            argv = assemble_argv(device, mount_point, root, staged, raw, device_map, subvolumes)
-            _run(argv, "copy the root into the image and install GRUB", timeout=STEP_TIMEOUT)
-        _run(["losetup", "-d", device], f"detach {device}")
+    with scratch("disk") as work:
         device = None
-        if fmt == "qcow2":
-            with steps.step("convert to qcow2"):
-                _run(qcow2_argv(raw, partial), "convert to qcow2", timeout=STEP_TIMEOUT)
-                raw.unlink()
-        partial.rename(output)
-    finally:
-        if device is not None:
-            _run(["losetup", "-d", device], f"detach {device}", check=False)
-        raw.unlink(missing_ok=True)
-        partial.unlink(missing_ok=True)
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            with steps.step("partition"):
+                raw.unlink(missing_ok=True)
+                _run(["truncate", "-s", str(size_bytes), raw], f"create {raw}")
+                _run(["sfdisk", "-q", raw], f"partition {raw}", stdin=sfdisk_script())
+                _write_esp(work, raw, fs_uuid)
+            with steps.step("file system"):
+                device = _run(losetup_argv(raw, *_root_extent(raw)), f"attach {raw}").stdout.strip()
+                (work / LOOP_RECORD).write_text(f"{device} {raw}\n")  # for the next build, if this one is killed
+                _run(["mkfs.btrfs", "-q", "-L", "fossp", "-U", fs_uuid, device], "make the BTRFS file system")
+            with steps.step("copy the root"):
+                staged, mount_point, device_map = work / "stage", work / "top", work / "device.map"
+                staged.mkdir()
+                mount_point.mkdir()
+                _stage(staged, fs_uuid, boot, hostname, ssh_public_key)
+                device_map.write_text(device_map_text(raw, device))
+                argv = assemble_argv(device, mount_point, root, staged, raw, device_map, subvolumes)
+                _run(argv, "copy the root into the image and install GRUB", timeout=STEP_TIMEOUT)
+            _run(["losetup", "-d", device], f"detach {device}")
+            device = None
+            if fmt == "qcow2":
+                with steps.step("convert to qcow2"):
+                    _run(qcow2_argv(raw, partial), "convert to qcow2", timeout=STEP_TIMEOUT)
+                    raw.unlink()
+            partial.rename(output)
+        finally:
+            if device is not None:
+                _run(["losetup", "-d", device], f"detach {device}", check=False)
+            raw.unlink(missing_ok=True)
+            partial.unlink(missing_ok=True)
     return {
         "output": str(output),
         "format": fmt,
