@@ -162,3 +162,19 @@ def test_the_container_boots_as_a_lab_host_with_its_data_on_subvolumes(archive: 
         assert all(p["ok"] for h in status["hosts"] for r in h["roles"] for p in r["probes"])
     finally:
         down(["im-oci"])
+
+
+def test_the_docker_archive_holds_the_same_os_container(tmp_path: Path) -> None:
+    """`--format docker` (docker-archive, for `docker load`): the same image config."""
+    profile, output = tmp_path / "pgweb.yaml", tmp_path / "pgweb.docker.tar"
+    profile.write_text(PROFILE)
+    made = fossp_json(
+        "container", "build", "--profile", str(profile), "-o", str(output), "--format", "docker", timeout=1500
+    )
+    assert made["format"] == "docker" and made["output"] == str(output)
+    inspect = ["skopeo", "inspect", "--config", f"docker-archive:{output}"]
+    config = json.loads(subprocess.run(inspect, capture_output=True, text=True, check=True).stdout)["config"]
+    assert config["Cmd"] == ["/sbin/init"] and config["Labels"]["io.fossp.roles"] == "FOSSP-DASPO FOSSP-WDSNG"
+    assert set(config["ExposedPorts"]) == {"22/tcp", "5432/tcp", "80/tcp"}
+    manifest = subprocess.run(["tar", "-xOf", str(output), "manifest.json"], capture_output=True, text=True, check=True)
+    assert json.loads(manifest.stdout)[0]["RepoTags"] == ["fossp:latest"]  # what `docker load` tags it
