@@ -66,7 +66,7 @@ def test_recommend_conflict_is_a_finding_exit_1() -> None:
     ("args", "message"),
     [
         (["recommend", "teleportation"], "unknown feature 'teleportation'"),
-        (["recommend", "postgress"], "closest: postgresql-database"),
+        (["recommend", "postgress"], "closest: postgres (postgresql-database)"),
         (["roles", "show", "FOSSP-XXSXX"], "unknown role 'FOSSP-XXSXX'"),
         (["recommend", "web server", "--set", "nginx.http_port=http"], "setting 'http_port': expected an integer"),
         (["recommend", "web server", "--set", "nginx.http_port=0"], "below the minimum 1"),

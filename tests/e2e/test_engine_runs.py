@@ -228,6 +228,7 @@ def test_isc_dhcp_deploys_when_asked_and_offers_to_a_peer(engine_run_hosts: list
         "range_end": "10.213.0.250",
         "router": "10.213.0.1",
         "dns_servers": ["10.213.0.1"],
+        "domain_name": "fossp.test",
     }
     profile.write_text(
         yaml.safe_dump({"fossp_profile": 1, "roles": [{"id": DHCP, "settings": settings, "hosts": [server.name]}]})

@@ -40,7 +40,7 @@ def test_network_boot_deploy_verify_again_decommission(kea_hosts: list[LabHost])
         *("--set", f"kea.subnet={LAB_NETWORK}"),
         *("--set", "kea.range_start=10.213.0.200", "--set", "kea.range_end=10.213.0.220"),
         *("--set", "kea.router=10.213.0.1", "--set", "kea.dns_servers=[10.213.0.1]"),
-        *("--set", f"kea.next_server={address}"),
+        *("--set", "kea.domain_name=fossp.test", "--set", f"kea.next_server={address}"),
     )
     before = snapshot(host)
 

@@ -117,6 +117,7 @@ def test_kea_offers_to_the_controller_and_to_a_peer(probe_hosts: list[LabHost]) 
         *("--set", "kea.interfaces=[eth0]", "--set", "kea.subnet=10.213.0.0/24"),
         *("--set", "kea.range_start=10.213.0.230", "--set", "kea.range_end=10.213.0.240"),
         *("--set", "kea.router=10.213.0.1", "--set", "kea.dns_servers=[10.213.0.1]"),
+        *("--set", "kea.domain_name=fossp.test"),
     )
     result = fossp_json("deploy", "kea", "--target", server.target, *settings)["hosts"][0]
     outputs = {p["name"]: (p["ok"], p["output"]) for p in result["probes"]}

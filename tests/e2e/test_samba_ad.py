@@ -34,7 +34,7 @@ pytestmark = [
 #: sa-1 is the DC; sa-2 a domain client with MIT's kinit and OpenLDAP's GSSAPI-capable ldapsearch.
 CLIENT_PACKAGES = ("krb5-user", "ldap-utils", "libsasl2-modules-gssapi-mit")
 samba_hosts = lab_fixture("sa-1", "sa-2", packages=(*role_packages(["samba-ad"]), *CLIENT_PACKAGES))
-REALM = "SAMDOM.FOSSP.TEST"  # the role's default
+REALM = "SAMDOM.FOSSP.TEST"
 DC_NAME = "sa-1.samdom.fossp.test"  # provisioning names the DC HOSTNAME.REALM in lower case
 CLIENT_KRB5 = f"""[libdefaults]
 	default_realm = {REALM}
@@ -99,7 +99,8 @@ def test_windows_domain_logins_end_in_a_working_domain(
     before = snapshot(host)
     started = time.monotonic()
     profile = tmp_path / "p.yaml"
-    recommended = run_fossp("recommend", "windows domain logins", "--save", str(profile))
+    site = ("--set", f"samba-ad.realm={REALM}", "--set", "samba-ad.domain=SAMDOM")  # no default: a script gives them
+    recommended = run_fossp("recommend", "windows domain logins", *site, "--save", str(profile))
     assert recommended.returncode == 0 and "FOSSP-LDSSA" in profile.read_text(), recommended.stdout
 
     result = fossp_json("deploy", "--profile", str(profile), "--target", host.target)["hosts"][0]

@@ -16,6 +16,28 @@ from fossp.hosts.facts import Facts, parse_facts
 from fossp.hosts.inventory import HostSpec
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_DHCP = {
+    "subnet": "192.0.2.0/24",
+    "range_start": "192.0.2.100",
+    "range_end": "192.0.2.200",
+    "router": "192.0.2.1",
+    "dns_servers": ["192.0.2.1"],
+    "domain_name": "fossp.test",
+}
+#: What a site gives for the settings that have no default (``required``: a subnet, a
+#: realm, a floating address), here in the documentation network and the test realm.
+SITE_VALUES: dict[str, dict[str, Any]] = {
+    "kea": _DHCP,
+    "isc-dhcp": _DHCP,
+    "samba-ad": {"realm": "SAMDOM.FOSSP.TEST", "domain": "SAMDOM"},
+    "corosync-ha": {"virtual_ip": "192.0.2.10"},
+    "lvs": {"virtual_ip": "192.0.2.10"},
+}
+
+
+def site_values(role_name: str, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The role's required settings as a site gives them, then ``settings`` over them."""
+    return {**SITE_VALUES.get(role_name, {}), **(settings or {})}
 
 
 def recorded(name: str) -> Facts:

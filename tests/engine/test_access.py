@@ -20,7 +20,7 @@ from fossp.errors import BadInput
 from fossp.hosts.facts import Facts, parse_facts
 from fossp.selection.profile import resolve_settings
 
-from .conftest import FIXTURES, plan_lines, recorded
+from .conftest import FIXTURES, plan_lines, recorded, site_values
 
 CASES = yaml.safe_load((FIXTURES / "access.yaml").read_text())
 
@@ -80,14 +80,16 @@ def lines(operations: list[Operation]) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_access_matches_expectation(catalog: Catalog, case: dict[str, Any]) -> None:
     facts = facts_of(case["facts"], case.get("sections"))
-    operations = access(catalog, facts, case["role"], case.get("settings", {}), case.get("ports"))
+    operations = access(
+        catalog, facts, case["role"], site_values(case["role"], case.get("settings")), case.get("ports")
+    )
     assert lines(operations) == case["expect"]
 
 
 def test_every_firewall_opening_is_runtime_and_permanent_and_undone_exactly(catalog: Catalog) -> None:
     facts = recorded("fedora40-bare")
     for name in fedora_roles(catalog):
-        for op in access(catalog, facts, name, {}):
+        for op in access(catalog, facts, name, site_values(name)):
             if op.kind is OpKind.FIREWALL and op.change:
                 [[_, add], [_, permanent, add_again]] = op.commands
                 assert permanent == "--permanent" and add == add_again and add.startswith("--add-")
@@ -101,11 +103,11 @@ def test_every_listening_port_of_every_fedora_role_is_opened(catalog: Catalog) -
     known = firewalld_services()
     for name in fedora_roles(catalog):
         opened: list[Span] = []
-        for op in access(catalog, facts, name, {}):
+        for op in access(catalog, facts, name, site_values(name)):
             if op.kind is OpKind.FIREWALL and op.change:
                 what, _, value = op.target.partition(" ")
                 opened += known[value] if what == "service" else [span for span in [Span.parse(value)] if span]
-        for spec, span in role_spans(context(catalog, facts, name, {})):
+        for spec, span in role_spans(context(catalog, facts, name, site_values(name))):
             assert not spec.expose or not uncovered(span, opened), f"{name}: {span} stays shut"
 
 

@@ -20,7 +20,7 @@ from fossp.engine.planner import plan_role, wanted_roles
 from fossp.engine.recipe import deployable_roles
 from fossp.engine.state import HostState
 
-from .conftest import FIXTURES, recorded
+from .conftest import FIXTURES, recorded, site_values
 
 EXPECTED: dict[str, list[str]] = yaml.safe_load((FIXTURES / "fedora40-role-plans.yaml").read_text())
 
@@ -49,7 +49,7 @@ def describe(op: Operation) -> str:
 def fedora_plan(role: str) -> list[str]:
     catalog = load_catalog()
     facts = recorded("fedora40-bare")
-    wanted = wanted_roles(catalog, [(role, {})], {}, "fedora40.yaml")[0]
+    wanted = wanted_roles(catalog, [(role, site_values(role))], {}, "fedora40.yaml")[0]
     return [describe(op) for op in plan_role(wanted, facts, HostState(), Family.FEDORA, backend_for(facts))]
 
 

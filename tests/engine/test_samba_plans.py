@@ -22,7 +22,7 @@ from fossp.engine.state import HostState
 from fossp.errors import BadInput
 from fossp.hosts.facts import Facts, Listener, UnitState
 
-from .conftest import recorded
+from .conftest import recorded, site_values
 
 ROLE = "FOSSP-LDSSA"
 PASSWORD = "Domain-Secret-42"
@@ -57,7 +57,7 @@ SMB_CONF = """\
 
 
 def _plan(facts: Facts, settings: dict[str, Any] | None = None) -> list[Operation]:
-    given = {"admin_password": PASSWORD} if settings is None else settings
+    given = site_values("samba-ad", {"admin_password": PASSWORD} if settings is None else settings)
     wanted = wanted_roles(load_catalog(), [(ROLE, given)], {}, facts.host)[0]
     assert facts.family is not None
     return plan_role(wanted, facts, HostState(), facts.family, backend_for(facts))

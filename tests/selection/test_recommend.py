@@ -107,7 +107,7 @@ def test_family_filter_skips_roles_without_packages(catalog: Catalog) -> None:
 
 
 def test_unknown_feature_lists_the_closest_matches(catalog: Catalog) -> None:
-    with pytest.raises(BadInput, match=r"unknown feature 'postgress'; closest: .*postgresql-database"):
+    with pytest.raises(BadInput, match=r"unknown feature 'postgress': .*closest: postgres \(postgresql-database\)"):
         recommend(["postgress"], catalog)
 
 

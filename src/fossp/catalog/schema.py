@@ -157,7 +157,15 @@ class Setting(Strict):
     type: SettingType
     description: str
     default: Any = None
-    required: bool = False
+    required: bool = Field(
+        default=False,
+        description="no value is safe for every site (a subnet, a realm, an admin password), so there is no "
+        "default: `fossp recommend --save` asks for it at a terminal and refuses to save a profile without it in a "
+        "script, and a deploy refuses to run without it",
+    )
+    example: Any = Field(
+        default=None, description="a value of the right form, shown when FOSSP asks for the setting; never used"
+    )
     choices: list[str] | None = None
     minimum: int | None = None
     maximum: int | None = None
@@ -209,6 +217,10 @@ class Setting(Strict):
             re.compile(self.pattern)
         if self.default is not None:
             self.check(self.default)
+        if self.example is not None:
+            if self.secret:
+                raise ValueError("a secret setting has no example")
+            self.check(self.example)
         return self
 
     def check(self, value: Any) -> Any:
@@ -637,11 +649,10 @@ class Service(Strict):
 
 
 class Feature(Strict):
-    """A word of the feature vocabulary, with the phrases that ask for it."""
+    """A feature roles provide; the words that ask for it are in ``vocabulary.yaml``."""
 
     key: Slug
     description: str
-    synonyms: list[str] = []
     implies: list[Slug] = []
 
 

@@ -10,7 +10,7 @@ from fossp.cli.common import JsonOption, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
-    from fossp.catalog.schema import Role
+    from fossp.catalog.schema import Role, Setting
 
 roles_app = new_app("List and show server roles: role IDs, packages, ports, settings, lifecycle.")
 release_app = new_app("Release levels: major release, service pack, interim fix.")
@@ -116,6 +116,13 @@ def roles_list(
     )
 
 
+def _default_cell(setting: Setting) -> Any:
+    """A required setting has no default: the site must choose it (an example shows its form)."""
+    if not setting.required:
+        return setting.default
+    return f"(required, e.g. {setting.example})" if setting.example is not None else "(required)"
+
+
 def _render_role(role: Role, catalog: Catalog) -> None:
     from fossp.output import console, table
 
@@ -141,7 +148,7 @@ def _render_role(role: Role, catalog: Catalog) -> None:
     table(
         "Settings",
         ["Name", "Type", "Default", "Description"],
-        [[s.name, s.type.value, "(required)" if s.required else s.default, s.description] for s in role.settings],
+        [[s.name, s.type.value, _default_cell(s), s.description] for s in role.settings],
     )
     table(
         "Health probes",

@@ -190,3 +190,38 @@ def save_profile(profile: Profile, path: Path, catalog: Catalog) -> None:
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise BadInput(f"{path}: cannot write profile: {error.strerror}") from None
+
+
+def secrets_folder(path: Path) -> Path:
+    """Where the secrets typed for the profile at ``path`` are kept: beside it, 0700."""
+    return path.with_name(f"{path.name}.secrets")
+
+
+def keep_secrets_apart(profile: Profile, typed: dict[str, dict[str, str]], path: Path, catalog: Catalog) -> Profile:
+    """``profile`` with each typed secret (role ID -> setting -> value) moved to a file of
+    its own (0600, in :func:`secrets_folder`) and named there as ``{from_file: PATH}``: the
+    profile stays shareable and never holds what was typed at the prompt."""
+    folder = secrets_folder(path)
+    roles = []
+    for choice in profile.roles:
+        settings = dict(choice.settings)
+        for name, value in typed.get(choice.id, {}).items():
+            target = folder / f"{catalog.roles[choice.id].name}.{name}"
+            _write_private(folder, target, value)
+            settings[name] = {"from_file": str(target.resolve())}
+        roles.append(choice.model_copy(update={"settings": settings}))
+    return profile.model_copy(update={"roles": roles})
+
+
+def _write_private(folder: Path, target: Path, value: str) -> None:
+    """Write ``value`` to ``target`` mode 0600 from the start, replacing an older one whole."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        temporary.unlink(missing_ok=True)
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(value + "\n")
+        temporary.replace(target)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise BadInput(f"{target}: cannot write the secret: {error.strerror}") from None

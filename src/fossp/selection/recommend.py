@@ -6,21 +6,40 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.catalog.loader import Catalog
-from fossp.catalog.schema import CatalogStatus, Family, Relation, Role
+from fossp.catalog.schema import CatalogStatus, Family, Relation, Role, Setting
 from fossp.errors import BadInput
 from fossp.selection.conflicts import Conflict, find_conflicts
 from fossp.selection.profile import Profile, RoleChoice, resolve_settings
-from fossp.selection.text import closest_features, match_text
+from fossp.selection.text import Lexicon, Match, TargetKind, Term, TextMatch, match_text
+from fossp.selection.vocabulary import Need, load_vocabulary
 
 
 @dataclass
 class Request:
-    """What was asked for and how it was understood."""
+    """One argument as typed, and how it was understood: which words meant what, which
+    were filler, which were not understood (with what they may be a slip for)."""
 
     text: str
-    features: dict[str, str]
-    roles: dict[str, str]
-    ignored: list[str]
+    understood: list[Match]
+    ignored: list[str] = field(default_factory=list)
+    filler: list[str] = field(default_factory=list)
+    suggestions: dict[str, list[Term]] = field(default_factory=dict)
+
+    def targets(self, kind: TargetKind) -> dict[str, str]:
+        """Feature key, role ID or unserved need -> the words that asked for it."""
+        found: dict[str, str] = {}
+        for match in self.understood:
+            if match.term.target_kind == kind:
+                found.setdefault(match.term.target, match.words)
+        return found
+
+    @property
+    def features(self) -> dict[str, str]:
+        return self.targets("feature")
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return self.targets("role")
 
 
 @dataclass
@@ -36,6 +55,8 @@ class Choice:
     alternatives: list[Alternative] = field(default_factory=list)
     required_by: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    deploys_on: list[Family] = field(default_factory=list)
+    deploy_problem: str | None = None
 
 
 @dataclass
@@ -45,35 +66,83 @@ class Unmet:
 
 
 @dataclass
+class Nearest:
+    role: Role
+    why: str
+
+
+@dataclass
+class Unserved:
+    """A need FOSSP understood but has no role for, and what (if anything) comes near."""
+
+    need: Need
+    asked_as: str
+    nearest: list[Nearest]
+
+    @property
+    def message(self) -> str:
+        if not self.nearest:
+            return f"FOSSP has no role for {self.need.name}; nothing in the catalog is near it"
+        names = "; ".join(f"{n.role.implementation} ({n.role.name}): {n.why}" for n in self.nearest)
+        return f"FOSSP has no role for {self.need.name}; the nearest: {names}"
+
+
+@dataclass
 class Recommendation:
     requests: list[Request]
     choices: list[Choice]
     conflicts: list[Conflict]
     unmet: list[Unmet]
     family: Family | None
+    unserved: list[Unserved] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.conflicts and not self.unmet
+        """Nothing to act on: no conflict, every need served, every chosen role deploys."""
+        undeployable = any(c.deploy_problem for c in self.choices)
+        return not (self.conflicts or self.unmet or self.unserved or undeployable)
 
     def profile(self) -> Profile:
         return Profile(roles=[RoleChoice(id=c.role.id, settings=c.settings) for c in self.choices])
 
+    def to_choose(self) -> list[tuple[Role, Setting]]:
+        """Settings with no safe default (``required`` in the role file) that no --set gave:
+        a profile must not be saved without them."""
+        return [
+            (choice.role, setting)
+            for choice in self.choices
+            for setting in choice.role.settings
+            if setting.required
+            and setting.name not in choice.settings
+            and (self.family is None or setting.families is None or self.family in setting.families)
+        ]
 
-def understand(texts: list[str], catalog: Catalog) -> list[Request]:
-    """Match each argument; an argument that names nothing is bad input with close matches."""
+
+def understand(texts: list[str], catalog: Catalog, lexicon: Lexicon | None = None) -> list[Request]:
+    """Match each argument; an argument in which nothing is understood is bad input,
+    naming the known words it may be a slip for."""
+    lexicon = lexicon or Lexicon.build(catalog)
     requests = []
     for text in texts:
-        if text.strip() in catalog.features:
-            requests.append(Request(text, {text.strip(): text.strip()}, {}, []))
-            continue
-        found = match_text(text, catalog)
+        found = match_text(text, lexicon)
         if found.empty:
-            hints = closest_features(text.strip(), catalog)
-            hint = f"; closest: {', '.join(hints)}" if hints else "; see `fossp features`"
-            raise BadInput(f"unknown feature '{text}'{hint}")
-        requests.append(Request(text, found.features, found.roles, found.ignored))
+            raise BadInput(f"unknown feature '{text}': {_nothing_known(found)}")
+        requests.append(Request(text, found.matches, found.ignored, found.filler, found.suggestions))
     return requests
+
+
+def _nothing_known(found: TextMatch) -> str:
+    hints = list(dict.fromkeys(describe_term(t) for terms in found.suggestions.values() for t in terms))
+    if hints:
+        return f"no word of it is known; closest: {', '.join(hints[:4])}"
+    what = "only filler words" if found.filler and not found.ignored else "no word of it is known"
+    return f"{what}; `fossp features` lists what FOSSP provides"
+
+
+def describe_term(term: Term) -> str:
+    """A term and what it means, for hints: 'postgres (postgresql-database)'."""
+    meaning = {"feature": term.label, "role": f"role {term.label}", "unserved": "no role"}[term.target_kind]
+    return f"{term.text} ({meaning})"
 
 
 def retired_reason(role: Role) -> str | None:
@@ -115,6 +184,28 @@ def _warnings(role: Role) -> list[str]:
     if not any(role.available_on(f) for f in Family):
         found.append(f"warning: no distribution package ({_notes(role)})")
     return found
+
+
+def deploys_on(role: Role, family: Family | None) -> list[Family]:
+    """The families (``family`` only, when given) FOSSP deploys the role on: it needs the
+    role's recipe and the family's packages, as `fossp deploy` does."""
+    from fossp.engine.recipe import has_recipe
+
+    families = [family] if family is not None else list(Family)
+    return [f for f in families if role.available_on(f)] if has_recipe(role.name) else []
+
+
+def why_not_deployable(role: Role, family: Family | None) -> str | None:
+    """Why FOSSP cannot deploy the role (on ``family``), or None when it can."""
+    from fossp.engine.recipe import has_recipe
+
+    if not has_recipe(role.name):
+        return "FOSSP has no deploy recipe for it yet"
+    if deploys_on(role, family):
+        return None
+    if family is not None:
+        return f"no {family.value} package: {role.packages[family].note}"
+    return "not packaged for any family: " + _notes(role)
 
 
 def requirements(catalog: Catalog, role_ids: list[str]) -> list[tuple[Role, Relation, str]]:
@@ -174,11 +265,24 @@ class _Chooser:
         self.unmet: list[Unmet] = []
 
     def pin(self, role: Role, phrase: str) -> None:
+        """A role asked for by name is chosen even when it cannot deploy, but says so and
+        names the providers of its features that do."""
         reason = f"asked for by name ('{phrase}')"
         problem = why_not_offered(role, self.family, include_preview=True)
         if problem:
             reason += f"; warning: {problem}"
-        self._add(role, reason)
+        choice = self._add(role, reason)
+        if choice.deploy_problem is None:
+            return
+        for feature in role.features:
+            for other in self.catalog.providers(feature):
+                if other is not role and self._deployable(other) and self._offerable(other):
+                    choice.alternatives.append(Alternative(other, f"deploys, and provides {feature} too"))
+
+    def best(self, providers: list[Role]) -> list[Role]:
+        """The providers that can be offered, those FOSSP deploys (on the family) first."""
+        eligible = [r for r in providers if self._offerable(r)]
+        return sorted(eligible, key=lambda r: not self._deployable(r))
 
     def provide(self, feature: str, implied_by: str | None) -> None:
         asked = f"implied by {implied_by}" if implied_by else "asked for"
@@ -187,18 +291,28 @@ class _Chooser:
                 choice.reasons.append(f"also provides {feature} ({asked})")
                 return
         providers = self.catalog.providers(feature)
-        eligible = [r for r in providers if self._offerable(r)]
+        eligible = self.best(providers)
         if not eligible:
             self._replace_or_give_up(feature, providers)
             return
-        best = eligible[0]
-        choice = self._add(best, f"provides {feature} ({asked}); preferred: preference {best.preference}")
-        for other in (r for r in providers if r is not best):
-            why = why_not_offered(other, self.family, self.include_preview)
-            choice.alternatives.append(Alternative(other, why or f"lower preference ({other.preference})"))
+        chosen = eligible[0]
+        why = f"preference {chosen.preference}"
+        if chosen is not providers[0] and providers[0] in eligible:  # passed over: it does not deploy
+            why = f"{providers[0].implementation} ranks higher but FOSSP does not deploy it"
+        choice = self._add(chosen, f"provides {feature} ({asked}); chosen: {why}")
+        for other in (r for r in providers if r is not chosen):
+            problem = why_not_offered(other, self.family, self.include_preview) or self._undeployable(other)
+            choice.alternatives.append(Alternative(other, problem or f"lower preference ({other.preference})"))
 
     def _offerable(self, role: Role) -> bool:
         return why_not_offered(role, self.family, self.include_preview) is None
+
+    def _deployable(self, role: Role) -> bool:
+        return why_not_deployable(role, self.family) is None
+
+    def _undeployable(self, role: Role) -> str | None:
+        problem = why_not_deployable(role, self.family)
+        return f"FOSSP does not deploy it: {problem}" if problem else None
 
     def _replace_or_give_up(self, feature: str, providers: list[Role]) -> None:
         """No provider can be offered: offer the catalog's replacement of a dead one, if any."""
@@ -228,8 +342,26 @@ class _Chooser:
         if role.id in self.choices:
             self.choices[role.id].reasons.append(reason)
         else:
-            self.choices[role.id] = Choice(role, [reason, *_warnings(role)])
+            problem = why_not_deployable(role, self.family)
+            warnings = [*_warnings(role), *([f"warning: FOSSP does not deploy it: {problem}"] if problem else [])]
+            self.choices[role.id] = Choice(
+                role, [reason, *warnings], deploys_on=deploys_on(role, self.family), deploy_problem=problem
+            )
         return self.choices[role.id]
+
+    def nearest(self, need: Need) -> list[Nearest]:
+        """What the catalog has near an unserved need: a named role, or a feature's best provider."""
+        found: list[Nearest] = []
+        for near in need.near:
+            if near.role is not None:
+                found.append(Nearest(self.catalog.role(near.role), near.why))
+                continue
+            feature = near.feature or ""
+            chosen = [c.role for c in self.choices.values() if feature in c.role.features]
+            providers = chosen or self.best(self.catalog.providers(feature))
+            if providers:
+                found.append(Nearest(providers[0], near.why))
+        return found
 
 
 def apply_settings(choices: list[Choice], overrides: dict[str, dict[str, Any]], catalog: Catalog) -> None:
@@ -249,7 +381,8 @@ def recommend(
     include_preview: bool = False,
     overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Recommendation:
-    """Choose roles for the wanted features: reasons, alternatives, dependencies, conflicts."""
+    """Choose roles for the wanted features: reasons, alternatives, dependencies,
+    conflicts, whether each deploys, and the needs no role serves."""
     requests = understand(texts, catalog)
     chooser = _Chooser(catalog, family, include_preview)
     for request in requests:
@@ -262,4 +395,15 @@ def recommend(
     choices = list(chooser.choices.values())
     apply_settings(choices, overrides or {}, catalog)
     resolved = [(c.role, resolve_settings(c.role, c.settings, "--set", complete=False)) for c in choices]
-    return Recommendation(requests, choices, find_conflicts(resolved), chooser.unmet, family)
+    unserved = _unserved(requests, chooser)
+    return Recommendation(requests, choices, find_conflicts(resolved), chooser.unmet, family, unserved)
+
+
+def _unserved(requests: list[Request], chooser: _Chooser) -> list[Unserved]:
+    needs = {need.key: need for need in load_vocabulary().unserved}
+    found: dict[str, Unserved] = {}
+    for request in requests:
+        for key, words in request.targets("unserved").items():
+            if key not in found:
+                found[key] = Unserved(needs[key], words, chooser.nearest(needs[key]))
+    return list(found.values())
