@@ -263,6 +263,7 @@ class _Chooser:
         self.include_preview = include_preview
         self.choices: dict[str, Choice] = {}
         self.unmet: list[Unmet] = []
+        self.wanted: set[str] = set()
 
     def pin(self, role: Role, phrase: str) -> None:
         """A role asked for by name is chosen even when it cannot deploy, but says so and
@@ -280,9 +281,11 @@ class _Chooser:
                     choice.alternatives.append(Alternative(other, f"deploys, and provides {feature} too"))
 
     def best(self, providers: list[Role]) -> list[Role]:
-        """The providers that can be offered, those FOSSP deploys (on the family) first."""
+        """The providers that can be offered: those FOSSP deploys (on the family) first, then
+        those that provide more of what was asked for (one role for RTMP and streaming),
+        then by preference."""
         eligible = [r for r in providers if self._offerable(r)]
-        return sorted(eligible, key=lambda r: not self._deployable(r))
+        return sorted(eligible, key=lambda r: (not self._deployable(r), -len(self.wanted & set(r.features))))
 
     def provide(self, feature: str, implied_by: str | None) -> None:
         asked = f"implied by {implied_by}" if implied_by else "asked for"
@@ -296,13 +299,20 @@ class _Chooser:
             self._replace_or_give_up(feature, providers)
             return
         chosen = eligible[0]
-        why = f"preference {chosen.preference}"
-        if chosen is not providers[0] and providers[0] in eligible:  # passed over: it does not deploy
-            why = f"{providers[0].implementation} ranks higher but FOSSP does not deploy it"
-        choice = self._add(chosen, f"provides {feature} ({asked}); chosen: {why}")
+        choice = self._add(chosen, f"provides {feature} ({asked}); chosen: {self._why(chosen, eligible, feature)}")
         for other in (r for r in providers if r is not chosen):
             problem = why_not_offered(other, self.family, self.include_preview) or self._undeployable(other)
             choice.alternatives.append(Alternative(other, problem or f"lower preference ({other.preference})"))
+
+    def _why(self, chosen: Role, eligible: list[Role], feature: str) -> str:
+        """Why ``chosen`` won over the eligible role of highest preference."""
+        top = max(eligible, key=lambda r: r.preference)
+        if chosen is top or top.preference == chosen.preference:
+            return f"preference {chosen.preference}"
+        if not self._deployable(top):
+            return f"{top.implementation} ranks higher but FOSSP does not deploy it"
+        also = sorted((self.wanted & set(chosen.features)) - {feature})
+        return f"it also provides {', '.join(also)}, over {top.implementation}'s preference {top.preference}"
 
     def _offerable(self, role: Role) -> bool:
         return why_not_offered(role, self.family, self.include_preview) is None
@@ -389,7 +399,9 @@ def recommend(
         for role_id, phrase in request.roles.items():
             chooser.pin(catalog.roles[role_id], phrase)
     wanted = [f for request in requests for f in request.features]
-    for feature, implied_by in _expand(wanted, catalog):
+    expanded = _expand(wanted, catalog)
+    chooser.wanted = {feature for feature, _ in expanded}
+    for feature, implied_by in expanded:
         chooser.provide(feature, implied_by)
     chooser.add_dependencies()
     choices = list(chooser.choices.values())

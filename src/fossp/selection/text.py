@@ -138,6 +138,10 @@ class Lexicon:
         stems: dict[tuple[TargetKind, str], set[str]] = {}
         for term in terms:
             stems.setdefault((term.target_kind, term.target), set()).update(term.content)
+        for role in catalog.roles.values():  # a role also owns the words of what it provides ("hpc cluster")
+            owned = stems.setdefault(("role", role.id), set())
+            for feature in role.features:
+                owned |= stems.get(("feature", feature), set())
         return cls(tuple(sorted(terms, key=Term.order)), stop, {k: frozenset(v) for k, v in stems.items()})
 
 
@@ -207,20 +211,30 @@ class _Matcher:
         return positions if not wanted and positions[0] == start else None
 
     def absorb(self, stems: dict[tuple[TargetKind, str], frozenset[str]]) -> None:
-        """Give a left-over word to the match beside it when it is a word of that match's
-        target ("windows domain logins": "logins" joins "windows domain")."""
+        """Give a left-over word to the match beside it (filler between them aside) when it
+        is a word of that match's target ("windows domain logins": "logins" joins "windows
+        domain"), rather than call it unknown."""
         for i, word in enumerate(self.words):
             if self.owner[i] is not None or word.filler:
                 continue
-            for j in (i - 1, i + 1):
-                owner = self.owner[j] if 0 <= j < len(self.words) else None
-                if owner is None or self.words[j].clause != word.clause:
+            for j in (self._neighbour(i, -1), self._neighbour(i, 1)):
+                owner = None if j is None else self.owner[j]
+                if owner is None:
                     continue
                 positions, term = self.found[owner]
                 if word.stem in stems.get((term.target_kind, term.target), frozenset()):
                     positions.append(i)
                     self.owner[i] = owner
                     break
+
+    def _neighbour(self, index: int, step: int) -> int | None:
+        """The nearest word before (step -1) or after (+1) that is not filler, in the same clause."""
+        j = index + step
+        while 0 <= j < len(self.words) and self.words[j].clause == self.words[index].clause:
+            if not self.words[j].filler:
+                return j
+            j += step
+        return None
 
     def _free(self, index: int, clause: int) -> bool:
         return self.owner[index] is None and self.words[index].clause == clause
