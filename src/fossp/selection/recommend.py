@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.catalog.loader import Catalog
-from fossp.catalog.schema import CatalogStatus, Family, Relation, Role, Setting
+from fossp.catalog.schema import CatalogStatus, Family, Relation, Role, Setting, single_line
 from fossp.errors import BadInput
 from fossp.selection.conflicts import Conflict, find_conflicts
 from fossp.selection.profile import Profile, RoleChoice, resolve_settings
@@ -126,7 +126,8 @@ def understand(texts: list[str], catalog: Catalog, lexicon: Lexicon | None = Non
     for text in texts:
         found = match_text(text, lexicon)
         if found.empty:
-            raise BadInput(f"unknown feature '{text}': {_nothing_known(found)}")
+            shown = f"'{text}'" if single_line(text) else repr(text)  # the error stays one line
+            raise BadInput(f"unknown feature {shown}: {_nothing_known(found)}")
         requests.append(Request(text, found.matches, found.ignored, found.filler, found.suggestions))
     return requests
 
