@@ -12,7 +12,7 @@ from fossp.cli.common import JsonOption, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
-    from fossp.catalog.schema import Role, Setting
+    from fossp.catalog.schema import Family, Role, Setting
     from fossp.selection.conflicts import Conflict
     from fossp.selection.recommend import Choice, Recommendation, Request
     from fossp.selection.text import Match
@@ -43,8 +43,16 @@ def features(as_json: JsonOption = False) -> None:
         as_json,
         lambda: table(
             f"{len(rows)} features",
-            ["Feature", "Description", "Roles"],
-            [[r["feature"], r["description"], ", ".join(catalog.roles[i].name for i in r["roles"])] for r in rows],
+            ["Feature", "Description", "Asked for as", "Roles"],
+            [
+                [
+                    r["feature"],
+                    r["description"],
+                    ", ".join([*r["synonyms"], *r["protocols"], *r["products"]][:6]),
+                    ", ".join(catalog.roles[i].name for i in r["roles"]),
+                ]
+                for r in rows
+            ],
         ),
     )
 
@@ -188,10 +196,12 @@ def _meaning(match: Match) -> str:
     return target[term.target_kind] + via
 
 
-def _deploys_cell(choice: Choice) -> str:
+def _deploys_cell(choice: Choice, family: Family | None) -> str:
+    """Where FOSSP deploys the role: the chosen family, or every family it can ("fedora only")."""
     if choice.deploy_problem:
         return f"no: {choice.deploy_problem}"
-    return ", ".join(f.value for f in choice.deploys_on) + ("" if len(choice.deploys_on) > 1 else " only")
+    shown = ", ".join(f.value for f in choice.deploys_on)
+    return shown if family is not None or len(choice.deploys_on) > 1 else f"{shown} only"
 
 
 def _render_recommendation(result: Recommendation, saved: Path | None) -> None:
@@ -208,7 +218,7 @@ def _render_recommendation(result: Recommendation, saved: Path | None) -> None:
                 [
                     f"{c.role.implementation} ({c.role.id})",
                     "\n".join(c.reasons),
-                    _deploys_cell(c),
+                    _deploys_cell(c, result.family),
                     "\n".join(f"{a.role.implementation}: {a.why_not}" for a in c.alternatives) or "-",
                 ]
                 for c in result.choices

@@ -354,9 +354,8 @@ class _Chooser:
             self.choices[role.id].reasons.append(reason)
         else:
             problem = why_not_deployable(role, self.family)
-            warnings = [*_warnings(role), *([f"warning: FOSSP does not deploy it: {problem}"] if problem else [])]
             self.choices[role.id] = Choice(
-                role, [reason, *warnings], deploys_on=deploys_on(role, self.family), deploy_problem=problem
+                role, [reason, *_warnings(role)], deploys_on=deploys_on(role, self.family), deploy_problem=problem
             )
         return self.choices[role.id]
 
