@@ -177,4 +177,5 @@ def test_the_docker_archive_holds_the_same_os_container(tmp_path: Path) -> None:
     assert config["Cmd"] == ["/sbin/init"] and config["Labels"]["io.fossp.roles"] == "FOSSP-DASPO FOSSP-WDSNG"
     assert set(config["ExposedPorts"]) == {"22/tcp", "5432/tcp", "80/tcp"}
     manifest = subprocess.run(["tar", "-xOf", str(output), "manifest.json"], capture_output=True, text=True, check=True)
-    assert json.loads(manifest.stdout)[0]["RepoTags"] == ["docker.io/library/fossp:latest"]  # `docker load`: fossp:latest
+    tags = json.loads(manifest.stdout)[0]["RepoTags"]
+    assert tags == ["docker.io/library/fossp:latest"]  # `docker load` shows it as fossp:latest
