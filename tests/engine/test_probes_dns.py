@@ -42,14 +42,27 @@ def answer(wire: bytes, authoritative: bool) -> bytes:
     return reply.to_wire()
 
 
+def loopback_pair() -> tuple[socket.socket, socket.socket]:
+    """A TCP and a UDP socket on one free loopback port; a port whose UDP side is taken is skipped."""
+    for _ in range(50):
+        tcp = socket.create_server(("127.0.0.1", 0))
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            udp.bind(("127.0.0.1", tcp.getsockname()[1]))
+        except OSError:
+            tcp.close()
+            udp.close()
+            continue
+        return tcp, udp
+    raise RuntimeError("no loopback port free for both TCP and UDP")
+
+
 @pytest.fixture(params=[True, False], ids=["authoritative", "not-authoritative"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, bool]]:
     """UDP and TCP on one loopback port, answering from ZONE until the test ends: (port, AA set)."""
     authoritative = request.param
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-    tcp = socket.create_server(("127.0.0.1", port))
+    tcp, udp = loopback_pair()
+    port = tcp.getsockname()[1]
     udp.settimeout(0.2)
     tcp.settimeout(0.2)
     stop = threading.Event()
