@@ -29,12 +29,23 @@ def build_image(
     """Build the profile's image at ``output`` (renamed there only when whole); the root
     it was made from is removed again."""
     from fossp.build.common import data_folders, exposed_ports, write_atomically
-    from fossp.build.disk import BOOT_PACKAGES, REPO_TARGET, assemble_disk, check_request, install_boot_layer
+    from fossp.build.disk import (
+        BOOT_PACKAGES,
+        REPO_TARGET,
+        assemble_disk,
+        check_request,
+        check_size,
+        install_boot_layer,
+        root_bytes,
+    )
     from fossp.hosts.chroot import ChrootConnector
     from fossp.lab import pool
     from fossp.lab.paths import LabPaths
 
     check_request(output, fmt, hostname, ssh_key, force)
+    base = LabPaths.current().base
+    if base.is_dir():
+        check_size(size_bytes, root_bytes(base))  # the base alone must fit: known before minutes of apt
     built = make_root(build, f"image-{output.stem}"[:40], steps, ssh_key, BOOT_PACKAGES)
     try:
         steps.step("boot layer: kernel, initramfs, cloud-init")

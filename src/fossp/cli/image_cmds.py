@@ -24,7 +24,7 @@ def build(
     profile: Annotated[Path, typer.Option("--profile", "-p", help="Profile file (fossp recommend --save).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The disk image to write.")],
     fmt: Annotated[str, typer.Option("--format", help="raw or qcow2.")] = "raw",
-    size: Annotated[float, typer.Option("--size", min=1, help="GiB of disk.")] = 4,
+    size: Annotated[float, typer.Option("--size", min=0.25, help="GiB of disk.")] = 4,
     hostname: Annotated[str, typer.Option("--hostname", help="Its name until a seed gives one.")] = "fossp",
     ssh_key: Annotated[
         Path | None, typer.Option("--ssh-key", help="Public key file root may log in with (also from a seed).")
