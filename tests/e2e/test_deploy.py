@@ -1,6 +1,7 @@
 """End-to-end on lab hosts (systemd as PID 1, reached over SSH): deploy PostgreSQL, nginx
 and BIND, verify them, deploy again (nothing to do), see status and drift, decommission
-back to the host as it was; a failing probe; a fleet with an unreachable host."""
+back to the host as it was; a failing probe; a fleet with an unreachable host, whose
+no-op re-run opens one SSH connection per host and writes nothing there."""
 
 from __future__ import annotations
 
@@ -125,3 +126,23 @@ def test_fleet_of_three_with_one_unreachable(engine_hosts: list[LabHost], tmp_pa
     assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]
     for host in engine_hosts:
         assert hosts[host.name]["ok"] and hosts[host.name]["states"] == {"FOSSP-WDSNG": "running"}
+
+    marks = {host.name: _accepted_logins(host) for host in engine_hosts}
+    again = run_fossp("deploy", "nginx", "--inventory", str(inventory), "--target", "web", "--json")
+    hosts = {h["host"]: h for h in json.loads(again.stdout)["hosts"]}
+    for host in engine_hosts:
+        assert hosts[host.name]["read_only"] and hosts[host.name]["applied"] == [], hosts[host.name]
+        assert hosts[host.name]["probes"][0]["ok"] is True
+        # the count's own login is one more: the run itself made exactly one
+        assert _accepted_logins(host) - marks[host.name] == 2
+        written = ssh(host, "find", "/etc", "/var/lib/fossp", "/run/fossp", "/srv", "-newer", MARK).stdout
+        assert written == "", f"a no-op deploy wrote on {host.name}:\n{written}"
+
+
+MARK = "/run/fossp-noop-mark"
+
+
+def _accepted_logins(host: LabHost) -> int:
+    """sshd's accepted logins so far (this one included), after touching the no-op mark."""
+    script = f'touch {MARK} && journalctl --sync 2>/dev/null; journalctl -q -o cat | grep -c "^Accepted "'
+    return int(ssh(host, "sh", "-c", script).stdout.strip())

@@ -595,6 +595,7 @@ def _show_plans(results: list[HostResult], as_json: bool) -> None:
 def _outcome_json(outcome: Any) -> dict[str, Any]:
     return {
         "run": outcome.run,
+        "read_only": outcome.run is None,
         "recovered": outcome.recovered,
         "snapshots": outcome.snapshots,
         "notes": outcome.notes,
@@ -628,7 +629,8 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
         outcome = result.value if result.ok else result.detail
         if outcome is None:
             continue
-        out.print(f"[bold]{plain(result.host)}[/bold]: {len(outcome.applied)} change(s) applied (run {outcome.run})")
+        run = f"run {outcome.run}" if outcome.run else "nothing to change: the host was only read"
+        out.print(f"[bold]{plain(result.host)}[/bold]: {len(outcome.applied)} change(s) applied ({run})")
         for note in ([outcome.recovered] if outcome.recovered else []) + outcome.notes:
             out.print(f"  ! {note}", highlight=False, markup=False, style="yellow")
         if outcome.snapshots:

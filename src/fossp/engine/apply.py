@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import posixpath
 import time
 from collections.abc import Awaitable, Callable
@@ -85,7 +86,7 @@ class Outcome:
     applied: list[Operation] = field(default_factory=list)
     probes: list[ProbeResult] = field(default_factory=list)
     states: dict[str, str] = field(default_factory=dict)
-    run: str | None = None
+    run: str | None = None  # None: nothing to change, the host was only read
     recovered: str | None = None  # what the run found of an earlier, interrupted one
     snapshots: dict[str, int] = field(default_factory=dict)  # "pre", "post" numbers
     notes: list[str] = field(default_factory=list)
@@ -123,7 +124,14 @@ async def deploy_host(
     multi-host roles (``cluster``), the hosts meet once each has done its own part; the
     first member then runs the cluster steps; they meet again before the probes, which
     may run from a peer.
+
+    A run with nothing to do touches nothing: when the plan is empty and the roles are
+    recorded as deployed, their probes run and, if they agree with the record, the run ends
+    without a lock, a snapshot or a state write (see :func:`_read_only_noop`).
     """
+    noop = await _read_only_noop(connector, wanted, report, cluster)
+    if noop is not None:
+        return noop
     async with HostLock(connector):
         report("facts")
         facts = await facts_for(connector, wanted)
@@ -167,6 +175,42 @@ async def deploy_host(
         await _end_run(connector, state, run)
         await post_snapshot(connector, run, outcome.snapshots, outcome.notes)
         return outcome
+
+
+async def _read_only_noop(
+    connector: Connector, wanted: list[Wanted], report: Report, cluster: ClusterRun | None
+) -> Outcome | None:
+    """The outcome of a run that needs no change, found without writing on the host; None
+    when the run must take the lock: a change to make, an earlier run to finish or one
+    still running, a multi-host role, settings not yet recorded, or probes that disagree
+    with the recorded states (those go into the state file under the lock)."""
+    if cluster is not None and any(w.membership for w in wanted):
+        return None
+    report("facts")
+    facts = await facts_for(connector, wanted)
+    state = parse_state(facts)
+    if facts.lock_owner or facts.dpkg_interrupted or facts.package_managers or state.run or state.unfinished:
+        return None
+    plan = plan_host(facts, wanted, state)
+    if plan.changes or not all(_recorded_as_wanted(state, item) for item in wanted):
+        return None
+    recorded = {role: instance.state for role, instance in state.instances.items()}
+    outcome = Outcome(plan=plan)
+    await _verify(connector, wanted, state, outcome, report, cluster)
+    if any(state.instances[w.role.id].state is not recorded[w.role.id] for w in wanted):
+        return None
+    return outcome
+
+
+def _recorded_as_wanted(state: HostState, item: Wanted) -> bool:
+    """The role is recorded as deployed and verified with exactly these settings."""
+    instance = state.instances.get(item.role.id)
+    return (
+        instance is not None
+        and item.membership is None
+        and instance.state in (InstanceState.RUNNING, InstanceState.READY)
+        and instance.settings == json.loads(json.dumps(for_ledger(item.role, item.settings)))
+    )
 
 
 async def _cluster_phase(
