@@ -100,3 +100,32 @@ def test_fleet_keeps_going_when_one_host_fails(sshd: Sshd) -> None:
     results = asyncio.run(run_fleet(hosts, action))
     assert [(r.host, r.ok, r.value) for r in results] == [("a", True, "a"), ("down", False, None), ("b", True, "b")]
     assert "cannot reach" in (results[1].error or "")
+
+
+def test_a_fleet_parses_its_key_and_known_hosts_once(sshd: Sshd, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncssh
+
+    from fossp.hosts import connector as module
+
+    monkeypatch.setattr(module, "_PARSED", {})  # as at the start of a run
+    parsed: list[str] = []
+    for name in ("load_keypairs", "read_known_hosts"):
+        real = getattr(asyncssh, name)
+        monkeypatch.setattr(asyncssh, name, lambda path, real=real: parsed.append(path) or real(path))
+
+    async def scenario() -> None:
+        for name in ("one", "two", "three"):
+            connector = await _connected(sshd.host(name))
+            await connector.check(["true"])
+            await connector.close()
+
+    asyncio.run(scenario())
+    assert sorted(parsed) == sorted([str(sshd.key), str(sshd.known_hosts)])
+
+
+def test_an_unreadable_key_is_one_error_naming_it(sshd: Sshd, tmp_path: Path) -> None:
+    broken = tmp_path / "id_broken"
+    broken.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n")
+    for key in (str(broken), str(tmp_path / "missing")):
+        with pytest.raises(HostError, match=rf"^loop: cannot read {key}: "):
+            asyncio.run(_connected(sshd.host(key=key)))
