@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,43 @@ def test_become_from_ansible_and_fossp_inventories(tmp_path: Path) -> None:
     own = tmp_path / "inventory.yaml"
     own.write_text("fossp_inventory: 1\nhosts:\n  c: {user: ops, become: true}\n")
     assert load_inventory(own).hosts["c"].become
+
+
+def test_lab_targets_are_resolved_from_their_records_without_a_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import socket
+    from datetime import datetime
+
+    from fossp.lab.hosts import LabHost, _save, _start_time
+    from fossp.lab.paths import LabPaths
+
+    monkeypatch.setenv("FOSSP_LAB_DIR", str(tmp_path))
+    for number in range(40):
+        name = f"fl-{number}"
+        record = {"name": name, "address": f"10.213.1.{number}", "key_path": tmp_path / "key"}
+        paths = {field: tmp_path / name for field in ("known_hosts_path", "root_path", "log_path")}
+        _save(
+            LabPaths.current(),
+            LabHost(
+                **record,
+                **paths,
+                netns=name,
+                veth=name,
+                mac="",
+                host_key="k",
+                created=datetime.now(UTC),
+                pid=os.getpid(),  # "running", so a liveness probe would connect
+                pid_start=_start_time(os.getpid()),
+            ),
+        )
+
+    def no_probe(*_: object, **__: object) -> None:
+        raise AssertionError("a lab target was probed while it was only being named")
+
+    monkeypatch.setattr(socket, "create_connection", no_probe)
+    hosts = resolve_targets(Inventory(), [f"lab:fl-{number}" for number in range(40)])
+    assert [h.address for h in hosts] == [f"10.213.1.{number}" for number in range(40)]
+    with pytest.raises(BadInput, match="unknown lab host 'fl-99'"):
+        resolve_targets(Inventory(), ["lab:fl-99"])
