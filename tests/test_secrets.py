@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,9 @@ def assert_hidden(*texts: str) -> None:
 # -- masking --------------------------------------------------------------------------
 
 
-def test_every_output_helper_masks_a_registered_secret(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_output_helper_masks_a_registered_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     secrets.register(VALUE)
     print_json({"settings": {"app_password": VALUE}, "stdin": f"before {VALUE} after", "list": [(VALUE,)]})
     printed = json.loads(capsys.readouterr().out)
@@ -60,13 +63,18 @@ def test_every_output_helper_masks_a_registered_secret(capsys: pytest.CaptureFix
         "stdin": f"before {secrets.MASK} after",
         "list": [[secrets.MASK]],
     }
-    table(f"title {VALUE}", ["a"], [[VALUE]])
+    table(f"title {VALUE}", ["a"], [[VALUE]])  # piped: tab-separated rows, no title
     console().print(f"a line with {VALUE} in it")
     console(stderr=True).print(VALUE)
     out, err = capsys.readouterr()
     assert_hidden(out, err)
-    assert out.count(secrets.MASK) == 3
+    assert out.count(secrets.MASK) == 2
     assert secrets.MASK in err
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # the table a terminal gets, title included
+    table(f"title {VALUE}", ["a"], [[VALUE]])
+    out, err = capsys.readouterr()
+    assert_hidden(out, err)
+    assert out.count(secrets.MASK) == 2
 
 
 def test_the_cli_error_line_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

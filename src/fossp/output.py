@@ -57,8 +57,10 @@ def _masking_console() -> type[Console]:
 
 
 def console(stderr: bool = False) -> Console:
-    """Emoji codes off: data such as ``ocf:heartbeat:IPaddr2`` must print as it is."""
-    return _masking_console()(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
+    """Emoji codes off: data such as ``ocf:heartbeat:IPaddr2`` must print as it is. Into
+    a pipe or a file, lines are never wrapped (no hard breaks, no trailing spaces)."""
+    stream = sys.stderr if stderr else sys.stdout
+    return _masking_console()(stderr=stderr, highlight=False, soft_wrap=not stream.isatty(), emoji=False)
 
 
 def plain(value: object) -> str:
@@ -68,17 +70,47 @@ def plain(value: object) -> str:
     return escape(str(value))
 
 
+#: A free-text column is squeezed no narrower than this (or its longest word) before
+#: its words fold.
+FREE_TEXT_MIN_WIDTH = 8
+
+
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a simple table; cells are data, rendered with str() (no markup, no emoji)."""
+    """Print a table; cells are data, rendered with str() (no markup, no emoji).
+
+    On a terminal, a column of single words (IDs, names, states) never breaks; only
+    columns of free text wrap. Into a pipe: tab-separated rows under a header line, no
+    title, no box characters, nothing wrapped, so `grep`, `cut` and `awk` see whole rows.
+    """
+    cells = [["" if cell is None else redact(str(cell)) for cell in row] for row in rows]
+    if not sys.stdout.isatty():
+        for line in (list(columns), *cells):
+            sys.stdout.write("\t".join(" ".join(cell.split()) for cell in line) + "\n")
+        return
+    from rich.box import SIMPLE_HEAD
     from rich.table import Table
     from rich.text import Text
 
-    tbl = Table(title=redact(title), show_lines=False, header_style="bold")
-    for column in columns:
-        tbl.add_column(column, overflow="fold")
-    for row in rows:
-        tbl.add_row(*(Text("" if cell is None else redact(str(cell))) for cell in row))
-    console().print(tbl)
+    out = console()
+    shapes = [_shape(column, [row[i] for row in cells if i < len(row)]) for i, column in enumerate(columns)]
+    squeeze = sum(width + 3 for _, width in shapes) > out.width  # 3: padding and the gap between columns
+    tbl = Table(title=redact(title), box=SIMPLE_HEAD, show_lines=False, header_style="bold", pad_edge=False)
+    for column, (free_text, width) in zip(columns, shapes, strict=True):
+        if not free_text:  # single words: never broken
+            tbl.add_column(column, no_wrap=True, min_width=width)
+        else:  # wraps between words, and within them only where the terminal is too narrow
+            tbl.add_column(column, overflow="fold", min_width=None if squeeze else width)
+    for row in cells:
+        tbl.add_row(*(Text(cell) for cell in row))
+    out.print(tbl)
+
+
+def _shape(header: str, cells: list[str]) -> tuple[bool, int]:
+    """(free text?, the width it asks): a column of single words asks for its widest cell,
+    free text for its longest word, at most FREE_TEXT_MIN_WIDTH."""
+    if any(" " in cell.strip() for cell in cells):
+        return True, min(max((len(word) for cell in cells for word in cell.split()), default=1), FREE_TEXT_MIN_WIDTH)
+    return False, max((len(cell) for cell in cells), default=0) or len(header)
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
