@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -161,7 +161,10 @@ def _render_role(role: Role, catalog: Catalog) -> None:
 
 
 @roles_app.command("show")
-def roles_show(role: Annotated[str, typer.Argument(help="Role ID or name.")], as_json: JsonOption = False) -> None:
+def roles_show(
+    role: Annotated[str, typer.Argument(help="Role ID or name.", autocompletion=complete_role)],
+    as_json: JsonOption = False,
+) -> None:
     """Show everything the catalog knows about one role."""
     from fossp.catalog.status import governed_catalog
     from fossp.output import emit

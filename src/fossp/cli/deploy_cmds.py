@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -38,7 +38,8 @@ ProfileOption = Annotated[
     Path | None, typer.Option("--profile", "-p", help="Profile file with the roles and their settings.")
 ]
 RolesArgument = Annotated[
-    list[str] | None, typer.Argument(help="Role IDs or names (instead of, or besides, --profile).")
+    list[str] | None,
+    typer.Argument(help="Role IDs or names (instead of, or besides, --profile).", autocompletion=complete_role),
 ]
 SetOption = Annotated[
     list[str],

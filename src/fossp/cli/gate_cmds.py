@@ -131,7 +131,7 @@ def assess(
     key: Annotated[str, typer.Argument(help="Exit criterion key of the open gate.")],
     actor: AsOption,
     met: Annotated[bool, typer.Option("--met/--unmet", help="Whether the criterion is met.")] = True,
-    note: Annotated[str, typer.Option("--note")] = "",
+    note: Annotated[str, typer.Option("--note", help="What the assessment rests on.")] = "",
 ) -> View:
     """Record whether an exit criterion of the open gate is met."""
     return gate.assess(actor, app, key, met, note)
@@ -264,8 +264,8 @@ def action_add(
     gate: "GateService",
     app: AppArg,
     actor: AsOption,
-    title: Annotated[str, typer.Option("--title")],
-    owner: Annotated[str, typer.Option("--owner")],
+    title: Annotated[str, typer.Option("--title", help="What must be corrected.")],
+    owner: Annotated[str, typer.Option("--owner", help="The account that carries it out.")],
     due: Annotated[str, typer.Option("--due", help="Due date, YYYY-MM-DD.")],
 ) -> View:
     """Open a corrective action with its owner and due date."""
@@ -274,14 +274,17 @@ def action_add(
     return gate.open_action(actor, app, title, owner, iso_date("due", due))
 
 
+ActionArg = Annotated[int, typer.Argument(help="The action's number (fossp gate show APP).")]
+
+
 @_view_command(actions_app, "done")
-def action_done(gate: "GateService", action_id: int, actor: AsOption) -> View:
+def action_done(gate: "GateService", action_id: ActionArg, actor: AsOption) -> View:
     """Mark a corrective action done (it still needs the working group's approval)."""
     return gate.complete_action(actor, action_id)
 
 
 @_view_command(actions_app, "approve")
-def action_approve(gate: "GateService", action_id: int, actor: AsOption) -> View:
+def action_approve(gate: "GateService", action_id: ActionArg, actor: AsOption) -> View:
     """Approve a completed corrective action (working group)."""
     return gate.approve_action(actor, action_id)
 
@@ -312,7 +315,7 @@ def maintainers_list(app: AppArg, db: DbOption = None, as_json: JsonOption = Fal
 
 @users_app.command("add")
 def users_add(
-    name: str,
+    name: UserArg,
     role: Annotated[str, typer.Option("--role", help="liaison, member, maintainer, qa, releng, viewer, admin")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
     no_password: Annotated[bool, typer.Option("--no-password", help="CLI-only account, no web sign-in.")] = False,
@@ -342,8 +345,8 @@ def users_list(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 8080,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

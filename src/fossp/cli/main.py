@@ -6,6 +6,9 @@ Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Any
+
+import typer
 
 from fossp.cli import (
     build_cmds,
@@ -20,12 +23,39 @@ from fossp.cli import (
     snapshot_cmds,
     upgrade_cmds,
 )
-from fossp.cli.common import new_app
+from fossp.cli.common import new_app, plain_metavars
 
 app = new_app(
     "FOSSP, the FedoraOS Server Platform: choose, deploy and govern server roles.\n\n"
-    "Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error."
+    "Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.",
+    completion=True,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """--version: FOSSP's own version and the platform release its catalog describes."""
+    if not wanted:
+        return
+    from fossp import __version__
+    from fossp.lifecycle.releases import platform_releases
+
+    latest = platform_releases()[-1]
+    typer.echo(f"fossp {__version__} (FOSSP platform release {latest.version}, {latest.release})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and the platform release."
+        ),
+    ] = False,
+) -> None:
+    """Options before any command."""
+
+
 # In the order of the flow: catalog, selection, hosts and deploy, test hosts, governance.
 app.add_typer(catalog_cmds.roles_app, name="roles")
 app.command("lifecycle")(catalog_cmds.lifecycle)
@@ -53,13 +83,21 @@ app.add_typer(gate_cmds.users_app, name="users")
 app.command("serve")(gate_cmds.serve)
 
 
+def command() -> Any:
+    """The click command tree `fossp` runs (also what the man pages are made from); typed
+    Any since typer builds it with its own copy of click."""
+    from typer.main import get_command
+
+    return plain_metavars(get_command(app))
+
+
 def run() -> None:
     """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
     from fossp.errors import FosspError
     from fossp.secrets import redact
 
     try:
-        app()
+        command()(prog_name="fossp")
     except FosspError as error:
         sys.stderr.write(f"fossp: {redact(error.message)}\n")
         sys.exit(error.exit_code)
