@@ -41,7 +41,7 @@ def test_lifecycle_prints_the_seed_table() -> None:
     for text in ("Server Role ID", "FOSSP-APSWI", "01-112615", "2015-10-26", "Not announced"):
         assert text in done.stdout
     rows = json.loads(run_fossp("lifecycle", "--json").stdout)
-    assert set(rows[0]) >= {"releaseCycle", "releaseDate", "eol", "roleId"}
+    assert set(rows[0]) >= {"release_cycle", "release_date", "eol", "role_id"}
 
 
 def test_recommend_saves_a_profile_that_loads_and_saves_the_same(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ from fossp.lifecycle.table import lifecycle_table
 def test_rows_have_endoflife_fields_and_not_announced_is_false(catalog: Catalog) -> None:
     rows = lifecycle_table(catalog, list(catalog.roles.values()))
     assert len(rows) == len(catalog.roles)
-    postgres = next(r for r in rows if r["roleId"] == "FOSSP-DASPO")
+    postgres = next(r for r in rows if r["role_id"] == "FOSSP-DASPO")
     assert postgres == {
         "service": "Database Services",
         "role": "PostgreSQL",
-        "roleId": "FOSSP-DASPO",
-        "releaseCycle": "01-112615",
-        "releaseDate": "2015-10-26",
+        "role_id": "FOSSP-DASPO",
+        "release_cycle": "01-112615",
+        "release_date": "2015-10-26",
         "eol": False,
         "status": postgres["status"],
         "upstream": "active",

@@ -194,7 +194,14 @@ def lifecycle(
             "FedoraOS Server Platform support and life cycle",
             ["Service", "Server Role", "Server Role ID", "Release", "Release Date", "Fixes Available Until (EOL)"],
             [
-                [r["service"], r["role"], r["roleId"], r["releaseCycle"], r["releaseDate"], r["eol"] or "Not announced"]
+                [
+                    r["service"],
+                    r["role"],
+                    r["role_id"],
+                    r["release_cycle"],
+                    r["release_date"],
+                    r["eol"] or "Not announced",
+                ]
                 for r in rows
             ],
         ),
@@ -235,10 +242,10 @@ def release_list(as_json: JsonOption = False) -> None:
     releases = platform_releases()
     rows: list[dict[str, Any]] = [
         {
-            "releaseCycle": r.version,
+            "release_cycle": r.version,
             "release": r.release,
             "level": level_of(releases, i).value,
-            "releaseDate": r.release_date.isoformat(),
+            "release_date": r.release_date.isoformat(),
             "eol": r.support_end.isoformat() if r.support_end else False,
             "changes": [c.model_dump(mode="json") for c in r.changes],
         }
@@ -252,10 +259,10 @@ def release_list(as_json: JsonOption = False) -> None:
             ["Version", "Release", "Level", "Released", "Fixes until", "Changes"],
             [
                 [
-                    r["releaseCycle"],
+                    r["release_cycle"],
                     r["release"],
                     r["level"],
-                    r["releaseDate"],
+                    r["release_date"],
                     r["eol"] or "Not announced",
                     "; ".join(c["summary"] for c in r["changes"]),
                 ]

@@ -1,4 +1,4 @@
-"""The seed's lifecycle table, built from the catalog, with endoflife.date field names."""
+"""The seed's lifecycle table, built from the catalog, with endoflife.date's fields."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fossp.catalog.schema import Role
 
 
 def lifecycle_row(role: Role, catalog: Catalog) -> dict[str, Any]:
-    """One row: endoflife.date names (releaseCycle, releaseDate, eol) plus role identity.
+    """One row: endoflife.date's fields in snake_case (release_cycle, release_date, eol) plus role identity.
 
     ``eol`` is the end of fixes as a date, or False when it is not announced.
     """
@@ -17,9 +17,9 @@ def lifecycle_row(role: Role, catalog: Catalog) -> dict[str, Any]:
     return {
         "service": catalog.services[role.service].name,
         "role": role.implementation,
-        "roleId": role.id,
-        "releaseCycle": cycle.release,
-        "releaseDate": cycle.release_date.isoformat(),
+        "role_id": role.id,
+        "release_cycle": cycle.release,
+        "release_date": cycle.release_date.isoformat(),
         "eol": cycle.support_end.isoformat() if cycle.support_end else False,
         "status": cycle.status.value,
         "upstream": role.upstream.status,

@@ -103,7 +103,7 @@ class Transition:
             "allowed": self.allowed,
             "downgrade": self.downgrade,
             "reboot": self.reboot,
-            "groupUpdate": self.group_update,
+            "group_update": self.group_update,
             "reason": self.reason,
         }
 
