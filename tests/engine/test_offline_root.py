@@ -171,3 +171,27 @@ def test_decommission_refuses_a_role_another_role_requires(tmp_path: Path, catal
     with pytest.raises(BadInput, match=r"Bacula .* requires FOSSP-DASPO"):
         asyncio.run(decommission_host(RootConnector(str(tmp_path)), catalog, ["postgresql"]))
     assert HostState.model_validate_json((tmp_path / STATE_FILE.lstrip("/")).read_text()) == state
+
+
+def test_human_output_legend_diff_and_roles_by_name_and_id(root: Path, tmp_path: Path) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"fossp_inventory: 1\nhosts:\n  image: {{connection: root, address: {root}}}\n")
+    common = ["nginx", "--set", "nginx.http_port=8080", "--inventory", str(inventory), "--target", "image"]
+    planned = run_fossp("plan", *common, "--diff")
+    assert planned.returncode == 0, planned.stderr
+    lines = planned.stdout.splitlines()
+    assert "+ will change   ~ decided again after the changes before it   = already as wanted (why)" in lines
+    config = next(i for i, line in enumerate(lines) if "/etc/nginx/conf.d/fossp.conf" in line)
+    assert lines[config].lstrip().startswith("+ ")
+    assert any(line.startswith("      +") and "listen 8080" in line for line in lines[config:])
+    assert "listen 8080" not in run_fossp("plan", *common).stdout  # the diff only with --diff
+
+    deployed = run_fossp("deploy", *common)
+    assert deployed.returncode == 0, deployed.stderr
+    assert deployed.stdout.splitlines()[-1].split("\t")[::3] == ["image", "nginx (FOSSP-WDSNG) ready"]
+    status = run_fossp("status", "--inventory", str(inventory), "--target", "image")
+    row = next(line.split("\t") for line in status.stdout.splitlines() if line.startswith("image\tnginx"))
+    assert row[1:3] == ["nginx (FOSSP-WDSNG)", "ready"]
+    assert "http-get skipped" in row[4]  # an offline root serves nothing to probe
+    assert status.stdout.splitlines()[-1].split("\t")[:2] == ["image", "ok"]
+    assert run_fossp("decommission", "--yes", "--inventory", str(inventory), "--target", "image").returncode == 0

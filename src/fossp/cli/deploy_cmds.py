@@ -259,6 +259,9 @@ def plan(
     include_preview: PreviewOption = False,
     include_retired: RetiredOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show each file change as a unified diff (private files: hidden).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
@@ -276,7 +279,7 @@ def plan(
         return (await plan_on(connector, wanted))[2]
 
     results = _run(hosts, action, as_json, limits)
-    _show_plans(results, as_json)
+    _show_plans(results, as_json, diff)
     _finish(results)
 
 
@@ -559,19 +562,27 @@ def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
     return [{"host": r.host, "error": r.error} for r in results if not r.ok]
 
 
-def _summary(results: list[HostResult], describe: Any) -> None:
-    """The per-host summary table that ends every fleet command."""
+def _summary(results: list[HostResult], describe: Any, healthy: Any = None) -> None:
+    """The per-host summary table that ends every fleet command: a host is ok only when
+    it answered and, where ``healthy`` says so, every role on it is well."""
     from fossp.output import table
 
-    rows = [
-        (r.host, "ok" if r.ok else "FAILED", f"{r.seconds:.1f}s", describe(r.value) if r.ok else r.error)
-        for r in results
-    ]
+    def result(r: HostResult) -> str:
+        if not r.ok:
+            return "FAILED"
+        return "ok" if healthy is None or healthy(r.value) else "ERROR"
+
+    rows = [(r.host, result(r), f"{r.seconds:.1f}s", describe(r.value) if r.ok else r.error) for r in results]
     table(None, ["host", "result", "time", "summary"], rows)
 
 
-def _show_plans(results: list[HostResult], as_json: bool) -> None:
+#: What the signs before a plan's operations mean.
+PLAN_LEGEND = "+ will change   ~ decided again after the changes before it   = already as wanted (why)"
+
+
+def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) -> None:
     from fossp.output import console, plain, print_json
+    from fossp.secrets import MASK
 
     if as_json:
         print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results)})
@@ -590,6 +601,11 @@ def _show_plans(results: list[HostResult], as_json: bool) -> None:
                 f"  {mark} {op.kind.value:<20} {plain(op.target)}  [dim]{plain(op.reason)}[/dim]",
                 highlight=False,
             )
+            shown = op.summary().get("diff") if diff and op.change else None
+            if shown:
+                text = "(private file: its diff is hidden)" if shown == MASK else shown.rstrip("\n")
+                out.print("\n".join(f"      {line}" for line in text.splitlines()), highlight=False, markup=False)
+    out.print(f"[dim]{PLAN_LEGEND}[/dim]", highlight=False)
     _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
 
 
@@ -653,14 +669,18 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
         for probe in outcome.probes:
             verdict = {True: "passed", False: "FAILED", None: "skipped"}[probe.ok]
             out.print(f"  probe {probe.name} ({probe.role}): {verdict}: {probe.output}", highlight=False, markup=False)
-    _summary(results, lambda o: ", ".join(f"{role} {state}" for role, state in o.states.items()))
+    _summary(
+        results,
+        lambda o: ", ".join(f"{_role_label(role)} {state}" for role, state in o.states.items()),
+        lambda o: "error" not in o.states.values(),
+    )
     return failed
 
 
 def _show_statuses(results: list[HostResult], as_json: bool) -> int:
     from fossp.output import print_json, table
 
-    failed = sum(1 for r in results if r.ok for s in r.value.roles if s.state in ("error", "interrupted"))
+    failed = sum(1 for r in results if r.ok for s in r.value.roles if s.state in BAD_STATES)
     if as_json:
         hosts = [
             {
@@ -674,14 +694,38 @@ def _show_statuses(results: list[HostResult], as_json: bool) -> int:
         print_json({"hosts": hosts})
         return failed
     rows = [
-        (r.host, s.name, s.state, s.recorded, "; ".join(s.drift) or "-", "; ".join(s.problems) or "-")
+        (
+            r.host,
+            f"{s.name} ({s.role})",
+            s.state,
+            s.recorded,
+            "; ".join(f"{p.name} {_probe_word(p.ok)}" for p in s.probes) or "-",
+            "; ".join(s.drift) or "-",
+            "; ".join(s.problems) or "-",
+        )
         for r in results
         if r.ok
         for s in r.value.roles
     ]
-    table("roles", ["host", "role", "state", "recorded", "drift", "problems"], rows)
-    _summary(results, _release_summary)
+    table("roles", ["host", "role", "state", "recorded", "probes", "drift", "problems"], rows)
+    _summary(results, _release_summary, lambda status: all(s.state not in BAD_STATES for s in status.roles))
     return failed
+
+
+def _role_label(role_id: str) -> str:
+    """A role as summaries name it: its name and its ID."""
+    from fossp.catalog import load_catalog
+
+    role = load_catalog().roles.get(role_id)
+    return f"{role.name} ({role_id})" if role else role_id
+
+
+#: Role states that make a host's result ERROR (and the command exit 1).
+BAD_STATES = ("error", "interrupted")
+
+
+def _probe_word(ok: bool | None) -> str:
+    return "passed" if ok else "skipped" if ok is None else "FAILED"
 
 
 def _release_summary(status: Any) -> str:
