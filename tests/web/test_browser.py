@@ -120,9 +120,10 @@ def test_sign_in_propose_review_decide_go(as_user: object) -> None:
     lead = as_user("lia")  # type: ignore[operator]
     _propose(lead, "PostgreSQL 16")
     app_url = lead.url
-    lead.fill("tr[data-deliverable=proposal] input[name=reference]", "https://wiki/pg16")
-    lead.click("tr[data-deliverable=proposal] button")
-    lead.click("tr[data-criterion=fits-platform] button")
+    lead.fill("input[name='reference.proposal']", "https://wiki/pg16")
+    lead.select_option("select[name='met.fits-platform']", "yes")
+    lead.click("#gate-work button[type=submit]")
+    expect(lead.locator("tr[data-deliverable=proposal] a[href='https://wiki/pg16']")).to_be_visible()
     member = as_user("mem")  # type: ignore[operator]
     member.goto(app_url)
     member.fill("#reviews textarea[name=findings]", "Fits the database role.")
@@ -147,34 +148,36 @@ def test_a_no_go_blocks(as_user: object) -> None:
     expect(lead.locator("#phase")).to_have_text("Proposed")
     _decide(lead, "no-go", "Not ready for the platform.")
     expect(lead.locator("#state")).to_have_text("stopped")
-    lead.fill("tr[data-deliverable=proposal] input[name=reference]", "late")
-    lead.click("tr[data-deliverable=proposal] button")
-    expect(lead.locator("#error")).to_contain_text("stopped by a no-go")
+    expect(lead.locator("#gate-work button, #reviews form, #decision form")).to_have_count(0)
+    expect(lead.locator("#resume button")).to_have_text("Resume")
 
 
-def test_a_maintainer_cannot_decide(as_user: object) -> None:
+def test_a_maintainer_is_offered_no_decision_and_cannot_post_one(as_user: object) -> None:
     maintainer = as_user("mai")  # type: ignore[operator]
     _propose(maintainer, "Maintainer's DB")
     maintainer.fill("#reviews textarea[name=findings]", "I like it.")
     maintainer.click("#reviews button[type=submit]")
-    with maintainer.expect_response(lambda r: r.request.method == "POST") as answer:
-        _decide(maintainer, "go", "I decide myself.")
-    assert answer.value.status == 403
-    expect(maintainer.locator("#error")).to_contain_text("may not decide")
+    expect(maintainer.locator("#decision form")).to_have_count(0)
+    expect(maintainer.locator("#decision")).to_contain_text("Only the review lead (lia) records the decision")
+    answer = maintainer.request.post(
+        maintainer.url.split("#")[0] + "/decision",
+        form={"csrf": maintainer.locator("input[name=csrf]").first.input_value(), "outcome": "go", "rationale": "x"},
+    )
+    assert answer.status == 403 and "may not decide" in answer.text()
 
 
-def test_a_maintainer_of_another_app_cannot_provide_a_deliverable(as_user: object) -> None:
+def test_a_maintainer_of_another_app_is_offered_no_deliverable(as_user: object) -> None:
     owner = as_user("mai")  # type: ignore[operator]
     _propose(owner, "Mai's DB")
     expect(owner.locator("#maintainers")).to_contain_text("mai")
     other = as_user("ann")  # type: ignore[operator]
     other.goto(owner.url)
-    other.fill("tr[data-deliverable=proposal] input[name=reference]", "https://wiki/not-mine")
-    with other.expect_response(lambda r: r.request.method == "POST") as answer:
-        other.click("tr[data-deliverable=proposal] button")
-    assert answer.value.status == 403
-    expect(other.locator("#error")).to_contain_text("ann does not maintain this application")
-    expect(other.locator("tr[data-deliverable=proposal] small")).to_have_count(0)
+    expect(other.locator("#gate-work input[name^=reference], #gate-work button")).to_have_count(0)
+    answer = other.request.post(
+        owner.url.split("#")[0] + "/gate",
+        form={"csrf": other.locator("input[name=csrf]").first.input_value(), "reference.proposal": "https://x"},
+    )
+    assert answer.status == 403 and "ann does not maintain this application" in answer.text()
 
 
 def test_the_process_picture_renders(as_user: object) -> None:
