@@ -50,7 +50,7 @@ def _phase(index: int, name: str, status: CatalogStatus, count: int | None, curr
     box_x = x + 2 * DIAMOND + 20
     stroke = f' stroke="{MARK}" stroke-width="4"' if current else ' stroke="#6b7a8c"'
     marks = (_caption(box_x, y, "▼ current phase") if current else "") + (
-        _caption(x - 4, cy - DIAMOND, "▼ open gate") if gate_open else ""
+        _caption(x - 4, y, "▼ open gate") if gate_open else ""
     )
     lines = textwrap.wrap(name, 19)
     text = "".join(
