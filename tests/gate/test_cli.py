@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_fossp
+from tests.conftest import FOSSP, run_fossp
 
 
 @pytest.fixture
@@ -96,3 +99,42 @@ def test_cli_operations_right_disable_enable_and_reset_password(db: str) -> None
     assert listed["ops"]["disabled"] is False and listed["ops"]["operations"] == "operator"
     actions = [e["action"] for e in json.loads(run_fossp("gate", "audit", "--json").stdout)]
     assert actions[:3] == ["password-reset", "user-enabled", "user-disabled"]
+
+
+def _read(main: int, screen: bytes, until: int) -> bytes:
+    """Read the terminal until it shows ``until`` prompts (': '), or it closes; 30 s at most."""
+    deadline = time.monotonic() + 30
+    while screen.count(b": ") < until and time.monotonic() < deadline:
+        if select.select([main], [], [], 1)[0]:
+            try:
+                chunk = os.read(main, 1024)
+            except OSError:  # the command ended and closed the terminal
+                break
+            if not chunk:
+                break
+            screen += chunk
+    return screen
+
+
+def _on_terminal(args: list[str], answers: list[str]) -> str:
+    """Run `fossp` on a pseudo-terminal, typing each answer after its prompt; the screen."""
+    main, terminal = os.openpty()
+    process = subprocess.Popen(
+        [*FOSSP, *args], stdin=terminal, stdout=terminal, stderr=terminal, env={**os.environ, "NO_COLOR": "1"}
+    )
+    os.close(terminal)
+    screen = b""
+    for number, answer in enumerate(answers, start=1):
+        screen = _read(main, screen, number)
+        os.write(main, answer.encode() + b"\n")
+    screen = _read(main, screen, 10**6)
+    assert process.wait(timeout=60) == 0, screen
+    os.close(main)
+    return screen.decode()
+
+
+def test_reset_password_on_a_terminal_is_typed_twice_without_echo(db: str) -> None:
+    assert run_fossp("users", "add", "ops", "--role", "viewer", stdin="first-pass\n").returncode == 0
+    screen = _on_terminal(["users", "reset-password", "ops"], ["typed-secret-1", "typed-secret-1"])
+    assert "Password: " in screen and "Repeat for confirmation: " in screen
+    assert "typed-secret-1" not in screen and "new password for ops" in screen

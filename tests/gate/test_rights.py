@@ -237,3 +237,38 @@ def test_a_disabled_account_cannot_sign_in_and_a_reset_password_ends_old_session
     actions = [e["action"] for e in gate.audit()]
     assert {"user-disabled", "user-enabled", "password-reset"} <= set(actions)
     assert "a brand new pass" not in str(gate.audit())
+
+
+def _page_token(client: TestClient, name: str) -> str:
+    token = client.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+    board = client.post("/login", data={"name": name, "password": PASSWORD, "csrf": token})
+    return board.text.split('name="csrf" value="')[1].split('"')[0]
+
+
+def test_a_page_form_error_names_the_field_as_the_form_labels_it(gate: GateService) -> None:
+    app = gate.propose("mai", "Pg", "db", ["postgresql"])["id"]
+    client = TestClient(create_app(gate.db.url))
+    csrf = _page_token(client, "lia")
+    missing = client.post(f"/apps/{app}/reviews", data={"csrf": csrf, "findings": "fine"})
+    assert missing.status_code == 422 and "Your recommendation: field required" in missing.text
+    empty = client.post(f"/apps/{app}/reviews", data={"csrf": csrf, "recommendation": "go", "findings": " "})
+    assert empty.status_code == 422 and "Findings: must not be empty" in empty.text
+    stale = client.post(f"/apps/{app}/reviews", data={"recommendation": "go", "findings": "fine"})
+    assert stale.status_code == 403 and "reload the page" in stale.text
+    recorded = client.post(
+        f"/apps/{app}/gate",
+        data={
+            "csrf": csrf,
+            "reference.proposal": "https://wiki/pg",
+            "met.fits-platform": "yes",
+            "note.fits-platform": "",
+        },
+        follow_redirects=False,
+    )
+    assert recorded.status_code == 303
+    view = gate.show(app)["gate"]
+    assert view["deliverables"][0]["reference"] == "https://wiki/pg" and view["criteria"][0]["met"] is True
+    again = client.post(f"/apps/{app}/gate", data={"csrf": csrf, "reference.proposal": "https://wiki/pg"})
+    assert again.status_code == 200 and [e["action"] for e in gate.audit(app)].count("deliverable") == 1
+    wrong = client.post(f"/apps/{app}/gate", data={"csrf": csrf, "reference.nonsense": "x", "met.fits-platform": "no"})
+    assert wrong.status_code == 422 and gate.show(app)["gate"]["criteria"][0]["met"] is True, "all or nothing"

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -72,6 +74,12 @@ def create_app(db_url: str | None = None, throttle: Throttle | None = None) -> F
         if request.url.path.startswith("/api/"):
             return _api_error(error)
         return pages.error_page(request, error, status_of(error))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return await request_validation_exception_handler(request, error)
+        return pages.invalid_form(request, error)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:

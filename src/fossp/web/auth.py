@@ -26,7 +26,7 @@ LOGIN_COOKIE = "fossp_login"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 _KEY = secrets.token_bytes(32)
-_STALE_FORM = "missing or wrong CSRF token; reload the page and try again"
+STALE_FORM = "missing or wrong CSRF token; reload the page and try again"
 
 
 class NotSignedIn(Exception):
@@ -65,7 +65,7 @@ def sign_in(request: Request, name: str, password: str) -> SessionInfo | None:
 
 def check_csrf(info: SessionInfo, token: str | None) -> None:
     if not token or not secrets.compare_digest(token, info.csrf_token):
-        raise Forbidden(_STALE_FORM)
+        raise Forbidden(STALE_FORM)
 
 
 def _secure(request: Request) -> bool:
@@ -102,4 +102,4 @@ def check_login_token(request: Request, token: str) -> None:
     """The sign-in form's token must be the signature of this browser's nonce cookie."""
     nonce = request.cookies.get(LOGIN_COOKIE)
     if not nonce or not secrets.compare_digest(token, _sign(nonce)):
-        raise Forbidden(_STALE_FORM)
+        raise Forbidden(STALE_FORM)

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from fastapi import APIRouter, Depends, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from fossp.errors import FosspError
+from fossp.errors import BadInput, FosspError
 from fossp.gate.agenda import agenda_ics, agenda_markdown
-from fossp.gate.errors import Invalid, NotFound
+from fossp.gate.errors import Forbidden, Invalid, NotFound
 from fossp.gate.picture import process_svg
 from fossp.gate.process import Participant, Right
 from fossp.gate.service import GateService, iso_date
@@ -29,6 +30,7 @@ from fossp.gate.sessions import SessionInfo
 from fossp.web import rights
 from fossp.web.auth import (
     COOKIE,
+    STALE_FORM,
     check_csrf,
     check_login_token,
     current,
@@ -94,6 +96,15 @@ def error_page(request: Request, error: FosspError, status: int) -> HTMLResponse
     if ref is not None and status != 404:
         return _app_page(request, str(ref), status, message(error))
     return render(request, "error.html", status, error=message(error))
+
+
+def invalid_form(request: Request, error: RequestValidationError) -> HTMLResponse:
+    """A form the browser sent incomplete: each field named by its label on the page."""
+    fields = [str(e["loc"][-1]) for e in error.errors()]
+    if "csrf" in fields:
+        return error_page(request, Forbidden(STALE_FORM), 403)
+    problems = "; ".join(f"{LABELS.get(f, f)}: {e['msg'].lower()}" for f, e in zip(fields, error.errors(), strict=True))
+    return error_page(request, BadInput(problems), 422)
 
 
 def _act(request: Request, info: SessionInfo, csrf: str, run: Callable[[str], Any], to: str) -> Response:
