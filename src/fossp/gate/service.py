@@ -9,18 +9,18 @@ before anything is flushed, and the transaction is rolled back, so it writes not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fossp.catalog.schema import CatalogStatus
 from fossp.gate import rules
 from fossp.gate.db import Database
-from fossp.gate.errors import Invalid, NotFound, Refused
+from fossp.gate.errors import Forbidden, Invalid, NotFound, Refused
 from fossp.gate.models import (
     Application,
     ApplicationRole,
@@ -32,10 +32,11 @@ from fossp.gate.models import (
     GateRound,
     Review,
     User,
+    WebSession,
 )
 from fossp.gate.passwords import hash_password
-from fossp.gate.process import Gate, Participant, Process, load_process
-from fossp.gate.rules import Action, Actor, AppState, Outcome, Position
+from fossp.gate.process import Gate, Participant, Process, Right, load_process
+from fossp.gate.rules import Action, Actor, AppState, Operation, Outcome, Position
 
 CONSOLE = "console"  # the audit name of the server's administrator using the CLI
 KINDS = ("application", "stack")
@@ -88,6 +89,8 @@ class GateService:
     def _actor(self, s: Session, name: str, action: Action, app: Application | None = None) -> User:
         """The acting user, once the rules allow ``action`` on ``app`` (its lead and maintainers)."""
         user = self._user(s, name, "acting user")
+        if user.disabled:
+            raise Forbidden(f"the account {user.name} is disabled")
         actor = Actor(user.name, Participant(user.role))
         if app is None:
             rules.require(actor, action)
@@ -153,34 +156,78 @@ class GateService:
 
     # -- accounts ----------------------------------------------------------------------
 
-    def add_user(self, actor: str | None, name: str, role: str, password: str | None) -> dict[str, Any]:
-        """Create an account; ``actor`` None is the administrator's console (the CLI)."""
+    def _administrator(self, s: Session, actor: str | None) -> None:
+        """Only an administrator manages accounts; ``actor`` None is the server's console (the CLI)."""
+        if actor is not None:
+            user = self._user(s, actor, "acting user")
+            rules.require_operation(user.name, Right(user.operations), Operation.MANAGE_USERS)
+
+    def add_user(
+        self, actor: str | None, name: str, role: str, password: str | None, operations: str = Right.VIEWER
+    ) -> dict[str, Any]:
+        """Create an account with a gate role and an operations right (a viewer unless named)."""
         with self._tx() as s:
-            if actor is not None:
-                self._actor(s, actor, Action.MANAGE_USERS)
+            self._administrator(s, actor)
             name = _text("name", name, 64)
             if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
                 raise Invalid("name", "use letters, digits, '.', '-' and '_' only")
             role = _choice("role", role, [p.value for p in Participant])
+            operations = _choice("operations", operations, [r.value for r in Right])
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise Refused(f"a user named '{name}' already exists")
-            user = User(name=name, role=role, password_hash=None if password is None else hash_password(password))
+            user = User(
+                name=name,
+                role=role,
+                operations=operations,
+                password_hash=None if password is None else hash_password(password),
+            )
             s.add(user)
-            self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role)
-        return {"name": name, "role": role, "can_sign_in": password is not None}
+            s.flush()
+            self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role, operations=operations)
+            return self._account(user)
+
+    def set_disabled(self, actor: str | None, name: str, disabled: bool) -> dict[str, Any]:
+        """Disable an account (its sessions end, it cannot sign in) or enable it again."""
+        with self._tx() as s:
+            self._administrator(s, actor)
+            user = self._user(s, name)
+            if disabled and user.name == actor:
+                raise Refused("you cannot disable your own account")
+            user.disabled = disabled
+            if disabled:
+                s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            self._audit(s, actor or CONSOLE, "user-disabled" if disabled else "user-enabled", None, name=user.name)
+            return self._account(user)
+
+    def reset_password(self, actor: str | None, name: str, password: str) -> dict[str, Any]:
+        """Give an account a new password; its sessions end, so an old sign-in stops working."""
+        with self._tx() as s:
+            self._administrator(s, actor)
+            user = self._user(s, name)
+            user.password_hash = hash_password(password)
+            s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            self._audit(s, actor or CONSOLE, "password-reset", None, name=user.name)
+            return self._account(user)
 
     def accounts(self, actor: str) -> list[dict[str, Any]]:
-        """The accounts, for their administrator: only an admin manages (and so lists) them here."""
+        """The accounts, for their administrator: only an administrator manages (and so lists) them here."""
         with self._tx() as s:
-            self._actor(s, actor, Action.MANAGE_USERS)
+            self._administrator(s, actor)
         return self.users()
+
+    @staticmethod
+    def _account(user: User) -> dict[str, Any]:
+        return {
+            "name": user.name,
+            "role": user.role,
+            "operations": user.operations,
+            "can_sign_in": user.password_hash is not None,
+            "disabled": user.disabled,
+        }
 
     def users(self) -> list[dict[str, Any]]:
         with self._tx() as s:
-            return [
-                {"name": u.name, "role": u.role, "can_sign_in": u.password_hash is not None}
-                for u in s.scalars(select(User).order_by(User.name))
-            ]
+            return [self._account(u) for u in s.scalars(select(User).order_by(User.name))]
 
     # -- proposing and working through a gate -------------------------------------------
 
@@ -247,35 +294,57 @@ class GateService:
 
     def deliver(self, actor: str, ref: str | int, key: str, reference: str) -> dict[str, Any]:
         """Record that a deliverable of the open gate exists, with where to find it."""
-        with self._tx() as s:
-            app = self._app(s, ref, lock=True)
-            user = self._actor(s, actor, Action.DELIVER, app)
-            gate = self._open_gate(s, app)
-            _choice("key", key, [d.key for d in gate.deliverables])
-            record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
-            if record is None:
-                record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
-                s.add(record)
-            record.reference = _text("reference", reference, 2000)
-            record.provided_by = user
-            self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=record.reference)
-            return self._view(s, app)
+        return self.record_gate(actor, ref, deliverables={key: reference})
 
     def assess(self, actor: str, ref: str | int, key: str, met: bool, note: str = "") -> dict[str, Any]:
         """Record whether an exit criterion of the open gate is met in this round."""
+        return self.record_gate(actor, ref, criteria={key: (met, note)})
+
+    def record_gate(
+        self,
+        actor: str,
+        ref: str | int,
+        deliverables: Mapping[str, str] | None = None,
+        criteria: Mapping[str, tuple[bool, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Record deliverables (key -> where it is) and criteria (key -> met, note) of the
+        open gate in one transaction: all of them, or none when one is refused. An item
+        given as it already stands is left alone, so the audit shows only real changes."""
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
-            user = self._actor(s, actor, Action.ASSESS, app)
-            gate = self._open_gate(s, app)
-            _choice("key", key, [c.key for c in gate.criteria])
-            where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
-            record = s.scalar(select(CriterionRecord).filter_by(**where))
-            if record is None:
-                record = CriterionRecord(**where)
-                s.add(record)
-            record.met, record.note, record.assessed_by = met, note.strip(), user
-            self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
+            for key, reference in (deliverables or {}).items():
+                self._deliver(s, app, actor, key, reference)
+            for key, (met, note) in (criteria or {}).items():
+                self._assess(s, app, actor, key, met, note)
             return self._view(s, app)
+
+    def _deliver(self, s: Session, app: Application, actor: str, key: str, reference: str) -> None:
+        user = self._actor(s, actor, Action.DELIVER, app)
+        gate = self._open_gate(s, app)
+        _choice("key", key, [d.key for d in gate.deliverables])
+        reference = _text("reference", reference, 2000)
+        record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
+        if record is not None and record.reference == reference:
+            return
+        if record is None:
+            record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
+            s.add(record)
+        record.reference, record.provided_by = reference, user
+        self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=reference)
+
+    def _assess(self, s: Session, app: Application, actor: str, key: str, met: bool, note: str) -> None:
+        user = self._actor(s, actor, Action.ASSESS, app)
+        gate = self._open_gate(s, app)
+        _choice("key", key, [c.key for c in gate.criteria])
+        where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
+        record = s.scalar(select(CriterionRecord).filter_by(**where))
+        if record is not None and (record.met, record.note) == (met, note.strip()):
+            return
+        if record is None:
+            record = CriterionRecord(**where)
+            s.add(record)
+        record.met, record.note, record.assessed_by = met, note.strip(), user
+        self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
 
     def review(self, actor: str, ref: str | int, recommendation: str, findings: str) -> dict[str, Any]:
         """Add the acting participant's findings to this round (one review per person)."""
