@@ -62,7 +62,7 @@ def test_full_gate_over_the_api(client: TestClient) -> None:
         f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
     )
     assert decided.status_code == 201 and decided.json()["phase"] == "initiation"
-    assert client.get("/api/v1/catalog-status").json() == {"FOSSP-NESBI": "preview"}
+    assert decided.json()["catalog_changes"] == [] and client.get("/api/v1/catalog-status").json() == {}
     assert client.get("/api/v1/audit").json()[0]["action"] == "decided"
 
 

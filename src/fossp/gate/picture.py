@@ -95,7 +95,7 @@ def _legend(y: int) -> str:
     )
     note = (
         f'<text class="small" x="{LEFT + 560}" y="{y + 24}">'
-        "catalog status a role has while its application is in the phase</text>"
+        "catalog status the application's go decisions have given its roles by the phase</text>"
     )
     return rows + swatches + note
 
@@ -109,7 +109,7 @@ def process_svg(process: Process, counts: Mapping[str, int] | None = None, curre
     legend_y = TOP + rows * ROW_GAP + 10
     height = legend_y + 5 * 20 + 10
     body = "".join(
-        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current) for n, p in enumerate(phases)
+        _phase(n, p.name, process.status_in(p.key), counts.get(p.key), p.key == current) for n, p in enumerate(phases)
     ) + "".join(_link(n) for n in range(len(phases) - 1))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
