@@ -128,7 +128,7 @@ def reachable(url: str) -> Iterator[None]:
     try:
         yield
     except (exc.OperationalError, exc.DatabaseError) as error:
-        shown = make_url(url).render_as_string(hide_password=True)
+        shown = make_url(url).render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
         reason = str(error.orig or error).strip().splitlines()[0]
         raise BadInput(f"gate database {shown}: {reason}") from None
 
