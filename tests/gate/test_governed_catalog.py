@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from fossp.errors import BadInput
 from fossp.gate.db import current_revision, open_database
 from fossp.gate.errors import Invalid, Refused
 from fossp.gate.service import GateService
-from tests.conftest import run_fossp
+from tests.conftest import FOSSP, run_fossp
 from tests.gate.conftest import PEOPLE, pass_gate
 
 NEW_ROLE = Path(__file__).parent / "newrole"
@@ -203,37 +205,73 @@ def test_a_no_go_does_not_retire(db: str) -> None:
     assert next(r["status"] for r in listed if r["name"] == "kea") == "launched"
 
 
-def test_decide_says_beforehand_what_a_go_changes_and_json_carries_it(db: str) -> None:
-    database = open_database(db)
+EXPECTED = "a go here launches FOSSP-APSWI wildfly (now preview)"
+DECIDE = ("gate", "decide", "WildFly 31", "go", "--as", "lia", "--rationale", "validated")
+
+
+def _ready_at_the_launch_gate(url: str) -> None:
+    """WildFly (preview in its data file) through eight gates, the ninth ready for a go."""
+    database = open_database(url)
     gate = GateService(database)
     app = gate.propose("mai", "WildFly 31", "Java", ["wildfly"])["id"]
     for _ in range(8):
         pass_gate(gate, app)
-    shown = json.loads(run_fossp("gate", "show", "WildFly 31", "--json").stdout)
-    expected = "a go here launches FOSSP-APSWI wildfly (now preview)"
-    assert shown["gate"]["catalog_on_go"]["summary"] == expected
-    assert expected in run_fossp("gate", "show", "WildFly 31").stdout
-    view = gate.show(app)
-    for role in view["gate"]["required_reviews"]:
-        gate.deliver("mai", app, "validation-report", "https://x")
-        gate.review({"member": "mem", "qa": "qa", "releng": "rel"}[role], app, "go", "ok")
-    for item in view["gate"]["deliverables"]:
+    launch = gate.show(app)["gate"]
+    for item in launch["deliverables"]:
         gate.deliver("mai", app, item["key"], "https://x")
-    for item in view["gate"]["criteria"]:
+    for item in launch["criteria"]:
         gate.assess("mem", app, item["key"], True)
+    for name in ("mem", "qa", "rel"):
+        gate.review(name, app, "go", "ok")
     database.dispose()
-    decide = ("gate", "decide", "WildFly 31", "go", "--as", "lia", "--rationale", "validated")
-    asked = run_fossp(*decide)
+
+
+def test_decide_says_beforehand_what_a_go_changes_and_json_carries_it(db: str) -> None:
+    _ready_at_the_launch_gate(db)
+    shown = json.loads(run_fossp("gate", "show", "WildFly 31", "--json").stdout)
+    assert shown["gate"]["catalog_on_go"]["summary"] == EXPECTED and shown["gate"]["go_blockers"] == []
+    assert EXPECTED in run_fossp("gate", "show", "WildFly 31").stdout
+    asked = run_fossp(*DECIDE)
     assert asked.returncode == 2
-    assert asked.stderr == f"fossp: {expected}; nothing recorded: give --yes to record the go\n"
+    assert asked.stderr == f"fossp: {EXPECTED}; nothing recorded: give --yes to record the go\n"
     assert json.loads(run_fossp("gate", "show", "WildFly 31", "--json").stdout)["phase"] == "full-role-validation"
-    decided = run_fossp(*decide, "--yes", "--json")
+    decided = run_fossp(*DECIDE, "--yes", "--json")
     assert decided.returncode == 0, decided.stderr
     assert [(c["role_id"], c["status"]) for c in json.loads(decided.stdout)["catalog_changes"]] == [
         ("FOSSP-APSWI", "launched")
     ]
     listed = json.loads(run_fossp("roles", "list", "--json").stdout)
     assert next(r["status"] for r in listed if r["name"] == "wildfly") == "launched"
+
+
+def _decide_on_a_terminal(answer: str) -> tuple[int, str]:
+    """`fossp gate decide ... go` on a pseudo-terminal, answering its question with ``answer``."""
+    from tests.cli.test_recommend_settings import _read_until
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    child = subprocess.Popen([*FOSSP, *DECIDE], stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    seen: list[str] = []
+    try:
+        _read_until(leader, "Record the go?", seen)
+        os.write(leader, f"{answer}\n".encode())
+        code = child.wait(timeout=60)
+    finally:
+        child.kill()
+        os.close(leader)
+    return code, "".join(seen)
+
+
+def test_on_a_terminal_decide_says_what_a_go_changes_and_asks(db: str) -> None:
+    _ready_at_the_launch_gate(db)
+    code, seen = _decide_on_a_terminal("n")
+    assert code == 1 and EXPECTED in seen.split("Record the go?")[0]
+    assert json.loads(run_fossp("gate", "show", "WildFly 31", "--json").stdout)["catalog_changes"] == []
+    code, seen = _decide_on_a_terminal("y")
+    assert code == 0, seen
+    changes = json.loads(run_fossp("gate", "show", "WildFly 31", "--json").stdout)["catalog_changes"]
+    assert [c["status"] for c in changes] == ["launched"]
 
 
 def _state(path: Path) -> tuple[int, bytes]:
@@ -244,7 +282,13 @@ def test_reading_the_catalog_leaves_the_gate_database_untouched(db: str, tmp_pat
     path = tmp_path / "gate.db"
     run_fossp("gate", "propose", "PostgreSQL 16 stack", "--role", "postgresql", "--summary", "db", "--as", "mai")
     before = _state(path)
-    reads = [("roles", "list"), ("roles", "show", "postgresql"), ("recommend", "database"), ("lifecycle",)]
+    reads = [
+        ("roles", "list"),
+        ("roles", "show", "postgresql"),
+        ("recommend", "database"),
+        ("lifecycle",),
+        ("plan", "postgresql", "--target", "127.0.0.1:9"),  # the discard port: the host fails, exit 1
+    ]
     for args in reads:
         assert run_fossp(*args, "--json").returncode in (0, 1)
     assert _state(path) == before
