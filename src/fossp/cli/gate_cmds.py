@@ -206,7 +206,7 @@ def show(gate: "GateService", app: AppArg) -> View:
 
 @gate_app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Every application with its phase, state and catalog status."""
+    """Every application with its phase, state and the catalog status its go decisions gave its roles."""
     from fossp.output import emit, table
 
     apps = _service(db).applications()

@@ -225,7 +225,9 @@ class GateService:
             try:
                 role_ids = sorted({catalog.role(ref).id for ref in roles})
             except FosspError as error:
-                raise Invalid("roles", error.message) from None
+                raise Invalid(
+                    "roles", f"{error.message} (a role the catalog lacks is proposed as a new role)"
+                ) from None
             new_ids = [check_new_role(ref, catalog) for ref in set(new_roles)]
             if s.scalar(select(Application).where(Application.name == name)) is not None:
                 raise Refused(f"an application named '{name}' is already proposed")
