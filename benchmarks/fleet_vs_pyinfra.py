@@ -380,8 +380,8 @@ def phases_child(argv: list[str]) -> None:
 
     Imports are timed where they happen: the CLI's own, then the modules this harness needs
     to wrap functions in (they would be imported later anyway); asyncssh (imported by the
-    first connect), and SQLAlchemy + Alembic (imported when the stage gate database is
-    opened) are timed inside the phases that trigger them. Prints one JSON object.
+    first connect), and SQLAlchemy (imported when the stage gate database is read) are
+    timed inside the phases that trigger them. Prints one JSON object.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -457,8 +457,7 @@ def phases_child(argv: list[str]) -> None:
     wrap(deploy_cmds, "_hosts", "resolve --target lab:NAME (cli/deploy_cmds.py _hosts)")
     wrap(loader, "read_yaml", "catalog: yaml.safe_load, pure-Python SafeLoader (catalog/loader.py read_yaml)")
     wrap(loader, "parse_model", "catalog: pydantic validation (catalog/loader.py parse_model)")
-    wrap(gate, "_service", "gate db: import sqlalchemy+alembic, open+migrate (gate/__init__.py _service)")
-    wrap(gate, "catalog_status", "gate db: catalog_status total (gate/__init__.py)")
+    wrap(gate, "catalog_status", "gate db: import sqlalchemy, open read-only, read (gate/__init__.py catalog_status)")
     wrap(deploy_cmds, "_run", "hosts: asyncio.run(run_fleet) total (cli/deploy_cmds.py _run)")
     wrap(connector.SshConnector, "open", "hosts: SSH connect+auth (hosts/connector.py SshConnector.open)")
     wrap(connector.SshConnector, "run", "hosts: remote commands (hosts/connector.py SshConnector.run)")

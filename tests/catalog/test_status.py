@@ -1,4 +1,4 @@
-"""The catalog's statuses follow the stage gate process when it tracks a role."""
+"""The catalog's statuses change only where a stage gate decision changed them."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def test_no_gate_database_means_the_catalog_keeps_its_own_status(tmp_path: Path)
     assert not database.exists()
 
 
-def test_a_role_proposed_at_the_stage_gate_shows_as_preview(tmp_path: Path) -> None:
-    """Real gate database (SQLite) and the real CLI: the catalog follows the role's phase."""
+def test_a_role_proposed_at_the_stage_gate_keeps_its_status(tmp_path: Path) -> None:
+    """Real gate database (SQLite) and the real CLI: a proposal changes nothing in the catalog."""
     os.environ["FOSSP_DB"] = f"sqlite:///{tmp_path / 'gate.db'}"
     try:
         added = run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", stdin="a-long-password\n")
@@ -42,5 +42,5 @@ def test_a_role_proposed_at_the_stage_gate_shows_as_preview(tmp_path: Path) -> N
     finally:
         del os.environ["FOSSP_DB"]
     statuses = {r["id"]: r["status"] for r in rows}
-    assert statuses["FOSSP-NESKE"] == "preview"
+    assert statuses["FOSSP-NESKE"] == "launched"
     assert statuses["FOSSP-DASPO"] == "launched"

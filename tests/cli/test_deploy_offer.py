@@ -3,7 +3,6 @@ upstreams) only with --include-retired, and with a warning."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -32,21 +31,27 @@ def test_roles_not_offered_are_refused_before_any_host_is_reached(args: list[str
     assert message in done.stderr
 
 
-def test_the_stage_gate_decides_what_deploys_by_default(tmp_path: Path) -> None:
-    """A launched role proposed anew at the gate is preview: deploy needs --include-preview."""
-    os.environ["FOSSP_DB"] = f"sqlite:///{tmp_path / 'gate.db'}"
-    try:
-        run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", stdin="a-long-password\n")
-        assert (
-            run_fossp("gate", "propose", "TFTP", "--role", "tftp", "--summary", "boot", "--as", "lia").returncode == 0
-        )
-        refused = run_fossp("plan", "tftp", *UNREACHABLE)
-        accepted = run_fossp("plan", "tftp", "--include-preview", *UNREACHABLE, "--json")
-    finally:
-        del os.environ["FOSSP_DB"]
-    assert refused.returncode == 2 and "catalog status is preview" in refused.stderr
+def test_the_stage_gate_decides_what_deploys_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A launched role proposed anew at the gate still deploys; the go into Service Removal
+    retires it, and then deploy needs --include-retired."""
+    from fossp.gate.db import open_database
+    from fossp.gate.service import GateService
+    from tests.gate.conftest import PEOPLE, pass_gate
+
+    url = f"sqlite:///{tmp_path / 'gate.db'}"
+    monkeypatch.setenv("FOSSP_DB", url)
+    gate = GateService(open_database(url))
+    for name, role in PEOPLE.items():
+        gate.add_user(None, name, role, None)
+    assert run_fossp("gate", "propose", "TFTP", "--role", "tftp", "--summary", "boot", "--as", "mai").returncode == 0
+    accepted = run_fossp("plan", "tftp", *UNREACHABLE, "--json")
     assert "not offered for deploy" not in accepted.stderr
     assert accepted.returncode == 1  # the role was accepted; the unreachable host is what failed
+    for _ in range(11):
+        pass_gate(gate, "TFTP")
+    gate.db.dispose()
+    refused = run_fossp("plan", "tftp", *UNREACHABLE)
+    assert refused.returncode == 2 and "catalog status is retired" in refused.stderr
 
 
 def test_roles_without_a_deploy_recipe_are_refused_not_half_deployed(site_roles: Path) -> None:

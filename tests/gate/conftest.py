@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +56,15 @@ def service(db_url: str) -> Iterator[GateService]:
     db.dispose()
 
 
-def pass_gate(gate: GateService, app: str | int) -> dict[str, Any]:
-    """Provide everything the open gate needs, review it as required, and decide go."""
+def pass_gate(gate: GateService, app: str | int, references: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Provide everything the open gate needs (``references`` by key, else a link; an
+    optional deliverable only from ``references``), review it as required, and decide go."""
     view = gate.show(app)
     open_gate = view["gate"]
+    given = references or {}
     for item in open_gate["deliverables"]:
-        gate.deliver("mai", app, item["key"], f"https://docs.example/{item['key']}")
+        if item["required"] or item["key"] in given:
+            gate.deliver("mai", app, item["key"], given.get(item["key"], f"https://docs.example/{item['key']}"))
     for item in open_gate["criteria"]:
         gate.assess("mem", app, item["key"], True)
     reviewers = {"member": "mem", "maintainer": "mai", "qa": "qa", "releng": "rel", "liaison": "lia"}

@@ -62,7 +62,7 @@ def test_full_gate_over_the_api(client: TestClient) -> None:
         f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
     )
     assert decided.status_code == 201 and decided.json()["phase"] == "initiation"
-    assert client.get("/api/v1/catalog-status").json() == {"FOSSP-NESBI": "preview"}
+    assert decided.json()["catalog_changes"] == [] and client.get("/api/v1/catalog-status").json() == {}
     assert client.get("/api/v1/audit").json()[0]["action"] == "decided"
 
 
@@ -189,3 +189,19 @@ def test_the_admin_page_lists_and_adds_users(client: TestClient, service: GateSe
     assert 'href="/admin/users"' not in member.get("/").text
     sneaked = member.post("/admin/users", data={**form, "name": "mallory", "csrf": member_csrf})
     assert sneaked.status_code == 403 and "mallory" not in [u["name"] for u in service.users()]
+
+
+def test_a_new_role_is_proposed_over_the_api(client: TestClient) -> None:
+    headers = sign_in(client, "mai")
+    body = {"name": "Intranet notice", "summary": "a notice page", "new_roles": ["FOSSP-WDSIN"]}
+    created = client.post("/api/v1/applications", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["catalog"] == [
+        {"role_id": "FOSSP-WDSIN", "name": None, "new": True, "status": "not in the catalog"}
+    ]
+    taken = client.post(
+        "/api/v1/applications", json={**body, "name": "Again", "new_roles": ["FOSSP-WDSNG"]}, headers=headers
+    )
+    [problem] = taken.json()["detail"]
+    assert taken.status_code == 422 and problem["loc"] == ["body", "new_roles"]
+    assert problem["msg"].startswith("FOSSP-WDSNG is in the catalog already")

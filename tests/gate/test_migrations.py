@@ -67,4 +67,41 @@ def test_a_0003_database_gives_gate_admins_the_administrator_right_and_others_vi
     db = open_database(db_url)
     accounts = {u["name"]: (u["operations"], u["disabled"]) for u in GateService(db).users()}
     assert accounts == {"adm": ("administrator", False), "mem": ("viewer", False)}
+
+
+def test_the_migrations_build_the_schema_the_models_describe(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from fossp.gate.models import Base
+
+    db = open_database(db_url)
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    db.dispose()
+
+
+def test_a_0003_database_keeps_the_launches_its_go_decisions_made(db_url: str) -> None:
+    """Under 0003 a role's status followed its application's phase; 0005 keeps what a go
+    into Launch did (launched) and forgets what a proposal did (preview)."""
+    _upgrade_to(db_url, "0003")
+    _old_application(db_url)
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO application_roles (application_id, role_id) VALUES (1, 'FOSSP-APSWI')"))
+        connection.execute(
+            text(
+                "INSERT INTO decisions (application_id, phase, round, outcome, rationale, user_id, created_at) "
+                "VALUES (1, 'concept', 1, 'go', 'ok', 1, CURRENT_TIMESTAMP), "
+                "(1, 'launch', 1, 'go', 'validated', 1, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(text("UPDATE applications SET phase = 'launch'"))
+    engine.dispose()
+    db = open_database(db_url)
+    statuses = GateService(db).role_statuses()
+    assert {role: status.value for role, status in statuses.items()} == {
+        "FOSSP-APSWI": "launched",
+        "FOSSP-DASPO": "launched",
+    }
     db.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -77,13 +79,17 @@ def test_no_decision_unless_active(state: AppState) -> None:
         rules.check_decision(Position(3, state), Outcome.GO, "ok", READY)
 
 
-def test_catalog_status_follows_the_phase() -> None:
-    assert rules.catalog_status(None, AppState.ACTIVE) is CatalogStatus.PREVIEW
-    assert rules.catalog_status(CatalogStatus.LAUNCHED, AppState.ON_HOLD) is CatalogStatus.LAUNCHED
-    assert rules.catalog_status(CatalogStatus.PREVIEW, AppState.STOPPED) is CatalogStatus.RETIRED
-    assert rules.catalog_status(CatalogStatus.LAUNCHED, AppState.STOPPED) is CatalogStatus.LAUNCHED
-    statuses = [CatalogStatus.RETIRED, CatalogStatus.LAUNCHED, CatalogStatus.PREVIEW]
-    assert rules.strongest(statuses) is CatalogStatus.LAUNCHED
+def test_a_catalog_blocker_blocks_a_go() -> None:
+    facts = replace(READY, catalog_blockers=["the role file of FOSSP-WDSXX (role-definition) is not delivered"])
+    with pytest.raises(Refused, match="role file of FOSSP-WDSXX"):
+        rules.check_decision(Position(7), Outcome.GO, "ok", facts)
+    rules.check_decision(Position(7), Outcome.NO_GO, "ok", facts)
+
+
+def test_status_in_a_phase_follows_only_the_phases_that_set_one() -> None:
+    process = load_process()
+    statuses = [process.status_in(p.key) for p in process.phases]
+    assert statuses == [CatalogStatus.PREVIEW] * 8 + [CatalogStatus.LAUNCHED] * 2 + [CatalogStatus.RETIRED]
 
 
 def test_resume() -> None:

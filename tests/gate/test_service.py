@@ -33,19 +33,32 @@ def test_roles_are_catalog_role_ids(service: GateService) -> None:
     assert service.propose("mai", "By name", "x", ["postgresql"])["roles"] == ["FOSSP-DASPO"]
 
 
-def test_go_moves_the_application_on_and_the_catalog_follows(service: GateService) -> None:
-    app = propose(service)
+def test_only_a_go_into_launch_or_removal_changes_the_catalog_and_says_so_beforehand(service: GateService) -> None:
+    app = propose(service, "WildFly 31", ["wildfly"])  # a preview role in its data file
     for _ in range(8):
-        pass_gate(service, app)
-    assert service.show(app)["phase"] == "full-role-validation"
-    assert service.role_statuses() == {"FOSSP-DASPO": CatalogStatus.PREVIEW}
+        view = pass_gate(service, app)
+        assert service.role_statuses() == {} and view["catalog"][0]["status"] == "preview"
+    assert view["phase"] == "full-role-validation"
+    assert view["gate"]["catalog_on_go"]["summary"] == "a go here launches FOSSP-APSWI wildfly (now preview)"
     view = pass_gate(service, app)
     assert view["phase_name"] == "Launch/Availability" and view["catalog_status"] == "launched"
-    assert catalog_status(service.db.url) == {"FOSSP-DASPO": CatalogStatus.LAUNCHED}
-    pass_gate(service, app)
+    assert catalog_status(service.db.url) == {"FOSSP-APSWI": CatalogStatus.LAUNCHED}
+    assert [(c["role_id"], c["status"]) for c in view["catalog_changes"]] == [("FOSSP-APSWI", "launched")]
+    assert view["gate"]["catalog_on_go"] == {"summary": "a go here leaves the catalog as it is", "changes": []}
+    view = pass_gate(service, app)
+    assert view["gate"]["catalog_on_go"]["summary"] == "a go here retires FOSSP-APSWI wildfly (now launched)"
     view = pass_gate(service, app)
     assert view["phase"] == "service-removal" and view["state"] == "done" and view["gate"] is None
-    assert service.role_statuses() == {"FOSSP-DASPO": CatalogStatus.RETIRED}
+    assert service.role_statuses() == {"FOSSP-APSWI": CatalogStatus.RETIRED}
+    assert view["catalog"] == [{"role_id": "FOSSP-APSWI", "name": "wildfly", "new": False, "status": "retired"}]
+
+
+def test_a_new_application_for_a_launched_role_leaves_it_launched(service: GateService) -> None:
+    app = propose(service)
+    assert service.show(app)["catalog"][0]["status"] == "launched"
+    for _ in range(9):
+        view = pass_gate(service, app)
+    assert view["phase"] == "launch" and view["catalog_changes"] == [] and service.role_statuses() == {}
 
 
 def test_a_refused_go_writes_nothing(service: GateService) -> None:
@@ -90,7 +103,8 @@ def test_no_go_stops_and_hold_pauses(service: GateService) -> None:
     app = propose(service)
     service.review("mem", app, "no-go", "not a server role")
     view = service.decide("lia", app, "no-go", "out of scope")
-    assert view["state"] == "stopped" and view["catalog_status"] == "retired"
+    assert view["state"] == "stopped" and view["catalog"][0]["status"] == "launched"
+    assert service.role_statuses() == {} and view["catalog_changes"] == []
     with pytest.raises(Refused, match="stopped by a no-go"):
         service.deliver("mai", app, "proposal", "https://x")
     view = service.resume("lia", app)

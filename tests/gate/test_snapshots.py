@@ -17,7 +17,7 @@ def _phase(key: str, deliverables: list[str], criteria: list[str], reviews: list
         "criteria": [{"key": k, "text": f"{k} holds"} for k in criteria],
         "reviews": reviews,
     }
-    return {"key": key, "name": key.title(), "summary": key, "catalog_status": "preview", "gate": gate}
+    return {"key": key, "name": key.title(), "summary": key, "gate": gate}
 
 
 def _process(deliverables: list[str], criteria: list[str], reviews: list[str]) -> Process:

@@ -63,13 +63,19 @@ def _sample(gate: GateService) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def gate_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database the module's server uses (tests may change it behind the server)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('web') / 'gate.db'}"
+
+
+@pytest.fixture(scope="module")
+def server(gate_url: str) -> Iterator[str]:
     """uvicorn serving `fossp serve`'s app on a free port, with the accounts above."""
     import uvicorn
 
     from fossp.web.app import create_app
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'gate.db'}"
+    url = gate_url
     gate = GateService(open_database(url))
     for name, (role, right) in ACCOUNTS.items():
         gate.add_user(None, name, role, PASSWORD, right)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from fossp.gate.db import open_database
+from fossp.gate.service import GateService
 from tests.web.conftest import CHROMIUM, SignIn, screenshot
 
 pytestmark = pytest.mark.browser
@@ -105,3 +107,31 @@ def test_the_process_picture_renders(as_user: SignIn) -> None:
     assert box is not None and box["width"] > 800 and box["height"] > 250
     expect(picture).to_contain_text("Launch/Availability")
     screenshot(page, "flow-process.png")
+
+
+def test_the_decision_form_says_what_a_go_changes_in_the_catalog(as_user: SignIn, gate_url: str) -> None:
+    from tests.gate.conftest import pass_gate
+
+    gate = GateService(open_database(gate_url))
+    for name, role in (("qa", "qa"), ("rel", "releng")):
+        gate.add_user(None, name, role, None)
+    app = gate.propose("mai", "WildFly 31", "WildFly as the Java application server", ["wildfly"])["id"]
+    for _ in range(8):
+        pass_gate(gate, app)
+    lead = as_user("lia")
+    lead.goto(f"/apps/{app}")
+    expect(lead.locator("[data-role-status=FOSSP-APSWI]")).to_have_text("preview")
+    expect(lead.locator("#catalog-on-go")).to_contain_text("a go here launches FOSSP-APSWI wildfly (now preview)")
+    launch = gate.show(app)["gate"]
+    for item in launch["deliverables"]:
+        gate.deliver("mai", app, item["key"], "https://docs.example/launch")
+    for item in launch["criteria"]:
+        gate.assess("mem", app, item["key"], True)
+    for name in ("mem", "qa", "rel"):
+        gate.review(name, app, "go", "validated")
+    gate.db.dispose()
+    lead.reload()
+    _decide(lead, "go", "Validated on every family.")
+    expect(lead.locator("#phase")).to_have_text("Launch/Availability")
+    expect(lead.locator("[data-role-status=FOSSP-APSWI]")).to_have_text("launched")
+    expect(lead.locator("#catalog-on-go")).to_contain_text("a go here leaves the catalog as it is")

@@ -42,15 +42,28 @@ def describe_validation_error(error: ValidationError) -> str:
     return f"field '{where}': {message}{more}" if where else f"{message}{more}"
 
 
-def read_yaml(path: Path) -> Any:
+def read_text(path: Path) -> str:
+    """A data file's text, or BadInput naming it (missing, a folder, unreadable, not UTF-8)."""
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path}: cannot be read: {getattr(error, 'strerror', None) or error}") from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """YAML ``text`` read from ``source``; BadInput naming the source and line when it is not YAML."""
+    try:
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{path}:{line} is not valid YAML: {getattr(error, 'problem', error)}") from None
+        raise BadInput(f"{source}:{line} is not valid YAML: {getattr(error, 'problem', error)}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    return parse_yaml(read_text(path), str(path))
 
 
 def parse_model(model: type[M], data: Any, source: str) -> M:
@@ -69,10 +82,15 @@ def _parse_list(model: type[M], path: Path) -> list[M]:
 
 
 def load_role_file(path: Path) -> Role:
-    data = read_yaml(path)
+    return parse_role(read_text(path), str(path))
+
+
+def parse_role(text: str, source: str) -> Role:
+    """A role file's ``text``, validated by the schema; errors name ``source`` and the field."""
+    data = parse_yaml(text, source)
     if not isinstance(data, dict):
-        raise CatalogError(f"{path}: expected a mapping of role fields")
-    return parse_model(Role, data, str(path))
+        raise CatalogError(f"{source}: expected a mapping of role fields")
+    return parse_model(Role, data, source)
 
 
 def closest(word: str, candidates: list[str], limit: int = 3) -> list[str]:
@@ -116,7 +134,8 @@ class Catalog:
         )
 
 
-def _cross_check(catalog: Catalog) -> None:
+def cross_check(catalog: Catalog) -> None:
+    """Refuse a role naming an unknown service, feature or role, or off the ID scheme."""
     for role in catalog.roles.values():
         source = catalog.sources[role.id]
         service = catalog.services.get(role.service)
@@ -163,15 +182,18 @@ def build_catalog(data_dir: Path, extra_role_dirs: Iterable[Path] = ()) -> Catal
             catalog.roles[role.id] = role
             catalog.sources[role.id] = source
             names[role.name] = role.id
-    _cross_check(catalog)
+    cross_check(catalog)
     return catalog
 
 
+def site_roles_folder() -> Path:
+    """Where site roles live (and the stage gate installs the roles it launches)."""
+    return Path(os.environ.get("FOSSP_ROLES_DIR") or SITE_ROLES_DIR)
+
+
 def site_role_dirs() -> list[Path]:
-    configured = os.environ.get("FOSSP_ROLES_DIR")
-    if configured:
-        return [Path(configured)]
-    return [SITE_ROLES_DIR] if SITE_ROLES_DIR.is_dir() else []
+    folder = site_roles_folder()
+    return [folder] if folder.is_dir() else []
 
 
 @cache

@@ -1,8 +1,9 @@
 """The catalog as governed by the stage gate process.
 
-A role's status in its data file is where it starts; once the Server Working Group tracks
-an application for the role, the role's status follows that application's phase
-(launched roles are offered for deploy by default, others show as preview or retired).
+A role's status in its data file is where it starts; only a stage gate decision changes
+it (a go into Launch launches the role, a go into Service Removal retires it). Launched
+roles are offered for deploy by default, others show as preview or retired. Reading the
+statuses never writes the gate database.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def with_statuses(catalog: Catalog, statuses: dict[str, CatalogStatus]) -> Catal
 
 
 def governed_catalog(db_url: str | None = None) -> Catalog:
-    """The installed catalog with the statuses the stage gate database gives its roles."""
+    """The installed catalog with the statuses the stage gate's decisions gave its roles."""
     from fossp.gate import catalog_status
 
     return with_statuses(load_catalog(), catalog_status(db_url))

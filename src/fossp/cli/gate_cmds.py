@@ -47,10 +47,13 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
     def render() -> None:
         out = console()
         out.print(f"[bold]{view['name']}[/bold] #{view['id']} ({view['kind']}): {view['summary']}")
+        roles = ", ".join(f"{r['role_id']} {r['name'] or '(new)'} {r['status']}" for r in view["catalog"])
         out.print(
-            f"roles {', '.join(view['roles'])}; phase {view['phase_name']}; state {view['state']}; "
-            f"catalog {view['catalog_status']}; lead {view['lead']}; maintainers {', '.join(view['maintainers'])}"
+            f"roles {roles}; phase {view['phase_name']}; state {view['state']}; "
+            f"lead {view['lead']}; maintainers {', '.join(view['maintainers'])}"
         )
+        for change in view["catalog_changes"]:
+            out.print(f"catalog: {change['role_id']} {change['status']} at {change['at']}")
         gate = view.get("gate")
         if gate:
             out.print(f"\n{gate['name']}, round {gate['round']}")
@@ -63,6 +66,7 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
             )
             blockers = gate["go_blockers"]
             out.print("go blocked: " + "; ".join(blockers) if blockers else "ready for a go")
+            out.print(gate["catalog_on_go"]["summary"])
         for action in view.get("actions", []):
             out.print(f"action #{action['id']} {action['status']}: {action['title']} ({action['owner']})")
 
@@ -102,14 +106,18 @@ def propose(
     gate: "GateService",
     name: Annotated[str, typer.Argument(help="Name of the application or stack.")],
     actor: AsOption,
-    role: Annotated[list[str], typer.Option("--role", help="Catalog role ID or name (repeat).")],
     summary: Annotated[str, typer.Option("--summary", help="What it is and why.")],
+    role: Annotated[list[str] | None, typer.Option("--role", help="Catalog role ID or name (repeat).")] = None,
+    new_role: Annotated[
+        str | None, typer.Option("--new-role", help="ID of a role the catalog lacks (its role file is delivered).")
+    ] = None,
     kind: Annotated[str, typer.Option("--kind", help="application or stack")] = "application",
     lead: Annotated[str | None, typer.Option("--lead", help="Review lead (default: FESCo liaison).")] = None,
     maintainer: Annotated[list[str] | None, typer.Option("--maintainer", help="Maintainer (repeat).")] = None,
 ) -> View:
-    """Propose an application or application stack for catalog roles (you maintain it)."""
-    return gate.propose(actor, name, summary, role, kind, lead, maintainer or [])
+    """Propose an application or application stack for catalog roles, or a new role (you maintain it)."""
+    new_roles = [new_role] if new_role else []
+    return gate.propose(actor, name, summary, role or [], kind, lead, maintainer or [], new_roles)
 
 
 @_view_command(gate_app, "deliver")
@@ -118,10 +126,13 @@ def deliver(
     app: AppArg,
     key: Annotated[str, typer.Argument(help="Deliverable key of the open gate.")],
     actor: AsOption,
-    ref: Annotated[str, typer.Option("--ref", help="Where the deliverable is (URL, document).")],
+    ref: Annotated[
+        str, typer.Option("--ref", help="Where the deliverable is (URL, document; a new role's file: its path).")
+    ],
 ) -> View:
-    """Record a deliverable of the open gate."""
-    return gate.deliver(actor, app, key, ref)
+    """Record a deliverable of the open gate; a new role's role file or recipe is validated and kept."""
+    local = Path(ref).expanduser()
+    return gate.deliver(actor, app, key, str(local.resolve()) if local.exists() else ref)
 
 
 @_view_command(gate_app, "assess")
@@ -156,9 +167,29 @@ def decide(
     outcome: Annotated[str, typer.Argument(help="go, no-go, recycle or hold")],
     actor: AsOption,
     rationale: Annotated[str, typer.Option("--rationale", help="Why.")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Record a go that changes the catalog without asking (scripts).")
+    ] = False,
 ) -> View:
-    """Record the review lead's decision; a refused go exits 1 with every reason."""
+    """Record the review lead's decision; a refused go exits 1 with every reason. A go that
+    changes the catalog (launches, retires or installs a role) says so first and asks."""
+    if outcome == "go" and not yes:
+        _confirm_catalog_change(gate.show(app))
     return gate.decide(actor, app, outcome, rationale)
+
+
+def _confirm_catalog_change(view: View) -> None:
+    """Say what a go at the open gate changes in the catalog, and ask (a script gives --yes)."""
+    from fossp.errors import BadInput, Finding
+
+    on_go = (view.get("gate") or {}).get("catalog_on_go")
+    if not on_go or not on_go["changes"]:
+        return
+    if not sys.stdin.isatty():
+        raise BadInput(f"{on_go['summary']}; nothing recorded: give --yes to record the go")
+    typer.echo(on_go["summary"], err=True)
+    if not typer.confirm("Record the go?", err=True):
+        raise Finding("nothing recorded")
 
 
 @_view_command(gate_app, "resume")
@@ -175,7 +206,7 @@ def show(gate: "GateService", app: AppArg) -> View:
 
 @gate_app.command("list")
 def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Every application with its phase, state and catalog status."""
+    """Every application with its phase, state and the catalog status its go decisions gave its roles."""
     from fossp.output import emit, table
 
     apps = _service(db).applications()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
-from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, read_yaml
+from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, parse_yaml, read_yaml
 from fossp.catalog.schema import (
     DERIVED_NAMES,
     DERIVED_PART_SUFFIXES,
@@ -39,15 +40,23 @@ TEMPLATES_DIR = RECIPES_DIR / "templates"
 SITE_RECIPES_DIR = Path("/etc/fossp/recipes.d")
 
 
+#: The templates folder of a recipe being delivered to the stage gate, searched after the installed ones.
+_DELIVERED_TEMPLATES: ContextVar[tuple[Path, ...]] = ContextVar("delivered_templates", default=())
+
+
+def site_recipes_folder() -> Path:
+    """Where site recipes live (``FOSSP_RECIPES_DIR`` names another folder)."""
+    return Path(os.environ.get("FOSSP_RECIPES_DIR") or SITE_RECIPES_DIR)
+
+
 def recipe_dirs() -> list[Path]:
-    """Packaged recipes, then the site's (``FOSSP_RECIPES_DIR`` names another folder)."""
-    configured = os.environ.get("FOSSP_RECIPES_DIR")
-    site = Path(configured) if configured else SITE_RECIPES_DIR
+    """Packaged recipes, then the site's."""
+    site = site_recipes_folder()
     return [RECIPES_DIR, *([site] if site.is_dir() else [])]
 
 
 def template_dirs() -> list[Path]:
-    return [folder / "templates" for folder in recipe_dirs()]
+    return [*(folder / "templates" for folder in recipe_dirs()), *_DELIVERED_TEMPLATES.get()]
 
 
 def template_path(name: str) -> Path | None:
@@ -309,6 +318,32 @@ def load_recipe(role_name: str) -> Recipe:
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, str(path))
         check_consumed(recipe, role, str(path))
     return recipe
+
+
+def check_delivered(text: str, source: str, role: Role, templates: Path) -> tuple[Recipe, list[str]]:
+    """A new role's recipe as delivered to the stage gate, checked as :func:`load_recipe`
+    checks an installed one, its own templates in ``templates``; with the names of the
+    templates it brings there (the others it names are installed already)."""
+    token = _DELIVERED_TEMPLATES.set((templates,))
+    _template_names.cache_clear()
+    try:
+        recipe = parse_model(Recipe, parse_yaml(text, source), source)
+        if recipe.role != role.name:
+            raise BadInput(
+                f"{source}: field 'role': {recipe.role!r} is not the name of the proposed role ({role.name})"
+            )
+        check_secrets(recipe, {s.name for s in role.settings if s.secret}, source)
+        check_consumed(recipe, role, source)
+    finally:
+        _DELIVERED_TEMPLATES.reset(token)
+        _template_names.cache_clear()
+    names = sorted({spec.template for family in recipe.families.values() for spec in family.files if spec.template})
+    for name in names:
+        if name.startswith("/") or ".." in name.split("/"):
+            raise BadInput(f"{source}: template {name} is outside the templates folder beside the recipe")
+        if template_path(name) is not None and (templates / name).is_file():
+            raise BadInput(f"{source}: template {name} is installed already; name yours under {role.name}/")
+    return recipe, [name for name in names if template_path(name) is None]
 
 
 def check_consumed(recipe: Recipe, role: Role, where: str) -> None:

@@ -1,44 +1,34 @@
 """The stage gate review process: how the Server Working Group admits, launches and retires roles.
 
-The catalog asks :func:`catalog_status` which status the gate process gives each role.
+The catalog asks :func:`catalog_status` which statuses the gate's decisions gave its roles.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fossp.catalog.schema import CatalogStatus
-    from fossp.gate.service import GateService
-
-
-@cache
-def _service(url: str) -> GateService:
-    from fossp.gate.db import open_database
-    from fossp.gate.service import GateService
-
-    return GateService(open_database(url))
 
 
 def catalog_status(db_url: str | None = None) -> dict[str, CatalogStatus]:
-    """Catalog role ID -> status, from the phase of the application(s) linked to the role.
+    """Catalog role ID -> status, as the newest go decision that changed the role set it.
 
-    Launch/Availability and Operations and Maintenance give ``launched`` (offered for
-    deploy by default); Service Removal, reached only by a go, gives ``retired``; every
-    earlier phase, and an application only proposed, gives ``preview``. A candidate stopped
-    by a no-go before launch gives ``retired``. When several applications name one role,
-    the most available status wins (launched, then preview, then retired).
-
-    Roles that no application names are absent: the catalog keeps its own status for them.
-    ``db_url`` defaults as everywhere (FOSSP_DB, then the default SQLite file). When that
-    SQLite file does not exist yet the answer is ``{}`` and no file is created. The
-    database is opened (and migrated) once per process, so repeated calls are cheap.
+    A go into Launch/Availability launches the application's roles, a go into Service
+    Removal retires them; nothing else changes a status, so roles no such decision named
+    are absent and keep their data file's status. ``db_url`` defaults as everywhere
+    (FOSSP_DB, then the default SQLite file). The database is only read: a SQLite file
+    that does not exist means no decisions (and is not created), a schema is never
+    migrated, and a database that cannot be reached is one line (BadInput), not a trace.
     """
-    from fossp.gate.db import normalise_url, sqlite_path
+    from fossp.gate.catalog import read_statuses
+    from fossp.gate.db import open_read_only, reachable
 
-    url = normalise_url(db_url)
-    path = sqlite_path(url)
-    if path is not None and not path.exists():
+    db = open_read_only(db_url)
+    if db is None:
         return {}
-    return _service(url).role_statuses()
+    try:
+        with reachable(db.url), db.engine.connect() as connection:
+            return read_statuses(connection)
+    finally:
+        db.dispose()

@@ -1,17 +1,21 @@
 """Opening the gate database: URL resolution, engine, and migrations on open.
 
 A SQLite file works with no set-up; PostgreSQL is used by giving its URL. Opening a
-database runs ``alembic upgrade head`` so an upgraded FOSSP never meets an old schema.
+database to work in it runs ``alembic upgrade head`` so an upgraded FOSSP never meets an
+old schema; reading the catalog opens it read-only and never creates or migrates it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from fossp.errors import BadInput
@@ -115,17 +119,56 @@ class Database:
         self.engine.dispose()
 
 
+CONNECT_TIMEOUT = 10  # seconds; a PostgreSQL server that does not answer is named, not waited for
+
+
+@contextmanager
+def reachable(url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached or read into one line naming it (password hidden)."""
+    try:
+        yield
+    except (exc.OperationalError, exc.DatabaseError) as error:
+        shown = make_url(url).render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise BadInput(f"gate database {shown}: {reason}") from None
+
+
+def _engine(url: str, read_only: bool) -> Engine:
+    path = sqlite_path(url)
+    connect_args: dict[str, Any] = {}
+    if path is not None and read_only:
+        url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
+    elif url.startswith("postgresql+"):
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        if read_only:
+            connect_args["options"] = "-c default_transaction_read_only=on"
+    try:
+        engine = create_engine(url, connect_args=connect_args)
+    except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin
+        raise BadInput(f"database URL: {error}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
 def open_database(url: str | None = None) -> Database:
     """Connect to ``url`` (or the default), creating and migrating the schema as needed."""
     resolved = normalise_url(url)
     path = sqlite_path(resolved)
     if path is not None:
         _private_file(path)
-    try:
-        engine = create_engine(resolved)
-    except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin
-        raise BadInput(f"database URL: {error}") from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-    migrate(engine)
+    engine = _engine(resolved, read_only=False)
+    with reachable(resolved):
+        migrate(engine)
     return Database(resolved, engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def open_read_only(url: str | None = None) -> Database | None:
+    """Connect to ``url`` (or the default) to read it only: no file is created, no schema
+    migrated, nothing written. None when its SQLite file does not exist (no decisions yet)."""
+    resolved = normalise_url(url)
+    path = sqlite_path(resolved)
+    if path is not None and not path.exists():
+        return None
+    engine = _engine(resolved, read_only=True)
+    return Database(resolved, engine, sessionmaker(engine))

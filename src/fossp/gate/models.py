@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
@@ -86,6 +86,8 @@ class ApplicationRole(Base):
     __tablename__ = "application_roles"
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), primary_key=True)
     role_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    #: proposed as a role the catalog did not have: its role file is a deliverable, installed at launch
+    new: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApplicationMaintainer(Base):
@@ -110,6 +112,8 @@ class DeliverableRecord(GateRecord, Base):
     __table_args__ = (UniqueConstraint("application_id", "phase", "key"),)
     key: Mapped[str] = mapped_column(String(64))
     reference: Mapped[str] = mapped_column(Text)
+    #: the delivered files of a new role (JSON: path under the site folder -> text), as validated
+    content: Mapped[str | None] = mapped_column(Text)
     provided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     provided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     provided_by: Mapped[User] = relationship()
@@ -151,6 +155,19 @@ class CorrectiveAction(GateRecord, Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     owner: Mapped[User] = relationship()
+
+
+class CatalogChange(Base):
+    """A role's catalog status as a go decision set it; the newest row per role counts."""
+
+    __tablename__ = "catalog_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role_id: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    installed: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of the site files written
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class GateRound(RoundRecord, Base):

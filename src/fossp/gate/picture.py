@@ -106,7 +106,7 @@ def _legend(y: int) -> str:
     )
     note = (
         f'<text class="small" x="{LEFT + 560}" y="{y + 24}">'
-        "catalog status a role has while its application is in the phase</text>"
+        "catalog status the application's go decisions have given its roles by the phase</text>"
     )
     return rows + swatches + note
 
@@ -125,7 +125,7 @@ def process_svg(
     legend_y = TOP + rows * ROW_GAP + 10
     height = legend_y + 5 * 20 + 10
     body = "".join(
-        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current, p.key == open_gate)
+        _phase(n, p.name, process.status_in(p.key), counts.get(p.key), p.key == current, p.key == open_gate)
         for n, p in enumerate(phases)
     ) + "".join(_link(n) for n in range(len(phases) - 1))
     return (

@@ -75,7 +75,10 @@ class Phase(Strict):
     key: Key
     name: str
     summary: str
-    catalog_status: CatalogStatus
+    go_sets_status: CatalogStatus | None = Field(
+        default=None,
+        description="the catalog status a go into this phase gives the application's roles; none: no change",
+    )
     gate: GateSpec
 
 
@@ -124,6 +127,14 @@ class Process(Strict):
 
     def phase(self, phase_key: str) -> Phase:
         return self.phases[self.index(phase_key)]
+
+    def status_in(self, phase_key: str) -> CatalogStatus:
+        """The status an application's own decisions have given its roles once it is in
+        ``phase_key``: preview (a candidate) until a go into a phase that sets another."""
+        status = CatalogStatus.PREVIEW
+        for phase in self.phases[: self.index(phase_key) + 1]:
+            status = phase.go_sets_status or status
+        return status
 
     def gate(self, phase_key: str) -> Gate:
         """The gate into ``phase_key``: template items first, then the gate's own."""

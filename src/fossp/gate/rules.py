@@ -6,11 +6,10 @@ layer gathers the facts, calls these functions and writes the result in one tran
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from fossp.catalog.schema import CatalogStatus
 from fossp.gate.errors import Forbidden, Invalid, Refused
 from fossp.gate.process import Gate, Participant, Right
 
@@ -156,6 +155,7 @@ class GateFacts:
     reviewed_by: frozenset[Participant] = frozenset()
     required_reviews: Sequence[Participant] = ()
     review_count: int = 0
+    catalog_blockers: Sequence[str] = ()  # why the catalog change a go makes cannot be made
 
 
 def gate_facts(
@@ -164,6 +164,7 @@ def gate_facts(
     met: Collection[str],
     open_actions: Sequence[str],
     reviewers: Sequence[Participant],
+    catalog_blockers: Sequence[str] = (),
 ) -> GateFacts:
     """The facts of a round measured against ``requirements``: the snapshot taken when the
     round opened, never the process data of today, so an open gate keeps its requirements."""
@@ -174,6 +175,7 @@ def gate_facts(
         reviewed_by=frozenset(reviewers),
         required_reviews=requirements.reviews,
         review_count=len(reviewers),
+        catalog_blockers=catalog_blockers,
     )
 
 
@@ -185,6 +187,7 @@ def go_blockers(facts: GateFacts) -> list[str]:
         *(f"exit criterion '{key}' is not met" for key in facts.unmet_criteria),
         *(f"corrective action {ref} is not approved" for ref in facts.open_actions),
         *(f"no review by {role} yet" for role in missing_reviews),
+        *facts.catalog_blockers,
     ]
 
 
@@ -231,23 +234,3 @@ def after_resume(position: Position) -> Position:
     if position.state is AppState.STOPPED:
         return Position(phase=position.phase, state=AppState.ACTIVE, round=position.round + 1)
     raise Refused(f"the application is {position.state}, not on hold or stopped")
-
-
-_RANK = {CatalogStatus.LAUNCHED: 2, CatalogStatus.PREVIEW: 1, CatalogStatus.RETIRED: 0}
-
-
-def catalog_status(phase_status: CatalogStatus | None, state: AppState) -> CatalogStatus:
-    """The catalog status an application gives its roles.
-
-    ``phase_status`` is its phase's status from the process data (None before Initiation).
-    A candidate stopped before launch is not offered at all, so it shows as retired.
-    """
-    status = phase_status or CatalogStatus.PREVIEW
-    if state is AppState.STOPPED and status is CatalogStatus.PREVIEW:
-        return CatalogStatus.RETIRED
-    return status
-
-
-def strongest(statuses: Iterable[CatalogStatus]) -> CatalogStatus:
-    """One role linked to several applications takes the most available status."""
-    return max(statuses, key=_RANK.__getitem__)

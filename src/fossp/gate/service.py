@@ -18,13 +18,27 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fossp.catalog.schema import CatalogStatus
+from fossp.errors import FosspError
 from fossp.gate import rules
+from fossp.gate.catalog import (
+    RECIPE,
+    ROLE_FILE,
+    RoleChange,
+    check_new_role,
+    current_statuses,
+    delivered_file,
+    install,
+    new_role_change,
+    read_statuses,
+    summary,
+)
 from fossp.gate.db import Database
 from fossp.gate.errors import Forbidden, Invalid, NotFound, Refused
 from fossp.gate.models import (
     Application,
     ApplicationRole,
     AuditEntry,
+    CatalogChange,
     CorrectiveAction,
     CriterionRecord,
     Decision,
@@ -240,21 +254,28 @@ class GateService:
         kind: str = "application",
         lead: str | None = None,
         maintainers: Sequence[str] = (),
+        new_roles: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Propose an application (or stack) for catalog roles; it faces the Initiation gate."""
+        """Propose an application (or stack) for catalog roles, or for one role the catalog
+        does not have yet (its role file is then a deliverable); it faces the Initiation gate."""
         from fossp.catalog import load_catalog
 
         with self._tx() as s:
             user = self._actor(s, actor, Action.PROPOSE)
             name = _text("name", name, 100)
             kind = _choice("kind", kind, KINDS)
-            if not roles:
-                raise Invalid("roles", "name at least one catalog role ID")
+            if not roles and not new_roles:
+                raise Invalid("roles", "name at least one catalog role ID, or a new role")
+            if len(set(new_roles)) > 1:
+                raise Invalid("new_roles", "an application proposes one new role; propose the others on their own")
             catalog = load_catalog()
             try:
                 role_ids = sorted({catalog.role(ref).id for ref in roles})
-            except Exception as error:
-                raise Invalid("roles", getattr(error, "message", str(error))) from None
+            except FosspError as error:
+                raise Invalid(
+                    "roles", f"{error.message} (a role the catalog lacks is proposed as a new role)"
+                ) from None
+            new_ids = [check_new_role(ref, catalog) for ref in set(new_roles)]
             if s.scalar(select(Application).where(Application.name == name)) is not None:
                 raise Refused(f"an application named '{name}' is already proposed")
             app = Application(
@@ -266,13 +287,14 @@ class GateService:
                 round=1,
                 lead=self._lead(s, lead),
                 proposed_by=user,
-                roles=[ApplicationRole(role_id=r) for r in role_ids],
+                roles=[ApplicationRole(role_id=r) for r in role_ids]
+                + [ApplicationRole(role_id=r, new=True) for r in new_ids],
                 maintainers=self._maintainers(s, user, maintainers),
             )
             s.add(app)
             s.flush()
             self._open_round(s, app)
-            self._audit(s, actor, "proposed", app, name=name, roles=role_ids, lead=app.lead.name)
+            self._audit(s, actor, "proposed", app, name=name, roles=role_ids, new_roles=new_ids, lead=app.lead.name)
             return self._view(s, app)
 
     def _maintainers(self, s: Session, proposer: User, names: Sequence[str]) -> list[User]:
@@ -295,6 +317,22 @@ class GateService:
     def deliver(self, actor: str, ref: str | int, key: str, reference: str) -> dict[str, Any]:
         """Record that a deliverable of the open gate exists, with where to find it."""
         return self.record_gate(actor, ref, deliverables={key: reference})
+
+    def _new_role_file(self, s: Session, app: Application, key: str, reference: str) -> str | None:
+        """A new role's role file or recipe, read from ``reference`` and validated (None for
+        other deliverables, and for applications of catalog roles only)."""
+        from fossp.catalog import load_catalog
+
+        new = [r.role_id for r in app.roles if r.new]
+        if key not in (ROLE_FILE, RECIPE) or not new:
+            return None
+        return delivered_file(key, reference, new[0], load_catalog(), self._delivered(s, app, ROLE_FILE))
+
+    def _delivered(self, s: Session, app: Application, key: str) -> str | None:
+        """The files last delivered as ``key`` (the latest gate's), or None."""
+        records = s.scalars(select(DeliverableRecord).filter_by(application_id=app.id, key=key))
+        kept = sorted((self.process.index(r.phase), r.content) for r in records if r.content is not None)
+        return kept[-1][1] if kept else None
 
     def assess(self, actor: str, ref: str | int, key: str, met: bool, note: str = "") -> dict[str, Any]:
         """Record whether an exit criterion of the open gate is met in this round."""
@@ -323,13 +361,14 @@ class GateService:
         gate = self._open_gate(s, app)
         _choice("key", key, [d.key for d in gate.deliverables])
         reference = _text("reference", reference, 2000)
+        content = self._new_role_file(s, app, key, reference)
         record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
-        if record is not None and record.reference == reference:
+        if record is not None and (record.reference, record.content) == (reference, content):
             return
         if record is None:
             record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
             s.add(record)
-        record.reference, record.provided_by = reference, user
+        record.reference, record.content, record.provided_by = reference, content, user
         self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=reference)
 
     def _assess(self, s: Session, app: Application, actor: str, key: str, met: bool, note: str) -> None:
@@ -444,19 +483,75 @@ class GateService:
             facts = self._facts(s, app, gate) if gate is not None else rules.GateFacts()
             rules.check_decision(position, chosen, rationale, facts)
             assert gate is not None  # check_decision refuses a DONE application
+            decision = Decision(
+                application_id=app.id,
+                phase=gate.phase,
+                round=app.round,
+                outcome=chosen.value,
+                rationale=rationale.strip(),
+                user=user,
+            )
+            s.add(decision)
+            changes = self._go_changes(s, app, gate)[0] if chosen is Outcome.GO else []
+            self._move(s, app, rules.after_decision(position, chosen, len(self.process.phases)))
+            self._audit(
+                s,
+                actor,
+                "decided",
+                app,
+                gate=gate.phase,
+                outcome=chosen,
+                rationale=rationale,
+                catalog=[c.text for c in changes],
+            )
+            self._change_catalog(s, app, decision, changes)
+            return self._view(s, app)
+
+    def _change_catalog(self, s: Session, app: Application, decision: Decision, changes: list[RoleChange]) -> None:
+        """Record what a go changes in the catalog, installing the new roles it launches last,
+        so a refused write leaves the transaction to roll back."""
+        from fossp.catalog import load_catalog
+
+        s.flush()
+        for change in changes:
+            installed = json.dumps([str(path) for path, _text in change.installs])
             s.add(
-                Decision(
+                CatalogChange(
+                    role_id=change.role_id,
+                    status=change.after.value,
                     application_id=app.id,
-                    phase=gate.phase,
-                    round=app.round,
-                    outcome=chosen.value,
-                    rationale=rationale.strip(),
-                    user=user,
+                    decision_id=decision.id,
+                    installed=installed,
                 )
             )
-            self._move(s, app, rules.after_decision(position, chosen, len(self.process.phases)))
-            self._audit(s, actor, "decided", app, gate=gate.phase, outcome=chosen, rationale=rationale)
-            return self._view(s, app)
+        s.flush()
+        if any(change.installs for change in changes):
+            install(changes)
+            load_catalog.cache_clear()
+
+    def _go_changes(self, s: Session, app: Application, gate: Gate) -> tuple[list[RoleChange], list[str]]:
+        """What a go at ``gate`` changes in the catalog, and why it could not (blockers)."""
+        from fossp.catalog import load_catalog
+
+        after = self.process.phase(gate.phase).go_sets_status
+        if after is None:
+            return [], []
+        catalog = load_catalog()
+        statuses = current_statuses(catalog, read_statuses(s.connection()))
+        changes: list[RoleChange] = []
+        blockers: list[str] = []
+        for link in app.roles:
+            if link.role_id in catalog.roles:
+                if statuses[link.role_id] is not after:
+                    name = catalog.roles[link.role_id].name
+                    changes.append(RoleChange(link.role_id, name, statuses[link.role_id], after))
+            elif after is CatalogStatus.LAUNCHED:
+                try:
+                    role_file, recipe = self._delivered(s, app, ROLE_FILE), self._delivered(s, app, RECIPE)
+                    changes.append(new_role_change(link.role_id, role_file, recipe, catalog))
+                except FosspError as error:
+                    blockers.append(error.message)
+        return changes, blockers
 
     def resume(self, actor: str, ref: str | int) -> dict[str, Any]:
         """The review lead resumes a held application, or reopens a stopped one."""
@@ -491,6 +586,7 @@ class GateService:
             met=met,
             open_actions=[f"#{a.id}" for a in self._actions(s, app) if a.status != ACTION_APPROVED],
             reviewers=[Participant(r.user.role) for r in self._reviews(s, app, gate)],
+            catalog_blockers=self._go_changes(s, app, gate)[1],
         )
 
     def _reviews(self, s: Session, app: Application, gate: Gate) -> list[Review]:
@@ -504,8 +600,9 @@ class GateService:
     # -- views -------------------------------------------------------------------------
 
     def _status(self, app: Application) -> CatalogStatus:
-        phase = self.process.phase(app.phase) if app.phase else None
-        return rules.catalog_status(phase.catalog_status if phase else None, AppState(app.state))
+        """The status the application's own go decisions have given its roles (preview:
+        a candidate, whatever the catalog says of its roles)."""
+        return self.process.status_in(app.phase) if app.phase else CatalogStatus.PREVIEW
 
     def _summary(self, s: Session, app: Application) -> dict[str, Any]:
         phase = self.process.phase(app.phase) if app.phase else None
@@ -530,6 +627,16 @@ class GateService:
         s.flush()
         view = self._summary(s, app)
         view["proposed_by"] = app.proposed_by.name
+        view["catalog"] = self._catalog_view(s, app)
+        view["catalog_changes"] = [
+            {
+                "role_id": c.role_id,
+                "status": c.status,
+                "installed": json.loads(c.installed),
+                "at": c.at.isoformat(timespec="seconds"),
+            }
+            for c in s.scalars(select(CatalogChange).filter_by(application_id=app.id).order_by(CatalogChange.id))
+        ]
         view["gate"] = self._gate_view(s, app)
         view["actions"] = [
             {
@@ -557,6 +664,22 @@ class GateService:
         ]
         return view
 
+    def _catalog_view(self, s: Session, app: Application) -> list[dict[str, Any]]:
+        """The application's roles as the catalog has them now (a new role: not yet in it)."""
+        from fossp.catalog import load_catalog
+
+        catalog = load_catalog()
+        statuses = current_statuses(catalog, read_statuses(s.connection()))
+        return [
+            {
+                "role_id": r.role_id,
+                "name": catalog.roles[r.role_id].name if r.role_id in catalog.roles else None,
+                "new": r.new,
+                "status": statuses[r.role_id].value if r.role_id in statuses else "not in the catalog",
+            }
+            for r in app.roles
+        ]
+
     def _gate_view(self, s: Session, app: Application) -> dict[str, Any] | None:
         gate = self._gate(s, app)
         if gate is None:
@@ -571,6 +694,7 @@ class GateService:
             )
         }
         facts = self._facts(s, app, gate)
+        changes = self._go_changes(s, app, gate)[0]
         return {
             "phase": gate.phase,
             "name": gate.name,
@@ -607,6 +731,7 @@ class GateService:
                 for r in self._reviews(s, app, gate)
             ],
             "go_blockers": rules.go_blockers(facts),
+            "catalog_on_go": {"summary": summary(changes), "changes": [c.as_dict() for c in changes]},
         }
 
     def show(self, ref: str | int) -> dict[str, Any]:
@@ -641,10 +766,6 @@ class GateService:
             ]
 
     def role_statuses(self) -> dict[str, CatalogStatus]:
-        """Catalog role ID -> status from the phase of the applications linked to it."""
-        found: dict[str, list[CatalogStatus]] = {}
+        """Catalog role ID -> status, for the roles a go decision has changed."""
         with self._tx() as s:
-            for app in s.scalars(select(Application)):
-                for role in app.roles:
-                    found.setdefault(role.role_id, []).append(self._status(app))
-        return {role: rules.strongest(statuses) for role, statuses in sorted(found.items())}
+            return dict(sorted(read_statuses(s.connection()).items()))

@@ -54,10 +54,11 @@ class Credentials(BaseModel):
 class Proposal(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     summary: Text
-    roles: list[str] = Field(min_length=1)
+    roles: list[str] = []
     kind: Literal["application", "stack"] = "application"
     lead: str | None = None
     maintainers: list[str] = []
+    new_roles: list[str] = Field(default=[], max_length=1, description="a role the catalog lacks, by its ID")
 
 
 class DeliverableIn(BaseModel):
@@ -155,7 +156,9 @@ def applications(gate: Service, _info: Reader) -> list[View]:
 
 @router.post("/applications", status_code=201)
 def propose(body: Proposal, gate: Service, user: Writer) -> View:
-    return gate.propose(user, body.name, body.summary, body.roles, body.kind, body.lead, body.maintainers)
+    return gate.propose(
+        user, body.name, body.summary, body.roles, body.kind, body.lead, body.maintainers, body.new_roles
+    )
 
 
 @router.get("/applications/{ref}")
