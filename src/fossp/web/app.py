@@ -13,7 +13,7 @@ from fossp.gate.db import open_database
 from fossp.gate.errors import Invalid
 from fossp.gate.service import GateService
 from fossp.gate.sessions import SessionStore
-from fossp.web import api, pages
+from fossp.web import api, infra_api, pages
 from fossp.web.auth import NotSignedIn
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -46,6 +46,7 @@ def create_app(db_url: str | None = None) -> FastAPI:
     app.state.sessions = SessionStore(db)
     app.include_router(api.router)
     app.include_router(pages.router)
+    infra_api.install(app, db)  # the Infrastructure Tool's routers, run worker and folder
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(FosspError)
