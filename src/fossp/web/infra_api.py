@@ -178,8 +178,8 @@ class ChoiceOut(BaseModel):
 
 
 class ConflictOut(BaseModel):
-    first: str
-    second: str
+    roles: str = Field(description="the two role IDs, space-separated")
+    kind: Literal["port", "declared"]
     reason: str
     resolution: str
 
