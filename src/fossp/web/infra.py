@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from fossp.selection.recommend import Recommendation
     from fossp.web.runs import Progress
 
+#: The host key asked for first (as OpenSSH's ssh does): the one the person is likely to
+#: have the fingerprint of, and the one later connections verify against.
+PREFERRED = ["ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -63,7 +66,7 @@ async def scan_host_key(address: str, port: int) -> HostKey:
     import asyncssh
 
     try:
-        key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port), 20)
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port, server_host_key_algs=PREFERRED), 20)
     except (OSError, asyncssh.Error, TimeoutError) as error:
         reason = getattr(error, "reason", None) or str(error) or type(error).__name__
         raise HostError(f"{address}:{port}: cannot reach it: {reason}") from None
