@@ -23,7 +23,9 @@ PEOPLE = {
     "rel": "releng",
     "vic": "viewer",
     "adm": "admin",
+    "opr": "viewer",
 }
+RIGHTS = {"adm": "administrator", "opr": "operator"}  # every other account is a viewer
 
 
 @pytest.fixture(scope="session")
@@ -45,11 +47,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def service(db_url: str) -> Iterator[GateService]:
-    """A gate service with one account per participant role (all can sign in)."""
+    """A gate service with one account per participant role and an operator (all can sign in)."""
     db = open_database(db_url)
     gate = GateService(db)
     for name, role in PEOPLE.items():
-        gate.add_user(None, name, role, PASSWORD)
+        gate.add_user(None, name, role, PASSWORD, RIGHTS.get(name, "viewer"))
     yield gate
     db.dispose()
 

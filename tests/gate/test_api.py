@@ -164,16 +164,21 @@ def test_the_admin_page_lists_and_adds_users(client: TestClient, service: GateSe
     csrf = _page_sign_in(client, "adm")
     page = client.get("/admin/users")
     assert page.status_code == 200 and 'data-user="lia"' in page.text and 'href="/admin/users"' in page.text
-    form = {"name": "newbie", "role": "qa", "password": "long enough pass"}
+    assert '<option value="" selected disabled>choose the gate role' in page.text
+    assert '<option value="" selected disabled>choose the operations right' in page.text
+    form = {"name": "newbie", "role": "qa", "operations": "operator", "password": "long enough pass"}
     assert client.post("/admin/users", data={**form, "csrf": "forged"}).status_code == 403
     bad = client.post("/admin/users", data={**form, "role": "boss", "csrf": csrf})
-    assert bad.status_code == 422 and "field &#39;role&#39;" in bad.text
+    assert bad.status_code == 422 and "Gate role: &#39;boss&#39; is not one of" in bad.text
+    unchosen = client.post("/admin/users", data={**form, "operations": "", "csrf": csrf})
+    assert unchosen.status_code == 422 and "Operations right: &#39;&#39; is not one of" in unchosen.text
     short = client.post("/admin/users", data={**form, "password": "short", "csrf": csrf})
-    assert short.status_code == 422 and "field &#39;password&#39;" in short.text
+    assert short.status_code == 422 and "Password: must be at least 8 characters" in short.text
     assert "newbie" not in [u["name"] for u in service.users()]
     added = client.post("/admin/users", data={**form, "csrf": csrf}, follow_redirects=False)
     assert added.status_code == 303 and added.headers["location"] == "/admin/users"
-    assert {"name": "newbie", "role": "qa", "can_sign_in": True} in service.users()
+    newbie_account = {"name": "newbie", "role": "qa", "operations": "operator", "can_sign_in": True, "disabled": False}
+    assert newbie_account in service.users()
     assert client.post("/admin/users", data={**form, "csrf": csrf}).status_code == 409
     newbie = TestClient(client.app)
     assert newbie.post("/api/v1/session", json={"name": "newbie", "password": "long enough pass"}).status_code == 200

@@ -24,7 +24,13 @@ def test_cli_flow_and_exit_codes(db: str) -> None:
     added = run_fossp("users", "add", "lia", "--role", "liaison", "--password-stdin", "--json", stdin="s3cret-pass\n")
     assert added.returncode == 0, added.stderr
     assert "s3cret-pass" not in added.stdout + added.stderr
-    assert json.loads(added.stdout) == {"name": "lia", "role": "liaison", "can_sign_in": True}
+    assert json.loads(added.stdout) == {
+        "name": "lia",
+        "role": "liaison",
+        "operations": "viewer",
+        "can_sign_in": True,
+        "disabled": False,
+    }
     assert run_fossp("users", "add", "mai", "--role", "maintainer", "--no-password").returncode == 0
     empty = run_fossp("users", "add", "eve", "--role", "viewer", "--password-stdin", stdin="\n")
     assert empty.returncode == 2 and "field 'password'" in empty.stderr

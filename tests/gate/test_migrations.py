@@ -51,3 +51,20 @@ def test_a_0001_database_upgrades_its_proposer_maintains_and_its_open_round_is_s
         assert connection.execute(text("SELECT phase, round FROM gate_rounds")).all() == [("initiation", 1)]
     assert gate.deliver("mai", "Pg", "proposal", "https://x")["gate"]["deliverables"][0]["reference"] == "https://x"
     db.dispose()
+
+
+def test_a_0003_database_gives_gate_admins_the_administrator_right_and_others_viewer(db_url: str) -> None:
+    _upgrade_to(db_url, "0003")
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, role, created_at) VALUES "
+                "(1, 'adm', 'admin', CURRENT_TIMESTAMP), (2, 'mem', 'member', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    db = open_database(db_url)
+    accounts = {u["name"]: (u["operations"], u["disabled"]) for u in GateService(db).users()}
+    assert accounts == {"adm": ("administrator", False), "mem": ("viewer", False)}
+    db.dispose()

@@ -310,25 +310,62 @@ def maintainers_list(app: AppArg, db: DbOption = None, as_json: JsonOption = Fal
     emit(names, as_json, lambda: print("\n".join(names)))
 
 
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from stdin (the default when it is not a terminal).")
+]
+
+
+def _password(from_stdin: bool) -> str:
+    """A password typed without echo on a terminal (twice), else the first line of stdin."""
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+def _account(user: dict[str, Any], as_json: bool, done: str) -> None:
+    from fossp.output import emit
+
+    emit(user, as_json, lambda: print(f"{done} {user['name']} ({user['role']}, {user['operations']})"))
+
+
 @users_app.command("add")
 def users_add(
-    name: str,
-    role: Annotated[str, typer.Option("--role", help="liaison, member, maintainer, qa, releng, viewer, admin")],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    name: UserArg,
+    role: Annotated[
+        str, typer.Option("--role", help="Gate role: liaison, member, maintainer, qa, releng, viewer, admin")
+    ],
+    operations: Annotated[
+        str, typer.Option("--operations", help="Operations right: administrator, operator or viewer.")
+    ] = "viewer",
+    password_stdin: PasswordStdin = False,
     no_password: Annotated[bool, typer.Option("--no-password", help="CLI-only account, no web sign-in.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add an account (administrator's console); the password is never echoed or printed."""
-    from fossp.output import emit
+    password = None if no_password else _password(password_stdin)
+    _account(_service(db).add_user(None, name, role, password, operations), as_json, "added")
 
-    password = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif not no_password:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    user = _service(db).add_user(None, name, role, password)
-    emit(user, as_json, lambda: print(f"added {user['name']} ({user['role']})"))
+
+@users_app.command("disable")
+def users_disable(name: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Disable an account: it cannot sign in or act, and its web sessions end."""
+    _account(_service(db).set_disabled(None, name, True), as_json, "disabled")
+
+
+@users_app.command("enable")
+def users_enable(name: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
+    """Enable a disabled account again."""
+    _account(_service(db).set_disabled(None, name, False), as_json, "enabled")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    name: UserArg, password_stdin: PasswordStdin = False, db: DbOption = None, as_json: JsonOption = False
+) -> None:
+    """Give an account a new password (read without echo, never printed); its sessions end."""
+    _account(_service(db).reset_password(None, name, _password(password_stdin)), as_json, "new password for")
 
 
 @users_app.command("list")
@@ -337,8 +374,16 @@ def users_list(db: DbOption = None, as_json: JsonOption = False) -> None:
     from fossp.output import emit, table
 
     users = _service(db).users()
-    rows = [(u["name"], u["role"], "yes" if u["can_sign_in"] else "no") for u in users]
-    emit(users, as_json, lambda: table(None, ["name", "role", "web sign-in"], rows))
+    rows = [
+        (
+            u["name"],
+            u["role"],
+            u["operations"],
+            "no (disabled)" if u["disabled"] else "yes" if u["can_sign_in"] else "no",
+        )
+        for u in users
+    ]
+    emit(users, as_json, lambda: table(None, ["name", "gate role", "operations", "web sign-in"], rows))
 
 
 def serve(

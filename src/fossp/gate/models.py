@@ -37,10 +37,14 @@ class RoundRecord(GateRecord):
 
 
 class User(Base):
+    """An account: its gate role, its operations right, and whether it may sign in."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
+    operations: Mapped[str] = mapped_column(String(16), default="viewer")
+    disabled: Mapped[bool] = mapped_column(default=False)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

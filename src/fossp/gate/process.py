@@ -29,7 +29,15 @@ class Participant(StrEnum):
     QA = "qa"  # Quality Assurance
     RELENG = "releng"  # Release Engineering
     VIEWER = "viewer"  # reads everything, changes nothing
-    ADMIN = "admin"  # manages accounts
+    ADMIN = "admin"  # manages applications' maintainers (accounts are an operations right)
+
+
+class Right(StrEnum):
+    """What an account may do to the servers, beside its gate role (fossp.web.rights)."""
+
+    ADMINISTRATOR = "administrator"  # everything, accounts included
+    OPERATOR = "operator"  # plans, deploys, decommissions, adds hosts
+    VIEWER = "viewer"  # reads only
 
 
 class Strict(BaseModel):

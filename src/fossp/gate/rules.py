@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from fossp.catalog.schema import CatalogStatus
 from fossp.gate.errors import Forbidden, Invalid, Refused
-from fossp.gate.process import Gate, Participant
+from fossp.gate.process import Gate, Participant, Right
 
 
 class Outcome(StrEnum):
@@ -42,6 +42,18 @@ class Action(StrEnum):
     DECIDE = "decide"
     RESUME = "resume"
     MANAGE_MAINTAINERS = "manage-maintainers"
+
+
+class Operation(StrEnum):
+    """What an operations right allows (the action names of ``fossp.web.rights``)."""
+
+    READ = "read"
+    SAVE_PROFILE = "save-profile"
+    ADD_HOST = "add-host"
+    REMOVE_HOST = "remove-host"
+    PLAN = "plan"
+    DEPLOY = "deploy"
+    DECOMMISSION = "decommission"
     MANAGE_USERS = "manage-users"
 
 
@@ -58,7 +70,12 @@ PERMISSIONS: Mapping[Action, frozenset[Participant]] = {
     Action.DECIDE: frozenset(_WG),
     Action.RESUME: frozenset(_WG),
     Action.MANAGE_MAINTAINERS: frozenset(_WG | {Participant.ADMIN}),
-    Action.MANAGE_USERS: frozenset({Participant.ADMIN}),
+}
+_OPERATE = frozenset(Operation) - {Operation.MANAGE_USERS}
+OPERATIONS: Mapping[Right, frozenset[Operation]] = {
+    Right.VIEWER: frozenset({Operation.READ}),
+    Right.OPERATOR: _OPERATE,
+    Right.ADMINISTRATOR: frozenset(Operation),
 }
 LEAD_ONLY = frozenset({Action.DECIDE, Action.RESUME, Action.MANAGE_MAINTAINERS})
 LEAD_ROLES = frozenset(_WG)
@@ -95,6 +112,19 @@ def may(actor: Actor, action: Action, lead: str | None = None, maintainers: Coll
 
 def require(actor: Actor, action: Action, lead: str | None = None, maintainers: Collection[str] | None = None) -> None:
     reason = refusal(actor, action, lead, maintainers)
+    if reason is not None:
+        raise Forbidden(reason)
+
+
+def operation_refusal(name: str, right: Right, operation: Operation) -> str | None:
+    """Why an account with ``right`` may not do ``operation`` (None when it may)."""
+    if operation in OPERATIONS[right]:
+        return None
+    return f"{name} ({right}) may not {operation}; an administrator can grant the right"
+
+
+def require_operation(name: str, right: Right, operation: Operation) -> None:
+    reason = operation_refusal(name, right, operation)
     if reason is not None:
         raise Forbidden(reason)
 

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from fossp.catalog.schema import CatalogStatus
 from fossp.gate import rules
 from fossp.gate.db import Database
-from fossp.gate.errors import Invalid, NotFound, Refused
+from fossp.gate.errors import Forbidden, Invalid, NotFound, Refused
 from fossp.gate.models import (
     Application,
     ApplicationRole,
@@ -32,10 +32,11 @@ from fossp.gate.models import (
     GateRound,
     Review,
     User,
+    WebSession,
 )
 from fossp.gate.passwords import hash_password
-from fossp.gate.process import Gate, Participant, Process, load_process
-from fossp.gate.rules import Action, Actor, AppState, Outcome, Position
+from fossp.gate.process import Gate, Participant, Process, Right, load_process
+from fossp.gate.rules import Action, Actor, AppState, Operation, Outcome, Position
 
 CONSOLE = "console"  # the audit name of the server's administrator using the CLI
 KINDS = ("application", "stack")
@@ -88,6 +89,8 @@ class GateService:
     def _actor(self, s: Session, name: str, action: Action, app: Application | None = None) -> User:
         """The acting user, once the rules allow ``action`` on ``app`` (its lead and maintainers)."""
         user = self._user(s, name, "acting user")
+        if user.disabled:
+            raise Forbidden(f"the account {user.name} is disabled")
         actor = Actor(user.name, Participant(user.role))
         if app is None:
             rules.require(actor, action)
@@ -153,34 +156,78 @@ class GateService:
 
     # -- accounts ----------------------------------------------------------------------
 
-    def add_user(self, actor: str | None, name: str, role: str, password: str | None) -> dict[str, Any]:
-        """Create an account; ``actor`` None is the administrator's console (the CLI)."""
+    def _administrator(self, s: Session, actor: str | None) -> None:
+        """Only an administrator manages accounts; ``actor`` None is the server's console (the CLI)."""
+        if actor is not None:
+            user = self._user(s, actor, "acting user")
+            rules.require_operation(user.name, Right(user.operations), Operation.MANAGE_USERS)
+
+    def add_user(
+        self, actor: str | None, name: str, role: str, password: str | None, operations: str = Right.VIEWER
+    ) -> dict[str, Any]:
+        """Create an account with a gate role and an operations right (a viewer unless named)."""
         with self._tx() as s:
-            if actor is not None:
-                self._actor(s, actor, Action.MANAGE_USERS)
+            self._administrator(s, actor)
             name = _text("name", name, 64)
             if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
                 raise Invalid("name", "use letters, digits, '.', '-' and '_' only")
             role = _choice("role", role, [p.value for p in Participant])
+            operations = _choice("operations", operations, [r.value for r in Right])
             if s.scalar(select(User).where(User.name == name)) is not None:
                 raise Refused(f"a user named '{name}' already exists")
-            user = User(name=name, role=role, password_hash=None if password is None else hash_password(password))
+            user = User(
+                name=name,
+                role=role,
+                operations=operations,
+                password_hash=None if password is None else hash_password(password),
+            )
             s.add(user)
-            self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role)
-        return {"name": name, "role": role, "can_sign_in": password is not None}
+            s.flush()
+            self._audit(s, actor or CONSOLE, "user-added", None, name=name, role=role, operations=operations)
+            return self._account(user)
+
+    def set_disabled(self, actor: str | None, name: str, disabled: bool) -> dict[str, Any]:
+        """Disable an account (its sessions end, it cannot sign in) or enable it again."""
+        with self._tx() as s:
+            self._administrator(s, actor)
+            user = self._user(s, name)
+            if disabled and user.name == actor:
+                raise Refused("you cannot disable your own account")
+            user.disabled = disabled
+            if disabled:
+                s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            self._audit(s, actor or CONSOLE, "user-disabled" if disabled else "user-enabled", None, name=user.name)
+            return self._account(user)
+
+    def reset_password(self, actor: str | None, name: str, password: str) -> dict[str, Any]:
+        """Give an account a new password; its sessions end, so an old sign-in stops working."""
+        with self._tx() as s:
+            self._administrator(s, actor)
+            user = self._user(s, name)
+            user.password_hash = hash_password(password)
+            s.execute(delete(WebSession).where(WebSession.user_id == user.id))
+            self._audit(s, actor or CONSOLE, "password-reset", None, name=user.name)
+            return self._account(user)
 
     def accounts(self, actor: str) -> list[dict[str, Any]]:
-        """The accounts, for their administrator: only an admin manages (and so lists) them here."""
+        """The accounts, for their administrator: only an administrator manages (and so lists) them here."""
         with self._tx() as s:
-            self._actor(s, actor, Action.MANAGE_USERS)
+            self._administrator(s, actor)
         return self.users()
+
+    @staticmethod
+    def _account(user: User) -> dict[str, Any]:
+        return {
+            "name": user.name,
+            "role": user.role,
+            "operations": user.operations,
+            "can_sign_in": user.password_hash is not None,
+            "disabled": user.disabled,
+        }
 
     def users(self) -> list[dict[str, Any]]:
         with self._tx() as s:
-            return [
-                {"name": u.name, "role": u.role, "can_sign_in": u.password_hash is not None}
-                for u in s.scalars(select(User).order_by(User.name))
-            ]
+            return [self._account(u) for u in s.scalars(select(User).order_by(User.name))]
 
     # -- proposing and working through a gate -------------------------------------------
 

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from fossp.gate.process import Participant
+from fossp.gate.process import Participant, Right
 from fossp.gate.service import GateService
 from fossp.gate.sessions import SessionInfo
-from fossp.web.auth import COOKIE, CSRF_HEADER, check_csrf, current, set_cookie, signed_in, store
+from fossp.web.auth import COOKIE, CSRF_HEADER, check_csrf, set_cookie, sign_in, signed_in, store
+from fossp.web.rights import require
 
 router = APIRouter(prefix="/api/v1", tags=["gate"])
 OutcomeName = Literal["go", "no-go", "recycle", "hold"]
@@ -35,13 +36,13 @@ def writer(
 ) -> str:
     """The acting user of a change, after the CSRF check."""
     check_csrf(info, token)
-    assert info.user is not None
     return info.user
 
 
 Service = Annotated[GateService, Depends(service)]
 Writer = Annotated[str, Depends(writer)]
 Reader = Annotated[SessionInfo, Depends(signed_in)]
+Administrator = Annotated[SessionInfo, Depends(require("manage-users"))]
 View = dict[str, Any]
 
 
@@ -91,17 +92,45 @@ class MaintainerIn(BaseModel):
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     role: Participant
+    operations: Right = Right.VIEWER
     password: str = Field(min_length=8, max_length=1024)
 
 
-@router.post("/session")
-def sign_in(body: Credentials, request: Request) -> JSONResponse:
-    """Sign in; answers the CSRF token to send as X-CSRF-Token with every change."""
-    old = current(request)
-    info = store(request).sign_in(old.token if old else None, body.name, body.password)
+class NewPassword(BaseModel):
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class Account(BaseModel):
+    name: str
+    role: Participant
+    operations: Right
+    can_sign_in: bool
+    disabled: bool
+
+
+class Me(BaseModel):
+    user: str
+    role: Participant
+    operations: Right
+    csrf_token: str
+
+
+def _me(info: SessionInfo) -> Me:
+    return Me(
+        user=info.user, role=Participant(info.role), operations=Right(info.operations), csrf_token=info.csrf_token
+    )
+
+
+@router.post("/session", responses={401: {"description": "wrong name or password"}, 429: {"description": "throttled"}})
+def create_session(body: Credentials, request: Request) -> JSONResponse:
+    """Sign in; answers the CSRF token to send as X-CSRF-Token with every change.
+
+    Failed sign-ins are throttled per account and per address: 429 with Retry-After.
+    """
+    info = sign_in(request, body.name, body.password)
     if info is None:
         return JSONResponse({"detail": "wrong name or password"}, status_code=401)
-    response = JSONResponse({"user": info.user, "role": info.role, "csrf_token": info.csrf_token})
+    response = JSONResponse(_me(info).model_dump(mode="json"))
     set_cookie(request, response, info)
     return response
 
@@ -115,8 +144,8 @@ def sign_out(request: Request, _user: Writer) -> Response:
 
 
 @router.get("/me")
-def me(info: Reader) -> View:
-    return {"user": info.user, "role": info.role, "csrf_token": info.csrf_token}
+def me(info: Reader) -> Me:
+    return _me(info)
 
 
 @router.get("/applications")
@@ -206,6 +235,28 @@ def catalog_status(gate: Service, _info: Reader) -> dict[str, str]:
     return {role: status.value for role, status in gate.role_statuses().items()}
 
 
+@router.get("/users")
+def users(gate: Service, info: Administrator) -> list[Account]:
+    return [Account.model_validate(a) for a in gate.accounts(info.user)]
+
+
 @router.post("/users", status_code=201)
-def add_user(body: NewUser, gate: Service, user: Writer) -> View:
-    return gate.add_user(user, body.name, body.role.value, body.password)
+def add_user(body: NewUser, gate: Service, info: Administrator) -> Account:
+    return Account.model_validate(gate.add_user(info.user, body.name, body.role, body.password, body.operations))
+
+
+@router.post("/users/{name}/disable")
+def disable_user(name: str, gate: Service, info: Administrator) -> Account:
+    """The account can no longer sign in; its sessions end."""
+    return Account.model_validate(gate.set_disabled(info.user, name, True))
+
+
+@router.post("/users/{name}/enable")
+def enable_user(name: str, gate: Service, info: Administrator) -> Account:
+    return Account.model_validate(gate.set_disabled(info.user, name, False))
+
+
+@router.put("/users/{name}/password")
+def reset_password(name: str, body: NewPassword, gate: Service, info: Administrator) -> Account:
+    """A new password for the account; its sessions end."""
+    return Account.model_validate(gate.reset_password(info.user, name, body.password))

@@ -15,6 +15,7 @@ from fossp.gate.service import GateService
 from fossp.gate.sessions import SessionStore
 from fossp.web import api, infra_api, pages
 from fossp.web.auth import NotSignedIn
+from fossp.web.throttle import Throttle, Throttled
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -29,10 +30,11 @@ def _api_error(error: FosspError) -> JSONResponse:
     if isinstance(error, Invalid):
         detail = [{"loc": ["body", error.field], "msg": error.reason, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
-    return JSONResponse({"detail": error.message}, status_code=status_of(error))
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None
+    return JSONResponse({"detail": error.message}, status_code=status_of(error), headers=headers)
 
 
-def create_app(db_url: str | None = None) -> FastAPI:
+def create_app(db_url: str | None = None, throttle: Throttle | None = None) -> FastAPI:
     """The web console over the database at ``db_url`` (default as for the CLI)."""
     db = open_database(db_url)
     app = FastAPI(
@@ -44,6 +46,7 @@ def create_app(db_url: str | None = None) -> FastAPI:
     )
     app.state.service = GateService(db)
     app.state.sessions = SessionStore(db)
+    app.state.throttle = throttle or Throttle()
     app.include_router(api.router)
     app.include_router(pages.router)
     infra_api.install(app, db)  # the Infrastructure Tool's routers, run worker and folder

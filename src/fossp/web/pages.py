@@ -20,16 +20,61 @@ from pydantic import BaseModel
 
 from fossp.errors import FosspError
 from fossp.gate.agenda import agenda_ics, agenda_markdown
-from fossp.gate.errors import Invalid
+from fossp.gate.errors import Invalid, NotFound
 from fossp.gate.picture import process_svg
-from fossp.gate.process import Participant
+from fossp.gate.process import Participant, Right
 from fossp.gate.service import GateService, iso_date
 from fossp.gate.sessions import SessionInfo
-from fossp.web.auth import COOKIE, check_csrf, current, set_cookie, signed_in, store
+from fossp.web import rights
+from fossp.web.auth import (
+    COOKIE,
+    check_csrf,
+    check_login_token,
+    current,
+    login_form,
+    set_cookie,
+    sign_in,
+    signed_in,
+    store,
+)
+from fossp.web.throttle import Throttled
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+rights.install(TEMPLATES.env)
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[SessionInfo, Depends(signed_in)]
+Administrator = Annotated[SessionInfo, Depends(rights.require("manage-users"))]
+# What each form field is called on the page: templates print these, errors name them so.
+LABELS = {
+    "name": "Name",
+    "kind": "Kind",
+    "summary": "Summary",
+    "roles": "Catalog roles",
+    "lead": "Review lead",
+    "maintainers": "Maintainers",
+    "role": "Gate role",
+    "operations": "Operations right",
+    "password": "Password",
+    "reference": "Link or document",
+    "met": "Met",
+    "note": "Note",
+    "recommendation": "Your recommendation",
+    "findings": "Findings",
+    "outcome": "Outcome",
+    "rationale": "Rationale",
+    "title": "Corrective action",
+    "owner": "Owner",
+    "due": "Due date",
+    "user": "New maintainer",
+}
+TEMPLATES.env.globals["label"] = LABELS.__getitem__
+
+
+def message(error: FosspError) -> str:
+    """The error as the page says it: a bad field is named by its label on the form."""
+    if isinstance(error, Invalid) and error.field in LABELS:
+        return f"{LABELS[error.field]}: {error.reason}"
+    return error.message
 
 
 def _gate(request: Request) -> GateService:
@@ -46,24 +91,27 @@ def error_page(request: Request, error: FosspError, status: int) -> HTMLResponse
     """Show the refusal on the page the user came from (the application page if any)."""
     ref = request.path_params.get("ref")
     if ref is not None and status != 404:
-        return _app_page(request, str(ref), status, error.message)
-    return render(request, "error.html", status, error=error.message)
+        return _app_page(request, str(ref), status, message(error))
+    return render(request, "error.html", status, error=message(error))
 
 
 def _act(request: Request, info: SessionInfo, csrf: str, run: Callable[[str], Any], to: str) -> Response:
     """Run a change as the signed-in user after the CSRF check, then go back to ``to``."""
     check_csrf(info, csrf)
-    assert info.user is not None
     run(info.user)
     return RedirectResponse(to, status_code=303)
 
 
+def _login_page(request: Request, status: int = 200, error: str | None = None, name: str = "") -> Response:
+    return login_form(request, lambda token: render(request, "login.html", status, csrf=token, error=error, typed=name))
+
+
 @router.get("/login")
-def login_form(request: Request) -> Response:
-    info = current(request) or store(request).start()
-    response = render(request, "login.html", csrf=info.csrf_token)
-    set_cookie(request, response, info)
-    return response
+def login_page(request: Request) -> Response:
+    """The sign-in form; an anonymous visit gets a nonce cookie, no session row."""
+    if current(request) is not None:
+        return RedirectResponse("/", status_code=303)
+    return _login_page(request)
 
 
 @router.post("/login")
@@ -73,16 +121,17 @@ def login(
     password: Annotated[str, Form()],
     csrf: Annotated[str, Form()],
 ) -> Response:
-    info = current(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_csrf(info, csrf)
-    new = store(request).sign_in(info.token, name, password)
-    if new is None:
-        fresh = store(request).start()
-        response = render(request, "login.html", 401, csrf=fresh.csrf_token, error="Wrong name or password.")
-        set_cookie(request, response, fresh)
+    check_login_token(request, csrf)
+    try:
+        new = sign_in(request, name, password)
+    except Throttled as error:
+        response = _login_page(request, 429, error.message, name)
+        response.headers["Retry-After"] = str(error.retry_after)
         return response
+    except FosspError as error:  # a disabled account, with the right password
+        return _login_page(request, getattr(error, "status", 400), error.message, name)
+    if new is None:
+        return _login_page(request, 401, "Wrong name or password.", name)
     redirect = RedirectResponse("/", status_code=303)
     set_cookie(request, redirect, new)
     return redirect
@@ -130,42 +179,63 @@ def propose(
     maintainers: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     check_csrf(info, csrf)
-    assert info.user is not None
     try:
         view = _gate(request).propose(info.user, name, summary, roles or [], kind, lead or None, maintainers or [])
     except FosspError as error:
-        return _propose_page(request, getattr(error, "status", 400), error.message)
+        return _propose_page(request, getattr(error, "status", 400), message(error))
     return RedirectResponse(f"/apps/{view['id']}", status_code=303)
 
 
 @router.get("/admin/users")
-def users_page(request: Request, info: Reader) -> Response:
+def users_page(request: Request, info: Administrator) -> Response:
     return _users_page(request, info)
 
 
 def _users_page(request: Request, info: SessionInfo, status: int = 200, error: str | None = None) -> Response:
-    assert info.user is not None
     accounts = _gate(request).accounts(info.user)
-    return render(request, "users.html", status, users=accounts, roles=list(Participant), error=error)
+    return render(
+        request, "users.html", status, users=accounts, roles=list(Participant), rights=list(Right), error=error
+    )
+
+
+def _account_change(request: Request, info: SessionInfo, run: Callable[[], object]) -> Response:
+    """Run an account change (the dependency checked the right and the CSRF token)."""
+    try:
+        run()
+    except FosspError as error:
+        return _users_page(request, info, getattr(error, "status", 400), message(error))
+    return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/admin/users")
 def add_user(
     request: Request,
-    info: Reader,
-    csrf: Annotated[str, Form()],
+    info: Administrator,
     name: Annotated[str, Form()] = "",
     role: Annotated[str, Form()] = "",
+    operations: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
 ) -> Response:
-    """An admin adds an account that signs in with ``password`` (stored as an Argon2id hash)."""
-    check_csrf(info, csrf)
-    assert info.user is not None
-    try:
-        _gate(request).add_user(info.user, name, role, password)
-    except FosspError as error:
-        return _users_page(request, info, getattr(error, "status", 400), error.message)
-    return RedirectResponse("/admin/users", status_code=303)
+    """An administrator adds an account that signs in with ``password`` (an Argon2id hash).
+
+    The form preselects neither the gate role nor the operations right: both are chosen.
+    """
+    gate = _gate(request)
+    return _account_change(request, info, partial(gate.add_user, info.user, name, role, password, operations))
+
+
+@router.post("/admin/users/{name}/password")
+def reset_password(request: Request, name: str, info: Administrator, password: Annotated[str, Form()] = "") -> Response:
+    return _account_change(request, info, partial(_gate(request).reset_password, info.user, name, password))
+
+
+@router.post("/admin/users/{name}/{step}")
+def change_user(request: Request, name: str, step: str, info: Administrator) -> Response:
+    """Disable or enable an account."""
+    if step not in ("disable", "enable"):
+        raise NotFound(f"no account change '{step}'")
+    run = partial(_gate(request).set_disabled, info.user, name, step == "disable")
+    return _account_change(request, info, run)
 
 
 def _app_page(request: Request, ref: str, status: int = 200, error: str | None = None) -> HTMLResponse:
