@@ -30,12 +30,16 @@ def free_port() -> int:
 
 @pytest.fixture
 def web_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    """The console over a new SQLite database, its folder in tmp_path, with an administrator."""
+    """The console over a new SQLite database, its folder in tmp_path, with an administrator
+    (ada), an operator (otto) and a viewer (vic)."""
     from fossp.web.app import create_app
 
     monkeypatch.setenv("FOSSP_WEB_DIR", str(tmp_path / "web"))
     url = f"sqlite:///{tmp_path / 'gate.db'}"
-    GateService(open_database(url)).add_user(None, "ada", "admin", PASSWORD)
+    gate = GateService(open_database(url))
+    gate.add_user(None, "ada", "admin", PASSWORD, "administrator")
+    gate.add_user("ada", "otto", "member", PASSWORD, "operator")
+    gate.add_user("ada", "vic", "member", PASSWORD, "viewer")
     return create_app(url)
 
 

@@ -172,3 +172,40 @@ def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_serv
     resumed = api.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": str(detail["events"][-1]["id"])})
     assert "event: progress" not in resumed.text and "event: end" in resumed.text
     assert api.get("/api/v1/runs/999").status_code == 404
+
+
+CHANGES = [
+    ("post", "/api/v1/profiles", {"name": "site", "wanted": ["web server"]}),
+    ("post", "/api/v1/hosts/scan", {"address": "127.0.0.1", "port": 22}),
+    ("post", "/api/v1/hosts", {"name": "db1", "address": "127.0.0.1", "fingerprint": "SHA256:x"}),
+    ("post", "/api/v1/runs", {"kind": "plan", "hosts": ["db1"], "roles": ["nginx"]}),
+    ("post", "/api/v1/runs", {"kind": "deploy", "hosts": ["db1"], "roles": ["nginx"]}),
+    ("post", "/api/v1/runs", {"kind": "decommission", "hosts": ["db1"]}),
+]
+
+
+def test_a_viewer_reads_but_every_change_is_refused(signed_in: Client, tmp_path: Path) -> None:
+    viewer = signed_in("vic")
+    for method, path, body in CHANGES:
+        answer = viewer.request(method, path, json=body)
+        assert answer.status_code == 403, f"{method} {path}: {answer.text}"
+        assert "vic (viewer) may not" in answer.json()["detail"]
+    assert viewer.get("/api/v1/runs").json() == [] and not (tmp_path / "web").exists()
+    assert viewer.get("/api/v1/catalog/roles").status_code == 200
+    assert viewer.post("/api/v1/recommend", json={"wanted": ["web server"]}).status_code == 200
+    assert "needs the operator right" in viewer.get("/wizard?need=web+server").text
+    for page in ("/wizard?need=web+server", "/hosts", "/catalog", "/runs", "/profiles"):
+        shown = viewer.get(page)
+        assert shown.status_code == 200 and 'method="post"' not in shown.text.split("</header>")[1], page
+
+
+def test_an_operator_changes_and_the_csrf_token_is_checked(signed_in: Client, ssh_server: SshServer) -> None:
+    operator = signed_in("otto")
+    assert operator.post("/api/v1/profiles", json={"name": "site", "wanted": ["web server"]}).status_code == 201
+    scanned = operator.post("/api/v1/hosts/scan", json={"address": "127.0.0.1", "port": ssh_server.port})
+    assert scanned.status_code == 200
+    page = operator.get("/wizard?need=web+server").text
+    assert 'id="save"' in page
+    del operator.headers["X-CSRF-Token"]
+    refused = operator.post("/api/v1/profiles", json={"name": "other", "wanted": ["web server"]})
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]

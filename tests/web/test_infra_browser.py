@@ -39,7 +39,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     folder = tmp_path_factory.mktemp("infra-web")
     url = f"sqlite:///{folder / 'gate.db'}"
-    GateService(open_database(url)).add_user(None, "ada", "admin", PASSWORD)
+    GateService(open_database(url)).add_user(None, "ada", "admin", PASSWORD, "administrator")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FOSSP_WEB_DIR", str(folder / "web"))
         port = free_port()

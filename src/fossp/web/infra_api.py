@@ -19,17 +19,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from fossp.gate.db import Database
+from fossp.gate.errors import Forbidden
 from fossp.gate.sessions import SessionInfo
-from fossp.web.api import writer
-from fossp.web.auth import signed_in
 from fossp.web.infra import Infra, scan_host_key, web_dir
+from fossp.web.rights import refusal_of, require
 from fossp.web.runs import Run, RunStore, Worker, launch
 
 router = APIRouter(prefix="/api/v1", tags=["infrastructure"])
 
-# The rights each route needs, in one place: fossp.web.rights.require(...) goes here.
-Viewer = Annotated[SessionInfo, Depends(signed_in)]
-Operator = Annotated[str, Depends(writer)]
+# What each route needs (fossp.web.rights): reads any right, changes their own action's.
+Viewer = Annotated[SessionInfo, Depends(require("read"))]
+ProfileSaver = Annotated[SessionInfo, Depends(require("save-profile"))]
+HostAdder = Annotated[SessionInfo, Depends(require("add-host"))]
 Family = Literal["fedora", "debian"]
 
 
@@ -291,7 +292,7 @@ def profile(name: str, infra: Tool, _: Viewer) -> ProfileOut:
 
 
 @router.post("/profiles", status_code=201)
-def save_profile(body: ProfileIn, infra: Tool, _: Operator) -> ProfileOut:
+def save_profile(body: ProfileIn, infra: Tool, _: ProfileSaver) -> ProfileOut:
     """Save the recommendation as a profile (refused while a required setting is empty)."""
     infra.save_profile(body.name, body.wanted, body.family, body.settings)
     return profile_out(body.name, infra.load_profile(body.name))
@@ -377,14 +378,14 @@ def hosts(infra: Tool, _: Viewer) -> list[HostOut]:
 
 
 @router.post("/hosts/scan")
-async def scan(body: Address, _: Operator) -> HostKeyOut:
+async def scan(body: Address, _: HostAdder) -> HostKeyOut:
     """The key the host offers, to confirm before POST /hosts trusts it (nothing is kept)."""
     key = await scan_host_key(body.address, body.port)
     return HostKeyOut(address=key.address, port=key.port, key_type=key.key_type, fingerprint=key.fingerprint)
 
 
 @router.post("/hosts", status_code=201)
-async def add_host(body: HostIn, infra: Tool, _: Operator) -> HostOut:
+async def add_host(body: HostIn, infra: Tool, _: HostAdder) -> HostOut:
     """Trust the host's key if it is still the confirmed one, and keep the host."""
     return host_out(await infra.add_host(body.name, body.address, body.port, body.user, body.key, body.fingerprint))
 
@@ -474,8 +475,12 @@ def run_out(run: Run) -> RunOut:
     return RunOut.model_validate(run, from_attributes=True)
 
 
-def start_run(request: Request, infra: Infra, store: RunStore, user: str, body: RunIn) -> int:
-    """Check the run and hand it to the worker (the shared path of the API and the pages)."""
+def start_run(request: Request, infra: Infra, store: RunStore, info: SessionInfo, body: RunIn) -> int:
+    """Check the right and the run, and hand it to the worker (the path the API and the
+    pages share; the caller's dependency checked the sign-in and the CSRF token)."""
+    refused = refusal_of(info, body.kind)
+    if refused is not None:
+        raise Forbidden(refused)
     if body.kind == "decommission":
         job = infra.decommission_job(body.hosts, body.roles)
         subject = ", ".join(body.roles) or "all FOSSP roles"
@@ -484,13 +489,14 @@ def start_run(request: Request, infra: Infra, store: RunStore, user: str, body: 
         job = make(body.hosts, body.profile, body.roles)
         subject = ", ".join(([f"profile {body.profile}"] if body.profile else []) + body.roles)
     worker: Worker = request.app.state.worker
-    return launch(store, worker, body.kind, user, body.hosts, subject, job)
+    return launch(store, worker, body.kind, info.user, body.hosts, subject, job)
 
 
 @router.post("/runs", status_code=202)
-def new_run(body: RunIn, request: Request, infra: Tool, store: Runs, user: Operator) -> RunOut:
-    """Start a plan, deploy or decommission; it runs in the server, whatever the client does."""
-    return run_out(store.get(start_run(request, infra, store, user, body)))
+def new_run(body: RunIn, request: Request, infra: Tool, store: Runs, info: Viewer) -> RunOut:
+    """Start a plan, deploy or decommission (each its own right); it runs in the server,
+    whatever the client does."""
+    return run_out(store.get(start_run(request, infra, store, info, body)))
 
 
 @router.get("/runs")

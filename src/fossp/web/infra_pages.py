@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from fossp.catalog.loader import describe_validation_error
 from fossp.errors import BadInput, FosspError
 from fossp.gate.sessions import SessionInfo
-from fossp.web.auth import check_csrf, signed_in
 from fossp.web.infra_api import (
     RunIn,
     Runs,
@@ -27,17 +26,13 @@ from fossp.web.infra_api import (
     start_run,
 )
 from fossp.web.pages import render
+from fossp.web.rights import require
 
 router = APIRouter(include_in_schema=False)
-# The rights each page needs, in one place: fossp.web.rights.require(...) goes here.
-Viewer = Annotated[SessionInfo, Depends(signed_in)]
-Operator = Annotated[SessionInfo, Depends(signed_in)]
-
-
-def _acting(info: SessionInfo, csrf: str) -> str:
-    check_csrf(info, csrf)
-    assert info.user is not None
-    return info.user
+# What each page needs (fossp.web.rights); a form's CSRF field is checked there too.
+Viewer = Annotated[SessionInfo, Depends(require("read"))]
+ProfileSaver = Annotated[SessionInfo, Depends(require("save-profile"))]
+HostAdder = Annotated[SessionInfo, Depends(require("add-host"))]
 
 
 @router.get("/catalog")
@@ -95,9 +90,8 @@ def _wizard_page(
 
 
 @router.post("/wizard")
-async def save_profile(request: Request, infra: Tool, info: Operator) -> Response:
+async def save_profile(request: Request, infra: Tool, _: ProfileSaver) -> Response:
     form = await request.form()
-    _acting(info, str(form.get("csrf", "")))
     text, picked, wanted = _wanted(form)
     family, fields = str(form.get("family", "")) or None, _fields(form)
     name = str(form.get("name", ""))
@@ -124,8 +118,7 @@ def hosts_page(request: Request, infra: Tool, _: Viewer) -> Response:
 @router.post("/hosts/scan")
 async def scan_page(
     request: Request,
-    info: Operator,
-    csrf: Annotated[str, Form()],
+    _: HostAdder,
     name: Annotated[str, Form()],
     address: Annotated[str, Form()],
     user: Annotated[str, Form()] = "root",
@@ -135,7 +128,6 @@ async def scan_page(
     """The host's key, shown for confirmation: nothing is trusted or kept yet."""
     from fossp.web.infra import scan_host_key
 
-    _acting(info, csrf)
     offered = await scan_host_key(address, port)
     entry = {"name": name, "address": address, "port": port, "user": user, "key": key}
     return render(request, "infra_host_confirm.html", offered=offered, entry=entry)
@@ -144,8 +136,7 @@ async def scan_page(
 @router.post("/hosts")
 async def add_host_page(
     infra: Tool,
-    info: Operator,
-    csrf: Annotated[str, Form()],
+    _: HostAdder,
     name: Annotated[str, Form()],
     address: Annotated[str, Form()],
     fingerprint: Annotated[str, Form()],
@@ -153,7 +144,6 @@ async def add_host_page(
     port: Annotated[int, Form()] = 22,
     key: Annotated[str, Form()] = "",
 ) -> Response:
-    _acting(info, csrf)
     await infra.add_host(name, address, port, user, key or None, fingerprint)
     return RedirectResponse(f"/hosts/{name}", status_code=303)
 
@@ -182,16 +172,16 @@ async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Vi
 
 
 @router.post("/runs")
-async def new_run_page(request: Request, infra: Tool, store: Runs, info: Operator) -> Response:
+async def new_run_page(request: Request, infra: Tool, store: Runs, info: Viewer) -> Response:
+    """Start a run (its own right, checked by start_run) and follow it on its page."""
     form = await request.form()
-    user = _acting(info, str(form.get("csrf", "")))
     roles = [r.strip() for r in str(form.get("roles", "")).split(",") if r.strip()]
     fields = {"kind": form.get("kind"), "hosts": form.getlist("host"), "profile": form.get("profile") or None}
     try:
         body = RunIn.model_validate({**fields, "roles": roles})
     except ValidationError as error:
         raise BadInput(f"run: {describe_validation_error(error)}") from None
-    run_id = start_run(request, infra, store, user, body)
+    run_id = start_run(request, infra, store, info, body)
     return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
 
