@@ -149,3 +149,21 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
     expect(page.locator("#log li").first).to_be_visible()
     assert page.locator("#log li").count() >= len(arrived)
     expect(page.locator("#result")).to_contain_text("probe")
+
+    # drift: a file changed behind FOSSP's back is named on the host page
+    ssh(host, "sed", "-i", "1i # edited by hand", "/srv/www/fossp/index.html")
+    page.goto("/hosts/in-a")
+    expect(page.locator("#roles tr[data-role=FOSSP-WDSNG]")).to_contain_text(
+        "/srv/www/fossp/index.html changed since FOSSP wrote it"
+    )
+
+    # decommission one role: asked first, followed live, the other role untouched
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.fill("#decommission input[name=roles]", "nginx")
+    page.click("#decommission button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Decommission")
+    expect(page.locator("#state")).to_have_attribute("data-ended", "yes", timeout=600_000)
+    expect(page.locator("#state")).to_have_text("ok")
+    page.goto("/hosts/in-a")
+    expect(page.locator("#roles tr[data-role=FOSSP-DASPO] .state")).to_have_text("running")
+    expect(page.locator("#roles tr[data-role=FOSSP-WDSNG]")).to_have_count(0)
