@@ -25,6 +25,7 @@ from fossp.hosts.connector import HostError
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
+    from fossp.catalog.schema import Role
     from fossp.engine.fleet import HostResult
     from fossp.hosts.inventory import HostSpec
     from fossp.selection.recommend import Recommendation
@@ -110,7 +111,7 @@ class Infra:
             raise Invalid("wanted", "say what you need (words or a sentence), or pick from the list")
         catalog = self.catalog()
         chosen_family = parse_choice("family", family, Family) if family else None
-        first = recommend(texts, catalog, chosen_family, include_preview)
+        first = recommend(texts, catalog, chosen_family, include_preview)  # which roles the fields are for
         given = self._typed(first, settings or {})
         return recommend(texts, catalog, chosen_family, include_preview, given) if given else first
 
@@ -143,8 +144,8 @@ class Infra:
             role, setting = missing[0]
             raise Invalid(f"{role.name}.{setting.name}", "has no safe default: fill it in")
         catalog = self.catalog()
-        secrets = {
-            c.role.id: {k: str(v) for k, v in c.settings.items() if (s := c.role.setting(k)) and s.secret}
+        secrets = {  # typed secrets; a reference ({from_env: VAR}) stays in the profile as given
+            c.role.id: {k: v for k, v in c.settings.items() if isinstance(v, str) and _secret(c.role, k)}
             for c in result.choices
         }
         self._private_folder(self.profiles)
@@ -339,6 +340,11 @@ class Infra:
         notes: list[str] = []
         chosen, placements = choose(catalog, roles, path, {}, include_preview=False, note=notes.append)
         return catalog, host_work(catalog, specs, chosen, placements, f"profile {profile}"), notes
+
+
+def _secret(role: Role, name: str) -> bool:
+    setting = role.setting(name)
+    return setting is not None and setting.secret
 
 
 def _tell(progress: Progress, notes: list[str]) -> None:
