@@ -26,6 +26,12 @@ def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "_values", set())
 
 
+@pytest.fixture(autouse=True)
+def _own_web_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hermetic: a web console made in a test never writes the machine's /var/lib/fossp/web."""
+    monkeypatch.setenv("FOSSP_WEB_DIR", str(tmp_path / "fossp-web"))
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()

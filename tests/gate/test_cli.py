@@ -72,3 +72,27 @@ def test_cli_maintainers(db: str) -> None:
     assert run_fossp("gate", "deliver", "Pg", "proposal", "--as", "ann", "--ref", "x").returncode == 0
     assert run_fossp("gate", "maintainers", "remove", "Pg", "mai", "--as", "lia").returncode == 0
     assert json.loads(run_fossp("gate", "maintainers", "list", "Pg", "--json").stdout) == ["ann"]
+
+
+def test_cli_operations_right_disable_enable_and_reset_password(db: str) -> None:
+    added = run_fossp(
+        "users", "add", "ops", "--role", "viewer", "--operations", "operator", "--json", stdin="first-pass\n"
+    )
+    assert added.returncode == 0 and json.loads(added.stdout)["operations"] == "operator"
+    bad = run_fossp("users", "add", "boss", "--role", "viewer", "--operations", "root", stdin="first-pass\n")
+    assert (
+        bad.returncode == 2 and "field 'operations': 'root' is not one of administrator, operator, viewer" in bad.stderr
+    )
+    disabled = run_fossp("users", "disable", "ops", "--json")
+    assert disabled.returncode == 0 and json.loads(disabled.stdout)["disabled"] is True
+    assert run_fossp("users", "enable", "ops").stdout == "enabled ops (viewer, operator)\n"
+    reset = run_fossp("users", "reset-password", "ops", stdin="second-pass\n")
+    assert reset.returncode == 0 and "second-pass" not in reset.stdout + reset.stderr
+    short = run_fossp("users", "reset-password", "ops", stdin="short\n")
+    assert short.returncode == 2 and "field 'password'" in short.stderr
+    missing = run_fossp("users", "disable", "nobody")
+    assert missing.returncode == 2 and "no user named 'nobody'" in missing.stderr
+    listed = {u["name"]: u for u in json.loads(run_fossp("users", "list", "--json").stdout)}
+    assert listed["ops"]["disabled"] is False and listed["ops"]["operations"] == "operator"
+    actions = [e["action"] for e in json.loads(run_fossp("gate", "audit", "--json").stdout)]
+    assert actions[:3] == ["password-reset", "user-enabled", "user-disabled"]

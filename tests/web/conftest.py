@@ -1,15 +1,22 @@
-"""What the web console's tests share: an app over a fresh database and folder, signed-in
-API clients, and a real SSH server (asyncssh) whose host key a test can confirm."""
+"""A served console and a real headless Chromium (Debian's, no downloaded browser); for
+the API tests an app over a fresh database and folder, signed-in clients, and a real SSH
+server (asyncssh) whose host key a test can confirm.
+
+Screenshots go to FOSSP_ARTIFACTS (default build/artifacts) under screenshots/.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,14 +25,114 @@ from fastapi.testclient import TestClient
 from fossp.gate.db import open_database
 from fossp.gate.service import GateService
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PASSWORD = "correct horse battery"
+# name -> (gate role, operations right)
+ACCOUNTS = {
+    "lia": ("liaison", "viewer"),
+    "mem": ("member", "viewer"),
+    "mai": ("maintainer", "viewer"),
+    "ann": ("maintainer", "viewer"),
+    "vic": ("viewer", "viewer"),
+    "opr": ("viewer", "operator"),
+    "adm": ("admin", "administrator"),
+}
+SignIn = Callable[..., "Page"]
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _sample(gate: GateService) -> None:
+    """One application at its first gate with a deliverable, a review and an open action."""
+    app = gate.propose("mai", "Sample DB", "PostgreSQL as the database role", ["postgresql"])["id"]
+    gate.deliver("mai", app, "proposal", "https://wiki.example/sample-db")
+    gate.review("mem", app, "recycle", "The proposal needs a backup plan.")
+    gate.open_action("lia", app, "Describe the backup plan", "mai", date(2030, 1, 1))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """uvicorn serving `fossp serve`'s app on a free port, with the accounts above."""
+    import uvicorn
+
+    from fossp.web.app import create_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'gate.db'}"
+    gate = GateService(open_database(url))
+    for name, (role, right) in ACCOUNTS.items():
+        gate.add_user(None, name, role, PASSWORD, right)
+    _sample(gate)
+    port = _free_port()
+    config = uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def as_user(browser: Browser, server: str) -> Iterator[SignIn]:
+    """``as_user(name, width=1400)``: a page signed in as ``name`` in a fresh browser context."""
+    from playwright.sync_api import expect
+
+    contexts = []
+
+    def open_as(name: str, width: int = 1400) -> Page:
+        context = browser.new_context(base_url=server, viewport={"width": width, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.goto("/login")
+        page.fill("input[name=name]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("#who")).to_contain_text(name)
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Keep a full-page screenshot as a test artifact."""
+    folder = Path(os.environ.get("FOSSP_ARTIFACTS", ROOT / "build" / "artifacts")) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture
@@ -73,7 +180,7 @@ def ssh_server(tmp_path: Path) -> Iterator[SshServer]:
     import asyncssh
 
     key = asyncssh.generate_private_key("ssh-ed25519")
-    port = free_port()
+    port = _free_port()
     loop = asyncio.new_event_loop()
     started = threading.Event()
     holder: dict[str, Any] = {}

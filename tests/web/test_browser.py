@@ -1,104 +1,19 @@
-"""The web console in a real headless Chromium (Debian's, no downloaded browser).
-
-Set FOSSP_SCREENSHOTS=DIR to keep screenshots of the board and the process picture.
-"""
+"""The gate review flow in the web console, in a real headless Chromium."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from fossp.gate.db import open_database
-from fossp.gate.service import GateService
+from tests.web.conftest import CHROMIUM, SignIn, screenshot
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct horse battery"
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed; run scripts/setup.d/gate.sh", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """uvicorn serving `fossp serve`'s app on a free port, with four accounts."""
-    import uvicorn
-
-    from fossp.web.app import create_app
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'gate.db'}"
-    gate = GateService(open_database(url))
-    for name, role in (("lia", "liaison"), ("mem", "member"), ("mai", "maintainer"), ("ann", "maintainer")):
-        gate.add_user(None, name, role, PASSWORD)
-    port = _free_port()
-    config = uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def as_user(browser: Browser, server: str) -> Iterator[object]:
-    contexts = []
-
-    def open_as(name: str) -> Page:
-        context = browser.new_context(base_url=server, viewport={"width": 1400, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.goto("/login")
-        page.fill("input[name=name]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        expect(page.locator("#who")).to_contain_text(name)
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    folder = os.environ.get("FOSSP_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
+from playwright.sync_api import Page, expect  # noqa: E402
 
 
 def _propose(page: Page, name: str) -> None:
@@ -116,14 +31,15 @@ def _decide(page: Page, outcome: str, rationale: str) -> None:
     page.click("#decision button[type=submit]")
 
 
-def test_sign_in_propose_review_decide_go(as_user: object) -> None:
-    lead = as_user("lia")  # type: ignore[operator]
+def test_sign_in_propose_review_decide_go(as_user: SignIn) -> None:
+    lead = as_user("lia")
     _propose(lead, "PostgreSQL 16")
     app_url = lead.url
-    lead.fill("tr[data-deliverable=proposal] input[name=reference]", "https://wiki/pg16")
-    lead.click("tr[data-deliverable=proposal] button")
-    lead.click("tr[data-criterion=fits-platform] button")
-    member = as_user("mem")  # type: ignore[operator]
+    lead.fill("input[name='reference.proposal']", "https://wiki/pg16")
+    lead.select_option("select[name='met.fits-platform']", "yes")
+    lead.click("#gate-work button[type=submit]")
+    expect(lead.locator("tr[data-deliverable=proposal] a[href='https://wiki/pg16']")).to_be_visible()
+    member = as_user("mem")
     member.goto(app_url)
     member.fill("#reviews textarea[name=findings]", "Fits the database role.")
     member.click("#reviews button[type=submit]")
@@ -134,11 +50,11 @@ def test_sign_in_propose_review_decide_go(as_user: object) -> None:
     lead.goto("/")
     expect(lead.locator("section[data-phase=initiation]")).to_contain_text("PostgreSQL 16")
     expect(lead.locator("section[data-phase=proposed]")).not_to_contain_text("PostgreSQL 16")
-    _shot(lead, "board.png")
+    screenshot(lead, "flow-board.png")
 
 
-def test_a_no_go_blocks(as_user: object) -> None:
-    lead = as_user("lia")  # type: ignore[operator]
+def test_a_no_go_blocks(as_user: SignIn) -> None:
+    lead = as_user("lia")
     _propose(lead, "Half-baked DB")
     lead.fill("#reviews textarea[name=findings]", "Nothing delivered yet.")
     lead.click("#reviews button[type=submit]")
@@ -147,38 +63,40 @@ def test_a_no_go_blocks(as_user: object) -> None:
     expect(lead.locator("#phase")).to_have_text("Proposed")
     _decide(lead, "no-go", "Not ready for the platform.")
     expect(lead.locator("#state")).to_have_text("stopped")
-    lead.fill("tr[data-deliverable=proposal] input[name=reference]", "late")
-    lead.click("tr[data-deliverable=proposal] button")
-    expect(lead.locator("#error")).to_contain_text("stopped by a no-go")
+    expect(lead.locator("#gate-work button, #reviews form, #decision form")).to_have_count(0)
+    expect(lead.locator("#resume button")).to_have_text("Resume")
 
 
-def test_a_maintainer_cannot_decide(as_user: object) -> None:
-    maintainer = as_user("mai")  # type: ignore[operator]
+def test_a_maintainer_is_offered_no_decision_and_cannot_post_one(as_user: SignIn) -> None:
+    maintainer = as_user("mai")
     _propose(maintainer, "Maintainer's DB")
     maintainer.fill("#reviews textarea[name=findings]", "I like it.")
     maintainer.click("#reviews button[type=submit]")
-    with maintainer.expect_response(lambda r: r.request.method == "POST") as answer:
-        _decide(maintainer, "go", "I decide myself.")
-    assert answer.value.status == 403
-    expect(maintainer.locator("#error")).to_contain_text("may not decide")
+    expect(maintainer.locator("#decision form")).to_have_count(0)
+    expect(maintainer.locator("#decision")).to_contain_text("Only the review lead (lia) records the decision")
+    answer = maintainer.request.post(
+        maintainer.url.split("#")[0] + "/decision",
+        form={"csrf": maintainer.locator("input[name=csrf]").first.input_value(), "outcome": "go", "rationale": "x"},
+    )
+    assert answer.status == 403 and "may not decide" in answer.text()
 
 
-def test_a_maintainer_of_another_app_cannot_provide_a_deliverable(as_user: object) -> None:
-    owner = as_user("mai")  # type: ignore[operator]
+def test_a_maintainer_of_another_app_is_offered_no_deliverable(as_user: SignIn) -> None:
+    owner = as_user("mai")
     _propose(owner, "Mai's DB")
     expect(owner.locator("#maintainers")).to_contain_text("mai")
-    other = as_user("ann")  # type: ignore[operator]
+    other = as_user("ann")
     other.goto(owner.url)
-    other.fill("tr[data-deliverable=proposal] input[name=reference]", "https://wiki/not-mine")
-    with other.expect_response(lambda r: r.request.method == "POST") as answer:
-        other.click("tr[data-deliverable=proposal] button")
-    assert answer.value.status == 403
-    expect(other.locator("#error")).to_contain_text("ann does not maintain this application")
-    expect(other.locator("tr[data-deliverable=proposal] small")).to_have_count(0)
+    expect(other.locator("#gate-work input[name^=reference], #gate-work button")).to_have_count(0)
+    answer = other.request.post(
+        owner.url.split("#")[0] + "/gate",
+        form={"csrf": other.locator("input[name=csrf]").first.input_value(), "reference.proposal": "https://x"},
+    )
+    assert answer.status == 403 and "ann does not maintain this application" in answer.text()
 
 
-def test_the_process_picture_renders(as_user: object) -> None:
-    page = as_user("mem")  # type: ignore[operator]
+def test_the_process_picture_renders(as_user: SignIn) -> None:
+    page = as_user("mem")
     page.goto("/process")
     picture = page.locator("#process-picture svg")
     expect(picture).to_be_visible()
@@ -186,4 +104,4 @@ def test_the_process_picture_renders(as_user: object) -> None:
     box = picture.bounding_box()
     assert box is not None and box["width"] > 800 and box["height"] > 250
     expect(picture).to_contain_text("Launch/Availability")
-    _shot(page, "process.png")
+    screenshot(page, "flow-process.png")

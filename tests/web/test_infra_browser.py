@@ -1,12 +1,11 @@
 """The Infrastructure Tool in a real headless Chromium, deploying to a real lab host:
 from a sentence to roles running, with each operation arriving on the page as it happens.
 
-Set FOSSP_SCREENSHOTS=DIR to keep screenshots of the wizard, the run and the host page.
+Screenshots of the wizard, the run and the host page are kept as test artifacts.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,12 +18,13 @@ from fossp.gate.service import GateService
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh
-from tests.web.conftest import PASSWORD, free_port
-from tests.web.test_browser import ARGS, CHROMIUM
+from tests.web.conftest import CHROMIUM, PASSWORD, _free_port, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.lab]
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"{CHROMIUM} is not installed; run scripts/setup.d/gate.sh", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect  # noqa: E402
 
 ROLES = ["postgresql", "nginx"]
 lab_host = lab_fixture("in-a", packages=tuple(role_packages(ROLES)), scope="module")
@@ -42,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     GateService(open_database(url)).add_user(None, "ada", "admin", PASSWORD, "administrator")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FOSSP_WEB_DIR", str(folder / "web"))
-        port = free_port()
+        port = _free_port()
         uv = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, log_level="warning"))
         thread = threading.Thread(target=uv.run, daemon=True)
         thread.start()
@@ -52,20 +52,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
         uv.should_exit = True
         thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _shot(page: Page, name: str) -> None:
-    folder = os.environ.get("FOSSP_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def _lab_fingerprint(host: LabHost) -> str:
@@ -97,7 +83,7 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
     page.fill("input[name='set:FOSSP-WDSNG:welcome_text']", "Our intranet, served by FOSSP")
     page.fill("input[name='set:FOSSP-DASPO:database']", "intranet")
     page.fill("#save input[name=name]", "intranet")
-    _shot(page, "wizard.png")
+    screenshot(page, "infra-wizard.png")
     page.click("#save button[type=submit]")
     expect(page.locator("section[data-profile=intranet]")).to_contain_text("FOSSP-WDSNG")
 
@@ -125,7 +111,7 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
     assert any("install-packages" in line or "write-file" in line for line in arrived), arrived
     assert any("verifying nginx" in line for line in arrived), arrived
     expect(page.locator("#state")).to_have_text("ok")
-    _shot(page, "run.png")
+    screenshot(page, "infra-run.png")
     run_url = page.url
 
     # the host page: both roles running, their probes passing
@@ -135,7 +121,7 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
         expect(row.locator(".state")).to_have_text("running")
         expect(row.locator(".probes")).to_contain_text("passed")
         expect(row.locator(".probes")).not_to_contain_text("FAILED")
-    _shot(page, "host.png")
+    screenshot(page, "infra-host.png")
     assert "Our intranet, served by FOSSP" in ssh(host, "cat", "/srv/www/fossp/index.html").stdout
 
     # the history keeps the run and its log

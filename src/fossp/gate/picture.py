@@ -3,7 +3,9 @@
 Because it is generated from ``process.yaml``, the picture never disagrees with the
 process the software enforces. Phases are boxes coloured by the catalog status they give,
 each preceded by its gate (a diamond); optional counts show how many applications sit in
-each phase, and ``current`` highlights one phase.
+each phase; ``current`` marks an application's phase and ``open_gate`` the gate it faces,
+in orange with a caption, so the mark does not depend on colour alone. The picture keeps
+its natural size (13 px names): pages scroll it sideways on a narrow screen.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from fossp.gate.process import Process
 
 PER_ROW = 6
 SLOT, BOX_W, BOX_H, DIAMOND = 240, 162, 66, 18
-TOP, ROW_GAP, LEFT = 70, 150, 30
+TOP, ROW_GAP, LEFT = 80, 150, 30
+MARK = "#c2410c"
 FILL = {
     CatalogStatus.PREVIEW: "#dbe9f8",
     CatalogStatus.LAUNCHED: "#d5f0d8",
@@ -27,6 +30,7 @@ STYLE = (
     "text{font-family:'DejaVu Sans',Arial,sans-serif;fill:#1d2733}"
     ".title{font-size:18px;font-weight:bold}.name{font-size:13px;font-weight:bold}"
     ".small{font-size:11px;fill:#4a5563}.gate{font-size:10px;font-weight:bold;fill:#fff}"
+    f".mark{{font-size:12px;font-weight:bold;fill:{MARK}}}"
     ".arrow{stroke:#3c4b5c;stroke-width:2;fill:none;marker-end:url(#head)}"
 )
 
@@ -35,12 +39,19 @@ def _origin(index: int) -> tuple[int, int]:
     return LEFT + (index % PER_ROW) * SLOT, TOP + (index // PER_ROW) * ROW_GAP
 
 
-def _phase(index: int, name: str, status: CatalogStatus, count: int | None, current: bool) -> str:
+def _caption(x: int, y: int, words: str) -> str:
+    return f'<text class="mark" x="{x}" y="{y - 8}">{words}</text>'
+
+
+def _phase(index: int, name: str, status: CatalogStatus, count: int | None, current: bool, gate_open: bool) -> str:
     x, y = _origin(index)
     cx, cy = x + DIAMOND, y + BOX_H // 2
     diamond = f"{cx},{cy - DIAMOND} {cx + DIAMOND},{cy} {cx},{cy + DIAMOND} {cx - DIAMOND},{cy}"
     box_x = x + 2 * DIAMOND + 20
-    stroke = ' stroke="#c2410c" stroke-width="3"' if current else ' stroke="#6b7a8c"'
+    stroke = f' stroke="{MARK}" stroke-width="4"' if current else ' stroke="#6b7a8c"'
+    marks = (_caption(box_x, y, "▼ current phase") if current else "") + (
+        _caption(x - 4, y, "▼ open gate") if gate_open else ""
+    )
     lines = textwrap.wrap(name, 19)
     text = "".join(
         f'<text class="name" x="{box_x + BOX_W // 2}" y="{y + 24 + 15 * n}" text-anchor="middle">{escape(line)}</text>'
@@ -52,8 +63,8 @@ def _phase(index: int, name: str, status: CatalogStatus, count: int | None, curr
         else ""
     )
     return (
-        f'<g id="phase-{index + 1}"><title>Gate {index + 1}, then {escape(name)}</title>'
-        f'<polygon points="{diamond}" fill="#2f5d8a"/>'
+        f'<g id="phase-{index + 1}"><title>Gate {index + 1}, then {escape(name)}</title>{marks}'
+        f'<polygon points="{diamond}" fill="{MARK if gate_open else "#2f5d8a"}"/>'
         f'<text class="gate" x="{cx}" y="{cy + 4}" text-anchor="middle">G{index + 1}</text>'
         f'<line class="arrow" x1="{cx + DIAMOND}" y1="{cy}" x2="{box_x - 1}" y2="{cy}"/>'
         f'<rect x="{box_x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="8" '
@@ -100,8 +111,13 @@ def _legend(y: int) -> str:
     return rows + swatches + note
 
 
-def process_svg(process: Process, counts: Mapping[str, int] | None = None, current: str | None = None) -> str:
-    """The whole process as one standalone SVG document."""
+def process_svg(
+    process: Process,
+    counts: Mapping[str, int] | None = None,
+    current: str | None = None,
+    open_gate: str | None = None,
+) -> str:
+    """The whole process as one standalone SVG document (``current``, ``open_gate``: phase keys)."""
     counts = counts or {}
     phases = process.phases
     rows = (len(phases) + PER_ROW - 1) // PER_ROW
@@ -109,7 +125,8 @@ def process_svg(process: Process, counts: Mapping[str, int] | None = None, curre
     legend_y = TOP + rows * ROW_GAP + 10
     height = legend_y + 5 * 20 + 10
     body = "".join(
-        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current) for n, p in enumerate(phases)
+        _phase(n, p.name, p.catalog_status, counts.get(p.key), p.key == current, p.key == open_gate)
+        for n, p in enumerate(phases)
     ) + "".join(_link(n) for n in range(len(phases) - 1))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

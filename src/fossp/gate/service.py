@@ -9,7 +9,7 @@ before anything is flushed, and the transaction is rolled back, so it writes not
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -294,35 +294,57 @@ class GateService:
 
     def deliver(self, actor: str, ref: str | int, key: str, reference: str) -> dict[str, Any]:
         """Record that a deliverable of the open gate exists, with where to find it."""
-        with self._tx() as s:
-            app = self._app(s, ref, lock=True)
-            user = self._actor(s, actor, Action.DELIVER, app)
-            gate = self._open_gate(s, app)
-            _choice("key", key, [d.key for d in gate.deliverables])
-            record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
-            if record is None:
-                record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
-                s.add(record)
-            record.reference = _text("reference", reference, 2000)
-            record.provided_by = user
-            self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=record.reference)
-            return self._view(s, app)
+        return self.record_gate(actor, ref, deliverables={key: reference})
 
     def assess(self, actor: str, ref: str | int, key: str, met: bool, note: str = "") -> dict[str, Any]:
         """Record whether an exit criterion of the open gate is met in this round."""
+        return self.record_gate(actor, ref, criteria={key: (met, note)})
+
+    def record_gate(
+        self,
+        actor: str,
+        ref: str | int,
+        deliverables: Mapping[str, str] | None = None,
+        criteria: Mapping[str, tuple[bool, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Record deliverables (key -> where it is) and criteria (key -> met, note) of the
+        open gate in one transaction: all of them, or none when one is refused. An item
+        given as it already stands is left alone, so the audit shows only real changes."""
         with self._tx() as s:
             app = self._app(s, ref, lock=True)
-            user = self._actor(s, actor, Action.ASSESS, app)
-            gate = self._open_gate(s, app)
-            _choice("key", key, [c.key for c in gate.criteria])
-            where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
-            record = s.scalar(select(CriterionRecord).filter_by(**where))
-            if record is None:
-                record = CriterionRecord(**where)
-                s.add(record)
-            record.met, record.note, record.assessed_by = met, note.strip(), user
-            self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
+            for key, reference in (deliverables or {}).items():
+                self._deliver(s, app, actor, key, reference)
+            for key, (met, note) in (criteria or {}).items():
+                self._assess(s, app, actor, key, met, note)
             return self._view(s, app)
+
+    def _deliver(self, s: Session, app: Application, actor: str, key: str, reference: str) -> None:
+        user = self._actor(s, actor, Action.DELIVER, app)
+        gate = self._open_gate(s, app)
+        _choice("key", key, [d.key for d in gate.deliverables])
+        reference = _text("reference", reference, 2000)
+        record = s.scalar(select(DeliverableRecord).filter_by(application_id=app.id, phase=gate.phase, key=key))
+        if record is not None and record.reference == reference:
+            return
+        if record is None:
+            record = DeliverableRecord(application_id=app.id, phase=gate.phase, key=key)
+            s.add(record)
+        record.reference, record.provided_by = reference, user
+        self._audit(s, actor, "deliverable", app, gate=gate.phase, key=key, reference=reference)
+
+    def _assess(self, s: Session, app: Application, actor: str, key: str, met: bool, note: str) -> None:
+        user = self._actor(s, actor, Action.ASSESS, app)
+        gate = self._open_gate(s, app)
+        _choice("key", key, [c.key for c in gate.criteria])
+        where = {"application_id": app.id, "phase": gate.phase, "round": app.round, "key": key}
+        record = s.scalar(select(CriterionRecord).filter_by(**where))
+        if record is not None and (record.met, record.note) == (met, note.strip()):
+            return
+        if record is None:
+            record = CriterionRecord(**where)
+            s.add(record)
+        record.met, record.note, record.assessed_by = met, note.strip(), user
+        self._audit(s, actor, "criterion", app, gate=gate.phase, key=key, met=met, note=note)
 
     def review(self, actor: str, ref: str | int, recommendation: str, findings: str) -> dict[str, Any]:
         """Add the acting participant's findings to this round (one review per person)."""

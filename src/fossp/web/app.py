@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from fossp.errors import FosspError
@@ -18,6 +20,8 @@ from fossp.web.auth import NotSignedIn
 from fossp.web.throttle import Throttle, Throttled
 
 STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER_UI = Path(fastapi_offline.__file__).resolve().parent / "static"
+DOCS_FILES = "/api/v1/docs-files"
 
 
 def status_of(error: FosspError) -> int:
@@ -41,7 +45,7 @@ def create_app(db_url: str | None = None, throttle: Throttle | None = None) -> F
         title="FOSSP stage gate reviews",
         version="1",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = GateService(db)
@@ -51,6 +55,18 @@ def create_app(db_url: str | None = None, throttle: Throttle | None = None) -> F
     app.include_router(pages.router)
     infra_api.install(app, db)  # the Infrastructure Tool's routers, run worker and folder
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount(DOCS_FILES, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+
+    @app.get("/api/v1/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI from the fastapi-offline package's files, never from a CDN."""
+        return get_swagger_ui_html(
+            openapi_url="/api/v1/openapi.json",
+            title="FOSSP API",
+            swagger_js_url=f"{DOCS_FILES}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_FILES}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_FILES}/favicon.png",
+        )
 
     @app.exception_handler(FosspError)
     async def fossp_error(request: Request, error: FosspError) -> Response:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from fossp.errors import FosspError
 from fossp.gate.agenda import agenda_ics, agenda_markdown
@@ -241,14 +242,14 @@ def change_user(request: Request, name: str, step: str, info: Administrator) -> 
 def _app_page(request: Request, ref: str, status: int = 200, error: str | None = None) -> HTMLResponse:
     gate = _gate(request)
     view = gate.show(ref)
-    svg = process_svg(gate.process, current=view["phase"])
+    svg = process_svg(gate.process, current=view["phase"], open_gate=view["gate"]["phase"] if view["gate"] else None)
     return render(
         request,
         "app.html",
         status,
         app=view,
         audit=gate.audit(ref, limit=100),
-        users=gate.users(),
+        users=[u for u in gate.users() if not u["disabled"]],
         svg=svg,
         error=error,
         today=datetime.now(UTC).date().isoformat(),
@@ -273,25 +274,6 @@ class Change(BaseModel, ABC):
     @abstractmethod
     def run(self, gate: GateService, user: str, ref: str) -> object:
         """Make the change as ``user``; the service checks rights and writes one transaction."""
-
-
-class DeliverableForm(Change):
-    section = "deliverables"
-    key: str
-    reference: str = ""
-
-    def run(self, gate: GateService, user: str, ref: str) -> object:
-        return gate.deliver(user, ref, self.key, self.reference)
-
-
-class CriterionForm(Change):
-    section = "criteria"
-    key: str
-    met: str
-    note: str = ""
-
-    def run(self, gate: GateService, user: str, ref: str) -> object:
-        return gate.assess(user, ref, self.key, self.met == "yes", self.note)
 
 
 class ReviewForm(Change):
@@ -339,14 +321,22 @@ def _change(request: Request, ref: str, info: SessionInfo, form: Change) -> Resp
     return _act(request, info, form.csrf, partial(form.run, _gate(request), ref=ref), to)
 
 
-@router.post("/apps/{ref}/deliverables")
-def deliver(request: Request, ref: str, info: Reader, form: Annotated[DeliverableForm, Form()]) -> Response:
-    return _change(request, ref, info, form)
-
-
-@router.post("/apps/{ref}/criteria")
-def assess(request: Request, ref: str, info: Reader, form: Annotated[CriterionForm, Form()]) -> Response:
-    return _change(request, ref, info, form)
+@router.post("/apps/{ref}/gate")
+async def record_gate(request: Request, ref: str, info: Reader) -> Response:
+    """The open gate's one form: ``reference.KEY`` per deliverable, ``met.KEY`` (yes, no or
+    empty: not assessed) and ``note.KEY`` per criterion; empty references are left alone."""
+    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+    check_csrf(info, form.get("csrf"))
+    fields = {(kind, key): value for name, value in form.items() if "." in name for kind, key in [name.split(".", 1)]}
+    deliverables = {key: value for (kind, key), value in fields.items() if kind == "reference" and value.strip()}
+    criteria = {
+        key: (value == "yes", fields.get(("note", key), ""))
+        for (kind, key), value in fields.items()
+        if kind == "met" and value in ("yes", "no")
+    }
+    run = partial(_gate(request).record_gate, info.user, ref, deliverables, criteria)
+    await run_in_threadpool(run)
+    return RedirectResponse(f"/apps/{ref}#gate", status_code=303)
 
 
 @router.post("/apps/{ref}/reviews")
