@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.lab]
 if not Path(CHROMIUM).exists():
     pytest.skip(f"{CHROMIUM} is not installed; run scripts/setup.d/gate.sh", allow_module_level=True)
 
-from playwright.sync_api import Browser, expect  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 ROLES = ["postgresql", "nginx"]
 lab_host = lab_fixture("in-a", packages=tuple(role_packages(ROLES)), scope="module")
@@ -54,6 +54,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def _signed_in(browser: Browser, server: str, width: int) -> Page:
+    page = browser.new_context(base_url=server, viewport={"width": width, "height": 900}).new_page()
+    page.set_default_timeout(120_000)
+    page.goto("/login")
+    page.fill("input[name=name]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#who")).to_contain_text("ada")
+    return page
+
+
 def _lab_fingerprint(host: LabHost) -> str:
     """The fingerprint of the key the lab recorded for the host when it made it."""
     import asyncssh
@@ -65,13 +76,7 @@ def _lab_fingerprint(host: LabHost) -> str:
 
 def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server: str, lab_host: list[LabHost]) -> None:
     host = lab_host[0]
-    page = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(120_000)
-    page.goto("/login")
-    page.fill("input[name=name]", "ada")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("#who")).to_contain_text("ada")
+    page = _signed_in(browser, server, 1280)
 
     # the wizard: a sentence, the roles and the settings they take
     page.click("nav >> text=Choose roles")
@@ -153,3 +158,18 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
     page.goto("/hosts/in-a")
     expect(page.locator("#roles tr[data-role=FOSSP-DASPO] .state")).to_have_text("running")
     expect(page.locator("#roles tr[data-role=FOSSP-WDSNG]")).to_have_count(0)
+    _pages_at_desktop_and_phone_width(browser, server, run_url)
+
+
+def _pages_at_desktop_and_phone_width(browser: Browser, server: str, run_url: str) -> None:
+    """The Tool's pages, kept as screenshots at 1280 and 375 px, none wider than the screen."""
+    paths = ["/catalog", "/wizard?need=database+and+a+web+server", "/profiles", "/hosts", "/hosts/in-a", "/runs"]
+    too_wide = {}
+    for width in (1280, 375):
+        page = _signed_in(browser, server, width)
+        for path in [*paths, run_url.removeprefix(server)]:
+            page.goto(path)
+            screenshot(page, f"infra-{path.strip('/').split('?')[0].replace('/', '-')}-{width}.png")
+            too_wide[(path, width)] = page.evaluate("document.documentElement.scrollWidth")
+        page.context.close()
+    assert {key: seen for key, seen in too_wide.items() if seen > key[1]} == {}
