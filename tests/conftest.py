@@ -26,6 +26,16 @@ def _no_registered_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(secrets, "_values", set())
 
 
+@pytest.fixture(autouse=True)
+def _own_web_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hermetic: a web console made in a test never writes the machine's /var/lib/fossp/web
+    (one a module's fixture made uses a scratch folder of the session: see below)."""
+    monkeypatch.setenv("FOSSP_WEB_DIR", str(tmp_path / "fossp-web"))
+
+
+os.environ.setdefault("FOSSP_WEB_DIR", tempfile.mkdtemp(prefix="fossp-web-"))
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog()

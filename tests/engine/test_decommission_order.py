@@ -8,8 +8,8 @@ import asyncio
 
 import pytest
 
-from fossp.cli.deploy_cmds import _Order
 from fossp.engine.decommission import Removal, first_members
+from fossp.engine.jobs import Order
 from fossp.hosts.connector import HostError
 
 GLUSTER = ["lab:gl-1", "lab:gl-2", "lab:gl-3"]
@@ -36,7 +36,7 @@ def test_a_first_member_outside_the_run_or_waiting_itself_is_not_waited_for() ->
     assert first_members(plans)["lab:gl-3"] == []
 
 
-def _run(order: _Order, first_ok: bool) -> list[str]:
+def _run(order: Order, first_ok: bool) -> list[str]:
     events: list[str] = []
 
     async def first() -> None:
@@ -58,9 +58,9 @@ def _run(order: _Order, first_ok: bool) -> list[str]:
 
 
 def test_a_member_starts_once_its_first_member_finished() -> None:
-    assert _run(_Order(first_members(_plans(GLUSTER=GLUSTER))), True) == ["gl-1 done", "gl-2 starts"]
+    assert _run(Order(first_members(_plans(GLUSTER=GLUSTER))), True) == ["gl-1 done", "gl-2 starts"]
 
 
 def test_a_member_whose_first_member_failed_stops_saying_why() -> None:
     with pytest.raises(HostError, match="lab:gl-2: not decommissioned: lab:gl-1, the cluster's first member"):
-        _run(_Order(first_members(_plans(GLUSTER=GLUSTER))), False)
+        _run(Order(first_members(_plans(GLUSTER=GLUSTER))), False)

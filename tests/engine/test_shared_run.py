@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 from fossp.catalog import load_catalog
-from fossp.cli.deploy_cmds import _cluster_run
 from fossp.engine.cluster import ClusterRun, HostWork
 from fossp.engine.fleet import run_fleet
+from fossp.engine.jobs import cluster_run
 from fossp.hosts.inventory import HostSpec
 
 
@@ -32,8 +32,8 @@ def test_an_unreached_host_leaves_the_meeting_points() -> None:
 def test_only_runs_with_a_peer_probe_or_a_multi_host_role_share_connections() -> None:
     catalog = load_catalog()
     two = {name: HostWork(choices=[(catalog.role("nginx").id, {})]) for name in ("a", "b")}
-    assert _cluster_run(catalog, two) is None
+    assert cluster_run(catalog, two) is None
     dhcp = {name: HostWork(choices=[(catalog.role("isc-dhcp").id, {})]) for name in ("a", "b")}
-    shared = _cluster_run(catalog, dhcp)
+    shared = cluster_run(catalog, dhcp)
     assert shared is not None and shared.verified.expected == {"a", "b"} and shared.ready.expected == set()
-    assert _cluster_run(catalog, {"a": dhcp["a"]}) is None  # one host: no peer
+    assert cluster_run(catalog, {"a": dhcp["a"]}) is None  # one host: no peer

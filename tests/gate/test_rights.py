@@ -26,6 +26,9 @@ ACCOUNTS = {"anonymous": None, "viewer": "vic", "operator": "opr", "administrato
 READ = (401, 200, 200, 200)
 GATE_WORK = (401, 403, 403, 403)  # the gate's own roles do this work, none of these four accounts
 ACCOUNT_ADMIN = (401, 403, 403, 200)
+OPERATE_CREATED = (401, 403, 201, 201)
+OPERATE_UNREACHABLE = (401, 403, 400, 400)  # the right is there; nothing answers SSH on port 9
+NOT_THERE = (401, 404, 404, 404)
 # (method, path) -> expected status for anonymous, viewer, operator, administrator, and the body sent
 EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any] | None]] = {
     ("post", "/api/v1/session"): (READ, None),  # the account's credentials (a wrong password for anonymous)
@@ -53,6 +56,28 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any] 
     ("post", "/api/v1/users/{name}/disable"): (ACCOUNT_ADMIN, None),
     ("post", "/api/v1/users/{name}/enable"): (ACCOUNT_ADMIN, None),
     ("put", "/api/v1/users/{name}/password"): (ACCOUNT_ADMIN, {"password": "another long pass"}),
+    # the Infrastructure Tool (tests/web/test_infra_api.py has what each does)
+    ("get", "/api/v1/catalog/roles"): (READ, None),
+    ("get", "/api/v1/catalog/roles/{ref}"): (READ, None),
+    ("get", "/api/v1/catalog/features"): (READ, None),
+    ("post", "/api/v1/recommend"): (READ, {"wanted": ["web server"]}),
+    ("get", "/api/v1/profiles"): (READ, None),
+    ("post", "/api/v1/profiles"): (OPERATE_CREATED, {"name": "site", "wanted": ["web server"]}),
+    ("get", "/api/v1/profiles/{name}"): (NOT_THERE, None),
+    ("get", "/api/v1/hosts"): (READ, None),
+    ("post", "/api/v1/hosts/scan"): (OPERATE_UNREACHABLE, {"address": "127.0.0.1", "port": 9}),
+    ("post", "/api/v1/hosts"): (
+        OPERATE_UNREACHABLE,
+        {"name": "h", "address": "127.0.0.1", "port": 9, "fingerprint": "x"},
+    ),
+    ("get", "/api/v1/hosts/{name}"): (NOT_THERE, None),
+    ("get", "/api/v1/hosts/{name}/facts"): (NOT_THERE, None),
+    ("get", "/api/v1/hosts/{name}/platform"): (NOT_THERE, None),
+    ("get", "/api/v1/hosts/{name}/status"): (NOT_THERE, None),
+    ("get", "/api/v1/runs"): (READ, None),
+    ("post", "/api/v1/runs"): ((401, 403, 404, 404), {"kind": "deploy", "hosts": ["qa"], "roles": ["nginx"]}),
+    ("get", "/api/v1/runs/{run_id}"): (NOT_THERE, None),
+    ("get", "/api/v1/runs/{run_id}/events"): (NOT_THERE, None),
 }
 
 
@@ -79,7 +104,8 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
 def _path(path: str, ref: int, action_id: int) -> str:
     key = "proposal" if "/deliverables/" in path else "fits-platform"
     name = "ann" if "/maintainers/" in path else "qa"
-    return path.format(ref=ref, key=key, action_id=action_id, name=name)
+    role = "postgresql" if path.startswith("/api/v1/catalog/") else ref
+    return path.format(ref=role, key=key, action_id=action_id, name=name, run_id=999)
 
 
 def test_every_route_of_the_openapi_description_for_each_kind_of_account(gate: GateService) -> None:

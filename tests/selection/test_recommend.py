@@ -118,7 +118,7 @@ def test_required_roles_deploy_before_the_roles_needing_them(catalog: Catalog) -
 
 
 def test_a_deploy_adds_the_required_role_first(catalog: Catalog) -> None:
-    from fossp.cli.deploy_cmds import _choices
+    from fossp.engine.jobs import choose
 
-    _, choices, _ = _choices(["bacula"], None, [], include_preview=False)
+    choices, _ = choose(catalog, ["bacula"], None, {}, include_preview=False)
     assert [role_id for role_id, _ in choices] == [catalog.role("postgresql").id, catalog.role("bacula").id]

@@ -16,9 +16,9 @@ from fossp.cli.common import JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
-    from fossp.catalog.schema import Role
     from fossp.engine.cluster import ClusterRun, HostWork
     from fossp.engine.fleet import HostResult
+    from fossp.engine.jobs import Order
     from fossp.hosts.inventory import HostSpec
 
 TargetOption = Annotated[
@@ -117,22 +117,9 @@ def _writable_folder(folder: Path, option: str) -> None:
 
 def _note(text: str) -> None:
     """A line for the person at the terminal (stderr keeps --json output clean)."""
-    import sys
+    from fossp.engine.jobs import note_to_stderr
 
-    sys.stderr.write(f"fossp: {text}\n")
-
-
-def _no_recipe(role: Role) -> str | None:
-    """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it.
-    A recipe that is there is loaded now, so a site recipe that does not validate is named
-    before any host is reached."""
-    from fossp.engine.recipe import deployable_roles, has_recipe, load_recipe
-
-    if has_recipe(role.name):
-        load_recipe(role.name)
-        return None
-    ready = ", ".join(deployable_roles())
-    return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"
+    note_to_stderr(text)
 
 
 def _work(
@@ -144,84 +131,14 @@ def _work(
     include_retired: bool = False,
 ) -> tuple[Catalog, dict[str, HostWork]]:
     """Each target's roles (with their given settings) and its place in multi-host roles."""
-    from fossp.engine.cluster import layout
-
-    catalog, choices, placements = _choices(roles, profile, sets, include_preview, include_retired)
-    return catalog, layout(catalog, choices, placements, hosts, str(profile) if profile else "--target")
-
-
-def _choices(
-    roles: list[str] | None, profile: Path | None, set_: list[str], include_preview: bool, include_retired: bool = False
-) -> tuple[Catalog, list[tuple[str, dict[str, Any]]], dict[str, dict[str, list[str]]]]:
-    """Roles and given settings from the profile, the arguments and --set, and where the
-    profile places roles.
-
-    Roles that chosen roles require are added (as Windows Server Manager does). Only
-    launched roles deploy by default (the stage gate decides which); preview roles need
-    --include-preview and retired ones (or whose upstream is dead) are refused, naming their
-    replacement, unless --include-retired says to deploy them anyway (with a warning).
-    """
     from fossp.catalog.status import governed_catalog
     from fossp.cli.selection_cmds import parse_assignments
-    from fossp.errors import BadInput
-    from fossp.selection.profile import resolve_settings
-    from fossp.selection.recommend import in_deploy_order, requirements, retired_reason, why_not_offered
+    from fossp.engine.jobs import choose, host_work
 
     catalog = governed_catalog()
-    choices: dict[str, dict[str, Any]] = {}
-    placements: dict[str, dict[str, list[str]]] = {}
-    if profile is not None:
-        from fossp.selection.profile import exposure_warning, load_profile
-
-        loaded = load_profile(profile, catalog)
-        warning = exposure_warning(loaded, catalog, profile)
-        if warning:
-            _note(warning)
-        for choice in loaded.roles:
-            choices[choice.id] = dict(choice.settings)
-            placed = choice.placement(catalog.roles[choice.id])
-            if placed is not None:
-                placements[choice.id] = placed
-    for ref in roles or []:
-        choices.setdefault(catalog.role(ref).id, {})
-    for role_id, values in parse_assignments(set_, catalog).items():
-        choices.setdefault(role_id, {}).update(values)
-    if not choices:
-        raise BadInput("no roles given: name roles (e.g. `fossp deploy nginx`) or give --profile FILE")
-    for needed, relation, owner in requirements(catalog, list(choices)):
-        if needed.id not in choices:
-            choices[needed.id] = {}
-            _note(f"adding {needed.id} ({needed.implementation}), required by {owner}: {relation.reason}")
-    choices = {role_id: choices[role_id] for role_id in in_deploy_order(catalog, list(choices))}
-    for role_id, values in choices.items():
-        role = catalog.roles[role_id]
-        resolve_settings(role, values, "--set", complete=False)
-        problem = why_not_offered(role, None, include_preview, include_retired) or _no_recipe(role)
-        if problem:
-            raise BadInput(f"{role_id} ({role.implementation}) is not offered for deploy: {problem}")
-        retired = retired_reason(role)
-        if retired:
-            _note(f"warning: deploying {role_id} ({role.implementation}) although {retired}")
-    return catalog, list(choices.items()), placements
-
-
-def _cluster_run(catalog: Catalog, work: dict[str, HostWork]) -> ClusterRun | None:
-    """What the hosts of a deploy share: multi-host roles' meeting points, and each host's
-    connection for probes run from a peer (a DHCP probe from another target). None: every
-    host on its own (no multi-host role, and no probe that a peer runs)."""
-    from fossp.engine.cluster import ClusterRun
-
-    members = {name for name, w in work.items() if w.memberships}
-    chosen = {role_id for w in work.values() for role_id, _ in w.choices}
-    if not members and (len(work) < 2 or not any(_peer_probed(catalog.roles[r]) for r in chosen)):
-        return None
-    return ClusterRun(set(work), members)
-
-
-def _peer_probed(role: Role) -> bool:
-    from fossp.catalog.schema import ProbeKind
-
-    return any(probe.kind is ProbeKind.DHCP for probe in role.probes)
+    given = parse_assignments(sets, catalog)
+    chosen, placements = choose(catalog, roles, profile, given, include_preview, include_retired, _note)
+    return catalog, host_work(catalog, hosts, chosen, placements, str(profile) if profile else "--target")
 
 
 def _run(
@@ -229,7 +146,7 @@ def _run(
     action: Any,
     as_json: bool,
     timeouts: dict[str, float] | None = None,
-    shared: ClusterRun | _Order | None = None,
+    shared: ClusterRun | Order | None = None,
 ) -> list[HostResult]:
     """Run ``action`` on every host; a host that ends (even one never reached) leaves the
     ``shared`` run's meeting points, so the others never wait for it."""
@@ -267,18 +184,10 @@ def plan(
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
+    from fossp.engine.jobs import plan_action
+
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-
-    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.engine.apply import plan_on
-        from fossp.engine.planner import wanted_roles
-
-        report("facts")
-        mine = work[host.name]
-        wanted = wanted_roles(catalog, mine.choices, host.vars, host.name, mine.memberships)
-        return (await plan_on(connector, wanted))[2]
-
-    results = _run(hosts, action, as_json, limits)
+    results = _run(hosts, plan_action(catalog, work), as_json, limits)
     _show_plans(results, as_json, diff)
     _finish(results)
 
@@ -309,25 +218,11 @@ def deploy(
     """
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
+    from fossp.engine.jobs import cluster_run, deploy_action
+
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    cluster = _cluster_run(catalog, work)
-
-    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.engine.apply import deploy_host, deploy_or_roll_back
-        from fossp.engine.planner import wanted_roles
-
-        mine = work[host.name]
-        try:
-            wanted = wanted_roles(catalog, mine.choices, host.vars, host.name, mine.memberships)
-            if cluster is not None:
-                cluster.connectors[host.name] = connector
-            if not rollback_on_failure:
-                return await deploy_host(connector, wanted, report, cluster)
-            return await deploy_or_roll_back(connector, wanted, report, _lab_restart(host.name), cluster)
-        finally:
-            if cluster is not None:  # before its connection closes: no peer probes through it now
-                cluster.give_up(host.name)
-
+    cluster = cluster_run(catalog, work)
+    action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
     results = _run(hosts, action, as_json, limits, cluster)
     failed = _show_deploys(results, as_json)
     _finish(results, failed)
@@ -344,30 +239,11 @@ def status(
     """Each deployed role's state from live checks (units, packages, files, probes); a run
     that did not end shows its roles as interrupted (exit 1)."""
     from fossp.catalog.loader import load_catalog
-    from fossp.engine.cluster import ClusterRun
-    from fossp.engine.fleet import MAX_CONCURRENT
+    from fossp.engine.jobs import status_action
 
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
-    catalog, addresses = load_catalog(), {h.name: h.address for h in hosts}
-    # the hosts' connections, for probes from a peer (all hosts must be worked on at once)
-    shared = 1 < len(hosts) <= MAX_CONCURRENT
-    run = ClusterRun({h.name for h in hosts}, members=set()) if shared else None
-
-    async def action(connector: Any, host: HostSpec, report: Any) -> Any:
-        from fossp.engine.status import status_host
-
-        report("checking")
-        if run is None:
-            return await status_host(connector, catalog, probe, None, addresses)
-        run.connectors[host.name] = connector
-        try:
-            statuses = await status_host(connector, catalog, probe, run, addresses)
-            await run.verified.arrive(host.name)  # peers may still probe through this host
-            return statuses
-        finally:
-            run.give_up(host.name)
-
+    action, run = status_action(load_catalog(), hosts, probe)
     results = _run(hosts, action, as_json, limits, run)
     failed = _show_statuses(results, as_json)
     _finish(results, failed)
@@ -413,12 +289,10 @@ def decommission(
         BACKUPS,
         Purge,
         Undone,
-        decommission_host,
-        first_members,
-        plan_removal,
         refuse_partial_clusters,
         removal_question,
     )
+    from fossp.engine.jobs import removal_action, removal_plan_action
     from fossp.errors import EXIT_FINDING, BadInput
 
     hosts = target_hosts(target, inventory, become)
@@ -433,11 +307,7 @@ def decommission(
     if purging is not None and not dry_run:
         _writable_folder(Path(purging.base), "--backup-dir")
 
-    async def planning(connector: Any, host: HostSpec, report: Any) -> Any:
-        report("facts")
-        return (await plan_removal(connector, catalog, refs, purging))[2]
-
-    plans = _run(hosts, planning, as_json, limits)
+    plans = _run(hosts, removal_plan_action(catalog, refs, purging), as_json, limits)
     refuse_partial_clusters({r.host: r.value for r in plans if r.ok}, catalog)
     if dry_run or not as_json:
         _show_plans(plans, as_json)
@@ -449,46 +319,11 @@ def decommission(
         _note("nothing changed")
         raise typer.Exit(EXIT_FINDING)
 
-    order = _Order(first_members(ready))
-
-    async def removing(connector: Any, host: HostSpec, report: Any) -> Any:
-        await order.wait(host.name, report)
-        undone = await decommission_host(connector, catalog, refs, report, purging, ready[host.name].gist)
-        order.finished.add(host.name)
-        return undone
-
+    removing, order = removal_action(catalog, refs, purging, ready)
     done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits, order)}
     results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
     _show_decommissions(results, as_json)
     _finish(results)
-
-
-class _Order:
-    """Decommission order within a cluster: a member waits until the hosts it must follow
-    (engine.decommission.first_members) ended; one that failed stops it with a line."""
-
-    def __init__(self, follows: dict[str, list[str]]) -> None:
-        import asyncio
-
-        self.follows, self.finished = follows, set[str]()
-        self.ended = {host: asyncio.Event() for wanted in follows.values() for host in wanted}
-
-    async def wait(self, host: str, report: Any) -> None:
-        from fossp.hosts.connector import HostError
-
-        for first in self.follows.get(host, []):
-            report(f"waiting for {first} to dissolve the cluster")
-            await self.ended[first].wait()
-            if first not in self.finished:
-                raise HostError(
-                    f"{host}: not decommissioned: {first}, the cluster's first member, did not finish; "
-                    "its cluster undo needs this host's services (decommission again once it can)"
-                )
-
-    def give_up(self, host: str) -> None:
-        """Told by the fleet when ``host`` ended, however (the name fits ``_run``'s hook)."""
-        if host in self.ended:
-            self.ended[host].set()
 
 
 def facts(
@@ -609,22 +444,9 @@ def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) ->
     _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
 
 
-def _outcome_json(outcome: Any) -> dict[str, Any]:
-    return {
-        "run": outcome.run,
-        "read_only": outcome.run is None,
-        "recovered": outcome.recovered,
-        "snapshots": outcome.snapshots,
-        "notes": outcome.notes,
-        "rollback": outcome.rollback,
-        "applied": [op.summary() for op in outcome.applied],
-        "states": outcome.states,
-        "probes": [vars(p) for p in outcome.probes],
-    }
-
-
 def _show_deploys(results: list[HostResult], as_json: bool) -> int:
     """Print what each host did; return how many roles ended in error."""
+    from fossp.engine.jobs import outcome_data
     from fossp.output import console, plain, print_json
 
     failed = sum(1 for r in results if r.ok for s in r.value.states.values() if s == "error")
@@ -635,7 +457,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
                 "ok": r.ok,
                 "error": r.error,
                 "seconds": round(r.seconds, 2),
-                **(_outcome_json(r.value) if r.ok else _outcome_json(r.detail) if r.detail else {}),
+                **(outcome_data(r.value) if r.ok else outcome_data(r.detail) if r.detail else {}),
             }
             for r in results
         ]
@@ -678,6 +500,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
 
 
 def _show_statuses(results: list[HostResult], as_json: bool) -> int:
+    from fossp.engine.jobs import status_data
     from fossp.output import print_json, table
 
     failed = sum(1 for r in results if r.ok for s in r.value.roles if s.state in BAD_STATES)
@@ -686,8 +509,7 @@ def _show_statuses(results: list[HostResult], as_json: bool) -> int:
             {
                 "host": r.host,
                 "error": r.error,
-                "fossp": r.value.fossp if r.ok else {},
-                "roles": [{**vars(s), "probes": [vars(p) for p in s.probes]} for s in r.value.roles] if r.ok else [],
+                **(status_data(r.value) if r.ok else {"fossp": {}, "roles": []}),
             }
             for r in results
         ]

@@ -39,7 +39,7 @@ def _render(report: dict[str, Any]) -> None:
     )
 
 
-def _remote(
+def remote_reports(
     components: list[PlatformComponent], targets: list[str], inventory: Any, become: bool
 ) -> list[dict[str, Any]]:
     """Run the same read-only facts script on each target host, one round trip each."""
@@ -80,7 +80,7 @@ def check(
 
     components = load_catalog().platform
     if target:
-        reports = _remote(components, target, inventory, become)
+        reports = remote_reports(components, target, inventory, become)
     else:
         reports = [_report("localhost", check_platform(components, gather_local(components)))]
 

@@ -61,10 +61,9 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
     """ROLE.SETTING=VALUE strings -> {role id: {setting: value}}; values are YAML scalars,
     but a secret is the text as typed (12345678 stays text) unless it is a reference
     such as {from_env: VAR}."""
-    import yaml
-
     from fossp.errors import BadInput
     from fossp.secrets import reference
+    from fossp.selection.profile import typed_value
 
     result: dict[str, dict[str, Any]] = {}
     for text in values:
@@ -73,14 +72,10 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
         if not (sep and dot and role_ref and setting):
             # the part before '=' only: a value is never echoed (it may be a secret)
             raise BadInput(f"--set '{target}': expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
-            value = raw
         role = catalog.role(role_ref)
         definition = role.setting(setting)
+        value = typed_value(definition, raw)
         if definition is not None and definition.secret and reference(value) is None:
-            value = raw
             sys.stderr.write(
                 f"fossp: warning: --set {role.name}.{setting}: a secret on the command line can be read by other "
                 "users of this machine (ps); prefer {from_env: VAR} or {from_file: PATH}\n"

@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
-from fossp.catalog.schema import Role, RoleId, Slug, single_line
+from fossp.catalog.schema import Role, RoleId, Setting, Slug, single_line
 from fossp.errors import BadInput
 from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
@@ -64,6 +64,19 @@ class Profile(BaseModel):
 
     def role_ids(self) -> list[str]:
         return [choice.id for choice in self.roles]
+
+
+def typed_value(setting: Setting | None, raw: str) -> Any:
+    """A setting's value as a person typed it (a --set, a form field): a YAML scalar, but a
+    secret is the text as typed (12345678 stays text) unless it is a reference such as
+    {from_env: VAR}."""
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+    if setting is not None and setting.secret and reference(value) is None:
+        return raw
+    return value
 
 
 def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bool = True) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fossp.gate.db import open_database
 from fossp.gate.errors import Invalid
 from fossp.gate.service import GateService
 from fossp.gate.sessions import SessionStore
-from fossp.web import api, pages
+from fossp.web import api, infra_api, pages
 from fossp.web.auth import NotSignedIn
 from fossp.web.throttle import Throttle, Throttled
 
@@ -55,6 +55,7 @@ def create_app(db_url: str | None = None, throttle: Throttle | None = None) -> F
     app.state.throttle = throttle or Throttle()
     app.include_router(api.router)
     app.include_router(pages.router)
+    infra_api.install(app, db)  # the Infrastructure Tool's routers, run worker and folder
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount(DOCS_FILES, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
