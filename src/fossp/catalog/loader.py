@@ -18,7 +18,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from fossp.catalog.schema import Feature, PlatformComponent, Role, Service
-from fossp.errors import BadInput
+from fossp.errors import BadInput, one_line, shorten
+from fossp.files import read_text
 
 # libyaml's safe loader parses the catalog 8x faster than the pure-Python one (same result).
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -36,21 +37,22 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""
     problems = error.errors()
     first = problems[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(str(part) if len(str(part)) <= 40 else shorten(part, 40) for part in first["loc"])
+    message = one_line(first["msg"].removeprefix("Value error, "))
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"field '{where}': {message}{more}" if where else f"{message}{more}"
 
 
 def read_yaml(path: Path) -> Any:
+    """The YAML document in the file at ``path``; an unreadable file or bad YAML is one line."""
+    text = read_text(path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
+        return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{path}:{line} is not valid YAML: {getattr(error, 'problem', error)}") from None
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None) or error
+        raise BadInput(f"{path}:{line} is not valid YAML: {one_line(str(problem))}") from None
 
 
 def parse_model(model: type[M], data: Any, source: str) -> M:

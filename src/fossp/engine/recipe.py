@@ -31,6 +31,7 @@ from fossp.catalog.schema import (
     placeholders,
 )
 from fossp.errors import BadInput
+from fossp.files import read_text
 from fossp.secrets import private_mode
 
 RECIPES_DIR = DATA_DIR / "recipes"
@@ -427,7 +428,7 @@ def _template_names(template: str) -> set[str]:
     path = template_path(template)
     if path is None:
         raise BadInput(f"template {template} not found in {', '.join(str(folder) for folder in template_dirs())}")
-    source = path.read_text(encoding="utf-8")
+    source = read_text(path)
     return {node.name for node in Environment().parse(source).find_all(nodes.Name) if node.ctx == "load"}
 
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fossp.catalog.loader import describe_validation_error, read_yaml
 from fossp.errors import BadInput
+from fossp.files import read_text
 
 DEFAULT_INVENTORY = Path("/etc/fossp/inventory.yaml")
 Connection = Literal["ssh", "local", "root", "chroot"]
@@ -262,7 +263,7 @@ def parse_fossp(data: dict[str, Any], source: str) -> Inventory:
 def load_inventory(path: Path) -> Inventory:
     """Read an inventory file in any of the three formats; problems name the file."""
     if path.suffix in (".ini", ".cfg", "") or path.name == "hosts":
-        text = _read_text(path)
+        text = read_text(path)
         if not text.lstrip().startswith(("fossp_inventory", "all:", "---")):
             return parse_ansible_ini(text, str(path))
     data = read_yaml(path)
@@ -271,13 +272,6 @@ def load_inventory(path: Path) -> Inventory:
     if "fossp_inventory" in data:
         return parse_fossp(data, str(path))
     return parse_ansible_yaml(data, str(path))
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise BadInput(f"{path}: cannot read inventory: {error.strerror}") from None
 
 
 def default_inventory(path: Path | None) -> Inventory:
