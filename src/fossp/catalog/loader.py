@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -94,6 +95,15 @@ class Catalog:
     platform: list[PlatformComponent]
     roles: dict[str, Role] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # a broken site role file -> why
+
+    def skipped_note(self) -> str:
+        """What to add to "unknown role": the site role files left out, which may hold it."""
+        if not self.skipped:
+            return ""
+        first, *others = self.skipped.values()
+        more = f" and {len(others)} more" if others else ""
+        return f" (a skipped site role file may define it: {first}{more})"
 
     def role(self, ref: str) -> Role:
         """Find a role by ID or name, case-insensitively; raise BadInput with close matches."""
@@ -108,7 +118,7 @@ class Catalog:
         suffix = f"; did you mean {', '.join(hint)}?" if hint else ""
         if len(matches) > 1:
             suffix = f"; it is ambiguous: {', '.join(r.id for r in matches)}"
-        raise BadInput(f"unknown role '{ref}'{suffix}")
+        raise BadInput(f"unknown role {shorten(ref)}{suffix}{self.skipped_note()}")
 
     def providers(self, feature: str) -> list[Role]:
         """Roles that provide ``feature``, best first."""
@@ -118,54 +128,78 @@ class Catalog:
         )
 
 
-def _cross_check(catalog: Catalog) -> None:
-    for role in catalog.roles.values():
-        source = catalog.sources[role.id]
-        service = catalog.services.get(role.service)
-        if service is None:
-            raise CatalogError(f"{source}: field 'service': unknown service '{role.service}'")
-        expected = f"FOSSP-{service.code}S{role.code}"
-        if role.id != expected:
-            raise CatalogError(
-                f"{source}: field 'id': {role.id} does not follow the ID scheme "
-                f"(service code {service.code} + implementation code {role.code} = {expected})"
-            )
-        unknown = [f for f in role.features if f not in catalog.features]
-        if unknown:
-            raise CatalogError(f"{source}: field 'features': unknown feature '{unknown[0]}'")
-        references = [
-            *(("requires", r.role) for r in role.requires),
-            *(("conflicts", r.role) for r in role.conflicts),
-            ("upstream.replacement_role", role.upstream.replacement_role),
-        ]
-        for where, reference in references:
-            if reference is not None and reference not in catalog.roles:
-                raise CatalogError(f"{source}: field '{where}': unknown role {reference}")
+def _role_problem(catalog: Catalog, role: Role) -> str | None:
+    """Why ``role`` does not fit the catalog (its service, ID, features, references), or None."""
+    service = catalog.services.get(role.service)
+    if service is None:
+        return f"field 'service': unknown service '{role.service}'"
+    expected = f"FOSSP-{service.code}S{role.code}"
+    if role.id != expected:
+        return (
+            f"field 'id': {role.id} does not follow the ID scheme "
+            f"(service code {service.code} + implementation code {role.code} = {expected})"
+        )
+    unknown = [f for f in role.features if f not in catalog.features]
+    if unknown:
+        return f"field 'features': unknown feature '{unknown[0]}'"
+    references = [
+        *(("requires", r.role) for r in role.requires),
+        *(("conflicts", r.role) for r in role.conflicts),
+        ("upstream.replacement_role", role.upstream.replacement_role),
+    ]
+    for where, reference in references:
+        if reference is not None and reference not in catalog.roles:
+            return f"field '{where}': unknown role {reference}"
+    return None
+
+
+def _cross_check(catalog: Catalog, packaged: set[str]) -> None:
+    """A packaged role that does not fit is FOSSP's own bug (refused); a site role that
+    does not fit is left out, and so are the site roles that needed it."""
+    while problems := {i: p for i, r in catalog.roles.items() if (p := _role_problem(catalog, r)) is not None}:
+        for role_id, problem in problems.items():
+            if catalog.sources[role_id] in packaged:
+                raise CatalogError(f"{catalog.sources[role_id]}: {problem}")
+            catalog.skipped[catalog.sources[role_id]] = f"{catalog.sources[role_id]}: {problem}"
+            del catalog.roles[role_id]
     for feature in catalog.features.values():
         for implied in feature.implies:
             if implied not in catalog.features:
                 raise CatalogError(f"features.yaml: feature '{feature.key}' implies unknown '{implied}'")
 
 
+def _add_role(catalog: Catalog, path: Path, source: str, packaged: bool, names: dict[str, str]) -> None:
+    role = load_role_file(path)
+    if role.id in catalog.roles and packaged:
+        raise CatalogError(f"{source}: field 'id': {role.id} is already used by {catalog.sources[role.id]}")
+    if names.get(role.name, role.id) != role.id:
+        raise CatalogError(f"{source}: field 'name': '{role.name}' is already used by {names[role.name]}")
+    catalog.roles[role.id] = role
+    catalog.sources[role.id] = source
+    names[role.name] = role.id
+
+
 def build_catalog(data_dir: Path, extra_role_dirs: Iterable[Path] = ()) -> Catalog:
-    """Load every data file under ``data_dir`` (and extra role folders) and cross-check them."""
+    """Load every data file under ``data_dir`` (and extra role folders) and cross-check them.
+
+    A site role file that cannot be read or does not validate is skipped and named in
+    ``skipped``: one bad file must not stop every command; those that need its role say so.
+    """
     services = {s.key: s for s in _parse_list(Service, data_dir / "services.yaml")}
     features = {f.key: f for f in _parse_list(Feature, data_dir / "features.yaml")}
     platform = _parse_list(PlatformComponent, data_dir / "platform.yaml")
     catalog = Catalog(services=services, features=features, platform=platform)
     names: dict[str, str] = {}
-    for folder in [data_dir / "roles", *extra_role_dirs]:
+    for path in sorted((data_dir / "roles").glob("*.yaml")):
+        _add_role(catalog, path, path.name, True, names)
+    packaged = set(catalog.sources.values())
+    for folder in extra_role_dirs:
         for path in sorted(folder.glob("*.yaml")):
-            role = load_role_file(path)
-            source = path.name if folder == data_dir / "roles" else str(path)
-            if role.id in catalog.roles and folder == data_dir / "roles":
-                raise CatalogError(f"{source}: field 'id': {role.id} is already used by {catalog.sources[role.id]}")
-            if names.get(role.name, role.id) != role.id:
-                raise CatalogError(f"{source}: field 'name': '{role.name}' is already used by {names[role.name]}")
-            catalog.roles[role.id] = role
-            catalog.sources[role.id] = source
-            names[role.name] = role.id
-    _cross_check(catalog)
+            try:
+                _add_role(catalog, path, str(path), False, names)
+            except BadInput as error:
+                catalog.skipped[str(path)] = error.message
+    _cross_check(catalog, packaged)
     return catalog
 
 
@@ -178,5 +212,9 @@ def site_role_dirs() -> list[Path]:
 
 @cache
 def load_catalog() -> Catalog:
-    """The catalog this installation uses (packaged data plus site roles), loaded once."""
-    return build_catalog(DATA_DIR, site_role_dirs())
+    """The catalog this installation uses (packaged data plus site roles), loaded once; each
+    site role file skipped is one warning line on stderr."""
+    catalog = build_catalog(DATA_DIR, site_role_dirs())
+    for problem in catalog.skipped.values():
+        sys.stderr.write(f"fossp: warning: {problem}; this site role file is skipped\n")
+    return catalog

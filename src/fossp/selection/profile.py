@@ -112,7 +112,7 @@ def validate_profile(profile: Profile, catalog: Catalog, where: str) -> None:
     seen: set[str] = set()
     for index, choice in enumerate(profile.roles):
         if choice.id not in catalog.roles:
-            raise BadInput(f"{where}: field 'roles.{index}.id': unknown role {choice.id}")
+            raise BadInput(f"{where}: field 'roles.{index}.id': unknown role {choice.id}{catalog.skipped_note()}")
         if choice.id in seen:
             raise BadInput(f"{where}: field 'roles.{index}.id': {choice.id} is listed twice")
         seen.add(choice.id)
