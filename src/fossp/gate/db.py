@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
-from fossp.errors import BadInput
+from fossp.errors import BadInput, one_line
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYSTEM_DIR = Path("/var/lib/fossp")
@@ -115,17 +117,33 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str | None = None) -> Database:
-    """Connect to ``url`` (or the default), creating and migrating the schema as needed."""
+def open_database(url: str | None = None, create: bool = True) -> Database:
+    """Connect to ``url`` (or the default), creating and migrating the schema as needed.
+
+    ``create=False`` (a command that only reads) never makes a SQLite file that does not
+    exist, nor its folder, where a mistyped --db may point: it reads an empty gate kept in
+    memory. A database that cannot be reached or opened is one BadInput line naming it
+    (never its password).
+    """
     resolved = normalise_url(url)
     path = sqlite_path(resolved)
-    if path is not None:
-        _private_file(path)
+    if path is not None and not create and not path.exists():
+        resolved, path = "sqlite://", None
     try:
-        engine = create_engine(resolved)
+        if path is not None:
+            _private_file(path)
+        engine = create_engine(resolved, poolclass=StaticPool) if resolved == "sqlite://" else create_engine(resolved)
+    except OSError as error:
+        raise BadInput(f"database {path}: cannot create it: {error.strerror}") from None
     except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin
-        raise BadInput(f"database URL: {error}") from None
+        raise BadInput(f"database URL: {one_line(str(error))}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except DBAPIError as error:
+        engine.dispose()
+        shown = engine.url.render_as_string(hide_password=True)
+        lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+        raise BadInput(f"database {shown}: cannot open it: {lines[0][:200]}") from None
     return Database(resolved, engine, sessionmaker(engine, expire_on_commit=False))
