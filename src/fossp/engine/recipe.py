@@ -284,6 +284,10 @@ class Recipe(Strict):
     def for_family(self, family: Family) -> FamilyRecipe:
         return self.families.get(family, FamilyRecipe())
 
+    def edits_with_augeas(self) -> bool:
+        """Whether some family's files are edited through Augeas (python-augeas, here)."""
+        return any(spec.augeas is not None for family in self.families.values() for spec in family.files)
+
 
 def has_recipe(role_name: str) -> bool:
     """Whether FOSSP knows how to configure the role, not only install and start it."""
