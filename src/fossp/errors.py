@@ -33,6 +33,11 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def plain(text: str, limit: int = 60) -> bool:
+    """Whether ``text`` may go into a message as it is: short, printable, on one line."""
+    return len(text) <= limit and text.isprintable()
+
+
 def shorten(value: object, limit: int = 60) -> str:
     """``repr(value)`` cut to about ``limit`` characters: an error echoes what it was given,
     never the whole of a long value."""

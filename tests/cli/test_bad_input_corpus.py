@@ -49,6 +49,8 @@ FILES: list[tuple[str, bytes | str, str]] = [
     ("nul", PROFILE.replace(b"1\n", b"1\x00\n"), "line 1: a NUL byte"),
     ("huge string", f"fossp_profile: 1\nroles: [{{id: FOSSP-WDSNG, settings: {{server_name: {'a' * 2_000_000}}}}}]\n",
      "2000000 characters is more than the 4096"),
+    ("huge number", f"fossp_profile: 1\nroles: [{{id: FOSSP-WDSNG, settings: {{http_port: {'9' * 5000}}}}}]\n",
+     "a number too long to read"),
 ]  # fmt: skip
 
 

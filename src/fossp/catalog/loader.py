@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from fossp.catalog.schema import Feature, PlatformComponent, Role, Service
-from fossp.errors import BadInput, one_line, shorten
+from fossp.errors import BadInput, one_line, plain, shorten
 from fossp.files import read_text
 
 # libyaml's safe loader parses the catalog 8x faster than the pure-Python one (same result).
@@ -38,7 +38,7 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""
     problems = error.errors()
     first = problems[0]
-    where = ".".join(str(part) if len(str(part)) <= 40 else shorten(part, 40) for part in first["loc"])
+    where = ".".join(str(part) if plain(str(part), 40) else shorten(part, 40) for part in first["loc"])
     message = one_line(first["msg"].removeprefix("Value error, "))
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"field '{where}': {message}{more}" if where else f"{message}{more}"
@@ -54,6 +54,8 @@ def read_yaml(path: Path) -> Any:
         line = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or getattr(error, "reason", None) or error
         raise BadInput(f"{path}:{line} is not valid YAML: {one_line(str(problem))}") from None
+    except ValueError:  # PyYAML's int() of a number with thousands of digits
+        raise BadInput(f"{path}: is not valid YAML: a number too long to read") from None
 
 
 def parse_model(model: type[M], data: Any, source: str) -> M:

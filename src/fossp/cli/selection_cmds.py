@@ -63,7 +63,7 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
     such as {from_env: VAR}."""
     import yaml
 
-    from fossp.errors import BadInput
+    from fossp.errors import BadInput, shorten
     from fossp.secrets import reference
 
     result: dict[str, dict[str, Any]] = {}
@@ -72,10 +72,10 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
         role_ref, dot, setting = target.rpartition(".")
         if not (sep and dot and role_ref and setting):
             # the part before '=' only: a value is never echoed (it may be a secret)
-            raise BadInput(f"--set '{target}': expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
+            raise BadInput(f"--set {shorten(target)}: expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):  # ValueError: an integer of too many digits
             value = raw
         role = catalog.role(role_ref)
         definition = role.setting(setting)

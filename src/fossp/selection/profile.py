@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
 from fossp.catalog.schema import Role, RoleId, Slug, single_line
-from fossp.errors import BadInput
+from fossp.errors import BadInput, shorten
 from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
 PROFILE_VERSION: Literal[1] = 1
@@ -79,7 +79,7 @@ def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bo
     unknown = sorted(set(given) - {s.name for s in role.settings})
     if unknown:
         known = ", ".join(s.name for s in role.settings) or "none"
-        raise BadInput(f"{where}: {role.id} has no setting '{unknown[0]}' (settings: {known})")
+        raise BadInput(f"{where}: {role.id} has no setting {shorten(unknown[0])} (settings: {known})")
     resolved: dict[str, Any] = {}
     for setting in role.settings:
         context = f"{where}: {role.id} setting '{setting.name}'"
