@@ -28,12 +28,17 @@ class Outcome:
         return [line for line in self.stderr.splitlines() if not line.startswith("fossp: warning: ")]
 
 
-def fossp(*args: str, stdin: str = "", cwd: Path | None = None) -> Outcome:
-    """Run ``fossp ARGS`` as the console script does; any exception but SystemExit (a
-    traceback) propagates and fails the test. Files are read afresh: catalog and recipes
-    are loaded again."""
+def forget_files() -> None:
+    """Make the next command read catalog and recipes again (a test changed the site's)."""
     load_catalog.cache_clear()
     load_recipe.cache_clear()
+
+
+def fossp(*args: str, stdin: str = "", cwd: Path | None = None, fresh: bool = False) -> Outcome:
+    """Run ``fossp ARGS`` as the console script does; any exception but SystemExit (a
+    traceback) propagates and fails the test. ``fresh``: catalog and recipes are read again."""
+    if fresh:
+        forget_files()
     out, err = io.StringIO(), io.StringIO()
     before = Path.cwd()
     code = 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.cli.inprocess import assert_refused_in_one_line, fossp, listing
+from tests.cli.inprocess import assert_refused_in_one_line, forget_files, fossp, listing
 from tests.conftest import DATA_DIR
 
 #: A file's content, or what to make instead: a folder, a FIFO, a symbolic link loop.
@@ -21,10 +21,14 @@ PROFILE = b"fossp_profile: 1\nroles: [{id: FOSSP-WDSNG}]\n"
 
 
 @pytest.fixture(autouse=True)
-def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No machine's gate database or site roles; no catalog with a test's site roles kept."""
     monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
     monkeypatch.delenv("FOSSP_ROLES_DIR", raising=False)
     monkeypatch.delenv("FOSSP_RECIPES_DIR", raising=False)
+    forget_files()
+    yield
+    forget_files()
 
 
 def _make(path: Path, content: bytes | str) -> None:
@@ -131,7 +135,7 @@ def test_a_bad_site_role_file_is_skipped_by_others_and_refused_by_its_role(
     _site_role(roles / name, kind)
     monkeypatch.setenv("FOSSP_ROLES_DIR", str(roles))
     before = listing(tmp_path)
-    listed = fossp("roles", "list", "--json")
+    listed = fossp("roles", "list", "--json", fresh=True)
     assert listed.code == 0 and "FOSSP-DASPO" in listed.stdout and "FOSSP-WDSZZ" not in listed.stdout
     [warning] = listed.stderr.splitlines()
     assert warning.startswith(f"fossp: warning: {roles / name}: ") and warning.endswith(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from fossp.catalog.loader import load_catalog
-from tests.cli.inprocess import Outcome, assert_answered, assert_refused_in_one_line, fossp, listing
+from tests.cli.inprocess import Outcome, assert_answered, assert_refused_in_one_line, forget_files, fossp, listing
 from tests.conftest import DATA_DIR
 
 CATALOG = load_catalog()
@@ -52,10 +53,14 @@ def _extra(mappings: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dic
 
 
 @pytest.fixture(autouse=True)
-def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No machine's gate database or site roles; no catalog with a test's site roles kept."""
     monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
     monkeypatch.delenv("FOSSP_ROLES_DIR", raising=False)
     monkeypatch.delenv("FOSSP_RECIPES_DIR", raising=False)
+    forget_files()
+    yield
+    forget_files()
 
 
 def _write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -189,7 +194,7 @@ def broken_roles(draw: st.DrawFn) -> str | bytes:
     return draw(st.just(_dump(role)) | mangled(_dump(SITE_ROLE)))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=20)  # two loads of the catalog each
 @given(content=broken_roles())
 def test_a_broken_site_role_file_never_stops_other_commands(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | bytes
@@ -198,6 +203,7 @@ def test_a_broken_site_role_file_never_stops_other_commands(
     (folder / "roles.d").mkdir()
     _write(folder / "roles.d", "site-web.yaml", content)
     monkeypatch.setenv("FOSSP_ROLES_DIR", str(folder / "roles.d"))
+    forget_files()
     listed = _run_unchanged(folder, "roles", "list", "--json")
     assert listed.code == 0 and "FOSSP-DASPO" in listed.stdout, listed
     assert len(listed.stderr.splitlines()) <= 1 and "Traceback" not in listed.stderr, listed.stderr
@@ -231,7 +237,7 @@ RECIPES = st.fixed_dictionaries(
 ).map(_dump)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=20)  # a catalog load and a refused connection each
 @given(recipe=RECIPES | mangled("role: site-web\nfamilies:\n  debian:\n    files: []\n"))
 def test_any_site_recipe_is_refused_before_a_host_or_planned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recipe: str | bytes
@@ -243,6 +249,7 @@ def test_any_site_recipe_is_refused_before_a_host_or_planned(
     _write(folder / "recipes.d", "site-web.yaml", recipe)
     monkeypatch.setenv("FOSSP_ROLES_DIR", str(folder / "roles.d"))
     monkeypatch.setenv("FOSSP_RECIPES_DIR", str(folder / "recipes.d"))
+    forget_files()
     outcome = _run_unchanged(folder, "plan", "site-web", "--target", "127.0.0.1:9")
     assert_answered(outcome)  # 1: a recipe that validates, and the host (the discard port) refused
 
