@@ -160,9 +160,21 @@ FOSSP_INVENTORY = st.fixed_dictionaries(
 ).map(_dump)
 
 
+HOSTVARS = st.dictionaries(TEXT, HOST_VARS, max_size=2) | VALUES
+LISTED = st.tuples(
+    st.fixed_dictionaries({"_meta": st.fixed_dictionaries({}, optional={"hostvars": HOSTVARS})}),
+    st.dictionaries(
+        TEXT | st.just("all"),
+        st.fixed_dictionaries({}, optional={"hosts": st.lists(TEXT, max_size=2) | VALUES, "children": VALUES}),
+        max_size=2,
+    ),
+).map(lambda parts: _dump({**parts[1], **parts[0]}))  # what `ansible-inventory --list` prints
+
+
 @FUZZ
 @given(
     inventory=st.one_of(
+        st.tuples(st.just("inv.json"), LISTED),
         st.tuples(st.just("inv.yml"), ANSIBLE_YAML | FOSSP_INVENTORY | st.binary(max_size=48)),
         st.tuples(st.just("inv.ini"), INI | mangled("[web]\nweb[01:03] motd='hi there'\n")),
         st.tuples(st.just("hosts"), INI | ANSIBLE_YAML),

@@ -1,6 +1,6 @@
-"""FOSSP reads Ansible inventories as Ansible does: each file of tests/hosts/inventories/ is
-compared with what `ansible-inventory --list` makes of it (hosts, addresses, ports, users,
-variables after group precedence, and every group's members), where Ansible is installed."""
+"""FOSSP reads Ansible inventories as Ansible does: each file of tests/hosts/inventories/ (and
+the `ansible-inventory --list` JSON of it) is compared with what Ansible makes of it (hosts,
+addresses, ports, users, variables after group precedence, every group's members), where Ansible is installed."""
 
 from __future__ import annotations
 
@@ -67,10 +67,12 @@ def test_fossp_reads_the_inventory_as_ansible_does(path: Path, tmp_path: Path) -
     listed = _ansible_reading(path, tmp_path)
     groups = _ansible_groups(listed)
     names = set(listed["_meta"]["hostvars"]).union(*groups.values(), listed.get("ungrouped", {}).get("hosts", []))
-    inventory = load_inventory(path)
-    assert _fossp_hosts(inventory) == _expected_hosts(listed, names)
-    ours = {group: sorted(hosts) for group, hosts in inventory.groups.items() if hosts}
-    assert {g: h for g, h in ours.items() if g not in ("all", "ungrouped")} == {g: h for g, h in groups.items() if h}
+    as_json = tmp_path / "listed.json"
+    as_json.write_text(json.dumps(listed))
+    for inventory in (load_inventory(path), load_inventory(as_json)):  # the file, and Ansible's JSON of it
+        assert _fossp_hosts(inventory) == _expected_hosts(listed, names)
+        ours = {g: sorted(h) for g, h in inventory.groups.items() if h and g not in ("all", "ungrouped")}
+        assert ours == {g: h for g, h in groups.items() if h}
 
 
 def test_the_corpus_has_every_form() -> None:

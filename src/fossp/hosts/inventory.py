@@ -8,9 +8,12 @@ FOSSP's own format::
     groups:
       databases: {hosts: [db1], vars: {postgresql_port: 5433}}
 
-Ansible inventories are read too (``ansible_host``, ``ansible_user``, ``ansible_port``,
-``ansible_ssh_private_key_file``, ``ansible_connection``, ``ansible_become``), so users can
-bring theirs. ``become: true`` makes a non-root user run commands through ``sudo -n``.
+Ansible inventories are read too, as Ansible reads them (INI host lines split like a shell
+line, ranges such as ``web[01:03]`` expanded, YAML nulls; tests compare with
+``ansible-inventory --list``, whose JSON FOSSP reads as well, so any inventory Ansible reads
+can be brought through it). Their connection variables are ``ansible_host``, ``ansible_user``,
+``ansible_port``, ``ansible_ssh_private_key_file``, ``ansible_connection`` and
+``ansible_become``. ``become: true`` makes a non-root user run commands through ``sudo -n``.
 A variable named ``<role name>_<setting>`` overrides that role's setting on the host.
 """
 
@@ -390,6 +393,36 @@ def parse_ansible_yaml(data: dict[str, Any], source: str) -> Inventory:
     return _build(parsed, source)
 
 
+def parse_ansible_list(data: dict[str, Any], source: str) -> Inventory:
+    """What `ansible-inventory -i SOURCE --list` prints (groups name their hosts and children
+    in lists, ``_meta.hostvars`` holds each host's merged variables): FOSSP reads any
+    inventory Ansible reads, dynamic ones included, through that JSON."""
+    parsed = _Parsed()
+    hostvars = _mapping(_mapping(data.get("_meta"), f"{source}: '_meta'").get("hostvars"), f"{source}: hostvars")
+    for group, body in data.items():
+        where = f"{source}: group {shorten(group)}"
+        if group == "_meta":
+            continue
+        body = _mapping(body, where)
+        parsed.add_hosts(str(group), _names(body.get("hosts"), f"{where}: 'hosts'"), {})
+        for child in _names(body.get("children"), f"{where}: 'children'"):
+            parsed.add_child(str(group), child)
+        parsed.group_vars[str(group)] = _mapping(body.get("vars"), f"{where}: 'vars'")
+    for name, values in hostvars.items():
+        if values is not None and not isinstance(values, dict):
+            raise BadInput(f"{source}: hostvars of {shorten(name)} must be a mapping, not {shorten(values)}")
+        parsed.host_vars.setdefault(name, {}).update(values or {})
+    return _build(parsed, source)
+
+
+def _names(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadInput(f"{where} must be a list of names, not {shorten(value)}")
+    return list(value)
+
+
 def parse_fossp(data: dict[str, Any], source: str) -> Inventory:
     try:
         parsed = _FosspInventory.model_validate(data)
@@ -426,6 +459,8 @@ def load_inventory(path: Path) -> Inventory:
         raise BadInput(f"{path}: an inventory is a mapping (FOSSP or Ansible YAML format)")
     if "fossp_inventory" in data:
         return parse_fossp(data, str(path))
+    if "_meta" in data:
+        return parse_ansible_list(data, str(path))
     return parse_ansible_yaml(data, str(path))
 
 
