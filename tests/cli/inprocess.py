@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -28,6 +29,13 @@ class Outcome:
         return [line for line in self.stderr.splitlines() if not line.startswith("fossp: warning: ")]
 
 
+TIMEOUT = 60
+
+
+def _hung(*_: object) -> None:
+    raise TimeoutError(f"fossp did not answer in {TIMEOUT} s (blocked reading a FIFO?)")
+
+
 def forget_files() -> None:
     """Make the next command read catalog and recipes again (a test changed the site's)."""
     load_catalog.cache_clear()
@@ -42,6 +50,8 @@ def fossp(*args: str, stdin: str = "", cwd: Path | None = None, fresh: bool = Fa
     out, err = io.StringIO(), io.StringIO()
     before = Path.cwd()
     code = 0
+    signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(TIMEOUT)
     try:
         os.chdir(cwd or before)
         with (
@@ -54,6 +64,7 @@ def fossp(*args: str, stdin: str = "", cwd: Path | None = None, fresh: bool = Fa
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     finally:
+        signal.alarm(0)
         os.chdir(before)
     return Outcome(code, out.getvalue(), err.getvalue())
 
