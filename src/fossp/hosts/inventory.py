@@ -135,6 +135,7 @@ def _host_from_ansible(name: str, variables: dict[str, Any], source: str) -> Hos
     own = {k: v for k, v in variables.items() if not k.startswith("ansible_")}
     if "ansible_timeout" in variables:  # Ansible's connection timeout bounds our connect
         own.setdefault("fossp_timeout_connect", variables["ansible_timeout"])
+    variables = {k: v for k, v in variables.items() if v is not None}  # a null is not set, as in Ansible
     connection = str(variables.get("ansible_connection", "ssh"))
     key = variables.get("ansible_ssh_private_key_file")
     return HostSpec(
