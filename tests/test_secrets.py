@@ -138,7 +138,7 @@ def test_references_are_read_at_use_time(catalog: Catalog, tmp_path: Path, monke
     file.chmod(0o644)
     with pytest.raises(BadInput, match=r"setting 'app_password': .*mode 0644.*chmod 600"):
         resolve_settings(role, from_file, "p.yaml")
-    with pytest.raises(BadInput, match=r"setting 'app_password': cannot read .*missing: No such file"):
+    with pytest.raises(BadInput, match=r"setting 'app_password': .*missing: cannot read it: No such file"):
         resolve_settings(role, {"app_password": {"from_file": str(tmp_path / "missing")}}, "p.yaml")
     with pytest.raises(BadInput, match="from_env needs an environment variable name"):
         resolve_settings(role, {"app_password": {"from_env": "not a name"}}, "p.yaml", complete=False)

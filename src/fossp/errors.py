@@ -26,3 +26,20 @@ class Finding(FosspError):
     """Not an error in FOSSP but a result the caller must act on (exit 1)."""
 
     exit_code = EXIT_FINDING
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces made single spaces."""
+    return " ".join(text.split())
+
+
+def plain(text: str, limit: int = 60) -> bool:
+    """Whether ``text`` may go into a message as it is: short, printable, on one line."""
+    return len(text) <= limit and text.isprintable()
+
+
+def shorten(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters: an error echoes what it was given,
+    never the whole of a long value."""
+    shown = repr(value)
+    return shown if len(shown) <= limit else f"{shown[: limit - 12]}... ({len(shown)} chars)"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from fossp.errors import BadInput
+from fossp.files import UnreadableFile, read_text
 
 if TYPE_CHECKING:
     from fossp.catalog.schema import Role
@@ -108,12 +109,12 @@ def read_reference(value: Any, where: str) -> Any:
     else:
         path = Path(target).expanduser()
         try:
-            mode = readable_by_others(path)
-            if mode is not None:
-                raise BadInput(f"{where}: {path} has mode {mode:04o}, group or others can read it: chmod 600 {path}")
-            text = path.read_text(encoding="utf-8").removesuffix("\n")
-        except OSError as error:
-            raise BadInput(f"{where}: cannot read {path}: {error.strerror}") from None
+            text = read_text(path).removesuffix("\n")
+        except UnreadableFile as error:
+            raise BadInput(f"{where}: {error.message}") from None
+        mode = readable_by_others(path)
+        if mode is not None:
+            raise BadInput(f"{where}: {path} has mode {mode:04o}, group or others can read it: chmod 600 {path}")
     return text
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from fossp.catalog.schema import Feature, PlatformComponent, Role, Service
-from fossp.errors import BadInput
+from fossp.errors import BadInput, one_line, plain, shorten
+from fossp.files import read_text
 
 # libyaml's safe loader parses the catalog 8x faster than the pure-Python one (same result).
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -36,33 +38,27 @@ def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""
     problems = error.errors()
     first = problems[0]
-    where = ".".join(str(part) for part in first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
+    where = ".".join(str(part) if plain(str(part), 40) else shorten(part, 40) for part in first["loc"])
+    message = one_line(first["msg"].removeprefix("Value error, "))
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return f"field '{where}': {message}{more}" if where else f"{message}{more}"
 
 
-def read_text(path: Path) -> str:
-    """A data file's text, or BadInput naming it (missing, a folder, unreadable, not UTF-8)."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{path}: cannot be read: {getattr(error, 'strerror', None) or error}") from None
-
-
 def parse_yaml(text: str, source: str) -> Any:
-    """YAML ``text`` read from ``source``; BadInput naming the source and line when it is not YAML."""
+    """YAML ``text`` read from ``source``; bad YAML is one line naming the source and line."""
     try:
         return yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise BadInput(f"{source}:{line} is not valid YAML: {getattr(error, 'problem', error)}") from None
+        problem = getattr(error, "problem", None) or getattr(error, "reason", None) or error
+        raise BadInput(f"{source}:{line} is not valid YAML: {one_line(str(problem))}") from None
+    except ValueError:  # PyYAML's int() of a number with thousands of digits
+        raise BadInput(f"{source}: is not valid YAML: a number too long to read") from None
 
 
 def read_yaml(path: Path) -> Any:
+    """The YAML document in the file at ``path``; an unreadable file or bad YAML is one line."""
     return parse_yaml(read_text(path), str(path))
 
 
@@ -110,6 +106,15 @@ class Catalog:
     platform: list[PlatformComponent]
     roles: dict[str, Role] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # a broken site role file -> why
+
+    def skipped_note(self) -> str:
+        """What to add to "unknown role": the site role files left out, which may hold it."""
+        if not self.skipped:
+            return ""
+        first, *others = self.skipped.values()
+        more = f" and {len(others)} more" if others else ""
+        return f" (a skipped site role file may define it: {first}{more})"
 
     def role(self, ref: str) -> Role:
         """Find a role by ID or name, case-insensitively; raise BadInput with close matches."""
@@ -124,7 +129,7 @@ class Catalog:
         suffix = f"; did you mean {', '.join(hint)}?" if hint else ""
         if len(matches) > 1:
             suffix = f"; it is ambiguous: {', '.join(r.id for r in matches)}"
-        raise BadInput(f"unknown role '{ref}'{suffix}")
+        raise BadInput(f"unknown role {shorten(ref)}{suffix}{self.skipped_note()}")
 
     def providers(self, feature: str) -> list[Role]:
         """Roles that provide ``feature``, best first."""
@@ -134,55 +139,91 @@ class Catalog:
         )
 
 
+def _role_problem(catalog: Catalog, role: Role) -> str | None:
+    """Why ``role`` does not fit the catalog (its service, ID, features, references), or None."""
+    service = catalog.services.get(role.service)
+    if service is None:
+        return f"field 'service': unknown service '{role.service}'"
+    expected = f"FOSSP-{service.code}S{role.code}"
+    if role.id != expected:
+        return (
+            f"field 'id': {role.id} does not follow the ID scheme "
+            f"(service code {service.code} + implementation code {role.code} = {expected})"
+        )
+    unknown = [f for f in role.features if f not in catalog.features]
+    if unknown:
+        return f"field 'features': unknown feature '{unknown[0]}'"
+    references = [
+        *(("requires", r.role) for r in role.requires),
+        *(("conflicts", r.role) for r in role.conflicts),
+        ("upstream.replacement_role", role.upstream.replacement_role),
+    ]
+    for where, reference in references:
+        if reference is not None and reference not in catalog.roles:
+            return f"field '{where}': unknown role {reference}"
+    return None
+
+
+def _cross_check(catalog: Catalog, packaged: set[str]) -> None:
+    """A packaged role that does not fit is FOSSP's own bug (refused); a site role that
+    does not fit is left out, and so are the site roles that needed it."""
+    while problems := {i: p for i, r in catalog.roles.items() if (p := _role_problem(catalog, r)) is not None}:
+        for role_id, problem in problems.items():
+            if catalog.sources[role_id] in packaged:
+                raise CatalogError(f"{catalog.sources[role_id]}: {problem}")
+            catalog.skipped[catalog.sources[role_id]] = f"{catalog.sources[role_id]}: {problem}"
+            del catalog.roles[role_id]
+    _check_features(catalog)
+
+
 def cross_check(catalog: Catalog) -> None:
-    """Refuse a role naming an unknown service, feature or role, or off the ID scheme."""
-    for role in catalog.roles.values():
-        source = catalog.sources[role.id]
-        service = catalog.services.get(role.service)
-        if service is None:
-            raise CatalogError(f"{source}: field 'service': unknown service '{role.service}'")
-        expected = f"FOSSP-{service.code}S{role.code}"
-        if role.id != expected:
-            raise CatalogError(
-                f"{source}: field 'id': {role.id} does not follow the ID scheme "
-                f"(service code {service.code} + implementation code {role.code} = {expected})"
-            )
-        unknown = [f for f in role.features if f not in catalog.features]
-        if unknown:
-            raise CatalogError(f"{source}: field 'features': unknown feature '{unknown[0]}'")
-        references = [
-            *(("requires", r.role) for r in role.requires),
-            *(("conflicts", r.role) for r in role.conflicts),
-            ("upstream.replacement_role", role.upstream.replacement_role),
-        ]
-        for where, reference in references:
-            if reference is not None and reference not in catalog.roles:
-                raise CatalogError(f"{source}: field '{where}': unknown role {reference}")
+    """Refuse a catalog with a role that does not fit it (how a delivered role file is checked)."""
+    for role_id, role in catalog.roles.items():
+        problem = _role_problem(catalog, role)
+        if problem is not None:
+            raise CatalogError(f"{catalog.sources[role_id]}: {problem}")
+    _check_features(catalog)
+
+
+def _check_features(catalog: Catalog) -> None:
     for feature in catalog.features.values():
         for implied in feature.implies:
             if implied not in catalog.features:
                 raise CatalogError(f"features.yaml: feature '{feature.key}' implies unknown '{implied}'")
 
 
+def _add_role(catalog: Catalog, path: Path, source: str, packaged: bool, names: dict[str, str]) -> None:
+    role = load_role_file(path)
+    if role.id in catalog.roles and packaged:
+        raise CatalogError(f"{source}: field 'id': {role.id} is already used by {catalog.sources[role.id]}")
+    if names.get(role.name, role.id) != role.id:
+        raise CatalogError(f"{source}: field 'name': '{role.name}' is already used by {names[role.name]}")
+    catalog.roles[role.id] = role
+    catalog.sources[role.id] = source
+    names[role.name] = role.id
+
+
 def build_catalog(data_dir: Path, extra_role_dirs: Iterable[Path] = ()) -> Catalog:
-    """Load every data file under ``data_dir`` (and extra role folders) and cross-check them."""
+    """Load every data file under ``data_dir`` (and extra role folders) and cross-check them.
+
+    A site role file that cannot be read or does not validate is skipped and named in
+    ``skipped``: one bad file must not stop every command; those that need its role say so.
+    """
     services = {s.key: s for s in _parse_list(Service, data_dir / "services.yaml")}
     features = {f.key: f for f in _parse_list(Feature, data_dir / "features.yaml")}
     platform = _parse_list(PlatformComponent, data_dir / "platform.yaml")
     catalog = Catalog(services=services, features=features, platform=platform)
     names: dict[str, str] = {}
-    for folder in [data_dir / "roles", *extra_role_dirs]:
+    for path in sorted((data_dir / "roles").glob("*.yaml")):
+        _add_role(catalog, path, path.name, True, names)
+    packaged = set(catalog.sources.values())
+    for folder in extra_role_dirs:
         for path in sorted(folder.glob("*.yaml")):
-            role = load_role_file(path)
-            source = path.name if folder == data_dir / "roles" else str(path)
-            if role.id in catalog.roles and folder == data_dir / "roles":
-                raise CatalogError(f"{source}: field 'id': {role.id} is already used by {catalog.sources[role.id]}")
-            if names.get(role.name, role.id) != role.id:
-                raise CatalogError(f"{source}: field 'name': '{role.name}' is already used by {names[role.name]}")
-            catalog.roles[role.id] = role
-            catalog.sources[role.id] = source
-            names[role.name] = role.id
-    cross_check(catalog)
+            try:
+                _add_role(catalog, path, str(path), False, names)
+            except BadInput as error:
+                catalog.skipped[str(path)] = error.message
+    _cross_check(catalog, packaged)
     return catalog
 
 
@@ -198,5 +239,9 @@ def site_role_dirs() -> list[Path]:
 
 @cache
 def load_catalog() -> Catalog:
-    """The catalog this installation uses (packaged data plus site roles), loaded once."""
-    return build_catalog(DATA_DIR, site_role_dirs())
+    """The catalog this installation uses (packaged data plus site roles), loaded once; each
+    site role file skipped is one warning line on stderr."""
+    catalog = build_catalog(DATA_DIR, site_role_dirs())
+    for problem in catalog.skipped.values():
+        sys.stderr.write(f"fossp: warning: {problem}; this site role file is skipped\n")
+    return catalog

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from fossp.errors import shorten
+
 ROLE_ID_PATTERN = r"^FOSSP-[A-Z0-9]{2}S[A-Z0-9]{2}$"
 RoleId = Annotated[str, StringConstraints(pattern=ROLE_ID_PATTERN)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$")]
@@ -29,6 +31,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 #: Shorter secrets are guessed; a longer floor also keeps masking (fossp.secrets) from
 #: hiding ordinary words in output.
 MIN_SECRET_LENGTH = 8
+#: A setting's value goes on one line of a config file: longer text is a mistake (a file
+#: pasted whole), and the bound keeps every check and message small.
+MAX_TEXT_LENGTH = 4096
+MAX_LIST_LENGTH = 1024
 
 
 class Strict(BaseModel):
@@ -214,7 +220,10 @@ class Setting(Strict):
         if self.generate_as != "hex" and self.generate is None:
             raise ValueError("generate_as needs generate")
         if self.pattern is not None:
-            re.compile(self.pattern)
+            try:
+                re.compile(self.pattern)
+            except re.error as error:
+                raise ValueError(f"pattern {shorten(self.pattern)} is not a regular expression: {error}") from None
         if self.default is not None:
             self.check(self.default)
         if self.example is not None:
@@ -229,11 +238,11 @@ class Setting(Strict):
         kind = self.type
         if kind is SettingType.BOOLEAN:
             if not isinstance(value, bool):
-                raise ValueError(f"expected true or false, got {value!r}")
+                raise ValueError(f"expected true or false, got {shorten(value)}")
             return value
         if kind in (SettingType.INTEGER, SettingType.PORT):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"expected an integer, got {value!r}")
+                raise ValueError(f"expected an integer, got {shorten(value)}")
             low = 1 if kind is SettingType.PORT else self.minimum
             high = 65535 if kind is SettingType.PORT else self.maximum
             low = self.minimum if self.minimum is not None else low
@@ -245,12 +254,18 @@ class Setting(Strict):
             return value
         if kind is SettingType.LIST:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"expected a list of strings, got {value!r}")
+                raise ValueError(f"expected a list of strings, got {shorten(value)}")
+            if len(value) > MAX_LIST_LENGTH or any(len(item) > MAX_TEXT_LENGTH for item in value):
+                raise ValueError(
+                    f"a list setting takes at most {MAX_LIST_LENGTH} items of {MAX_TEXT_LENGTH} characters"
+                )
             for item in value:
                 self._check_pattern(item)
             return list(value)
         if not isinstance(value, str):
             raise ValueError(f"expected a string, got {self._shown(value)}")
+        if len(value) > MAX_TEXT_LENGTH:
+            raise ValueError(f"{len(value)} characters is more than the {MAX_TEXT_LENGTH} a setting takes")
         if not single_line(value):
             raise ValueError("control characters and line breaks are not allowed")
         if self.secret and len(value) < MIN_SECRET_LENGTH:
@@ -261,21 +276,23 @@ class Setting(Strict):
 
     def _check_text(self, kind: SettingType, value: str) -> None:
         if kind is SettingType.CHOICE and value not in (self.choices or []):
-            raise ValueError(f"{value!r} is not one of {', '.join(self.choices or [])}")
+            raise ValueError(f"{shorten(value)} is not one of {', '.join(self.choices or [])}")
         if kind is SettingType.PATH and not value.startswith("/"):
-            raise ValueError(f"{value!r} is not an absolute path")
+            raise ValueError(f"{shorten(value)} is not an absolute path")
         if kind is SettingType.HOSTNAME and not _HOSTNAME.match(value):
-            raise ValueError(f"{value!r} is not a valid host name")
+            raise ValueError(f"{shorten(value)} is not a valid host name")
         if kind is SettingType.IP:
             try:
                 ipaddress.ip_address(value)
             except ValueError:
-                raise ValueError(f"{value!r} is not an IP address") from None
+                raise ValueError(f"{shorten(value)} is not an IP address") from None
         if kind is SettingType.CIDR:
             try:
                 ipaddress.ip_network(value, strict=True)
             except ValueError:
-                raise ValueError(f"{value!r} is not a network in CIDR form (address/prefix, no host bits)") from None
+                raise ValueError(
+                    f"{shorten(value)} is not a network in CIDR form (address/prefix, no host bits)"
+                ) from None
 
     def _check_pattern(self, value: str) -> None:
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
@@ -283,7 +300,7 @@ class Setting(Strict):
 
     def _shown(self, value: Any) -> str:
         """How an error message quotes a value: a secret setting never shows what it was given."""
-        return "the secret" if self.secret else repr(value)
+        return "the secret" if self.secret else shorten(value)
 
 
 class ProbeKind(StrEnum):

@@ -93,7 +93,7 @@ def _parsed(setting: Setting, typed: str) -> Any:
     if setting.type in (SettingType.INTEGER, SettingType.PORT, SettingType.BOOLEAN):
         try:
             return yaml.safe_load(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, ValueError):
             return text
     return typed if setting.secret else text
 

@@ -10,6 +10,7 @@ import typer
 
 from fossp.cli.common import JsonOption, new_app
 from fossp.errors import BadInput
+from fossp.files import UnreadableFile, read_text
 
 if TYPE_CHECKING:
     from fossp.catalog.schema import Family, Role
@@ -289,9 +290,9 @@ def _hostname(name: str) -> str:
 
 def read_public_key(path: Path) -> str:
     try:
-        key = path.read_text().strip()
-    except OSError as error:
-        raise BadInput(f"--ssh-key {path}: cannot read it ({error.strerror})") from None
+        key = read_text(path).strip()
+    except UnreadableFile as error:
+        raise BadInput(f"--ssh-key {error.message}") from None
     if len(key.splitlines()) != 1 or not key.startswith(("ssh-", "ecdsa-", "sk-")):
         raise BadInput(f"--ssh-key {path}: not one OpenSSH public key line")
     return key

@@ -6,6 +6,7 @@ instead requires a sign-in. Heavy imports stay inside the commands.
 """
 
 import inspect
+import socket
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fossp.cli.common import JsonOption, new_app
+from fossp.errors import BadInput
 
 if TYPE_CHECKING:
     from fossp.gate.service import GateService
@@ -34,11 +36,12 @@ AsOption = Annotated[str, typer.Option("--as", help="Act as this user, with thei
 AppArg = Annotated[str, typer.Argument(help="Application name or number.")]
 
 
-def _service(db: str | None) -> "GateService":
+def _service(db: str | None, changes: bool = False) -> "GateService":
+    """The gate service on ``db``; a command that only reads never creates the database."""
     from fossp.gate.db import open_database
     from fossp.gate.service import GateService
 
-    return GateService(open_database(db))
+    return GateService(open_database(db, create=changes))
 
 
 def _show(view: dict[str, Any], as_json: bool) -> None:
@@ -76,7 +79,9 @@ def _show(view: dict[str, Any], as_json: bool) -> None:
 View = dict[str, Any]
 
 
-def _view_command(group: typer.Typer, name: str) -> Callable[[Callable[..., View]], Callable[..., View]]:
+def _view_command(
+    group: typer.Typer, name: str, changes: bool = True
+) -> Callable[[Callable[..., View]], Callable[..., View]]:
     """Register ``func(gate, ...)`` as command ``name`` that shows the view ``func`` returns.
 
     Every gate change answers with the application as it now stands, so opening the
@@ -86,7 +91,7 @@ def _view_command(group: typer.Typer, name: str) -> Callable[[Callable[..., View
 
     def register(func: Callable[..., View]) -> Callable[..., View]:
         def command(db: str | None = None, as_json: bool = False, **arguments: Any) -> None:
-            _show(func(_service(db), **arguments), as_json)
+            _show(func(_service(db, changes), **arguments), as_json)
 
         own = list(inspect.signature(func).parameters.values())[1:]
         shared = [
@@ -198,7 +203,7 @@ def resume(gate: "GateService", app: AppArg, actor: AsOption) -> View:
     return gate.resume(actor, app)
 
 
-@_view_command(gate_app, "show")
+@_view_command(gate_app, "show", changes=False)
 def show(gate: "GateService", app: AppArg) -> View:
     """An application with its open gate, corrective actions and decisions."""
     return gate.show(app)
@@ -254,7 +259,10 @@ def picture(
 
     svg = process_svg(load_process())
     if output is not None:
-        output.write_text(svg, encoding="utf-8")
+        try:
+            output.write_text(svg, encoding="utf-8")
+        except OSError as error:
+            raise BadInput(f"--output {output}: cannot write it: {error.strerror}") from None
     if as_json:
         print_json({"svg": svg if output is None else None, "output": output})
     elif output is None:
@@ -379,19 +387,19 @@ def users_add(
 ) -> None:
     """Add an account (administrator's console); the password is never echoed or printed."""
     password = None if no_password else _password(password_stdin)
-    _account(_service(db).add_user(None, name, role, password, operations), as_json, "added")
+    _account(_service(db, changes=True).add_user(None, name, role, password, operations), as_json, "added")
 
 
 @users_app.command("disable")
 def users_disable(name: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Disable an account: it cannot sign in or act, and its web sessions end."""
-    _account(_service(db).set_disabled(None, name, True), as_json, "disabled")
+    _account(_service(db, changes=True).set_disabled(None, name, True), as_json, "disabled")
 
 
 @users_app.command("enable")
 def users_enable(name: UserArg, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Enable a disabled account again."""
-    _account(_service(db).set_disabled(None, name, False), as_json, "enabled")
+    _account(_service(db, changes=True).set_disabled(None, name, False), as_json, "enabled")
 
 
 @users_app.command("reset-password")
@@ -399,7 +407,9 @@ def users_reset_password(
     name: UserArg, password_stdin: PasswordStdin = False, db: DbOption = None, as_json: JsonOption = False
 ) -> None:
     """Give an account a new password (read without echo, never printed); its sessions end."""
-    _account(_service(db).reset_password(None, name, _password(password_stdin)), as_json, "new password for")
+    _account(
+        _service(db, changes=True).reset_password(None, name, _password(password_stdin)), as_json, "new password for"
+    )
 
 
 @users_app.command("list")
@@ -432,6 +442,22 @@ def serve(
     from fossp.output import print_json
     from fossp.web.app import create_app
 
+    listening = _listen(host, port)
+    web = create_app(db)
     if as_json:
         print_json({"url": f"http://{host}:{port}/", "api": f"http://{host}:{port}/api/v1"})
-    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+    uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info")).run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so that a port in use or a bad address is one line."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listening = socket.socket(family, socket.SOCK_STREAM)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen()
+    except (OSError, OverflowError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise BadInput(f"--host {host} --port {port}: cannot listen there: {reason}") from None
+    return listening

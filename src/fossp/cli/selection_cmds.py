@@ -61,7 +61,7 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
     """ROLE.SETTING=VALUE strings -> {role id: {setting: value}}; values are YAML scalars,
     but a secret is the text as typed (12345678 stays text) unless it is a reference
     such as {from_env: VAR}."""
-    from fossp.errors import BadInput
+    from fossp.errors import BadInput, shorten
     from fossp.secrets import reference
     from fossp.selection.profile import typed_value
 
@@ -71,7 +71,7 @@ def parse_assignments(values: list[str], catalog: Catalog) -> dict[str, dict[str
         role_ref, dot, setting = target.rpartition(".")
         if not (sep and dot and role_ref and setting):
             # the part before '=' only: a value is never echoed (it may be a secret)
-            raise BadInput(f"--set '{target}': expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
+            raise BadInput(f"--set {shorten(target)}: expected ROLE.SETTING=VALUE, e.g. nginx.http_port=8080")
         role = catalog.role(role_ref)
         definition = role.setting(setting)
         value = typed_value(definition, raw)

@@ -37,12 +37,14 @@ def note_to_stderr(text: str) -> None:
 
 def no_recipe(role: Role) -> str | None:
     """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it.
-    A recipe that is there is loaded now, so a site recipe that does not validate is named
-    before any host is reached."""
+    A recipe that is there is loaded now, so a site recipe that does not validate, or one
+    that needs python-augeas where it is missing, is named before any host is reached."""
     from fossp.engine.recipe import deployable_roles, has_recipe, load_recipe
+    from fossp.engine.render import require_augeas
 
     if has_recipe(role.name):
-        load_recipe(role.name)
+        if load_recipe(role.name).edits_with_augeas():
+            require_augeas()
         return None
     ready = ", ".join(deployable_roles())
     return f"FOSSP has no deploy recipe for it yet (roles it deploys: {ready})"

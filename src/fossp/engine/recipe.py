@@ -32,6 +32,7 @@ from fossp.catalog.schema import (
     placeholders,
 )
 from fossp.errors import BadInput
+from fossp.files import read_text
 from fossp.secrets import private_mode
 
 RECIPES_DIR = DATA_DIR / "recipes"
@@ -292,6 +293,10 @@ class Recipe(Strict):
     def for_family(self, family: Family) -> FamilyRecipe:
         return self.families.get(family, FamilyRecipe())
 
+    def edits_with_augeas(self) -> bool:
+        """Whether some family's files are edited through Augeas (python-augeas, here)."""
+        return any(spec.augeas is not None for family in self.families.values() for spec in family.files)
+
 
 def has_recipe(role_name: str) -> bool:
     """Whether FOSSP knows how to configure the role, not only install and start it."""
@@ -462,7 +467,7 @@ def _template_names(template: str) -> set[str]:
     path = template_path(template)
     if path is None:
         raise BadInput(f"template {template} not found in {', '.join(str(folder) for folder in template_dirs())}")
-    source = path.read_text(encoding="utf-8")
+    source = read_text(path)
     return {node.name for node in Environment().parse(source).find_all(nodes.Name) if node.ctx == "load"}
 
 

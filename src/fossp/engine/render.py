@@ -13,6 +13,8 @@ offline root. No augtool or Python is needed on the host.
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -104,12 +106,21 @@ def _augeas_quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def require_augeas() -> None:
+    """Augeas edits run on this machine (the controller): a deploy asks first, before any
+    host is touched, and names the command that installs what is missing."""
+    try:
+        import augeas  # noqa: F401
+    except (ImportError, OSError):  # the module, or the C library it loads
+        install = f"{shlex.quote(sys.executable)} -m pip install python-augeas"
+        raise BadInput(f"editing config files needs python-augeas on this machine: {install}") from None
+
+
 def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, str]) -> bytes:
     """Apply ``edit`` with its lens to a copy of ``current``; return the new content."""
-    try:
-        import augeas
-    except ImportError:
-        raise BadInput("editing config files needs python-augeas: pip install 'fossp[augeas]'") from None
+    require_augeas()
+    import augeas
+
     with tempfile.TemporaryDirectory(prefix="fossp-augeas-") as scratch:
         copy = Path(scratch) / path.lstrip("/")
         copy.parent.mkdir(parents=True)

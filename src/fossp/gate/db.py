@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
-from fossp.errors import BadInput
+from fossp.errors import BadInput, one_line
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SYSTEM_DIR = Path("/var/lib/fossp")
@@ -129,13 +130,14 @@ def reachable(url: str) -> Iterator[None]:
         yield
     except (exc.OperationalError, exc.DatabaseError) as error:
         shown = make_url(url).render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise BadInput(f"gate database {shown}: {reason}") from None
+        lines = str(error.orig or error).strip().splitlines() or [type(error.orig).__name__]
+        raise BadInput(f"gate database {shown}: {one_line(lines[0])[:200]}") from None
 
 
 def _engine(url: str, read_only: bool) -> Engine:
     path = sqlite_path(url)
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {"poolclass": StaticPool} if url == IN_MEMORY else {}
     if path is not None and read_only:
         url = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
     elif url.startswith("postgresql+"):
@@ -143,23 +145,42 @@ def _engine(url: str, read_only: bool) -> Engine:
         if read_only:
             connect_args["options"] = "-c default_transaction_read_only=on"
     try:
-        engine = create_engine(url, connect_args=connect_args)
+        engine = create_engine(url, connect_args=connect_args, **options)
     except Exception as error:  # a malformed URL: SQLAlchemy's own ArgumentError and kin
-        raise BadInput(f"database URL: {error}") from None
+        raise BadInput(f"database URL: {one_line(str(error))}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
     return engine
 
 
-def open_database(url: str | None = None) -> Database:
-    """Connect to ``url`` (or the default), creating and migrating the schema as needed."""
+#: An empty gate kept in memory: what a read-only command sees where no database file is.
+IN_MEMORY = "sqlite://"
+
+
+def open_database(url: str | None = None, create: bool = True) -> Database:
+    """Connect to ``url`` (or the default), creating and migrating the schema as needed.
+
+    ``create=False`` (a command that only reads) never makes a SQLite file that does not
+    exist, nor its folder, where a mistyped --db may point: it reads an empty gate kept in
+    memory. A database that cannot be reached or opened is one BadInput line naming it
+    (never its password).
+    """
     resolved = normalise_url(url)
     path = sqlite_path(resolved)
+    if path is not None and not create and not path.exists():
+        resolved, path = IN_MEMORY, None
     if path is not None:
-        _private_file(path)
+        try:
+            _private_file(path)
+        except OSError as error:
+            raise BadInput(f"database {path}: cannot create it: {error.strerror}") from None
     engine = _engine(resolved, read_only=False)
-    with reachable(resolved):
-        migrate(engine)
+    try:
+        with reachable(resolved):
+            migrate(engine)
+    except BadInput:
+        engine.dispose()
+        raise
     return Database(resolved, engine, sessionmaker(engine, expire_on_commit=False))
 
 

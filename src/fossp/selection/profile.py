@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
 from fossp.catalog.schema import Role, RoleId, Setting, Slug, single_line
-from fossp.errors import BadInput
+from fossp.errors import BadInput, shorten
 from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
 PROFILE_VERSION: Literal[1] = 1
@@ -72,7 +72,7 @@ def typed_value(setting: Setting | None, raw: str) -> Any:
     {from_env: VAR}."""
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer of too many digits
         return raw
     if setting is not None and setting.secret and reference(value) is None:
         return raw
@@ -92,7 +92,7 @@ def resolve_settings(role: Role, given: dict[str, Any], where: str, complete: bo
     unknown = sorted(set(given) - {s.name for s in role.settings})
     if unknown:
         known = ", ".join(s.name for s in role.settings) or "none"
-        raise BadInput(f"{where}: {role.id} has no setting '{unknown[0]}' (settings: {known})")
+        raise BadInput(f"{where}: {role.id} has no setting {shorten(unknown[0])} (settings: {known})")
     resolved: dict[str, Any] = {}
     for setting in role.settings:
         context = f"{where}: {role.id} setting '{setting.name}'"
@@ -125,7 +125,7 @@ def validate_profile(profile: Profile, catalog: Catalog, where: str) -> None:
     seen: set[str] = set()
     for index, choice in enumerate(profile.roles):
         if choice.id not in catalog.roles:
-            raise BadInput(f"{where}: field 'roles.{index}.id': unknown role {choice.id}")
+            raise BadInput(f"{where}: field 'roles.{index}.id': unknown role {choice.id}{catalog.skipped_note()}")
         if choice.id in seen:
             raise BadInput(f"{where}: field 'roles.{index}.id': {choice.id} is listed twice")
         seen.add(choice.id)
