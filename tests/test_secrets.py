@@ -80,10 +80,10 @@ def test_every_output_helper_masks_a_registered_secret(
 def test_the_cli_error_line_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     secrets.register(VALUE)
 
-    def failing() -> None:
+    def failing(**_: object) -> None:
         raise BadInput(f"host said: {VALUE} is wrong")
 
-    monkeypatch.setattr(main, "app", failing)
+    monkeypatch.setattr(main, "command", lambda: failing)
     with pytest.raises(SystemExit):
         main.run()
     assert capsys.readouterr().err == f"fossp: host said: {secrets.MASK} is wrong\n"
