@@ -148,7 +148,7 @@ def test_a_bad_site_role_file_is_skipped_by_others_and_refused_by_its_role(
 
 def test_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
     outcome = fossp("gate", "list", "--db", "postgresql://gate:s3cret-pass@127.0.0.1:1/gate")
-    assert_refused_in_one_line(outcome, "database postgresql+psycopg://gate:***@127.0.0.1:1/gate", "cannot open it")
+    assert_refused_in_one_line(outcome, "gate database postgresql://gate:***@127.0.0.1:1/gate", "connection failed")
     assert "s3cret-pass" not in outcome.stderr
 
 

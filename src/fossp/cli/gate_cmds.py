@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fossp.cli.common import JsonOption, new_app
-from fossp.errors import BadInput
+from fossp.errors import BadInput, shorten
 
 if TYPE_CHECKING:
     from fossp.gate.service import GateService
@@ -357,10 +357,14 @@ PasswordStdin = Annotated[
 ]
 
 
-def _password(from_stdin: bool) -> str:
-    """A password typed without echo on a terminal (twice), else the first line of stdin."""
+def _password(from_stdin: bool, command: str) -> str:
+    """A password typed without echo on a terminal (twice), else the first line of stdin;
+    with neither (a script that gave nothing), one line saying how to give it."""
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline()
+        if not line and not from_stdin:
+            raise BadInput(f"{command}: no terminal to ask the password at: give it on stdin with --password-stdin")
+        return line.rstrip("\r\n")
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
 
@@ -386,7 +390,7 @@ def users_add(
     as_json: JsonOption = False,
 ) -> None:
     """Add an account (administrator's console); the password is never echoed or printed."""
-    password = None if no_password else _password(password_stdin)
+    password = None if no_password else _password(password_stdin, f"users add {shorten(name)}")
     _account(_service(db, changes=True).add_user(None, name, role, password, operations), as_json, "added")
 
 
@@ -408,7 +412,11 @@ def users_reset_password(
 ) -> None:
     """Give an account a new password (read without echo, never printed); its sessions end."""
     _account(
-        _service(db, changes=True).reset_password(None, name, _password(password_stdin)), as_json, "new password for"
+        _service(db, changes=True).reset_password(
+            None, name, _password(password_stdin, f"users reset-password {shorten(name)}")
+        ),
+        as_json,
+        "new password for",
     )
 
 

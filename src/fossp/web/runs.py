@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, select, update
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fossp.errors import FosspError
@@ -47,8 +47,9 @@ class RunRecord(Base):
 
 class RunEvent(Base):
     __tablename__ = "run_events"
+    __table_args__ = (Index("ix_run_events_run_id", "run_id", "id"),)  # a run's events in order
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     host: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
