@@ -21,6 +21,11 @@ def catalog_status(db_url: str | None = None) -> dict[str, CatalogStatus]:
     that does not exist means no decisions (and is not created), a schema is never
     migrated, and a database that cannot be reached is one line (BadInput), not a trace.
     """
+    from fossp.gate.urls import normalise_url, sqlite_path
+
+    path = sqlite_path(normalise_url(db_url))
+    if path is not None and not path.exists():
+        return {}  # no decisions, and no need to load the database layer to know it
     from fossp.gate.catalog import read_statuses
     from fossp.gate.db import open_read_only, reachable
 

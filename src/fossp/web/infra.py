@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from fossp.gate.db import SYSTEM_DIR, USER_DIR
 from fossp.gate.errors import Invalid, NotFound, Refused
+from fossp.gate.urls import SYSTEM_DIR, USER_DIR
 from fossp.hosts.connector import HostError
 
 if TYPE_CHECKING:
