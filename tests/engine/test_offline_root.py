@@ -52,8 +52,12 @@ def test_deploy_again_and_decommission(root: Path, catalog: Catalog) -> None:
     wanted = wanted_roles(catalog, [("nginx", {"welcome_text": f"$(touch {INJECTION_MARKER})"})], {}, "test")
     connector = RootConnector(str(root))
 
-    outcome = asyncio.run(deploy_host(connector, wanted))
+    reports: list[str] = []
+    outcome = asyncio.run(deploy_host(connector, wanted, reports.append))
     assert outcome.states == {"FOSSP-WDSNG": "ready"}  # an offline root runs nothing: ready, not running
+    steps = [line.split(":")[0].split()[1].split("/") for line in reports if line.startswith("step ")]
+    assert [int(done) for done, _ in steps] == list(range(1, len(outcome.applied) + 1))  # each change counted
+    assert int(steps[-1][1]) == len(outcome.applied)  # and the count it ends on is the run's
     assert [p.ok for p in outcome.probes] == [None]
     state = HostState.model_validate_json((root / STATE_FILE.lstrip("/")).read_text())
     assert state.ledger[0].packages == ["nginx", "nginx-filesystem"]

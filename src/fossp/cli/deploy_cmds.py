@@ -7,6 +7,7 @@ scripts). Exit codes: 0 ok, 1 a host failed or a role is not running, 2 bad inpu
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -357,12 +358,14 @@ def inventory_list(inventory: InventoryOption = None, as_json: JsonOption = Fals
 
 
 class _Progress:
-    """A live table on stderr: one line per host with what it is doing now."""
+    """A live table on stderr: one line per host with what it is doing now (a deploy's
+    step count among them) and the seconds since the run began."""
 
     def __init__(self, hosts: list[str], enabled: bool) -> None:
         from fossp.output import console
 
         self.steps = dict.fromkeys(hosts, "waiting")
+        self.started = time.monotonic()
         self.console = console(stderr=True)
         self.enabled = enabled and self.console.is_terminal
         self.live: Any = None
@@ -380,7 +383,7 @@ class _Progress:
             self.live.__exit__(*exc)
 
     def update(self, host: str, message: str) -> None:
-        self.steps[host] = message
+        self.steps[host] = f"{time.monotonic() - self.started:5.0f} s  {message}"
         if self.live is not None:
             self.live.update(self._render())
 

@@ -441,6 +441,8 @@ class _Runner:
     run: Run
     current: Operation | None = None
     _count: int = 0
+    done: int = 0  # changes made so far in the run
+    expected: int = 0  # ... and what the latest plan says the run will have made in all
 
     async def converge(self, wanted: list[Wanted], facts: Facts, plan: Plan, cluster_steps: bool = False) -> None:
         """Apply changes; re-plan on fresh facts after each fact-changing one. A multi-host
@@ -455,6 +457,7 @@ class _Runner:
                     f"{self.connector.name}: cannot decide {changes[0].kind.value} {changes[0].target}: "
                     f"{changes[0].reason}"
                 )
+            self.expected = self.done + len(changes)
             for op in changes:
                 if op.pending:
                     break
@@ -477,7 +480,8 @@ class _Runner:
         (a later undo or package purge may leave them behind, empty) get an rmdir undo.
         """
         self.current = op
-        self.report(f"{op.kind.value} {op.target}")
+        self.done += 1
+        self.report(f"step {self.done}/{max(self.expected, self.done)}: {op.kind.value} {op.target}")
         kind = LEDGER_KIND[op.kind]
         if kind is None:  # a restart: nothing to undo; the restart it owed is paid
             await self._commands(op)
