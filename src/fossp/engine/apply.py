@@ -182,9 +182,11 @@ async def _read_only_noop(
 ) -> Outcome | None:
     """The outcome of a run that needs no change, found without writing on the host; None
     when the run must take the lock: a change to make, an earlier run to finish or one
-    still running, a multi-host role, settings not yet recorded, or probes that disagree
-    with the recorded states (those go into the state file under the lock)."""
-    if cluster is not None and any(w.membership for w in wanted):
+    still running, a run the hosts share (a multi-host role, or a probe a peer makes through
+    this host's connection, which must stay open until the peers have probed), settings not
+    yet recorded, or probes that disagree with the recorded states (those go into the state
+    file under the lock)."""
+    if cluster is not None:
         return None
     report("facts")
     facts = await facts_for(connector, wanted)
