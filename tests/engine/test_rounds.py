@@ -44,7 +44,7 @@ def _converge(monkeypatch: pytest.MonkeyPatch, host: _Host, roles: int) -> None:
 
     monkeypatch.setattr(apply, "facts_for", facts_for)
     monkeypatch.setattr(apply, "plan_host", lambda *_: host.plan())
-    runner = SimpleNamespace(apply=host.apply, connector=SimpleNamespace(name="h"), state=None)
+    runner = SimpleNamespace(apply=host.apply, connector=SimpleNamespace(name="h"), state=None, done=0, expected=0)
     asyncio.run(apply._Runner.converge(runner, wanted, None, host.plan()))  # type: ignore[arg-type]
 
 
