@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 received: list[bytes] = []
@@ -50,7 +50,7 @@ async def against(handler: Handler | None) -> str:
         await server.wait_closed()
     probe = Probe(name="r", kind=ProbeKind.RTMP, port=port, description="t", timeout=1)
     try:
-        output = await REMOTE[ProbeKind.RTMP]("127.0.0.1", port, probe, {}, None)
+        output = await remote_prober(ProbeKind.RTMP)("127.0.0.1", port, probe, {}, None)
         for _ in range(100):  # the handler reads C2 after the probe is done
             if received:
                 break

@@ -7,7 +7,8 @@ import pytest
 from fossp.catalog import Catalog
 from fossp.catalog.schema import Family
 from fossp.errors import BadInput
-from fossp.selection.recommend import in_deploy_order, recommend
+from fossp.selection.offer import in_deploy_order
+from fossp.selection.recommend import recommend
 
 
 def test_every_feature_in_the_vocabulary_gets_a_role(catalog: Catalog) -> None:

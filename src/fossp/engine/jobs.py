@@ -67,8 +67,8 @@ def choose(
     ``include_preview`` and retired ones (or whose upstream is dead) are refused, naming
     their replacement, unless ``include_retired`` says to deploy them anyway (with a warning).
     """
+    from fossp.selection.offer import in_deploy_order, requirements, retired_reason, why_not_offered
     from fossp.selection.profile import resolve_settings
-    from fossp.selection.recommend import in_deploy_order, requirements, retired_reason, why_not_offered
 
     choices: dict[str, dict[str, Any]] = {}
     placements: Placements = {}

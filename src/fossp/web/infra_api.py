@@ -85,7 +85,7 @@ class FeatureOut(BaseModel):
 
 
 def role_out(role: Any) -> RoleOut:
-    from fossp.selection.recommend import deploys_on, why_not_deployable
+    from fossp.selection.offer import deploys_on, why_not_deployable
 
     life = role.lifecycle
     return RoleOut(

@@ -10,37 +10,54 @@ service that was just (re)started may need a moment.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from fossp.catalog.schema import Probe, ProbeKind, Role
 from fossp.engine import wire
-from fossp.engine.probes import dhcp, dns, http, kerberos, keystone, ldap, rtmp, sip, stream, tcp, tftp
 from fossp.engine.probes.common import ProbeFailed, ProbeResult, ProbeSkipped, Remote, Unreachable, text
 from fossp.hosts.connector import Connector
 from fossp.secrets import FINGERPRINT
 
-__all__ = ["PROBED_KINDS", "REMOTE", "ProbeFailed", "ProbeResult", "Unreachable", "run_probe", "verify_role"]
+__all__ = [
+    "PROBED_KINDS",
+    "REMOTE",
+    "ProbeFailed",
+    "ProbeResult",
+    "Unreachable",
+    "remote_prober",
+    "run_probe",
+    "verify_role",
+]
 
 RETRY_SECONDS = 15.0
 
-#: Probes that run from the controller, as a client would reach the role:
-#: ``await REMOTE[kind](address, port, probe, settings, connector)`` (the connector reads
-#: a CA file on the host; it may be left out otherwise).
-REMOTE: dict[ProbeKind, Remote] = {
-    ProbeKind.TCP: tcp.probe,
-    ProbeKind.HTTP: http.probe,
-    ProbeKind.DNS: dns.probe,
-    ProbeKind.TFTP: tftp.probe,
-    ProbeKind.LDAP: ldap.probe,
-    ProbeKind.KERBEROS: kerberos.probe,
-    ProbeKind.DHCP: dhcp.probe,
-    ProbeKind.RTMP: rtmp.probe,
-    ProbeKind.STREAM: stream.probe,
-    ProbeKind.SIP: sip.probe,
-    ProbeKind.KEYSTONE: keystone.probe,
+#: Probes that run from the controller, as a client would reach the role, by the module
+#: that speaks the protocol: ``await remote_prober(kind)(address, port, probe, settings,
+#: connector)`` (the connector reads a CA file on the host; it may be left out otherwise).
+#: Imported when a probe of the kind runs: the protocol libraries (minikerberos, ldap3,
+#: httpx, dnspython) cost a third of a second to import, and most runs need one or two.
+REMOTE: dict[ProbeKind, str] = {
+    ProbeKind.TCP: "tcp",
+    ProbeKind.HTTP: "http",
+    ProbeKind.DNS: "dns",
+    ProbeKind.TFTP: "tftp",
+    ProbeKind.LDAP: "ldap",
+    ProbeKind.KERBEROS: "kerberos",
+    ProbeKind.DHCP: "dhcp",
+    ProbeKind.RTMP: "rtmp",
+    ProbeKind.STREAM: "stream",
+    ProbeKind.SIP: "sip",
+    ProbeKind.KEYSTONE: "keystone",
 }
+
+
+def remote_prober(kind: ProbeKind) -> Remote:
+    """The ``probe`` function of the module that speaks ``kind``'s protocol."""
+    prober: Remote = importlib.import_module(f"fossp.engine.probes.{REMOTE[kind]}").probe
+    return prober
 
 
 async def _on_host(connector: Connector, argv: list[str], expect: str) -> str:
@@ -96,10 +113,11 @@ def address(probe: Probe, settings: dict[str, Any], connector: Connector) -> str
 async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, peers: Sequence[Connector]) -> str:
     port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
     if probe.kind is ProbeKind.DHCP and peers:  # a client on the server's link, as DHCP needs
+        from fossp.engine.probes import dhcp
+
         return await dhcp.from_peers(peers, address(probe, settings, connector), port, probe, settings)
-    remote = REMOTE.get(probe.kind)
-    if remote is not None:
-        return await remote(address(probe, settings, connector), port, probe, settings, connector)
+    if probe.kind in REMOTE:
+        return await remote_prober(probe.kind)(address(probe, settings, connector), port, probe, settings, connector)
     return await _on_host(connector, _host_argv(probe, port, settings), text(probe.expect, settings))
 
 
