@@ -109,7 +109,9 @@ def test_a_failing_probe_puts_the_role_in_error(
     assert "probe missing-page" in state["instances"]["FOSSP-WDSNG"]["message"]
 
 
-def test_fleet_of_three_with_one_unreachable(engine_hosts: list[LabHost], tmp_path: Path) -> None:
+def test_fleet_of_three_with_one_unreachable(
+    engine_hosts: list[LabHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lines = ["fossp_inventory: 1", "hosts:"]
     for host in engine_hosts:
         lines.append(
@@ -128,8 +130,11 @@ def test_fleet_of_three_with_one_unreachable(engine_hosts: list[LabHost], tmp_pa
         assert hosts[host.name]["ok"] and hosts[host.name]["states"] == {"FOSSP-WDSNG": "running"}
 
     marks = {host.name: _accepted_logins(host) for host in engine_hosts}
+    monkeypatch.setenv("FOSSP_WORKERS", "2")  # the no-op re-run spread over two worker processes
     again = run_fossp("deploy", "nginx", "--inventory", str(inventory), "--target", "web", "--json")
     hosts = {h["host"]: h for h in json.loads(again.stdout)["hosts"]}
+    assert list(hosts) == [engine_hosts[0].name, "ghost", engine_hosts[1].name]  # the group's order
+    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]
     for host in engine_hosts:
         assert hosts[host.name]["read_only"] and hosts[host.name]["applied"] == [], hosts[host.name]
         assert hosts[host.name]["probes"][0]["ok"] is True

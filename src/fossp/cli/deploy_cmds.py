@@ -153,11 +153,12 @@ def _run(
     ``shared`` run's meeting points, so the others never wait for it."""
     import asyncio
 
-    from fossp.engine.fleet import run_fleet
+    from fossp.engine.fleet import run_fleet, run_sharded, worker_count
 
-    ended = shared.give_up if shared is not None else None
     with _Progress([h.name for h in hosts], enabled=not as_json) as progress:
-        return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts, ended=ended))
+        if shared is None:  # hosts that share nothing: spread over the cores
+            return run_sharded(hosts, action, progress.update, timeouts, worker_count(len(hosts)))
+        return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts, ended=shared.give_up))
 
 
 def _finish(results: list[HostResult], failed_roles: int = 0) -> None:
@@ -371,11 +372,6 @@ class _Progress:
         self.live: Any = None
 
     def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.live import Live
-
-            self.live = Live(self._render(), console=self.console, transient=True, refresh_per_second=8)
-            self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -383,9 +379,17 @@ class _Progress:
             self.live.__exit__(*exc)
 
     def update(self, host: str, message: str) -> None:
+        """The display (and its refresh thread) starts with the first news, so worker
+        processes are forked before there is any thread to fork."""
         self.steps[host] = f"{time.monotonic() - self.started:5.0f} s  {message}"
-        if self.live is not None:
-            self.live.update(self._render())
+        if not self.enabled:
+            return
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(self._render(), console=self.console, transient=True, refresh_per_second=8)
+            self.live.__enter__()
+        self.live.update(self._render())
 
     def _render(self) -> Any:
         from rich.table import Table

@@ -8,9 +8,13 @@ step it was at; the others carry on.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from fossp.errors import FosspError
@@ -115,3 +119,83 @@ def _silent_end(host: str) -> None:
 
 def _silent(host: str, message: str) -> None:
     """No progress display (library use, JSON output)."""
+
+
+#: Hosts per worker process below which a second process costs more than it saves.
+SHARD_MIN_HOSTS = 24
+
+
+def worker_count(hosts: int, cpus: int | None = None) -> int:
+    """How many processes a run of ``hosts`` independent hosts is spread over: one per core,
+    each with at least SHARD_MIN_HOSTS hosts (``FOSSP_WORKERS`` overrides, 1 = one process)."""
+    configured = os.environ.get("FOSSP_WORKERS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return max(1, min(int(configured), hosts))
+    return max(1, min(cpus or os.cpu_count() or 1, hosts // SHARD_MIN_HOSTS))
+
+
+def run_sharded(
+    hosts: list[HostSpec],
+    action: Action[T],
+    progress: Progress | None = None,
+    timeouts: dict[str, float] | None = None,
+    workers: int = 1,
+) -> list[HostResult]:
+    """``run_fleet`` over ``workers`` forked processes, each with its own event loop and a
+    shard of the hosts, so a big run's controller CPU is every core rather than one thread.
+    Only for hosts that share nothing (no cluster meeting points). Workers send progress
+    and results back over pipes; a worker that dies leaves its hosts failed, named so."""
+    if workers <= 1:
+        return asyncio.run(run_fleet(hosts, action, progress, timeouts=timeouts))
+    import asyncssh  # noqa: F401 - imported once before the fork, not once per worker
+
+    context = multiprocessing.get_context("fork")
+    shards = [list(range(start, len(hosts), workers)) for start in range(workers)]
+    channels: list[tuple[Connection, BaseProcess, list[int]]] = []
+    for shard in shards:
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(target=_worker, args=(writer, [hosts[i] for i in shard], action, timeouts))
+        process.start()
+        writer.close()
+        channels.append((reader, process, shard))
+    return _collect(channels, hosts, progress or _silent)
+
+
+def _worker(writer: Connection, hosts: list[HostSpec], action: Action[T], timeouts: dict[str, float] | None) -> None:
+    def progress(host: str, message: str) -> None:
+        writer.send(("progress", host, message))
+
+    try:
+        for index, result in enumerate(asyncio.run(run_fleet(hosts, action, progress, timeouts=timeouts))):
+            writer.send(("result", index, result))
+    finally:
+        writer.close()
+
+
+def _collect(
+    channels: list[tuple[Connection, BaseProcess, list[int]]], hosts: list[HostSpec], progress: Progress
+) -> list[HostResult]:
+    """Every worker's messages as they come (a worker never waits on a full pipe while
+    another is read) until each pipe closes; the hosts a worker did not report, failed."""
+    found: dict[int, HostResult] = {}
+    shard_of = {id(reader): shard for reader, _, shard in channels}
+    open_readers = [reader for reader, _, _ in channels]
+    while open_readers:
+        for reader in wait(open_readers):
+            assert isinstance(reader, Connection)
+            try:
+                message = reader.recv()
+            except EOFError:
+                open_readers.remove(reader)
+                continue
+            if message[0] == "progress":
+                progress(message[1], message[2])
+            else:
+                found[shard_of[id(reader)][message[1]]] = message[2]
+    for _, process, shard in channels:
+        process.join()
+        for index in shard:
+            if index not in found:
+                why = f"the worker process running it ended (exit {process.exitcode}) without a result"
+                found[index] = HostResult(hosts[index].name, 0.0, error=f"{hosts[index].name}: {why}")
+    return [found[index] for index in range(len(hosts))]
