@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel, model_validator
 
 from fossp.errors import BadInput
-from fossp.lab import image, keys, network, pool, repo
+from fossp.lab import image, keys, limits, network, pool, repo
 from fossp.lab.boot import CONTAINER
 from fossp.lab.cgroups import host_cgroups, remove_cgroup
 from fossp.lab.paths import LabPaths, validate_name, validate_names
@@ -38,8 +38,6 @@ BOOT_TIMEOUT = float(os.environ.get("FOSSP_LAB_BOOT_TIMEOUT", "120"))
 STOP_TIMEOUT = float(os.environ.get("FOSSP_LAB_STOP_TIMEOUT", "10"))
 #: systemd's documented signal for "start poweroff.target": no D-Bus or SSH needed.
 POWEROFF_SIGNAL = signal.SIGRTMIN + 4
-INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
-MIN_INOTIFY_INSTANCES = 1024
 TARGET_PREFIX = "lab:"
 
 #: Launchers (watchers) this process started, polled when their host stops so none stays a zombie.
@@ -149,6 +147,10 @@ def _records(paths: LabPaths) -> list[LabHost]:
         return []
     found = (_load(paths, entry.name) for entry in sorted(paths.hosts.iterdir()))
     return [host for host in found if host is not None]
+
+
+def _running_count(paths: LabPaths) -> int:
+    return sum(1 for host in _records(paths) if _alive(host))
 
 
 def _wait_gone(host: LabHost, timeout: float) -> None:
@@ -315,8 +317,8 @@ def _wait_for_ssh(host: LabHost, timeout: float = BOOT_TIMEOUT) -> None:
         time.sleep(0.5)
     raise LabError(
         f"lab host {host.name}: sshd on {host.address} did not answer within {timeout:.0f} s "
-        f"({last_error or 'port 22 closed'}; inspect it, then `fossp lab down {host.name}`); "
-        f"its journal:\n{_journal_tail(host)}"
+        f"({last_error or 'port 22 closed'}; {limits.describe(_running_count(LabPaths.current()))}; "
+        f"inspect it, then `fossp lab down {host.name}`); its journal:\n{_journal_tail(host)}"
     )
 
 
@@ -325,8 +327,10 @@ def prepare(
     packages: list[str] | None = None,
     roles: list[str] | None = None,
     report: Report = _noop,
+    hosts: int = 1,
 ) -> dict[str, list[str]]:
-    """Everything hosts share: pool, key, base image and local repository (all cached).
+    """Everything hosts share: pool, key, base image and local repository (all cached),
+    and the kernel limits for ``hosts`` more running hosts.
 
     The repository holds the default roles' packages plus ``packages`` and those of
     ``roles``; returns what it was asked to hold.
@@ -336,7 +340,7 @@ def prepare(
         repo.role_packages(list(roles))
     require_root()
     require_tools("ip", "nsenter", "unshare", "ssh", "ssh-keygen", "btrfs")
-    _raise_inotify_limit(report)
+    limits.raise_limits(_running_count(paths) + hosts, report)
     with paths.lock():
         pool.ensure_pool(paths)
         keys.ensure_client_key(paths)
@@ -345,17 +349,6 @@ def prepare(
             image.build_base(paths)
         wanted_roles = [*repo.DEFAULT_ROLES, *(roles or [])]
         return repo.ensure_repo(paths, list(packages or []), wanted_roles, report)
-
-
-def _raise_inotify_limit(report: Report) -> None:
-    """Every host's systemd takes inotify instances from root's one quota (128 by default).
-
-    Past about 25 hosts new ones would freeze silently in boot.
-    """
-    current = int(INOTIFY_INSTANCES.read_text())
-    if current < MIN_INOTIFY_INSTANCES:
-        INOTIFY_INSTANCES.write_text(f"{MIN_INOTIFY_INSTANCES}\n")
-        report(f"raised fs.inotify.max_user_instances from {current} to {MIN_INOTIFY_INSTANCES}")
 
 
 def _switch_root(host: LabHost, report: Report) -> None:
@@ -426,7 +419,7 @@ def up(
     paths = LabPaths.current()
     if source is not None and not source.is_file() and not pool.is_subvolume(source):
         raise BadInput(f"--from {source}: neither an image archive nor a BTRFS subvolume in the lab pool")
-    prepare(paths, packages, roles, report)
+    prepare(paths, packages, roles, report, hosts=len(names))
     started = [_bring_up(paths, name, report, source) for name in names]
     report(f"waiting for sshd on {', '.join(names)}")
     with ThreadPoolExecutor(max_workers=len(started)) as executor:
