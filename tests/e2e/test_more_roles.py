@@ -27,7 +27,7 @@ APT = ("env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "-y", "-q")
 def _probe(host: LabHost, **fields: Any) -> str:
     """Run a controller-side probe once against the host (its services run already)."""
     probe = Probe(name="extra", description="e2e", **fields)
-    return asyncio.run(probes.REMOTE[probe.kind](host.address, probe.port or 0, probe, {}))
+    return asyncio.run(probes.remote_prober(probe.kind)(host.address, probe.port or 0, probe, {}))
 
 
 def test_more_roles_deploy_verify_again_decommission(more_hosts: list[LabHost]) -> None:

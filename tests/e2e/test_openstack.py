@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from fossp.catalog.loader import load_catalog
-from fossp.engine.probes import REMOTE, ProbeFailed
+from fossp.engine.probes import ProbeFailed, remote_prober
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
@@ -62,7 +62,7 @@ def probe_once(host: LabHost, name: str, password: str) -> str:
     the host's state keeps the admin's password only as a fingerprint)."""
     probe = next(p for p in load_catalog().role("openstack").probes if p.name == name)
     values: dict[str, Any] = {"admin_password": password}
-    return asyncio.run(REMOTE[probe.kind](host.address, probe.port or 0, probe, values, None))
+    return asyncio.run(remote_prober(probe.kind)(host.address, probe.port or 0, probe, values, None))
 
 
 def stopped_fails(host: LabHost, unit: str, probes: list[str], password: str) -> None:

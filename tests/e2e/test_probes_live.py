@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind, Protocol
-from fossp.engine.probes import REMOTE, ProbeFailed, dhcp
+from fossp.engine.probes import ProbeFailed, dhcp, remote_prober
 from fossp.hosts.connector import Connector, open_connector
 from fossp.hosts.inventory import Inventory, resolve_targets
 from fossp.lab import LabHost
@@ -52,7 +52,7 @@ async def probe_once(host: LabHost, settings: dict[str, Any] = SETTINGS, **field
     probe = Probe(name="live", description="e2e", **fields)
     connector: Connector = await open_connector(resolve_targets(Inventory(), [host.target])[0])
     try:
-        return await REMOTE[probe.kind](host.address, probe.port or 0, probe, settings, connector)
+        return await remote_prober(probe.kind)(host.address, probe.port or 0, probe, settings, connector)
     finally:
         await connector.close()
 

@@ -88,7 +88,7 @@ def test_the_cluster_steps_take_every_address_as_its_own_argument() -> None:
     volume = _step(ops, "volume")
     [[_, _, script, *args]] = volume.commands
     assert args == ["create", "fossp", "3", *(f"{a}:/srv/gluster/brick1" for a in ADDRESSES)]
-    assert 'exec gluster --mode=script volume create "$name" replica "$replica" "$@" force' in script
+    assert 'gluster --mode=script volume create "$name" replica "$replica" "$@" force' in script
     assert '[ "$replica" -ne $# ]' in script  # replica must equal the servers: refused by the step
     assert volume.undo[0][3:] == ["delete", "fossp"] and "volume delete" in volume.undo[0][2]
     assert not volume.undo_on_purge  # deleting the volume keeps the bricks' data

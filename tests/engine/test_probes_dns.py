@@ -18,7 +18,7 @@ import dns.rrset
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind, Protocol
-from fossp.engine.probes import REMOTE, ProbeFailed
+from fossp.engine.probes import ProbeFailed, remote_prober
 
 ZONE = {
     ("fossp.test.", "A"): "192.0.2.7",
@@ -99,7 +99,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[int, bool]]:
 
 def run(port: int, **fields: Any) -> str:
     probe = Probe(name="d", kind=ProbeKind.DNS, port=port, description="t", **fields)
-    return asyncio.run(REMOTE[ProbeKind.DNS]("127.0.0.1", port, probe, {"zone": "fossp.test"}))
+    return asyncio.run(remote_prober(ProbeKind.DNS)("127.0.0.1", port, probe, {"zone": "fossp.test"}))
 
 
 @pytest.mark.parametrize("protocol", [Protocol.UDP, Protocol.TCP])

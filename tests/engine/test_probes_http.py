@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober
 from fossp.hosts.connector import LocalConnector
 
 
@@ -95,7 +95,7 @@ def secure(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 def run(port: int, **fields: Any) -> str:
     probe = Probe(name="h", kind=ProbeKind.HTTP, port=port, description="t", **fields)
-    return asyncio.run(REMOTE[ProbeKind.HTTP]("127.0.0.1", port, probe, {"page": "ok"}, LocalConnector()))
+    return asyncio.run(remote_prober(ProbeKind.HTTP)("127.0.0.1", port, probe, {"page": "ok"}, LocalConnector()))
 
 
 def test_status_and_body(plain: int) -> None:

@@ -14,7 +14,7 @@ from minikerberos.protocol.asn1_structs import ETYPE_INFO2, METHOD_DATA
 from minikerberos.protocol.constants import EncryptionType
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober
 from fossp.engine.probes.kerberos import _Client, _credential
 
 PA_GSS = 655  # Heimdal's KRB5_PADATA_GSS, in every PREAUTH_REQUIRED of Samba 4.17's KDC
@@ -57,9 +57,9 @@ def test_a_dead_kdc_is_unreachable_and_a_bad_principal_or_missing_secret_fails()
     probe = kerberos(principal="Administrator@{realm}", password_setting="admin_password", timeout=2)
     settings = {"realm": "samdom.fossp.test", "admin_password": "Domain-Secret-42"}
     with pytest.raises(Unreachable, match=rf"kerberos://127.0.0.1:{port}"):
-        asyncio.run(REMOTE[ProbeKind.KERBEROS]("127.0.0.1", port, probe, settings, None))
+        asyncio.run(remote_prober(ProbeKind.KERBEROS)("127.0.0.1", port, probe, settings, None))
     with pytest.raises(ProbeFailed, match="has no value"):
-        asyncio.run(REMOTE[ProbeKind.KERBEROS]("127.0.0.1", port, probe, {"realm": "X.TEST"}, None))
+        asyncio.run(remote_prober(ProbeKind.KERBEROS)("127.0.0.1", port, probe, {"realm": "X.TEST"}, None))
     nobody = kerberos(principal="Administrator", password_setting="admin_password")
     with pytest.raises(ProbeFailed, match="is not user@REALM"):
-        asyncio.run(REMOTE[ProbeKind.KERBEROS]("127.0.0.1", port, nobody, settings, None))
+        asyncio.run(remote_prober(ProbeKind.KERBEROS)("127.0.0.1", port, nobody, settings, None))

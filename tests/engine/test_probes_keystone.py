@@ -17,7 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober
 from fossp.engine.probes.keystone import token_request
 
 PASSWORD = "Admin-Secret-42"
@@ -65,7 +65,7 @@ def free_port() -> int:
 
 def run(probe: Probe, password: str = PASSWORD) -> str:
     settings = {"admin_password": password}
-    return asyncio.run(REMOTE[probe.kind]("127.0.0.1", probe.port or 0, probe, settings, None))
+    return asyncio.run(remote_prober(probe.kind)("127.0.0.1", probe.port or 0, probe, settings, None))
 
 
 def images(port: int, **fields: Any) -> Probe:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober
 
 
 def ldap(**fields: Any) -> Probe:
@@ -40,7 +40,7 @@ def test_a_dead_port_is_unreachable_and_a_missing_secret_fails() -> None:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
     with pytest.raises(Unreachable):
-        asyncio.run(REMOTE[ProbeKind.LDAP]("127.0.0.1", port, ldap(timeout=1), {}))
+        asyncio.run(remote_prober(ProbeKind.LDAP)("127.0.0.1", port, ldap(timeout=1), {}))
     probe = ldap(bind_dn="cn=admin,dc=x", password_setting="admin_password")
     with pytest.raises(ProbeFailed, match="'admin_password' has no value"):
-        asyncio.run(REMOTE[ProbeKind.LDAP]("127.0.0.1", port, probe, {}))
+        asyncio.run(remote_prober(ProbeKind.LDAP)("127.0.0.1", port, probe, {}))

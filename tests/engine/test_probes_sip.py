@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed
+from fossp.engine.probes import ProbeFailed, remote_prober
 from fossp.engine.probes.sip import parse_reply
 
 #: What the responder sends back for a request: a list of datagrams.
@@ -84,7 +84,7 @@ def run(answer: Answer) -> str:
     received.clear()
     with responder(answer) as port:
         probe = Probe(name="s", kind=ProbeKind.SIP, port=port, description="t", timeout=0.5)
-        return asyncio.run(REMOTE[ProbeKind.SIP]("127.0.0.1", port, probe, {}, None))
+        return asyncio.run(remote_prober(ProbeKind.SIP)("127.0.0.1", port, probe, {}, None))
 
 
 def test_a_sip_server_answering_200_after_a_provisional_response_passes() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Probe, ProbeKind
-from fossp.engine.probes import REMOTE, ProbeFailed, Unreachable, run_probe
+from fossp.engine.probes import ProbeFailed, Unreachable, remote_prober, run_probe
 from fossp.hosts.connector import LocalConnector
 
 SECRET = "source-secret-1"
@@ -74,7 +74,7 @@ async def against(server: Icecast | None, secret: str = SECRET) -> str:
         timeout=2,
     )
     try:
-        return await REMOTE[ProbeKind.STREAM]("127.0.0.1", port, probe, {"pw": secret}, None)
+        return await remote_prober(ProbeKind.STREAM)("127.0.0.1", port, probe, {"pw": secret}, None)
     finally:
         listening.close()
 

@@ -36,6 +36,7 @@ from fossp.engine.probes import ProbeResult, run_probe, verify_role
 from fossp.engine.recipe import fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
+    TRACKED_FOLDERS,
     close_unfinished,
     created_folders_script,
     interrupted_note,
@@ -433,6 +434,20 @@ def round_limit(plan: Plan, wanted: list[Wanted]) -> int:
     return rounds + 1 + SPARE_ROUNDS_PER_ROLE * max(len(wanted), 1)
 
 
+#: Operations that create folders only on their own target's path (its missing parents):
+#: the folders listed before and after them are those below the target's deepest existing
+#: folder, not all of /etc, /var/lib, /var/log and /srv.
+_PATH_OPS = {OpKind.FILE, OpKind.DIR, OpKind.SUBVOLUME, OpKind.REMOVE}
+
+
+def listed_paths(op: Operation) -> tuple[str, ...]:
+    """Where ``op`` may create folders: its target's path, or (packages, commands, units,
+    whose maintainer scripts and services make folders anywhere) every tracked folder."""
+    if op.kind in _PATH_OPS and op.target.startswith("/"):
+        return (op.target,)
+    return TRACKED_FOLDERS
+
+
 @dataclass
 class _Runner:
     connector: Connector
@@ -493,7 +508,7 @@ class _Runner:
             return
         self._count += 1
         listing = posixpath.join(RUNS_DIR, self.run.id, f"folders-{self._count}")
-        await save_listing(self.connector, listing)
+        await save_listing(self.connector, listing, listed_paths(op))
         change = await self._intent(op, kind, facts)
         change.folders = listing
         self.run.operation, self.run.operation_started = f"{op.kind.value} {op.target}", now()

@@ -24,24 +24,41 @@ from fossp.hosts.timeouts import Timeouts
 
 #: Where changes create folders that an undo or a purge can leave behind (empty).
 TRACKED_FOLDERS = ("/etc", "/var/lib", "/var/log", "/srv")
+#: The folders a listing walks are kept beside it (``LISTING.roots``), one per line, so
+#: the check after the change (or after a crash) walks the very same ones.
+_ROOTS_FROM_FILE = """
+if [ -f "$l.roots" ]; then IFS='
+'; set -f; set -- $(cat -- "$l.roots"); fi"""
 _FIND = 'find "$@" -xdev -maxdepth 4 -type d 2>/dev/null | LC_ALL=C sort'
-_SAVE_LISTING = f'l=$1; shift; mkdir -p -- "${{l%/*}}" && {_FIND} > "$l"'
-_CREATED_SINCE = f'l=$1; shift; [ -f "$l" ] || exit 0; {_FIND} | LC_ALL=C comm -13 -- "$l" -'
+#: Each given path is replaced by its deepest folder that exists: a file's folder, or
+#: where a new folder's parents begin.
+_SAVE_LISTING = f"""l=$1; shift; mkdir -p -- "${{l%/*}}" || exit 1
+for p do
+  while [ -n "$p" ] && [ ! -d "$p" ]; do p=${{p%/*}}; done
+  printf '%s\\n' "${{p:-/}}"
+done > "$l.roots" || exit 1{_ROOTS_FROM_FILE}
+{_FIND} > "$l"
+"""
+_CREATED_SINCE = f"""l=$1; shift; [ -f "$l" ] || exit 0{_ROOTS_FROM_FILE}
+{_FIND} | LC_ALL=C comm -13 -- "$l" -"""
 RMDIR_SCRIPT = 'for d do [ ! -d "$d" ] || rmdir --ignore-fail-on-non-empty -- "$d"; done'
 _POLL_SECONDS = 2.0
 
 
-def _roots(connector: Connector) -> list[str]:
-    return [connector.path(p) for p in TRACKED_FOLDERS]
+def _roots(connector: Connector, paths: tuple[str, ...] = TRACKED_FOLDERS) -> list[str]:
+    return [connector.path(p) for p in paths]
 
 
-async def save_listing(connector: Connector, listing: str) -> None:
-    """List the folders that exist now into ``listing`` on the host (nothing crosses)."""
-    await connector.check(["sh", "-c", _SAVE_LISTING, "listing", connector.path(listing), *_roots(connector)])
+async def save_listing(connector: Connector, listing: str, paths: tuple[str, ...] = TRACKED_FOLDERS) -> None:
+    """List into ``listing`` on the host the folders that exist now below ``paths`` (each
+    taken at its deepest existing folder); nothing crosses the link."""
+    argv = ["sh", "-c", _SAVE_LISTING, "listing", connector.path(listing), *_roots(connector, paths)]
+    await connector.check(argv)
 
 
 def created_folders_script(connector: Connector, listing: str) -> list[str]:
-    """An argv printing the folders created since ``listing`` was saved (none if it is gone)."""
+    """An argv printing the folders created since ``listing`` was saved (none if it is
+    gone), below the folders that listing walked (all tracked ones for an older listing)."""
     return ["sh", "-c", _CREATED_SINCE, "created", connector.path(listing), *_roots(connector)]
 
 
