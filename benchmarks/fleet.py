@@ -724,27 +724,35 @@ def main() -> None:
     started_at = datetime.datetime.now(datetime.UTC)
     out = args.out or RESULTS / f"fleet-{started_at:%Y-%m-%d}.json"
     names = [f"{args.prefix}{number}" for number in range(1, max(args.sizes) + 1)]
-    with lab(names, args.keep) as hosts, tempfile.TemporaryDirectory(prefix="fossp-bench-") as scratch:
-        site = prepare(hosts)
-        meter = Meter(hosts)
-        bench = Benchmark(meter, site, args.runs)
-        load = [os.getloadavg()[0]]
-        try:
-            for size in sorted(args.sizes):
-                for scenario in args.scenarios:
-                    runs = runs_for(scenario, hosts[:size], args.tools, bin_dir, Path(scratch), site)
-                    bench.scenario(scenario, hosts[:size], runs)
-                    load.append(os.getloadavg()[0])
-        finally:
-            meter.close()
-    rows = summary(bench.records)
+    load = [os.getloadavg()[0]]
+    records: list[Record] = []
+    try:
+        with lab(names, args.keep) as hosts, tempfile.TemporaryDirectory(prefix="fossp-bench-") as scratch:
+            site = prepare(hosts)
+            meter = Meter(hosts)
+            bench = Benchmark(meter, site, args.runs, records)
+            try:
+                for size in sorted(args.sizes):
+                    for scenario in args.scenarios:
+                        runs = runs_for(scenario, hosts[:size], args.tools, bin_dir, Path(scratch), site)
+                        bench.scenario(scenario, hosts[:size], runs)
+                        load.append(os.getloadavg()[0])
+            finally:
+                meter.close()
+    finally:  # what was measured is kept even when a later run stops the benchmark
+        if records:
+            report(out, records, started_at, load, bin_dir)
+
+
+def report(out: Path, records: list[Record], started_at: datetime.datetime, load: list[float], bin_dir: Path) -> None:
+    rows = summary(records)
     print_table(rows)
     run = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "machine": machine(),
         "load_1m": {"min": min(load), "max": max(load)},
         "versions": tool_versions(bin_dir),
-        "records": [asdict(record) for record in bench.records],
+        "records": [asdict(record) for record in records],
         "summary": rows,
     }
     save(out, {"schema_version": 1, "runs": [run]})
