@@ -49,7 +49,7 @@ if [ -z "$R" ]; then
     echo running; echo "services $(firewall-cmd --list-services)"; echo "ports $(firewall-cmd --list-ports)"; fi
   m selinux; if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi
   m sebool; command -v getsebool >/dev/null && getsebool -a 2>/dev/null
-  m sockets; find /proc/[0-9]*/fd -lname 'socket:*' -printf '%h %l\n' 2>/dev/null |
+  m sockets; s=$(find /proc/[0-9]*/fd -lname 'socket:*' -printf '%h %l\n' 2>/dev/null |
     awk 'FILENAME ~ /^\/proc\/net/ { if ($4 == "0A" || $4 == "07") held["socket:[" $10 "]"] = 1; next }
       $2 in held { split($1, p, "/"); print substr($2, 9, length($2) - 9), p[3] }' \
       /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 - 2>/dev/null |
@@ -57,8 +57,11 @@ if [ -z "$R" ]; then
       c=; g=; read -r c 2>/dev/null < "/proc/$p/comm"
       while read -r l; do case "$l" in 0::*|*:name=systemd:*) g="${l##*:}";; esac; done 2>/dev/null < "/proc/$p/cgroup"
       echo "$i $p ${g:--} $c"
-    done
-  m socket_units; systemctl list-sockets --all --full --show-types --no-legend --no-pager 2>/dev/null
+    done); [ -z "$s" ] || printf '%s\n' "$s"
+  # socket units name only listeners systemd itself (pid 1) holds: asked for only then
+  m socket_units; case "
+$s" in *"
+"[0-9]*" 1 "*) systemctl list-sockets --all --full --show-types --no-legend --no-pager 2>/dev/null;; esac
   m seports; command -v semanage >/dev/null && semanage port -l -n 2>/dev/null
   m seports_local; command -v semanage >/dev/null && semanage port -l -n -C 2>/dev/null
   m package_managers; for p in /proc/[0-9]*; do
