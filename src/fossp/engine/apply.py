@@ -437,7 +437,7 @@ def round_limit(plan: Plan, wanted: list[Wanted]) -> int:
 #: Operations that create folders only on their own target's path (its missing parents):
 #: the folders listed before and after them are those below the target's deepest existing
 #: folder, not all of /etc, /var/lib, /var/log and /srv.
-_PATH_OPS = {OpKind.FILE, OpKind.DIR, OpKind.SUBVOLUME, OpKind.REMOVE}
+_PATH_OPS = {OpKind.FILE, OpKind.DIR, OpKind.SUBVOLUME, OpKind.REMOVE, OpKind.OS_RELEASE}
 
 
 def listed_paths(op: Operation) -> tuple[str, ...]:
