@@ -5,9 +5,10 @@ trees side by side (the rounds interleaved, so the machine's load hits each tree
 
 Without --tree it times this checkout's src/. A tree is run as this venv's `fossp` with
 that src/ first on PYTHONPATH (e.g. an older commit's ``git archive HEAD~3 src | tar -x -C
-/tmp/old``). Output into a pipe (no terminal), no gate database, the user's catalog cache
-as it is (run once before timing so it and the bytecode are warm). Prints the median wall
-and CPU (user + system) seconds of each command per tree.
+/tmp/old``). Output into a pipe (no terminal), no gate database, each tree its own catalog
+cache (FOSSP_CACHE_DIR), warmed with the bytecode by an untimed first round; ``--cold``
+empties the cache before every run. Prints the median wall and CPU (user + system)
+seconds of each command per tree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -26,8 +28,11 @@ FOSSP = REPO / ".venv" / "bin" / "fossp"
 COMMANDS = (("--help",), ("roles", "list"), ("lifecycle",), ("recommend", "database"))
 
 
-def timed(src: Path, args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float]:
+def timed(src: Path, args: tuple[str, ...], env: dict[str, str], cold: bool) -> tuple[float, float]:
     """(wall, CPU) seconds of one run of `fossp ARGS` from ``src``."""
+    cache = Path(env["FOSSP_CACHE_DIR"])
+    if cold and cache.exists():
+        shutil.rmtree(cache)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([str(FOSSP), *args], env={**env, "PYTHONPATH": str(src)}, capture_output=True, check=True)
@@ -40,17 +45,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tree", action="append", default=[], help="NAME=SRC_DIR (repeatable)")
+    parser.add_argument("--cold", action="store_true", help="no catalog cache: emptied before each run")
     options = parser.parse_args()
     trees = dict(tree.split("=", 1) for tree in options.tree) or {"this": str(REPO / "src")}
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env["FOSSP_DB"] = f"sqlite:///{tempfile.mkdtemp(prefix='fossp-bench-')}/no-gate.db"
+    scratch = Path(tempfile.mkdtemp(prefix="fossp-bench-"))
+    env["FOSSP_DB"] = f"sqlite:///{scratch}/no-gate.db"
     results: dict[tuple[str, tuple[str, ...]], list[tuple[float, float]]] = {}
     for round_ in range(options.runs + 1):  # round 0 warms bytecode and caches, untimed
         for name, src in trees.items():
             for args in COMMANDS:
-                sample = timed(Path(src), args, env)
+                sample = timed(Path(src), args, {**env, "FOSSP_CACHE_DIR": str(scratch / name)}, options.cold)
                 if round_:
                     results.setdefault((name, args), []).append(sample)
+    shutil.rmtree(scratch)
     print(f"load average {os.getloadavg()[0]:.1f}; median of {options.runs}, seconds wall (CPU)")
     print("| command | " + " | ".join(trees) + " |")
     print("|---|" + "---|" * len(trees))

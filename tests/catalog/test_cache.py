@@ -1,6 +1,7 @@
 """The catalog cache (fossp.catalog.cache): the same catalog as the files give, a new key
 for any change to them, never trusted when corrupt or writable by others, never an error
-when it cannot be written, and a skipped site role file still warned about on every run."""
+when it cannot be written, and a skipped site role file still warned about on every run;
+recommend's lexicon and vocabulary, cached the same way, answer as they did."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from fossp.catalog import Catalog
-from fossp.catalog.cache import ROOT_CACHE, cache_dir, cache_key, cached_catalog, store_catalog
+from fossp.catalog.cache import ROOT_CACHE, cache_dir, cache_key, cached, load_cached, store
 from fossp.catalog.loader import build_catalog, catalog_files
 from tests.conftest import DATA_DIR, run_fossp
 
@@ -29,11 +30,30 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_stored_catalog_comes_back_equal_and_replaces_the_older_one(cache: Path, catalog: Catalog) -> None:
-    store_catalog("old", catalog)
-    store_catalog("new", catalog)
-    assert cached_catalog("new") == catalog
-    assert [p.name for p in cache.iterdir()] == ["catalog-new.pickle"]
+    store("catalog", "old", catalog)
+    store("lexicon", "old", "another kind, kept")
+    store("catalog", "new", catalog)
+    assert load_cached("catalog", "new") == catalog
+    assert sorted(p.name for p in cache.iterdir()) == ["catalog-new.pickle", "lexicon-old.pickle"]
     assert cache.stat().st_mode & 0o777 == 0o700 and (cache / "catalog-new.pickle").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_value_is_made_once_for_the_same_inputs(cache: Path, tmp_path: Path) -> None:
+    made: list[str] = []
+    (tmp_path / "input").write_text("one")
+
+    def make() -> str:
+        made.append("made")
+        return (tmp_path / "input").read_text()
+
+    assert cached("thing", str, [tmp_path / "input"], make) == "one"
+    assert cached("thing", str, [tmp_path / "input"], make) == "one"
+    assert cached("thing", str, [tmp_path / "input"], make, data="other data") == "one"
+    (tmp_path / "input").write_text("two")
+    assert cached("thing", str, [tmp_path / "input"], make) == "two"
+    assert made == ["made"] * 3
+    store("thing", cache_key([tmp_path / "input"]), 12)  # not of the kind asked for: made anew
+    assert cached("thing", str, [tmp_path / "input"], make) == "two" and len(made) == 4
 
 
 def test_any_change_to_an_input_is_a_new_key(data_copy: Path, tmp_path: Path) -> None:
@@ -53,22 +73,24 @@ def test_any_change_to_an_input_is_a_new_key(data_copy: Path, tmp_path: Path) ->
 
 
 def test_a_corrupt_foreign_or_other_cache_file_is_not_used(cache: Path, catalog: Catalog) -> None:
-    store_catalog("k", catalog)
+    store("catalog", "k", catalog)
     stored = cache / "catalog-k.pickle"
     stored.chmod(0o666)  # anyone could have put something there
-    assert cached_catalog("k") is None
-    stored.write_bytes(b"not a pickle")
+    assert load_cached("catalog", "k") is None
     stored.chmod(0o600)
-    assert cached_catalog("k") is None
-    stored.write_bytes(pickle.dumps({"not": "a catalog"}))
-    assert cached_catalog("k") is None
-    assert cached_catalog("missing") is None
+    cache.chmod(0o777)
+    assert load_cached("catalog", "k") is None
+    cache.chmod(0o700)
+    assert load_cached("catalog", "k") == catalog
+    stored.write_bytes(b"not a pickle")
+    assert load_cached("catalog", "k") is None
+    assert load_cached("catalog", "missing") is None
 
 
 def test_an_unwritable_cache_costs_time_not_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a-file").write_text("")
     monkeypatch.setenv("FOSSP_CACHE_DIR", str(tmp_path / "a-file" / "cache"))
-    store_catalog("k", build_catalog(DATA_DIR))  # no error
+    store("catalog", "k", build_catalog(DATA_DIR))  # no error
     listed = run_fossp("roles", "list", "--json")
     assert listed.returncode == 0 and listed.stderr == ""
     assert len(json.loads(listed.stdout)) == len(list((DATA_DIR / "roles").glob("*.yaml")))
@@ -76,7 +98,7 @@ def test_an_unwritable_cache_costs_time_not_the_command(tmp_path: Path, monkeypa
 
 def test_a_corrupt_cache_is_loaded_anew_and_replaced(cache: Path) -> None:
     first = run_fossp("roles", "list", "--json")
-    [stored] = cache.iterdir()
+    [stored] = cache.glob("catalog-*")
     stored.write_bytes(b"\x80\x05garbage")
     again = run_fossp("roles", "list", "--json")
     assert again.returncode == 0 and again.stdout == first.stdout and again.stderr == ""
@@ -94,7 +116,7 @@ def test_site_roles_bad_and_changed_are_seen_on_every_run(
     role.update(id="FOSSP-WDSZZ", code="ZZ", name="site-web", preference=1)
     (site / "site-web.yaml").write_text(yaml.safe_dump(role))
     runs = [run_fossp("roles", "list", "--json") for _ in range(2)]  # the second from the cache
-    assert len(list(cache.iterdir())) == 1
+    assert len(list(cache.glob("catalog-*"))) == 1
     for done in runs:
         assert done.returncode == 0 and "site-web" in done.stdout
         [warning] = done.stderr.splitlines()
@@ -126,3 +148,14 @@ def test_a_user_s_cache_is_under_xdg_cache_home_or_home(xdg: str, expected: str)
         check=True,
     )
     assert shown.stdout.strip() == expected
+
+
+def test_recommend_from_the_cache_answers_as_from_the_files(cache: Path, tmp_path: Path) -> None:
+    asked = ("recommend", "a file share for windows clients and a databse", "--json")
+    first = run_fossp(*asked)
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["catalog", "lexicon", "vocabulary"]
+    again = run_fossp(*asked)
+    assert first.returncode == again.returncode == 1 and first.stdout == again.stdout  # 1: an unserved need
+    [request] = json.loads(again.stdout)["requests"]
+    assert request["unserved"] == {"windows-file-sharing": "file share windows"}
+    assert request["did_you_mean"] == {"databse": ["database (relational-database)"]}

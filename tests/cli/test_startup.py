@@ -45,8 +45,8 @@ def loaded(tmp_path: Path, *args: str) -> list[str]:
     [
         (("roles", "list"), ["catalog_cmds"]),
         (("lifecycle",), ["catalog_cmds"]),
-        # its --family check is catalog_cmds'; its vocabulary.yaml is read every run
-        (("recommend", "database"), ["catalog_cmds", "selection_cmds", "yaml"]),
+        (("recommend", "database"), ["catalog_cmds", "selection_cmds"]),  # --family's check is catalog_cmds'
+        (("features",), ["selection_cmds"]),
         (("--help",), []),
         (("gate", "-h"), ["gate_cmds"]),
     ],

@@ -256,14 +256,10 @@ def load_catalog() -> Catalog:
     """The catalog this installation uses (packaged data plus site roles), loaded once (from
     the disk cache while its files are unchanged); each site role file skipped is one
     warning line on stderr, on every run."""
-    from fossp.catalog.cache import cache_key, cached_catalog, store_catalog
+    from fossp.catalog.cache import cached
 
     role_dirs = site_role_dirs()
-    key = cache_key(catalog_files(DATA_DIR, role_dirs))
-    catalog = cached_catalog(key)
-    if catalog is None:
-        catalog = build_catalog(DATA_DIR, role_dirs)
-        store_catalog(key, catalog)
+    catalog = cached("catalog", Catalog, catalog_files(DATA_DIR, role_dirs), lambda: build_catalog(DATA_DIR, role_dirs))
     for problem in catalog.skipped.values():
         sys.stderr.write(f"fossp: warning: {problem}; this site role file is skipped\n")
     return catalog
