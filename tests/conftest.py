@@ -34,6 +34,9 @@ def _own_web_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 os.environ.setdefault("FOSSP_WEB_DIR", tempfile.mkdtemp(prefix="fossp-web-"))
+# Hermetic: the catalog cache of the tests' commands (their site roles included) is the
+# session's own, never the machine's /var/cache/fossp or ~/.cache/fossp.
+os.environ.setdefault("FOSSP_CACHE_DIR", tempfile.mkdtemp(prefix="fossp-cache-"))
 
 
 @pytest.fixture(scope="session")

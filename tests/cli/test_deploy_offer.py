@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fossp.engine.recipe import deployable_roles
+from fossp.engine.recipe_files import deployable_roles
 from tests.conftest import run_fossp
 
 UNREACHABLE = ["--target", "127.0.0.1:9"]  # the discard port: nothing listens, nothing is changed

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from fossp.engine.recipe import RECIPES_DIR, AugeasEdit, AugeasEntry, AugeasSet, fact_paths, load_recipe
+from fossp.engine.recipe import AugeasEdit, AugeasEntry, AugeasSet, fact_paths, load_recipe
+from fossp.engine.recipe_files import RECIPES_DIR
 from fossp.engine.render import augeas_edit, bind_string, edit_text, ensure_line, nginx_string, render_template
 from fossp.errors import BadInput
 

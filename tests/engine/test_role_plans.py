@@ -17,7 +17,7 @@ from fossp.catalog import Family, load_catalog
 from fossp.engine.backends import backend_for
 from fossp.engine.operations import Operation
 from fossp.engine.planner import plan_role, wanted_roles
-from fossp.engine.recipe import deployable_roles
+from fossp.engine.recipe_files import deployable_roles
 from fossp.engine.state import HostState
 
 from .conftest import FIXTURES, recorded, site_values

@@ -70,7 +70,8 @@ def check_profile(profile: Path) -> BuildInput:
     from fossp.build.common import check_roles
     from fossp.catalog.status import governed_catalog
     from fossp.engine.planner import wanted_roles
-    from fossp.engine.recipe import has_recipe, load_recipe
+    from fossp.engine.recipe import load_recipe
+    from fossp.engine.recipe_files import has_recipe
     from fossp.selection.profile import load_profile
 
     catalog = governed_catalog()

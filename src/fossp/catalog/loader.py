@@ -15,15 +15,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from fossp.catalog.schema import Feature, PlatformComponent, Role, Service
 from fossp.errors import BadInput, one_line, plain, shorten
 from fossp.files import read_text
 
-# libyaml's safe loader parses the catalog 8x faster than the pure-Python one (same result).
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SITE_ROLES_DIR = Path("/etc/fossp/roles.d")
 
@@ -45,9 +42,12 @@ def describe_validation_error(error: ValidationError) -> str:
 
 
 def parse_yaml(text: str, source: str) -> Any:
-    """YAML ``text`` read from ``source``; bad YAML is one line naming the source and line."""
-    try:
-        return yaml.load(text, Loader=SAFE_LOADER)
+    """YAML ``text`` read from ``source``; bad YAML is one line naming the source and line.
+    (PyYAML is imported here: a cached catalog needs none.)"""
+    import yaml
+
+    try:  # libyaml's safe loader parses the catalog 8x faster than the pure-Python one (same result)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
@@ -203,22 +203,36 @@ def _add_role(catalog: Catalog, path: Path, source: str, packaged: bool, names: 
     names[role.name] = role.id
 
 
+#: The catalog's list files in data_dir, beside its roles/ folder.
+SERVICES, FEATURES, PLATFORM = "services.yaml", "features.yaml", "platform.yaml"
+
+
+def role_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.yaml"))
+
+
+def catalog_files(data_dir: Path, extra_role_dirs: Iterable[Path]) -> list[Path]:
+    """Every file :func:`build_catalog` reads."""
+    lists = [data_dir / name for name in (SERVICES, FEATURES, PLATFORM)]
+    return [*lists, *(path for folder in (data_dir / "roles", *extra_role_dirs) for path in role_files(folder))]
+
+
 def build_catalog(data_dir: Path, extra_role_dirs: Iterable[Path] = ()) -> Catalog:
     """Load every data file under ``data_dir`` (and extra role folders) and cross-check them.
 
     A site role file that cannot be read or does not validate is skipped and named in
     ``skipped``: one bad file must not stop every command; those that need its role say so.
     """
-    services = {s.key: s for s in _parse_list(Service, data_dir / "services.yaml")}
-    features = {f.key: f for f in _parse_list(Feature, data_dir / "features.yaml")}
-    platform = _parse_list(PlatformComponent, data_dir / "platform.yaml")
+    services = {s.key: s for s in _parse_list(Service, data_dir / SERVICES)}
+    features = {f.key: f for f in _parse_list(Feature, data_dir / FEATURES)}
+    platform = _parse_list(PlatformComponent, data_dir / PLATFORM)
     catalog = Catalog(services=services, features=features, platform=platform)
     names: dict[str, str] = {}
-    for path in sorted((data_dir / "roles").glob("*.yaml")):
+    for path in role_files(data_dir / "roles"):
         _add_role(catalog, path, path.name, True, names)
     packaged = set(catalog.sources.values())
     for folder in extra_role_dirs:
-        for path in sorted(folder.glob("*.yaml")):
+        for path in role_files(folder):
             try:
                 _add_role(catalog, path, str(path), False, names)
             except BadInput as error:
@@ -239,9 +253,13 @@ def site_role_dirs() -> list[Path]:
 
 @cache
 def load_catalog() -> Catalog:
-    """The catalog this installation uses (packaged data plus site roles), loaded once; each
-    site role file skipped is one warning line on stderr."""
-    catalog = build_catalog(DATA_DIR, site_role_dirs())
+    """The catalog this installation uses (packaged data plus site roles), loaded once (from
+    the disk cache while its files are unchanged); each site role file skipped is one
+    warning line on stderr, on every run."""
+    from fossp.catalog.cache import cached
+
+    role_dirs = site_role_dirs()
+    catalog = cached("catalog", Catalog, catalog_files(DATA_DIR, role_dirs), lambda: build_catalog(DATA_DIR, role_dirs))
     for problem in catalog.skipped.values():
         sys.stderr.write(f"fossp: warning: {problem}; this site role file is skipped\n")
     return catalog

@@ -74,7 +74,7 @@ def roles_list(
     """List roles with their IDs, status and packages per family."""
     from fossp.catalog.schema import Family
     from fossp.catalog.status import governed_catalog
-    from fossp.engine.recipe import has_recipe
+    from fossp.engine.recipe_files import has_recipe
     from fossp.output import emit, table
 
     catalog = governed_catalog()

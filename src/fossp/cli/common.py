@@ -11,11 +11,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-def new_app(help_text: str, completion: bool = False) -> typer.Typer:
+def new_app(help_text: str, completion: bool = False, group: type[Any] | None = None) -> typer.Typer:
     """A command group with the project's conventions: plain errors, -h, and shell
-    completion offered once, on the top-level command (``completion``)."""
+    completion offered once, on the top-level command (``completion``); ``group`` is the
+    click group class (the root's builds its commands lazily)."""
     return typer.Typer(
         help=help_text,
+        cls=group,
         no_args_is_help=True,
         add_completion=completion,
         pretty_exceptions_enable=False,
@@ -43,6 +45,14 @@ def plain_metavars(command: Any) -> Any:
     """Help that names values as administrators read them (``--target TARGET``, ``ROLES...``,
     a required argument bare and an optional one in brackets) instead of typer's Python
     types (``<list[str]>``) and braces; choices keep their ``a|b`` list."""
+    plain_params(command)
+    for sub in getattr(command, "commands", {}).values():
+        plain_metavars(sub)
+    return command
+
+
+def plain_params(command: Any) -> Any:
+    """``command``'s own options and arguments named as plain_metavars says."""
     from typer.core import TyperArgument, TyperOption
 
     class NamedArgument(TyperArgument):
@@ -63,6 +73,4 @@ def plain_metavars(command: Any) -> Any:
         elif isinstance(param, TyperArgument):
             param.metavar = param.metavar or (param.name or "value").rstrip("_").upper()
             param.__class__ = NamedArgument
-    for sub in getattr(command, "commands", {}).values():
-        plain_metavars(sub)
     return command

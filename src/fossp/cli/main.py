@@ -1,34 +1,197 @@
 """Entry point of `fossp`: registers the command groups and maps errors to exit codes.
 
 Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.
+
+A command's module is imported only when that command runs or shows its help: building
+every command group with typer, and importing their modules, was most of `fossp --help`.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, MutableMapping
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from fossp.cli import (
-    build_cmds,
-    catalog_cmds,
-    deploy_cmds,
-    export_cmds,
-    gate_cmds,
-    image_cmds,
-    lab_cmds,
-    platform_cmds,
-    selection_cmds,
-    snapshot_cmds,
-    upgrade_cmds,
-)
-from fossp.cli.common import new_app, plain_metavars
+from fossp.cli.common import new_app, plain_metavars, plain_params
+
+#: The commands in the order of the flow (catalog, selection, hosts and deploy, test hosts,
+#: governance): name -> (module in fossp.cli, its Typer app or command function, the first
+#: sentence of its help). The sentence is what `fossp --help` lists without importing the
+#: module; tests/cli/test_startup.py checks it against the command's own help.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "roles": (
+        "catalog_cmds",
+        "roles_app",
+        "List and show server roles: role IDs, packages, ports, settings, lifecycle.",
+    ),
+    "lifecycle": (
+        "catalog_cmds",
+        "lifecycle",
+        "The lifecycle table: service, role, role ID, release, release date, support end.",
+    ),
+    "release": ("catalog_cmds", "release_app", "Release levels: major release, service pack, interim fix."),
+    "platform": ("platform_cmds", "app", "The FOSSP platform components (kernel, systemd, SELinux, BTRFS, ...)."),
+    "features": (
+        "selection_cmds",
+        "features",
+        "List the feature vocabulary and the roles that provide each feature.",
+    ),
+    "recommend": (
+        "selection_cmds",
+        "recommend",
+        "Choose roles for what you need: what was understood, why, alternatives, dependencies, conflicts, "
+        "and whether FOSSP deploys each role.",
+    ),
+    "profile": ("selection_cmds", "profile_app", "Check profiles (roles plus settings) before deploying them."),
+    "inventory": ("deploy_cmds", "inventory_app", "Hosts and groups FOSSP acts on."),
+    "facts": ("deploy_cmds", "facts", "Gather and show each host's facts (one round trip per host; read-only)."),
+    "plan": ("deploy_cmds", "plan", "Show what `fossp deploy` would change on each host, and why (a dry run)."),
+    "deploy": (
+        "deploy_cmds",
+        "deploy",
+        "Deploy roles: install, configure, start, open the firewall, then run the health probes.",
+    ),
+    "status": (
+        "deploy_cmds",
+        "status",
+        "Each deployed role's state from live checks (units, packages, files, probes); a run that did not "
+        "end shows its roles as interrupted (exit 1).",
+    ),
+    "decommission": (
+        "deploy_cmds",
+        "decommission",
+        "Remove what FOSSP added for the roles (all FOSSP roles if none are named), keeping their data.",
+    ),
+    "snapshot": (
+        "snapshot_cmds",
+        "app",
+        "Snapshots of a host's BTRFS root (snapper's layout: `snapper list` shows them too); "
+        "`fossp restore` returns a host to one.",
+    ),
+    "restore": (
+        "snapshot_cmds",
+        "restore",
+        "Return hosts to a snapshot: packages, /etc, units and FOSSP's state; data subvolumes are kept.",
+    ),
+    "upgrade": (
+        "upgrade_cmds",
+        "app",
+        "Upgrades: a compatibility report before (and after), and upgrades at every release level (major, "
+        "service pack, interim fix) that restore the pre-upgrade snapshot on any failure.",
+    ),
+    "build": (
+        "build_cmds",
+        "app",
+        "Installation methods from a profile: a kickstart (Fedora family), a preseed (Debian family), an "
+        "offline root with the roles deployed (booted as a lab host, an image or a container).",
+    ),
+    "container": (
+        "build_cmds",
+        "container_app",
+        "OS containers of a profile's roles: build one, run one and probe its roles.",
+    ),
+    "image": (
+        "image_cmds",
+        "app",
+        "Whole-disk images of a profile's roles: build one, boot one under qemu and probe its roles.",
+    ),
+    "export": (
+        "export_cmds",
+        "app",
+        "A profile's deploy for other tools: an Ansible playbook of ansible.builtin modules.",
+    ),
+    "lab": (
+        "lab_cmds",
+        "app",
+        "Disposable local test hosts that behave like servers: systemd as PID 1, their own address, sshd "
+        "with a key FOSSP manages, packages from a local repository.",
+    ),
+    "gate": (
+        "gate_cmds",
+        "gate_app",
+        "The stage gate review process: propose, review and decide on server roles.",
+    ),
+    "users": ("gate_cmds", "users_app", "Accounts of the gate review participants."),
+    "serve": (
+        "gate_cmds",
+        "serve",
+        "Run the web console and REST API (/api/v1, OpenAPI at /api/v1/openapi.json).",
+    ),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command ``name``, built from its module (typed Any: typer's own click)."""
+    module, attribute, _ = COMMANDS[name]
+    found = getattr(import_module(f"fossp.cli.{module}"), attribute)
+    built: Any
+    if isinstance(found, typer.Typer):
+        built = typer.main.get_group(found)  # a group even with one command, as add_typer makes it
+    else:
+        single = new_app("")  # the conventions (plain help, -h) for a lone command
+        single.command(name)(found)
+        built = typer.main.get_command(single)
+    built.name = name
+    return plain_metavars(built)
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root's commands by name, each built on first use; the names (listing, "did you
+    mean") need no import."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.built[name] = load_command(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self.built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self.built
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(COMMANDS), **self.built})
+
+    def __len__(self) -> int:
+        return len({**dict.fromkeys(COMMANDS), **self.built})
+
+
+class LazyGroup(TyperGroup):
+    """The root group: its commands come from COMMANDS when used; its help lists them
+    with the summaries there."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands()
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from typer._click.utils import make_default_short_help
+
+        limit = formatter.width - 6 - max(map(len, COMMANDS))
+        with formatter.section("Commands"):
+            formatter.write_dl(
+                [(name, make_default_short_help(summary, limit)) for name, (*_, summary) in COMMANDS.items()]
+            )
+
 
 app = new_app(
     "FOSSP, the FedoraOS Server Platform: choose, deploy and govern server roles.\n\n"
     "Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.",
     completion=True,
+    group=LazyGroup,
 )
 
 
@@ -56,39 +219,10 @@ def _main(
     """Options before any command."""
 
 
-# In the order of the flow: catalog, selection, hosts and deploy, test hosts, governance.
-app.add_typer(catalog_cmds.roles_app, name="roles")
-app.command("lifecycle")(catalog_cmds.lifecycle)
-app.add_typer(catalog_cmds.release_app, name="release")
-app.add_typer(platform_cmds.app, name="platform")
-app.command("features")(selection_cmds.features)
-app.command("recommend")(selection_cmds.recommend)
-app.add_typer(selection_cmds.profile_app, name="profile")
-app.add_typer(deploy_cmds.inventory_app, name="inventory")
-app.command("facts")(deploy_cmds.facts)
-app.command("plan")(deploy_cmds.plan)
-app.command("deploy")(deploy_cmds.deploy)
-app.command("status")(deploy_cmds.status)
-app.command("decommission")(deploy_cmds.decommission)
-app.add_typer(snapshot_cmds.app, name="snapshot")
-app.command("restore")(snapshot_cmds.restore)
-app.add_typer(upgrade_cmds.app, name="upgrade")
-app.add_typer(build_cmds.app, name="build")
-app.add_typer(build_cmds.container_app, name="container")
-app.add_typer(image_cmds.app, name="image")
-app.add_typer(export_cmds.app, name="export")
-app.add_typer(lab_cmds.app, name="lab")
-app.add_typer(gate_cmds.gate_app, name="gate")
-app.add_typer(gate_cmds.users_app, name="users")
-app.command("serve")(gate_cmds.serve)
-
-
 def command() -> Any:
     """The click command tree `fossp` runs (also what the man pages are made from); typed
     Any since typer builds it with its own copy of click."""
-    from typer.main import get_command
-
-    return plain_metavars(get_command(app))
+    return plain_params(typer.main.get_command(app))
 
 
 def run() -> None:

@@ -39,7 +39,8 @@ def no_recipe(role: Role) -> str | None:
     """Refuse a half deploy: without a recipe FOSSP could install a role but not configure it.
     A recipe that is there is loaded now, so a site recipe that does not validate, or one
     that needs python-augeas where it is missing, is named before any host is reached."""
-    from fossp.engine.recipe import deployable_roles, has_recipe, load_recipe
+    from fossp.engine.recipe import load_recipe
+    from fossp.engine.recipe_files import deployable_roles, has_recipe
     from fossp.engine.render import require_augeas
 
     if has_recipe(role.name):

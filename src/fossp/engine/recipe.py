@@ -9,7 +9,6 @@ placeholders; values are substituted as data, never as shell syntax.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from contextvars import ContextVar
@@ -19,7 +18,7 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import Field, StringConstraints, model_validator
 
-from fossp.catalog.loader import DATA_DIR, load_catalog, parse_model, parse_yaml, read_yaml
+from fossp.catalog.loader import load_catalog, parse_model, parse_yaml, read_yaml
 from fossp.catalog.schema import (
     DERIVED_NAMES,
     DERIVED_PART_SUFFIXES,
@@ -31,29 +30,13 @@ from fossp.catalog.schema import (
     UnitName,
     placeholders,
 )
+from fossp.engine.recipe_files import recipe_dirs, recipe_path
 from fossp.errors import BadInput
 from fossp.files import read_text
 from fossp.secrets import private_mode
 
-RECIPES_DIR = DATA_DIR / "recipes"
-TEMPLATES_DIR = RECIPES_DIR / "templates"
-#: Recipes of site roles (``/etc/fossp/roles.d``), with their templates in ``templates/``.
-SITE_RECIPES_DIR = Path("/etc/fossp/recipes.d")
-
-
 #: The templates folder of a recipe being delivered to the stage gate, searched after the installed ones.
 _DELIVERED_TEMPLATES: ContextVar[tuple[Path, ...]] = ContextVar("delivered_templates", default=())
-
-
-def site_recipes_folder() -> Path:
-    """Where site recipes live (``FOSSP_RECIPES_DIR`` names another folder)."""
-    return Path(os.environ.get("FOSSP_RECIPES_DIR") or SITE_RECIPES_DIR)
-
-
-def recipe_dirs() -> list[Path]:
-    """Packaged recipes, then the site's."""
-    site = site_recipes_folder()
-    return [RECIPES_DIR, *([site] if site.is_dir() else [])]
 
 
 def template_dirs() -> list[Path]:
@@ -63,16 +46,6 @@ def template_dirs() -> list[Path]:
 def template_path(name: str) -> Path | None:
     """The template file a recipe names (packaged first), or None."""
     return next((folder / name for folder in template_dirs() if (folder / name).is_file()), None)
-
-
-def recipe_path(role_name: str) -> Path | None:
-    """The role's recipe file; a site recipe may not shadow a packaged one."""
-    found = [folder / f"{role_name}.yaml" for folder in recipe_dirs() if (folder / f"{role_name}.yaml").is_file()]
-    if len(found) > 1:
-        raise BadInput(
-            f"{found[1]}: role {role_name!r} has a packaged recipe ({found[0]}); a site recipe cannot replace it"
-        )
-    return found[0] if found else None
 
 
 class PackageVersionVar(Strict):
@@ -296,16 +269,6 @@ class Recipe(Strict):
     def edits_with_augeas(self) -> bool:
         """Whether some family's files are edited through Augeas (python-augeas, here)."""
         return any(spec.augeas is not None for family in self.families.values() for spec in family.files)
-
-
-def has_recipe(role_name: str) -> bool:
-    """Whether FOSSP knows how to configure the role, not only install and start it."""
-    return recipe_path(role_name) is not None
-
-
-def deployable_roles() -> list[str]:
-    """The names of the roles with a recipe (packaged and site)."""
-    return sorted({path.stem for folder in recipe_dirs() for path in folder.glob("*.yaml")})
 
 
 @cache

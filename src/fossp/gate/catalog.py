@@ -139,7 +139,7 @@ def summary(changes: Sequence[RoleChange]) -> str:
 
 def new_role_change(role_id: str, role_content: str | None, recipe_content: str | None, catalog: Catalog) -> RoleChange:
     """The go into Launch of a new role: its delivered files validated again, where they go."""
-    from fossp.engine.recipe import site_recipes_folder
+    from fossp.engine.recipe_files import site_recipes_folder
 
     if role_content is None:
         raise Refused(f"the role file of {role_id} ({ROLE_FILE}) is not delivered")

@@ -42,7 +42,7 @@ def packaging_notes(role: Role) -> str:
 def deploys_on(role: Role, family: Family | None) -> list[Family]:
     """The families (``family`` only, when given) FOSSP deploys the role on: it needs the
     role's recipe and the family's packages, as `fossp deploy` does."""
-    from fossp.engine.recipe import has_recipe
+    from fossp.engine.recipe_files import has_recipe
 
     families = [family] if family is not None else list(Family)
     return [f for f in families if role.available_on(f)] if has_recipe(role.name) else []
@@ -50,7 +50,7 @@ def deploys_on(role: Role, family: Family | None) -> list[Family]:
 
 def why_not_deployable(role: Role, family: Family | None) -> str | None:
     """Why FOSSP cannot deploy the role (on ``family``), or None when it can."""
-    from fossp.engine.recipe import has_recipe
+    from fossp.engine.recipe_files import has_recipe
 
     if not has_recipe(role.name):
         return "FOSSP has no deploy recipe for it yet"

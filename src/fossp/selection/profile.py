@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
@@ -70,6 +69,8 @@ def typed_value(setting: Setting | None, raw: str) -> Any:
     """A setting's value as a person typed it (a --set, a form field): a YAML scalar, but a
     secret is the text as typed (12345678 stays text) unless it is a reference such as
     {from_env: VAR}."""
+    import yaml
+
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, ValueError):  # ValueError: an integer of too many digits
@@ -164,6 +165,8 @@ def dump_profile(profile: Profile) -> str:
         }
         for c in profile.roles
     ]
+    import yaml  # here: `fossp recommend` without --save reads no YAML
+
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 

@@ -16,13 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
-import snowballstemmer
-from rapidfuzz import fuzz, process
-
 from fossp.catalog.loader import Catalog
-from fossp.selection.vocabulary import Terms, Vocabulary, load_vocabulary
+from fossp.selection.vocabulary import VOCABULARY_FILE, Terms, Vocabulary, load_vocabulary
 
 TargetKind = Literal["role", "feature", "unserved"]
 #: Phrases are tried in this order when they are equally long: a role named wins, so a
@@ -42,6 +40,8 @@ _SUGGESTION_MIN_LENGTH = 4
 
 @cache
 def _stemmer() -> Any:
+    import snowballstemmer
+
     return snowballstemmer.stemmer("english")
 
 
@@ -122,7 +122,22 @@ class Lexicon:
 
     @classmethod
     def build(cls, catalog: Catalog, vocabulary: Vocabulary | None = None) -> Lexicon:
-        vocabulary = vocabulary or load_vocabulary()
+        """The lexicon of ``catalog`` and the vocabulary (the packaged one from the disk
+        cache, keyed by the catalog's names, while it and this code are unchanged)."""
+        if vocabulary is not None:
+            return cls._build(catalog, vocabulary)
+        from fossp.catalog.cache import cached
+
+        roles = sorted((r.id, r.name, r.implementation, r.features) for r in catalog.roles.values())
+        names = repr((list(catalog.features), roles))
+
+        def make() -> Lexicon:
+            return cls._build(catalog, load_vocabulary())
+
+        return cached("lexicon", cls, [VOCABULARY_FILE, Path(__file__)], make, names)
+
+    @classmethod
+    def _build(cls, catalog: Catalog, vocabulary: Vocabulary) -> Lexicon:
         stop = frozenset(vocabulary.stop_words)
         entries: list[_Entry] = []
         for key in catalog.features:
@@ -281,6 +296,8 @@ def suggest(word: str, lexicon: Lexicon, limit: int = 3) -> list[Term]:
     words, where any two are alike)."""
     if len(word) < _SUGGESTION_MIN_LENGTH:
         return []
+    from rapidfuzz import fuzz, process
+
     choices = {term.text.casefold(): term for term in lexicon.terms if len(term.stems) == 1}
     hits = process.extract(
         word.casefold(), list(choices), scorer=fuzz.ratio, score_cutoff=SUGGESTION_CUTOFF, limit=limit

@@ -116,5 +116,9 @@ def parse_vocabulary(path: Path) -> Vocabulary:
 
 @cache
 def load_vocabulary() -> Vocabulary:
-    """The packaged vocabulary, read once."""
-    return parse_vocabulary(VOCABULARY_FILE)
+    """The packaged vocabulary, read once (from the disk cache while it is unchanged)."""
+    from fossp.catalog.cache import cached
+
+    return cached(
+        "vocabulary", Vocabulary, [VOCABULARY_FILE, Path(__file__)], lambda: parse_vocabulary(VOCABULARY_FILE)
+    )
