@@ -152,7 +152,7 @@ def fossp_json(fossp: Path, *args: str) -> Any:
 
 
 def lab_records(fossp: Path) -> dict[str, dict[str, Any]]:
-    return {record["name"]: record for record in fossp_json(fossp, "lab", "list", "--json")}
+    return {record["name"]: record for record in fossp_json(fossp, "lab", "list", "--json")["hosts"]}
 
 
 def lab_up(fossp: Path, names: list[str]) -> None:

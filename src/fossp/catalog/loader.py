@@ -33,6 +33,8 @@ M = TypeVar("M", bound=BaseModel)
 class CatalogError(BadInput):
     """A data file that does not follow the schema: names the file, the field and why."""
 
+    code = "bad_catalog"
+
 
 def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
@@ -91,16 +92,45 @@ def command() -> Any:
     return plain_metavars(get_command(app))
 
 
-def run() -> None:
-    """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
-    from fossp.errors import FosspError
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON (``--json`` or ``--format json`` before any ``--``)."""
+    from itertools import pairwise
+
+    words = list(args[: list(args).index("--")] if "--" in args else args)
+    return "--json" in words or "--format=json" in words or ("--format", "json") in pairwise(words)
+
+
+def _fail(message: str, where: str | None, code: str, exit_code: int, as_json: bool) -> None:
+    """End with an error: a JSON error document on stdout under --json, else one line on stderr."""
+    from fossp.output import print_error
     from fossp.secrets import redact
 
+    if as_json:
+        print_error(redact(message), where and redact(where), code)
+    else:
+        sys.stderr.write(f"fossp: {redact(message)}\n")
+    sys.exit(exit_code)
+
+
+def run() -> None:
+    """Run the CLI; a FosspError (or a usage error) becomes one line on stderr, or under
+    --json an error document on stdout, with its exit code."""
+    from fossp.errors import FosspError
+    from fossp.output import choose_format
+
+    as_json = wants_json(sys.argv[1:])
+    choose_format(None)  # each run starts with tables chosen by stdout (tests run many in one process)
     try:
-        command()(prog_name="fossp")
+        code = command().main(prog_name="fossp", standalone_mode=False)
     except FosspError as error:
-        sys.stderr.write(f"fossp: {redact(error.message)}\n")
-        sys.exit(error.exit_code)
+        _fail(error.message, error.where, error.code, error.exit_code, as_json)
+    except typer.TyperException as error:  # click's usage errors (typer bundles its click)
+        if not as_json and hasattr(error, "show"):
+            error.show()
+            sys.exit(error.exit_code)
+        _fail(error.format_message(), None, "usage", error.exit_code, as_json)
+    except typer.Abort:
+        _fail("aborted", None, "aborted", 1, as_json)
     except KeyboardInterrupt:
-        sys.stderr.write("fossp: interrupted\n")
-        sys.exit(130)
+        _fail("interrupted", None, "interrupted", 130, as_json)
+    sys.exit(code if isinstance(code, int) else 0)
