@@ -57,14 +57,28 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
 
 
+#: This run's output state: the table style --format chose, whether a document was printed.
+_run: dict[str, Any] = {"style": None, "printed": False}
+
+
+def new_run() -> None:
+    """Forget the last run's state (tests run many commands in one process)."""
+    _run.update(style=None, printed=False)
+
+
 def print_json(data: Mapping[str, Any]) -> None:
     """One JSON document on stdout: an object that starts with its ``schema_version``."""
     sys.stdout.write(dumps({"schema_version": SCHEMA_VERSION, **data}) + "\n")
+    _run["printed"] = True
 
 
-def print_error(message: str, where: str | None, code: str) -> None:
-    """An error under ``--json``: the same document frame, with ``error`` instead of data."""
+def print_error(message: str, where: str | None, code: str) -> bool:
+    """An error under ``--json``: the same document frame, with ``error`` instead of data;
+    False (nothing printed) when the command already printed its document."""
+    if _run["printed"]:
+        return False
     print_json({"error": {"message": message, "where": where, "code": code}})
+    return True
 
 
 @cache
@@ -93,16 +107,13 @@ def plain(value: object) -> str:
     return escape(str(value))
 
 
-#: The table style --format chose ("table" or "tsv"); None: drawn on a terminal only.
-_chosen: dict[str, str | None] = {"style": None}
-
-
 def choose_format(style: str | None) -> None:
-    _chosen["style"] = style
+    """The table style --format chose ("table" or "tsv"); None: drawn on a terminal only."""
+    _run["style"] = style
 
 
 def _tab_separated() -> bool:
-    style = _chosen["style"]
+    style = _run["style"]
     return style == "tsv" if style in ("table", "tsv") else not sys.stdout.isatty()
 
 

@@ -5,13 +5,18 @@ tests.documents, run by the CLI helpers); errors under --json are documents on s
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from fossp.cli import main
 from fossp.cli.documents import COMMANDS
 from fossp.cli.main import command
 from fossp.cli.schemas import SCHEMAS_DIR, schemas, text
+from fossp.errors import BadInput
+from fossp.output import print_json
 from tests.cli.inprocess import Outcome, fossp
 from tests.documents import check_document
 
@@ -146,3 +151,20 @@ def test_an_error_names_the_file_and_the_field(tmp_path: Path, monkeypatch: pyte
 def test_without_json_an_error_stays_one_line_on_stderr() -> None:
     outcome = fossp("roles", "show", "no-such-role")
     assert (outcome.code, outcome.stdout, outcome.stderr) == (2, "", "fossp: unknown role 'no-such-role'\n")
+
+
+def test_an_error_after_the_document_is_a_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout keeps one document: a command that printed its own and then fails says why on stderr."""
+
+    def printed_then_failed(**_: object) -> None:
+        print_json({"hosts": []})
+        raise BadInput("web1: refused")
+
+    monkeypatch.setattr(main, "command", lambda: SimpleNamespace(main=printed_then_failed))
+    monkeypatch.setattr(sys, "argv", ["fossp", "snapshot", "list", "--json"])
+    with pytest.raises(SystemExit) as done:
+        main.run()
+    out, err = capsys.readouterr()
+    assert (done.value.code, json.loads(out), err) == (2, {"schema_version": 1, "hosts": []}, "fossp: web1: refused\n")

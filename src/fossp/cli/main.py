@@ -101,13 +101,12 @@ def wants_json(args: Sequence[str]) -> bool:
 
 
 def _fail(message: str, where: str | None, code: str, exit_code: int, as_json: bool) -> None:
-    """End with an error: a JSON error document on stdout under --json, else one line on stderr."""
+    """End with an error: a JSON error document on stdout under --json, else (or after the
+    command's own document) one line on stderr."""
     from fossp.output import print_error
     from fossp.secrets import redact
 
-    if as_json:
-        print_error(redact(message), where and redact(where), code)
-    else:
+    if not (as_json and print_error(redact(message), where and redact(where), code)):
         sys.stderr.write(f"fossp: {redact(message)}\n")
     sys.exit(exit_code)
 
@@ -116,10 +115,10 @@ def run() -> None:
     """Run the CLI; a FosspError (or a usage error) becomes one line on stderr, or under
     --json an error document on stdout, with its exit code."""
     from fossp.errors import FosspError
-    from fossp.output import choose_format
+    from fossp.output import new_run
 
     as_json = wants_json(sys.argv[1:])
-    choose_format(None)  # each run starts with tables chosen by stdout (tests run many in one process)
+    new_run()
     try:
         code = command().main(prog_name="fossp", standalone_mode=False)
     except FosspError as error:
