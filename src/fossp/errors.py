@@ -16,10 +16,14 @@ class FosspError(Exception):
 
     exit_code = EXIT_ERROR
     code = "error"
+    #: Whether every message starts with what it concerns (``NAME: why``): then that is its ``where``.
+    where_leads = False
 
     def __init__(self, message: str, where: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if where is None and self.where_leads and ": " in message:
+            where = message.split(": ", 1)[0]
         self.where = where
         if code is not None:
             self.code = code

@@ -29,13 +29,13 @@ if TYPE_CHECKING:
 
 
 class HostError(Finding):
-    """A problem on one host (unreachable, refused, a failing command): that host fails.
-    Its message starts with the host (``NAME: ...``), which is its ``where``."""
+    """A problem on one host (unreachable, refused, a failing command): that host fails."""
 
     code = "host_failed"
+    where_leads = True  # NAME: why
 
     def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message, where=message.split(": ", 1)[0] if ": " in message else None, code=code)
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)
