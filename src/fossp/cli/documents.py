@@ -297,9 +297,80 @@ class Hosts(Document):
     hosts: list[HostEntry]
 
 
+class OperationData(Open):
+    """A change (or a no-op, ``change`` false, with the reason); fields left at their
+    default are left out (commands, stdin, mode, owner, diff, sha256, pending, refresh)."""
+
+    role: str = Field(description="the role ID")
+    kind: str
+    target: str
+    reason: str
+    change: bool
+
+
+class PlanData(Shape):
+    host: str
+    family: str | None
+    roles: list[str]
+    changes: int = Field(description="how many operations change something")
+    notes: list[str]
+    operations: list[OperationData]
+
+
 class Plans(Document):
-    plans: list[HostEntry]
+    plans: list[PlanData]
     errors: list[HostErrorEntry]
+
+
+class Probe(Shape):
+    role: str = Field(description="the role ID")
+    name: str
+    kind: str
+    ok: bool | None = Field(description="null: this probe cannot run there (an offline root, no prober)")
+    output: str
+
+
+class DeployData(Shape):
+    """One host's deploy; a host that failed before its first change has only the first four fields."""
+
+    host: str
+    ok: bool
+    error: str | None
+    seconds: float
+    run: str | None = Field(default=None, description="the run's ID; null: nothing to change, the host was only read")
+    read_only: bool = False
+    recovered: str | None = Field(default=None, description="what the run found of an earlier, interrupted one")
+    snapshots: dict[str, int] = Field(default={}, description="the pre and post snapshot numbers")
+    notes: list[str] = []
+    rollback: dict[str, Any] | None = Field(default=None, description="what --rollback-on-failure restored")
+    applied: list[OperationData] = []
+    states: dict[str, str] = Field(default={}, description="role ID -> its state")
+    probes: list[Probe] = []
+
+
+class Deploys(Document):
+    hosts: list[DeployData]
+
+
+class RoleStatusData(Shape):
+    role: str = Field(description="the role ID")
+    name: str
+    state: str
+    recorded: str
+    drift: list[str]
+    problems: list[str]
+    probes: list[Probe]
+
+
+class StatusData(Shape):
+    host: str
+    error: str | None
+    fossp: dict[str, Any] = Field(description="the host's FOSSP release and level, from its os-release")
+    roles: list[RoleStatusData]
+
+
+class Statuses(Document):
+    hosts: list[StatusData]
 
 
 class RunHosts(Hosts):
@@ -529,8 +600,8 @@ COMMANDS: dict[str, type[Document]] = {
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,
-    "deploy": Hosts,
-    "status": Hosts,
+    "deploy": Deploys,
+    "status": Statuses,
     "decommission": Hosts,
     "restore": RunHosts,
     "snapshot list": Hosts,
