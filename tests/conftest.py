@@ -13,6 +13,7 @@ import pytest
 
 from fossp.catalog import Catalog, load_catalog
 from fossp.catalog.loader import DATA_DIR
+from tests.documents import check_document
 
 FOSSP = [sys.executable, "-m", "fossp"]
 UNUSED_GATE_DB = Path(tempfile.mkdtemp(prefix="fossp-test-")) / "gate.db"
@@ -55,10 +56,13 @@ def data_copy(tmp_path: Path) -> Path:
 def run_fossp(
     *args: str, cwd: Path | None = None, stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `fossp` command line in a subprocess (killed past ``timeout`` seconds)."""
+    """Run the real `fossp` command line in a subprocess (killed past ``timeout`` seconds);
+    a --json answer is checked against its command's schema."""
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
     # Hermetic: never read the machine's own stage gate database unless a test names one.
     env.setdefault("FOSSP_DB", f"sqlite:///{UNUSED_GATE_DB}")
-    return subprocess.run(
+    done = subprocess.run(
         [*FOSSP, *args], capture_output=True, text=True, cwd=cwd, input=stdin, env=env, timeout=timeout, check=False
     )
+    check_document(args, done.stdout)
+    return done

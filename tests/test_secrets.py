@@ -9,6 +9,7 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -59,6 +60,7 @@ def test_every_output_helper_masks_a_registered_secret(
     print_json({"settings": {"app_password": VALUE}, "stdin": f"before {VALUE} after", "list": [(VALUE,)]})
     printed = json.loads(capsys.readouterr().out)
     assert printed == {
+        "schema_version": 1,
         "settings": {"app_password": secrets.MASK},
         "stdin": f"before {secrets.MASK} after",
         "list": [[secrets.MASK]],
@@ -81,12 +83,23 @@ def test_the_cli_error_line_masks_secrets(monkeypatch: pytest.MonkeyPatch, capsy
     secrets.register(VALUE)
 
     def failing(**_: object) -> None:
-        raise BadInput(f"host said: {VALUE} is wrong")
+        raise BadInput(f"host said: {VALUE} is wrong", where=f"host {VALUE}")
 
-    monkeypatch.setattr(main, "command", lambda: failing)
+    monkeypatch.setattr(main, "command", lambda: SimpleNamespace(main=failing))
+    monkeypatch.setattr(sys, "argv", ["fossp", "deploy"])
     with pytest.raises(SystemExit):
         main.run()
     assert capsys.readouterr().err == f"fossp: host said: {secrets.MASK} is wrong\n"
+    monkeypatch.setattr(sys, "argv", ["fossp", "deploy", "--json"])
+    with pytest.raises(SystemExit):
+        main.run()
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"] == {
+        "message": f"host said: {secrets.MASK} is wrong",
+        "where": f"host {secrets.MASK}",
+        "code": "bad_input",
+    }
+    assert err == ""
 
 
 def test_short_values_are_never_registered() -> None:

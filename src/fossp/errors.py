@@ -1,6 +1,9 @@
 """Errors that the CLI turns into one clear line and a documented exit code.
 
 Exit codes: 0 ok, 1 a finding (failed check, conflict, failed host), 2 bad input or error.
+Under ``--json`` the same error is a JSON object on stdout whose ``code`` is the class's
+stable snake_case name (the codes are listed in docs/json.md) and whose ``where`` names
+the file, field or host when the raiser knows it.
 """
 
 EXIT_OK = 0
@@ -12,20 +15,31 @@ class FosspError(Exception):
     """A user-facing error: the message names what went wrong and where."""
 
     exit_code = EXIT_ERROR
+    code = "error"
+    #: Whether every message starts with what it concerns (``NAME: why``): then that is its ``where``.
+    where_leads = False
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, where: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if where is None and self.where_leads and ": " in message:
+            where = message.split(": ", 1)[0]
+        self.where = where
+        if code is not None:
+            self.code = code
 
 
 class BadInput(FosspError):
     """Input (a file, an argument, a setting) that FOSSP refuses."""
+
+    code = "bad_input"
 
 
 class Finding(FosspError):
     """Not an error in FOSSP but a result the caller must act on (exit 1)."""
 
     exit_code = EXIT_FINDING
+    code = "finding"
 
 
 def one_line(text: str) -> str:

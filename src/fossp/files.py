@@ -27,8 +27,10 @@ _KINDS = {
 class UnreadableFile(BadInput):
     """A file that cannot be read as text: ``reason`` says why, without the path."""
 
+    code = "unreadable_file"
+
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{path}: {reason}", where=str(path))
         self.path = path
         self.reason = reason
 

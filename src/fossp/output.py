@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -20,8 +20,25 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+#: The version of every JSON document's shape (its ``schema_version``); raised when a
+#: field is renamed, removed or changes meaning, never for an added field.
+SCHEMA_VERSION = 1
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` with its zone: a naive datetime (SQLite hands them back) was written in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def timestamp(moment: datetime, timespec: str = "auto") -> str:
+    """RFC 3339 text with a zone, as every JSON document gives a moment."""
+    return aware(moment).isoformat(timespec=timespec)
+
+
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return timestamp(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
@@ -40,8 +57,28 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(dumps(data) + "\n")
+#: This run's output state: the table style --format chose, whether a document was printed.
+_run: dict[str, Any] = {"style": None, "printed": False}
+
+
+def new_run() -> None:
+    """Forget the last run's state (tests run many commands in one process)."""
+    _run.update(style=None, printed=False)
+
+
+def print_json(data: Mapping[str, Any]) -> None:
+    """One JSON document on stdout: an object that starts with its ``schema_version``."""
+    sys.stdout.write(dumps({"schema_version": SCHEMA_VERSION, **data}) + "\n")
+    _run["printed"] = True
+
+
+def print_error(message: str, where: str | None, code: str) -> bool:
+    """An error under ``--json``: the same document frame, with ``error`` instead of data;
+    False (nothing printed) when the command already printed its document."""
+    if _run["printed"]:
+        return False
+    print_json({"error": {"message": message, "where": where, "code": code}})
+    return True
 
 
 @cache
@@ -70,6 +107,16 @@ def plain(value: object) -> str:
     return escape(str(value))
 
 
+def choose_format(style: str | None) -> None:
+    """The table style --format chose ("table" or "tsv"); None: drawn on a terminal only."""
+    _run["style"] = style
+
+
+def _tab_separated() -> bool:
+    style = _run["style"]
+    return style == "tsv" if style in ("table", "tsv") else not sys.stdout.isatty()
+
+
 #: A free-text column is squeezed no narrower than this (or its longest word) before
 #: its words fold.
 FREE_TEXT_MIN_WIDTH = 8
@@ -81,9 +128,10 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     On a terminal, a column of single words (IDs, names, states) never breaks; only
     columns of free text wrap. Into a pipe: tab-separated rows under a header line, no
     title, no box characters, nothing wrapped, so `grep`, `cut` and `awk` see whole rows.
+    ``--format table`` or ``tsv`` chooses one whatever stdout is.
     """
     cells = [["" if cell is None else redact(str(cell)) for cell in row] for row in rows]
-    if not sys.stdout.isatty():
+    if _tab_separated():
         for line in (list(columns), *cells):
             sys.stdout.write("\t".join(" ".join(cell.split()) for cell in line) + "\n")
         return
@@ -113,7 +161,7 @@ def _shape(header: str, cells: list[str]) -> tuple[bool, int]:
     return False, max((len(cell) for cell in cells), default=0) or len(header)
 
 
-def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
+def emit(data: Mapping[str, Any], as_json: bool, render: Callable[[], None]) -> None:
     """Print ``data`` as JSON, or call ``render`` for the human view."""
     if as_json:
         print_json(data)

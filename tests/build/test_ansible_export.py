@@ -4,6 +4,7 @@ a playbook ansible-playbook accepts."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -213,5 +214,5 @@ def test_a_folder_with_files_needs_force_and_is_left_alone(tmp_path: Path) -> No
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "old.yml").write_text("older\n")
     done = run_fossp("export", "ansible", "--profile", str(profile), "-o", str(tmp_path / "out"), "--json")
-    assert done.returncode == 2 and "not empty (give --force" in done.stderr, done.stderr
+    assert done.returncode == 2 and "not empty (give --force" in json.loads(done.stdout)["error"]["message"], done
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.yml"]

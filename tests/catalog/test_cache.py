@@ -93,7 +93,7 @@ def test_an_unwritable_cache_costs_time_not_the_command(tmp_path: Path, monkeypa
     store("catalog", "k", build_catalog(DATA_DIR))  # no error
     listed = run_fossp("roles", "list", "--json")
     assert listed.returncode == 0 and listed.stderr == ""
-    assert len(json.loads(listed.stdout)) == len(list((DATA_DIR / "roles").glob("*.yaml")))
+    assert len(json.loads(listed.stdout)["roles"]) == len(list((DATA_DIR / "roles").glob("*.yaml")))
 
 
 def test_a_corrupt_cache_is_loaded_anew_and_replaced(cache: Path) -> None:

@@ -23,7 +23,7 @@ def test_no_gate_database_means_the_catalog_keeps_its_own_status(tmp_path: Path)
     database = tmp_path / "gate.db"
     os.environ["FOSSP_DB"] = f"sqlite:///{database}"
     try:
-        rows = json.loads(run_fossp("roles", "list", "--json").stdout)
+        rows = json.loads(run_fossp("roles", "list", "--json").stdout)["roles"]
     finally:
         del os.environ["FOSSP_DB"]
     assert {r["id"]: r["status"] for r in rows}["FOSSP-DASPO"] == "launched"
@@ -38,7 +38,7 @@ def test_a_role_proposed_at_the_stage_gate_keeps_its_status(tmp_path: Path) -> N
         assert added.returncode == 0, added.stderr
         proposed = run_fossp("gate", "propose", "Kea DHCP", "--role", "kea", "--summary", "DHCP", "--as", "lia")
         assert proposed.returncode == 0, proposed.stderr
-        rows = json.loads(run_fossp("roles", "list", "--json").stdout)
+        rows = json.loads(run_fossp("roles", "list", "--json").stdout)["roles"]
     finally:
         del os.environ["FOSSP_DB"]
     statuses = {r["id"]: r["status"] for r in rows}

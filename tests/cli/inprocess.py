@@ -4,6 +4,7 @@ inputs of the property-based and corpus tests (a subprocess each would take a se
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from unittest import mock
 from fossp.catalog.loader import load_catalog
 from fossp.cli.main import run
 from fossp.engine.recipe import load_recipe
+from tests.documents import check_document
 
 
 @dataclass
@@ -25,8 +27,13 @@ class Outcome:
 
     @property
     def errors(self) -> list[str]:
-        """The lines of stderr that are not warnings."""
-        return [line for line in self.stderr.splitlines() if not line.startswith("fossp: warning: ")]
+        """The lines of stderr that are not warnings, and the message of a --json error
+        document on stdout (as the line it would be without --json)."""
+        lines = [line for line in self.stderr.splitlines() if not line.startswith("fossp: warning: ")]
+        if self.stdout.startswith("{"):
+            error = json.loads(self.stdout).get("error")
+            lines += [f"fossp: {error['message']}"] if error else []
+        return lines
 
 
 TIMEOUT = 60
@@ -44,7 +51,8 @@ def forget_files() -> None:
 
 def fossp(*args: str, stdin: str = "", cwd: Path | None = None, fresh: bool = False) -> Outcome:
     """Run ``fossp ARGS`` as the console script does; any exception but SystemExit (a
-    traceback) propagates and fails the test. ``fresh``: catalog and recipes are read again."""
+    traceback) propagates and fails the test. ``fresh``: catalog and recipes are read again.
+    A --json answer is checked against its command's schema."""
     if fresh:
         forget_files()
     out, err = io.StringIO(), io.StringIO()
@@ -66,6 +74,7 @@ def fossp(*args: str, stdin: str = "", cwd: Path | None = None, fresh: bool = Fa
     finally:
         signal.alarm(0)
         os.chdir(before)
+    check_document(args, out.getvalue())
     return Outcome(code, out.getvalue(), err.getvalue())
 
 

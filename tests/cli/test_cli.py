@@ -15,7 +15,7 @@ from tests.conftest import run_fossp
 def test_roles_list_json_and_filters() -> None:
     done = run_fossp("roles", "list", "--service", "database", "--json")
     assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)
+    rows = json.loads(done.stdout)["roles"]
     assert {r["id"] for r in rows} >= {"FOSSP-DASPO"}
     assert all(r["service"] == "Database Services" for r in rows)
     deployable = {r["id"]: r["deployable"] for r in rows}
@@ -23,7 +23,7 @@ def test_roles_list_json_and_filters() -> None:
 
 
 def test_roles_list_says_which_roles_fossp_can_deploy(site_roles: Path) -> None:
-    rows = {r["name"]: r for r in json.loads(run_fossp("roles", "list", "--json").stdout)}
+    rows = {r["name"]: r for r in json.loads(run_fossp("roles", "list", "--json").stdout)["roles"]}
     assert rows["nginx"]["deployable"] is True and rows["samba-ad"]["deployable"] is True
     assert rows["asterisk"]["deployable"] is True  # a Fedora recipe (no Debian 12 package)
     assert rows["site-web"]["deployable"] is False  # a site role with no recipe
@@ -40,7 +40,7 @@ def test_lifecycle_prints_the_seed_table() -> None:
     assert done.returncode == 0
     for text in ("Server Role ID", "FOSSP-APSWI", "01-112615", "2015-10-26", "Not announced"):
         assert text in done.stdout
-    rows = json.loads(run_fossp("lifecycle", "--json").stdout)
+    rows = json.loads(run_fossp("lifecycle", "--json").stdout)["roles"]
     assert set(rows[0]) >= {"release_cycle", "release_date", "eol", "role_id"}
 
 
@@ -105,7 +105,7 @@ def test_release_check_refuses_a_major_downgrade_with_exit_1() -> None:
 
 def test_platform_check_reports_fifteen_components_and_fails_without_systemd() -> None:
     done = run_fossp("platform", "check", "--json")
-    data = json.loads(done.stdout)
+    (data,) = json.loads(done.stdout)["hosts"]
     assert len(data["components"]) == 15
     with open("/proc/1/comm") as comm:
         has_systemd = comm.read().strip() == "systemd"
@@ -115,7 +115,7 @@ def test_platform_check_reports_fifteen_components_and_fails_without_systemd() -
 
 
 def test_features_lists_the_vocabulary_with_providers() -> None:
-    rows = json.loads(run_fossp("features", "--json").stdout)
+    rows = json.loads(run_fossp("features", "--json").stdout)["features"]
     assert {r["feature"] for r in rows} >= {"dns", "web-server", "windows-domain"}
     assert all(r["roles"] for r in rows)
 

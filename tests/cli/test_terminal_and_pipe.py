@@ -29,6 +29,17 @@ def test_piped_roles_are_tab_separated_rows_grep_can_count(catalog: Catalog) -> 
     assert {line.split("\t")[0] for line in lines[1:]} == {role.id for role in catalog.roles.values()}
 
 
+def test_format_chooses_the_table_whatever_stdout_is(catalog: Catalog) -> None:
+    drawn = run_fossp("lifecycle", "--format", "table")
+    assert drawn.returncode == 0 and BOX & set(drawn.stdout) and "\t" not in drawn.stdout
+    tsv = run_fossp("lifecycle", "--format", "tsv")
+    assert tsv.stdout.splitlines()[0].startswith("Service\tServer Role\tServer Role ID")
+    as_json = run_fossp("lifecycle", "--format", "json")
+    assert as_json.stdout == run_fossp("lifecycle", "--json").stdout
+    refused = run_fossp("lifecycle", "--format", "xml")
+    assert refused.returncode == 2 and "'xml' is not one of 'table', 'tsv', 'json'" in refused.stderr
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_on_an_80_column_terminal_role_ids_stay_whole(catalog: Catalog) -> None:
     server = f"fossp-test-{uuid.uuid4().hex[:8]}"

@@ -25,6 +25,7 @@ from fossp.lab import LabHost
 from fossp.lab.paths import LabPaths
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 from tests.conftest import FOSSP, UNUSED_GATE_DB
+from tests.documents import check_document
 
 pytestmark = [
     pytest.mark.lab,
@@ -46,6 +47,7 @@ def fossp(*args: str, expect: int | None = 0, timeout: float = 1800, env_extra: 
         assert result.returncode == expect, (
             f"fossp {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}"
         )
+    check_document((*args, "--json"), result.stdout)
     return json.loads(result.stdout)
 
 

@@ -14,6 +14,7 @@ import pytest
 from fossp.catalog import load_catalog
 from fossp.catalog.schema import Family
 from fossp.engine import recipe as recipes
+from fossp.engine import recipe_files
 from fossp.engine.backends import backend_for
 from fossp.engine.decommission import Purge, plan_decommission
 from fossp.engine.operations import Operation, OpKind
@@ -200,6 +201,6 @@ def test_a_site_recipe_cannot_replace_a_packaged_one(site: Path) -> None:
 
 
 def test_a_site_recipe_deploys_and_its_template_is_found(site: Path) -> None:
-    assert recipes.has_recipe("demo") and "demo" in recipes.deployable_roles()
+    assert recipe_files.has_recipe("demo") and "demo" in recipe_files.deployable_roles()
     written = _op(_plan(_facts({})), OpKind.FILE, "/etc/demo/demo.conf")
     assert written.content == b"instance=main tls=False legacy=False\n"

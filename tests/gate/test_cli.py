@@ -28,6 +28,7 @@ def test_cli_flow_and_exit_codes(db: str) -> None:
     assert added.returncode == 0, added.stderr
     assert "s3cret-pass" not in added.stdout + added.stderr
     assert json.loads(added.stdout) == {
+        "schema_version": 1,
         "name": "lia",
         "role": "liaison",
         "operations": "viewer",
@@ -48,7 +49,7 @@ def test_cli_flow_and_exit_codes(db: str) -> None:
     assert forbidden.returncode == 1 and "may not decide" in forbidden.stderr
     bad = run_fossp("gate", "review", "PostgreSQL 16", "--as", "mai", "--recommend", "maybe", "--findings", "x")
     assert bad.returncode == 2 and "field 'recommendation'" in bad.stderr
-    listed = json.loads(run_fossp("gate", "list", "--json").stdout)
+    listed = json.loads(run_fossp("gate", "list", "--json").stdout)["applications"]
     assert [a["phase_name"] for a in listed] == ["Proposed"]
     shown = json.loads(run_fossp("gate", "show", "1", "--json").stdout)
     assert shown["gate"]["go_blockers"][0] == "deliverable 'proposal' is missing"
@@ -74,7 +75,7 @@ def test_cli_maintainers(db: str) -> None:
     assert run_fossp("gate", "maintainers", "add", "Pg", "ann", "--as", "lia").returncode == 0
     assert run_fossp("gate", "deliver", "Pg", "proposal", "--as", "ann", "--ref", "x").returncode == 0
     assert run_fossp("gate", "maintainers", "remove", "Pg", "mai", "--as", "lia").returncode == 0
-    assert json.loads(run_fossp("gate", "maintainers", "list", "Pg", "--json").stdout) == ["ann"]
+    assert json.loads(run_fossp("gate", "maintainers", "list", "Pg", "--json").stdout)["maintainers"] == ["ann"]
 
 
 def test_cli_operations_right_disable_enable_and_reset_password(db: str) -> None:
@@ -95,9 +96,9 @@ def test_cli_operations_right_disable_enable_and_reset_password(db: str) -> None
     assert short.returncode == 2 and "field 'password'" in short.stderr
     missing = run_fossp("users", "disable", "nobody")
     assert missing.returncode == 2 and "no user named 'nobody'" in missing.stderr
-    listed = {u["name"]: u for u in json.loads(run_fossp("users", "list", "--json").stdout)}
+    listed = {u["name"]: u for u in json.loads(run_fossp("users", "list", "--json").stdout)["users"]}
     assert listed["ops"]["disabled"] is False and listed["ops"]["operations"] == "operator"
-    actions = [e["action"] for e in json.loads(run_fossp("gate", "audit", "--json").stdout)]
+    actions = [e["action"] for e in json.loads(run_fossp("gate", "audit", "--json").stdout)["entries"]]
     assert actions[:3] == ["password-reset", "user-enabled", "user-disabled"]
 
 

@@ -201,7 +201,7 @@ def test_a_no_go_does_not_retire(db: str) -> None:
     stopped = run_fossp("gate", "decide", "Kea DHCP", "no-go", "--as", "lia", "--rationale", "not now", "--json")
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout)["state"] == "stopped"
-    listed = json.loads(run_fossp("roles", "list", "--json").stdout)
+    listed = json.loads(run_fossp("roles", "list", "--json").stdout)["roles"]
     assert next(r["status"] for r in listed if r["name"] == "kea") == "launched"
 
 
@@ -240,7 +240,7 @@ def test_decide_says_beforehand_what_a_go_changes_and_json_carries_it(db: str) -
     assert [(c["role_id"], c["status"]) for c in json.loads(decided.stdout)["catalog_changes"]] == [
         ("FOSSP-APSWI", "launched")
     ]
-    listed = json.loads(run_fossp("roles", "list", "--json").stdout)
+    listed = json.loads(run_fossp("roles", "list", "--json").stdout)["roles"]
     assert next(r["status"] for r in listed if r["name"] == "wildfly") == "launched"
 
 

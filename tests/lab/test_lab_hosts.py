@@ -80,7 +80,7 @@ def test_packages_asked_for_apart_need_not_install_together(lab_pair: list[LabHo
 
 
 def test_list_shows_live_state_and_second_up_changes_nothing(lab_pair: list[LabHost]) -> None:
-    listed = json.loads(run_fossp("lab", "list", "--json").stdout)
+    listed = json.loads(run_fossp("lab", "list", "--json").stdout)["hosts"]
     by_name = {entry["name"]: entry for entry in listed}
     for host in lab_pair:
         entry = by_name[host.name]
@@ -89,7 +89,7 @@ def test_list_shows_live_state_and_second_up_changes_nothing(lab_pair: list[LabH
         assert entry["ssh_user"] == "root" and Path(entry["known_hosts_path"]).is_file()
     again = run_fossp("lab", "up", lab_pair[0].name, "--json")
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout)[0]["pid"] == lab_pair[0].pid
+    assert json.loads(again.stdout)["hosts"][0]["pid"] == lab_pair[0].pid
 
 
 def test_target_resolves_lab_hosts(lab_pair: list[LabHost]) -> None:
@@ -119,7 +119,7 @@ def test_down_removes_process_network_root_and_record() -> None:
     paths = LabPaths.current()
     created = run_fossp("lab", "up", "lt-gone", "--json")
     assert created.returncode == 0, created.stderr
-    host = LabHost.model_validate(json.loads(created.stdout)[0])
+    host = LabHost.model_validate(json.loads(created.stdout)["hosts"][0])
     removed = run_fossp("lab", "down", "lt-gone")
     assert removed.returncode == 0, removed.stderr
     assert host.pid is not None and not Path(f"/proc/{host.pid}").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -50,5 +51,5 @@ def test_unknown_hosts_are_named(empty_lab: Path) -> None:
 
 def test_list_of_an_empty_lab_is_empty(empty_lab: Path) -> None:
     result = run_fossp("lab", "list", "--json")
-    assert result.returncode == 0 and result.stdout.strip() == "[]"
+    assert result.returncode == 0 and json.loads(result.stdout)["hosts"] == []
     assert not empty_lab.exists()

@@ -53,7 +53,7 @@ def _restart_cli(name: str) -> tuple[LabHost, float]:
     result = run_fossp("lab", "restart", name, "--json")
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
-    return LabHost.model_validate(json.loads(result.stdout)[0]), elapsed
+    return LabHost.model_validate(json.loads(result.stdout)["hosts"][0]), elapsed
 
 
 def test_pid_1_knows_it_runs_in_a_container(host: LabHost) -> None:

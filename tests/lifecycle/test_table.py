@@ -12,7 +12,7 @@ def test_rows_have_endoflife_fields_and_not_announced_is_false(catalog: Catalog)
     postgres = next(r for r in rows if r["role_id"] == "FOSSP-DASPO")
     assert postgres == {
         "service": "Database Services",
-        "role": "PostgreSQL",
+        "implementation": "PostgreSQL",
         "role_id": "FOSSP-DASPO",
         "release_cycle": "01-112615",
         "release_date": "2015-10-26",

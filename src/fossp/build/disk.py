@@ -337,6 +337,8 @@ class _Steps:
 class BuildError(FosspError):
     """A build step failed on this machine (a tool's error, a device that did not appear)."""
 
+    code = "build_failed"
+
 
 def _run(
     argv: Sequence[str | Path],

@@ -34,6 +34,8 @@ SSH_TRY_SECONDS = 30
 class BootError(FosspError):
     """The VM did not start or did not answer over SSH in time (the console tail says why)."""
 
+    code = "boot_failed"
+
 
 def seed_texts(hostname: str, public_key: str) -> dict[str, str]:
     """NoCloud meta-data and user-data: the host name, and root's key."""

@@ -30,6 +30,9 @@ M = TypeVar("M", bound=BaseModel)
 class CatalogError(BadInput):
     """A data file that does not follow the schema: names the file, the field and why."""
 
+    code = "bad_catalog"
+    where_leads = True  # FILE: why
+
 
 def describe_validation_error(error: ValidationError) -> str:
     """One line for the first problem (and a count of the others)."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, complete_role, new_app
+from fossp.cli.common import FormatOption, JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -70,6 +70,7 @@ def roles_list(
     family: FamilyOption = None,
     status: StatusOption = None,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """List roles with their IDs, status and packages per family."""
     from fossp.catalog.schema import Family
@@ -95,7 +96,7 @@ def roles_list(
         for r in roles
     ]
     emit(
-        rows,
+        {"roles": rows},
         as_json,
         lambda: table(
             f"{len(rows)} roles",
@@ -179,6 +180,7 @@ def lifecycle(
     family: FamilyOption = None,
     status: StatusOption = None,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """The lifecycle table: service, role, role ID, release, release date, support end."""
     from fossp.catalog.status import governed_catalog
@@ -188,7 +190,7 @@ def lifecycle(
     catalog = governed_catalog()
     rows = lifecycle_table(catalog, filter_roles(catalog, service, family, status))
     emit(
-        rows,
+        {"roles": rows},
         as_json,
         lambda: table(
             "FedoraOS Server Platform support and life cycle",
@@ -196,7 +198,7 @@ def lifecycle(
             [
                 [
                     r["service"],
-                    r["role"],
+                    r["implementation"],
                     r["role_id"],
                     r["release_cycle"],
                     r["release_date"],
@@ -234,7 +236,7 @@ def release_check(
 
 
 @release_app.command("list")
-def release_list(as_json: JsonOption = False) -> None:
+def release_list(as_json: JsonOption = False, output_format: FormatOption = None) -> None:
     """The platform's releases with their level and support end."""
     from fossp.lifecycle.releases import level_of, platform_releases
     from fossp.output import emit, table
@@ -252,7 +254,7 @@ def release_list(as_json: JsonOption = False) -> None:
         for i, r in enumerate(releases)
     ]
     emit(
-        rows,
+        {"releases": rows},
         as_json,
         lambda: table(
             "FOSSP releases",

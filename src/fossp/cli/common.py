@@ -1,10 +1,41 @@
 """Options shared by every command group."""
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+class OutputFormat(StrEnum):
+    TABLE = "table"
+    TSV = "tsv"
+    JSON = "json"
+
+
+def _format_chosen(ctx: typer.Context, value: OutputFormat | None) -> OutputFormat | None:
+    """--format: tables drawn or tab-separated whatever stdout is; json is --json."""
+    from fossp.output import choose_format
+
+    choose_format(None if value is None else value.value)
+    ctx.meta["fossp.format"] = value
+    return value
+
+
+def _json_chosen(ctx: typer.Context, value: bool) -> bool:
+    return value or ctx.meta.get("fossp.format") is OutputFormat.JSON
+
+
+JsonOption = Annotated[bool, typer.Option("--json", callback=_json_chosen, help="Print machine-readable JSON.")]
+#: On a command that prints tables; read by its callback (before --json's, being eager).
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        is_eager=True,
+        callback=_format_chosen,
+        help="table: drawn; tsv: tab-separated rows; json: as --json. Default: drawn on a terminal, else tsv.",
+    ),
+]
 
 
 #: -h as well as --help, on every command.

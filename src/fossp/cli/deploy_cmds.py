@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, complete_role, new_app
+from fossp.cli.common import FormatOption, JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -237,6 +237,7 @@ def status(
     probe: Annotated[bool, typer.Option("--probe/--no-probe", help="Run the health probes.")] = True,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """Each deployed role's state from live checks (units, packages, files, probes); a run
     that did not end shows its roles as interrupted (exit 1)."""
@@ -351,7 +352,9 @@ def facts(
 
 
 @inventory_app.command("list")
-def inventory_list(inventory: InventoryOption = None, as_json: JsonOption = False) -> None:
+def inventory_list(
+    inventory: InventoryOption = None, as_json: JsonOption = False, output_format: FormatOption = None
+) -> None:
     """List the inventory's hosts, their groups and how they are reached."""
     from fossp.hosts.inventory import default_inventory
 

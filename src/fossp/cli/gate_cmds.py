@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import FormatOption, JsonOption, new_app
 from fossp.errors import BadInput, shorten
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ def show(gate: "GateService", app: AppArg) -> View:
 
 
 @gate_app.command("list")
-def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
+def list_(db: DbOption = None, as_json: JsonOption = False, output_format: FormatOption = None) -> None:
     """Every application with its phase, state and the catalog status its go decisions gave its roles."""
     from fossp.output import emit, table
 
@@ -227,7 +227,7 @@ def list_(db: DbOption = None, as_json: JsonOption = False) -> None:
         for a in apps
     ]
     emit(
-        apps,
+        {"applications": apps},
         as_json,
         lambda: table(None, ["#", "name", "roles", "phase", "state", "catalog"], rows),
     )
@@ -238,13 +238,14 @@ def audit(
     app: Annotated[str | None, typer.Argument(help="Only this application.")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """The audit trail, newest first."""
     from fossp.output import emit, table
 
     entries = _service(db).audit(app)
     rows = [(e["at"], e["actor"], e["action"], e["application_id"], e["detail"]) for e in entries]
-    emit(entries, as_json, lambda: table(None, ["at", "actor", "action", "app", "detail"], rows))
+    emit({"entries": entries}, as_json, lambda: table(None, ["at", "actor", "action", "app", "detail"], rows))
 
 
 @gate_app.command("picture")
@@ -264,7 +265,7 @@ def picture(
         except OSError as error:
             raise BadInput(f"--output {output}: cannot write it: {error.strerror}") from None
     if as_json:
-        print_json({"svg": svg if output is None else None, "output": output})
+        print_json({"svg": svg if output is None else None, "output": None if output is None else str(output)})
     elif output is None:
         sys.stdout.write(svg + "\n")
 
@@ -349,7 +350,7 @@ def maintainers_list(app: AppArg, db: DbOption = None, as_json: JsonOption = Fal
     from fossp.output import emit
 
     names = _service(db).show(app)["maintainers"]
-    emit(names, as_json, lambda: print("\n".join(names)))
+    emit({"maintainers": names}, as_json, lambda: print("\n".join(names)))
 
 
 PasswordStdin = Annotated[
@@ -421,7 +422,7 @@ def users_reset_password(
 
 
 @users_app.command("list")
-def users_list(db: DbOption = None, as_json: JsonOption = False) -> None:
+def users_list(db: DbOption = None, as_json: JsonOption = False, output_format: FormatOption = None) -> None:
     """Accounts and their roles."""
     from fossp.output import emit, table
 
@@ -435,7 +436,7 @@ def users_list(db: DbOption = None, as_json: JsonOption = False) -> None:
         )
         for u in users
     ]
-    emit(users, as_json, lambda: table(None, ["name", "gate role", "operations", "web sign-in"], rows))
+    emit({"users": users}, as_json, lambda: table(None, ["name", "gate role", "operations", "web sign-in"], rows))
 
 
 def serve(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import FormatOption, JsonOption, new_app
 
 if TYPE_CHECKING:
     from fossp.lab import LabHost
@@ -48,7 +48,7 @@ def _show_hosts(hosts: list[LabHost], as_json: bool, title: str) -> None:
 
     data = [host.model_dump(mode="json") for host in hosts]
     columns = ["name", "address", "state", "ssh", "user", "key"]
-    emit(data, as_json, lambda: table(title, columns, [_host_row(h) for h in hosts]))
+    emit({"hosts": data}, as_json, lambda: table(title, columns, [_host_row(h) for h in hosts]))
 
 
 @app.command("up")
@@ -106,7 +106,7 @@ def down_cmd(
 
 
 @app.command("list")
-def list_cmd(as_json: JsonOption = False) -> None:
+def list_cmd(as_json: JsonOption = False, output_format: FormatOption = None) -> None:
     """Lab hosts with their live state: is PID 1 alive, does sshd answer."""
     from fossp.lab import list_hosts
 

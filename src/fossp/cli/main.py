@@ -9,7 +9,7 @@ every command group with typer, and importing their modules, was most of `fossp 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from importlib import import_module
 from typing import Annotated, Any
 
@@ -225,16 +225,44 @@ def command() -> Any:
     return plain_params(typer.main.get_command(app))
 
 
-def run() -> None:
-    """Run the CLI; a FosspError becomes one line on stderr and its exit code."""
-    from fossp.errors import FosspError
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON (``--json`` or ``--format json`` before any ``--``)."""
+    from itertools import pairwise
+
+    words = list(args[: list(args).index("--")] if "--" in args else args)
+    return "--json" in words or "--format=json" in words or ("--format", "json") in pairwise(words)
+
+
+def _fail(message: str, where: str | None, code: str, exit_code: int, as_json: bool) -> None:
+    """End with an error: a JSON error document on stdout under --json, else (or after the
+    command's own document) one line on stderr."""
+    from fossp.output import print_error
     from fossp.secrets import redact
 
+    if not (as_json and print_error(redact(message), where and redact(where), code)):
+        sys.stderr.write(f"fossp: {redact(message)}\n")
+    sys.exit(exit_code)
+
+
+def run() -> None:
+    """Run the CLI; a FosspError (or a usage error) becomes one line on stderr, or under
+    --json an error document on stdout, with its exit code."""
+    from fossp.errors import FosspError
+    from fossp.output import new_run
+
+    as_json = wants_json(sys.argv[1:])
+    new_run()
     try:
-        command()(prog_name="fossp")
+        code = command().main(prog_name="fossp", standalone_mode=False)
     except FosspError as error:
-        sys.stderr.write(f"fossp: {redact(error.message)}\n")
-        sys.exit(error.exit_code)
+        _fail(error.message, error.where, error.code, error.exit_code, as_json)
+    except typer.TyperException as error:  # click's usage errors (typer bundles its click)
+        if not as_json and hasattr(error, "show"):
+            error.show()
+            sys.exit(error.exit_code)
+        _fail(error.format_message(), None, "usage", error.exit_code, as_json)
+    except typer.Abort:
+        _fail("aborted", None, "aborted", 1, as_json)
     except KeyboardInterrupt:
-        sys.stderr.write("fossp: interrupted\n")
-        sys.exit(130)
+        _fail("interrupted", None, "interrupted", 130, as_json)
+    sys.exit(code if isinstance(code, int) else 0)

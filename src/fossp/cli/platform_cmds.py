@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import FormatOption, JsonOption, new_app
 from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ def check(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """Check each platform component: pass, warn or fail, and what to do.
 
@@ -91,6 +92,6 @@ def check(
             else:
                 _render(report)
 
-    emit(reports[0] if not target else {"hosts": reports}, as_json, render)
+    emit({"hosts": reports}, as_json, render)
     if not all(report["ok"] for report in reports):
         raise typer.Exit(EXIT_FINDING)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import FormatOption, JsonOption, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 profile_app = new_app("Check profiles (roles plus settings) before deploying them.")
 
 
-def features(as_json: JsonOption = False) -> None:
+def features(as_json: JsonOption = False, output_format: FormatOption = None) -> None:
     """List the feature vocabulary and the roles that provide each feature."""
     from fossp.catalog.status import governed_catalog
     from fossp.output import emit, table
@@ -39,7 +39,7 @@ def features(as_json: JsonOption = False) -> None:
         for f in catalog.features.values()
     ]
     emit(
-        rows,
+        {"features": rows},
         as_json,
         lambda: table(
             f"{len(rows)} features",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, new_app
+from fossp.cli.common import FormatOption, JsonOption, new_app
 from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption, bounds, target_hosts
 
 if TYPE_CHECKING:
@@ -152,6 +152,7 @@ def list_cmd(
     become: BecomeOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """Each host's snapshots (type, pair, date, description, FOSSP run, important, default/running)."""
     hosts = target_hosts(target, inventory, become)

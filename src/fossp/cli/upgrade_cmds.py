@@ -137,10 +137,9 @@ def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
 
 
 def envelope(run_id: str, reports: list[Report], results: list[HostResult]) -> dict[str, Any]:
-    from fossp.upgrade.report import SCHEMA_VERSION
-
+    """The JSON document of `upgrade check`: each report keeps its own report format
+    version (``reports[].schema_version``); print_json gives the document's."""
     return {
-        "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "reports": [report.as_json() for report in reports],
         "errors": _errors(results),
@@ -356,11 +355,9 @@ def _show_outcomes(results: list[HostResult], as_json: bool, run_id: str) -> Non
     outcomes = [r.value for r in results if r.ok and not _refused_value(r.value)]
     if as_json:
         from fossp.output import print_json
-        from fossp.upgrade.report import SCHEMA_VERSION
 
         print_json(
             {
-                "schema_version": SCHEMA_VERSION,
                 "run_id": run_id,
                 "hosts": [o.summary() for o in outcomes],
                 "errors": _errors(results),

@@ -95,7 +95,7 @@ def reachable(url: str) -> Iterator[None]:
     except (exc.OperationalError, exc.DatabaseError) as error:
         shown = make_url(url).render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://", 1)
         lines = str(error.orig or error).strip().splitlines() or [type(error.orig).__name__]
-        raise BadInput(f"gate database {shown}: {one_line(lines[0])[:200]}") from None
+        raise BadInput(f"gate database {shown}: {one_line(lines[0])[:200]}", where=shown, code="unreachable") from None
 
 
 def _engine(url: str, read_only: bool) -> Engine:

@@ -51,6 +51,7 @@ from fossp.gate.models import (
 from fossp.gate.passwords import hash_password
 from fossp.gate.process import Gate, Participant, Process, Right, load_process
 from fossp.gate.rules import Action, Actor, AppState, Operation, Outcome, Position
+from fossp.output import timestamp
 
 CONSOLE = "console"  # the audit name of the server's administrator using the CLI
 KINDS = ("application", "stack")
@@ -633,7 +634,7 @@ class GateService:
                 "role_id": c.role_id,
                 "status": c.status,
                 "installed": json.loads(c.installed),
-                "at": c.at.isoformat(timespec="seconds"),
+                "at": timestamp(c.at, "seconds"),
             }
             for c in s.scalars(select(CatalogChange).filter_by(application_id=app.id).order_by(CatalogChange.id))
         ]
@@ -658,7 +659,7 @@ class GateService:
                 "outcome": d.outcome,
                 "rationale": d.rationale,
                 "by": d.user.name,
-                "at": d.created_at.isoformat(timespec="seconds"),
+                "at": timestamp(d.created_at, "seconds"),
             }
             for d in s.scalars(decisions)
         ]
@@ -726,7 +727,7 @@ class GateService:
                     "role": r.user.role,
                     "recommendation": r.recommendation,
                     "findings": r.findings,
-                    "at": r.created_at.isoformat(timespec="seconds"),
+                    "at": timestamp(r.created_at, "seconds"),
                 }
                 for r in self._reviews(s, app, gate)
             ],
@@ -756,7 +757,7 @@ class GateService:
             return [
                 {
                     "id": e.id,
-                    "at": e.at.isoformat(timespec="seconds"),
+                    "at": timestamp(e.at, "seconds"),
                     "actor": e.actor,
                     "action": e.action,
                     "application_id": e.application_id,

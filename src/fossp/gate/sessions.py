@@ -18,17 +18,13 @@ from fossp.gate.db import Database
 from fossp.gate.errors import Forbidden
 from fossp.gate.models import AuditEntry, User, WebSession
 from fossp.gate.passwords import hash_password, needs_rehash, verify_password
+from fossp.output import aware
 
 LIFETIME = timedelta(hours=12)
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ class SessionStore:
             return None
         with self.db.sessions.begin() as s:
             row = s.get(WebSession, _hash(token))
-            if row is None or _aware(row.expires_at) < datetime.now(UTC) or row.user is None or row.user.disabled:
+            if row is None or aware(row.expires_at) < datetime.now(UTC) or row.user is None or row.user.disabled:
                 return None
             return _info(token, row.csrf_token, row.user)
 

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 class HostError(Finding):
     """A problem on one host (unreachable, refused, a failing command): that host fails."""
 
+    code = "host_failed"
+    where_leads = True  # NAME: why
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+
 
 @dataclass(frozen=True)
 class Result:
@@ -257,7 +263,7 @@ class SshConnector(Connector):
             raise HostError(f"{host.name}: SSH login as {host.user} refused (key not accepted)") from None
         except (OSError, asyncssh.Error, TimeoutError) as error:
             reason = getattr(error, "reason", None) or str(error) or type(error).__name__
-            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}") from None
+            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
         return cls(host.name, connection, host.address, host.become, bounds)
 
     async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:

@@ -28,6 +28,8 @@ TOOL_PACKAGES = {
 class LabError(FosspError):
     """A lab step failed here: a missing tool, a failed command, a host that won't boot."""
 
+    code = "lab_failed"
+
 
 def require_root() -> None:
     """The lab makes namespaces, loop mounts and network links, which all need root."""

@@ -16,7 +16,7 @@ def lifecycle_row(role: Role, catalog: Catalog) -> dict[str, Any]:
     cycle = role.lifecycle
     return {
         "service": catalog.services[role.service].name,
-        "role": role.implementation,
+        "implementation": role.implementation,
         "role_id": role.id,
         "release_cycle": cycle.release,
         "release_date": cycle.release_date.isoformat(),

@@ -78,6 +78,8 @@ Report = Callable[[str], None]
 class ArchiveError(FosspError):
     """apt on the controller could not fetch or read a release's archive metadata."""
 
+    code = "archive_failed"
+
 
 @dataclass(frozen=True)
 class ArchiveDirs:

@@ -58,6 +58,8 @@ DIST_FILES_SCRIPT = r'find /etc -xdev \( -name "*.dpkg-dist" -o -name "*.dpkg-ol
 class UpgradeFailed(FosspError):
     """A step failed; the message names the step and what the host said."""
 
+    code = "upgrade_failed"
+
 
 class NothingApplied(UpgradeFailed):
     """The download failed: no package changed, the sources are back as they were."""

@@ -188,6 +188,8 @@ def _quiet(_: str) -> None:
 class ScratchError(FosspError):
     """A scratch root of a target release could not be built, changed or mounted here."""
 
+    code = "scratch_failed"
+
 
 # -- the data file ------------------------------------------------------------------
 

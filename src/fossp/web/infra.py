@@ -70,7 +70,7 @@ async def scan_host_key(address: str, port: int) -> HostKey:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port, server_host_key_algs=PREFERRED), 20)
     except (OSError, asyncssh.Error, TimeoutError) as error:
         reason = getattr(error, "reason", None) or str(error) or type(error).__name__
-        raise HostError(f"{address}:{port}: cannot reach it: {reason}") from None
+        raise HostError(f"{address}:{port}: cannot reach it: {reason}", "unreachable") from None
     if key is None:
         raise HostError(f"{address}:{port}: offered no host key")
     public = " ".join(key.export_public_key("openssh").decode().split()[:2])

@@ -24,6 +24,7 @@ from fossp.errors import FosspError
 from fossp.gate.db import Database
 from fossp.gate.errors import NotFound
 from fossp.gate.models import Base, utcnow
+from fossp.output import aware
 
 Progress = Callable[[str, str], None]  # (host, message), as the fleet reports it
 #: A run's work: given the progress hook, the result (JSON data) and whether it succeeded.
@@ -91,8 +92,8 @@ def _run(row: RunRecord) -> Run:
         row.state,
         row.error,
         json.loads(row.result) if row.result else None,
-        row.created_at,
-        row.ended_at,
+        aware(row.created_at),
+        aware(row.ended_at) if row.ended_at else None,
     )
 
 

@@ -23,6 +23,8 @@ MAX_DELAY = 900.0
 class Throttled(FosspError):
     """Too many failed sign-ins (HTTP 429); ``retry_after`` is in whole seconds."""
 
+    code = "throttled"
+
     status = 429
 
     def __init__(self, retry_after: int) -> None:

@@ -1,0 +1,170 @@
+"""The JSON documents: the committed schemas are the generated ones, every command with
+--json has one, and real commands print documents their schema accepts (the check is in
+tests.documents, run by the CLI helpers); errors under --json are documents on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from fossp.cli import main
+from fossp.cli.documents import COMMANDS
+from fossp.cli.main import command
+from fossp.cli.schemas import SCHEMAS_DIR, schemas, text
+from fossp.errors import BadInput
+from fossp.output import print_json
+from tests.cli.inprocess import Outcome, fossp
+from tests.documents import check_document
+
+
+def test_the_committed_schemas_are_the_generated_ones() -> None:
+    made = schemas()
+    assert {p.name for p in SCHEMAS_DIR.glob("*.json")} == set(made), "run: python -m fossp.cli.schemas"
+    for name, data in made.items():
+        assert (SCHEMAS_DIR / name).read_text() == text(data), f"{name}: run python -m fossp.cli.schemas"
+
+
+def _json_commands(node: object, words: tuple[str, ...] = ()) -> set[str]:
+    subs = getattr(node, "commands", None)
+    if subs:
+        return set().union(*(_json_commands(sub, (*words, name)) for name, sub in subs.items()))
+    has_json = any("--json" in getattr(p, "opts", ()) for p in getattr(node, "params", []))
+    return {" ".join(words)} if has_json else set()
+
+
+def test_every_command_with_json_has_a_documented_shape() -> None:
+    assert _json_commands(command()) == set(COMMANDS)
+
+
+def _document(*args: str, code: int = 0) -> dict[str, object]:
+    outcome = fossp(*args, "--json")
+    assert outcome.code == code, outcome
+    document = check_document((*args, "--json"), outcome.stdout)
+    assert document is not None and document["schema_version"] == 1
+    return document
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("roles", "list"), 0),
+        (("roles", "show", "postgresql"), 0),
+        (("lifecycle",), 0),
+        (("release", "list"), 0),
+        (("release", "check", "1.1", "2.0"), 0),
+        (("release", "check", "2.0", "1.0"), 1),
+        (("features",), 0),
+        (("recommend", "database", "web server", "dns"), 0),
+        (("lab", "list"), 0),
+        (("lab", "repo", "list"), 0),
+    ],
+)
+def test_catalog_and_lab_documents(
+    args: tuple[str, ...], code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOSSP_LAB_DIR", str(tmp_path / "lab"))
+    _document(*args, code=code)
+
+
+def test_platform_profile_and_inventory_documents(tmp_path: Path) -> None:
+    platform = fossp("platform", "check", "--json")
+    assert platform.code in (0, 1)
+    check_document(("platform", "check", "--json"), platform.stdout)
+    profile = tmp_path / "profile.yaml"
+    assert fossp("recommend", "database", "--save", str(profile)).code == 0
+    assert _document("profile", "check", str(profile))["ok"] is True
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text("fossp_inventory: 1\nhosts:\n  web: {address: 192.0.2.1}\ngroups:\n  www: {hosts: [web]}\n")
+    assert _document("inventory", "list", "-i", str(inventory))["groups"] == {"www": ["web"]}
+
+
+def test_gate_documents_and_their_timestamps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
+    for name, role in (("lia", "liaison"), ("mai", "maintainer")):
+        _document("users", "add", name, "--role", role, "--no-password")
+    _document("gate", "propose", "Pg", "--role", "postgresql", "--summary", "db", "--as", "mai")
+    _document("gate", "deliver", "Pg", "proposal", "--as", "mai", "--ref", "https://example.org/p")
+    _document("gate", "maintainers", "list", "Pg")
+    _document("gate", "list")
+    _document("users", "disable", "lia")
+    _document("users", "list")
+    _document("gate", "picture")
+    _document("gate", "agenda", "--at", "2030-01-07T15:00")
+    audit = _document("gate", "audit")["entries"]
+    assert isinstance(audit, list) and audit
+    for entry in audit:  # SQLite gives the moment back without its zone: printed in UTC
+        assert entry["at"].endswith("+00:00"), entry
+    refused = fossp("gate", "decide", "Pg", "go", "--as", "lia", "--rationale", "x", "--json")
+    _error(refused, 1)
+
+
+def test_a_timestamp_without_its_zone_is_not_as_documented() -> None:
+    entry = {"id": 1, "at": "2026-12-03T15:00:00", "actor": "a", "action": "x", "application_id": None, "detail": {}}
+    with pytest.raises(AssertionError, match="is not a 'date-time'"):
+        check_document(("gate", "audit", "--json"), json.dumps({"schema_version": 1, "entries": [entry]}))
+
+
+def _error(outcome: Outcome, exit_code: int) -> dict[str, str | None]:
+    """The error document of a failed --json command: on stdout, nothing else on stderr."""
+    assert outcome.code == exit_code, outcome
+    assert outcome.stderr == "", outcome.stderr
+    document = json.loads(outcome.stdout)
+    assert set(document) == {"schema_version", "error"}
+    error: dict[str, str | None] = document["error"]
+    return error
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "where"),
+    [
+        (("roles", "show", "no-such-role"), "bad_input", None),
+        (("roles", "lis"), "usage", None),
+        (("release", "check", "1.x", "2.0"), "bad_input", None),
+        (
+            ("gate", "list", "--db", "postgresql://gate:pw@127.0.0.1:1/gate"),
+            "unreachable",
+            "postgresql://gate:***@127.0.0.1:1/gate",
+        ),
+    ],
+)
+def test_an_error_under_json_is_a_document_on_stdout(args: tuple[str, ...], code: str, where: str | None) -> None:
+    error = _error(fossp(*args, "--json"), 2)
+    assert (error["code"], error["where"]) == (code, where)
+    assert error["message"] and "pw@" not in str(error["message"])
+
+
+def test_an_error_names_the_file_and_the_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _error(fossp("profile", "check", str(tmp_path), "--json"), 2)
+    assert (folder["code"], folder["where"]) == ("unreadable_file", str(tmp_path))
+    monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
+    _document("users", "add", "lia", "--role", "liaison", "--no-password")
+    missing = _error(fossp("gate", "show", "99", "--json"), 2)
+    assert missing["code"] == "not_found"
+    invalid = _error(fossp("users", "add", "bob", "--role", "boss", "--no-password", "--json"), 2)
+    assert (invalid["code"], invalid["where"]) == ("invalid", "role")
+
+
+def test_without_json_an_error_stays_one_line_on_stderr() -> None:
+    outcome = fossp("roles", "show", "no-such-role")
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (2, "", "fossp: unknown role 'no-such-role'\n")
+
+
+def test_an_error_after_the_document_is_a_line_on_stderr(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout keeps one document: a command that printed its own and then fails says why on stderr."""
+
+    def printed_then_failed(**_: object) -> None:
+        print_json({"hosts": []})
+        raise BadInput("web1: refused")
+
+    monkeypatch.setattr(main, "command", lambda: SimpleNamespace(main=printed_then_failed))
+    monkeypatch.setattr(sys, "argv", ["fossp", "snapshot", "list", "--json"])
+    with pytest.raises(SystemExit) as done:
+        main.run()
+    out, err = capsys.readouterr()
+    assert (done.value.code, json.loads(out), err) == (2, {"schema_version": 1, "hosts": []}, "fossp: web1: refused\n")
