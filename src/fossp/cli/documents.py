@@ -398,6 +398,14 @@ class Built(OpenDocument):
     output: str | None
 
 
+class BuiltRoot(OpenDocument):
+    """An offline root: where it is, what was applied, what waits for its first boot."""
+
+    roles: list[str]
+    root: str
+    deferred_to_first_boot: list[str]
+
+
 class Wheels(Document):
     output: str
     wheels: list[str]
@@ -615,7 +623,7 @@ COMMANDS: dict[str, type[Document]] = {
     "build kickstart": Built,
     "build preseed": Built,
     "build wheels": Wheels,
-    "build root": Built,
+    "build root": BuiltRoot,
     "build container": Built,
     "container build": Built,
     "container run": OpenDocument,
