@@ -51,15 +51,21 @@ def _ledger(host: LabHost) -> list[dict[str, Any]]:
         return []
 
 
+#: What dpkg is asked when it changes packages (apt's own queries, such as
+#: ``dpkg --print-foreign-architectures`` while a plan simulates, change nothing).
+DPKG_CHANGES = {b"--unpack", b"--install", b"--configure", b"--remove", b"--purge"}
+
+
 def _dpkg_runs_on(host: LabHost) -> bool:
-    """A dpkg process in the host's cgroup (the controller sees every host's processes)."""
+    """A dpkg process changing packages in the host's cgroup (the controller sees every
+    host's processes)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if (entry / "comm").read_text().strip() == "dpkg" and f"fossp-lab/{host.name}" in (
-                entry / "cgroup"
-            ).read_text():
+            is_dpkg = (entry / "comm").read_text().strip() == "dpkg"
+            on_host = is_dpkg and f"fossp-lab/{host.name}" in (entry / "cgroup").read_text()
+            if on_host and DPKG_CHANGES & set((entry / "cmdline").read_bytes().split(b"\0")):
                 return True
         except OSError:
             continue
