@@ -460,12 +460,16 @@ def tool_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key not in unwanted}
 
 
-def write_pyinfra(folder: Path, hosts: list[Host], site: Site) -> None:
+def write_role(folder: Path, site: Site, name: str, template: str) -> None:
+    """The role's files for a tool, and its deploy (``name``) from ``template``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "site.conf").write_text(site.site)
     (folder / "index.html").write_text(site.page)
-    deploy = PYINFRA_DEPLOY.format(default=DEFAULT_SITE, site=SITE, root=DOCUMENT_ROOT, page=PAGE)
-    (folder / "deploy.py").write_text(deploy)
+    (folder / name).write_text(template.format(default=DEFAULT_SITE, site=SITE, root=DOCUMENT_ROOT, page=PAGE))
+
+
+def write_pyinfra(folder: Path, hosts: list[Host], site: Site) -> None:
+    write_role(folder, site, "deploy.py", PYINFRA_DEPLOY)
     rows = [
         (
             host.name,
@@ -483,11 +487,7 @@ def write_pyinfra(folder: Path, hosts: list[Host], site: Site) -> None:
 
 
 def write_ansible(folder: Path, hosts: list[Host], site: Site) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "site.conf").write_text(site.site)
-    (folder / "index.html").write_text(site.page)
-    playbook = ANSIBLE_PLAYBOOK.format(default=DEFAULT_SITE, site=SITE, root=DOCUMENT_ROOT, page=PAGE)
-    (folder / "playbook.yml").write_text(playbook)
+    write_role(folder, site, "playbook.yml", ANSIBLE_PLAYBOOK)
     config = ANSIBLE_CFG.format(forks=len(hosts), control=folder / "cp", known_hosts=hosts[0].known_hosts)
     (folder / "ansible.cfg").write_text(config)
     lines = [
