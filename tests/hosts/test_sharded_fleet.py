@@ -5,7 +5,11 @@ order with their progress, and a worker that dies leaves its hosts failed, named
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +61,39 @@ def test_a_worker_that_dies_leaves_its_hosts_failed_and_the_others_done(sshd: Ss
 def test_worker_count(monkeypatch: pytest.MonkeyPatch, hosts: int, cpus: int, setting: str, workers: int) -> None:
     monkeypatch.setenv("FOSSP_WORKERS", setting)
     assert worker_count(hosts, cpus) == workers
+
+
+KILLED_RUN = """
+import asyncio, os, sys, json
+from pathlib import Path
+from fossp.engine.fleet import run_sharded
+from fossp.hosts.inventory import HostSpec
+
+folder = Path(sys.argv[1])
+hosts = [HostSpec.model_validate(json.loads(line)) for line in sys.argv[2:]]
+
+async def stays(connector, host, report):
+    (folder / f"{os.getpid()}.pid").write_text("")
+    await asyncio.sleep(120)
+
+run_sharded(hosts, stays, workers=2)
+"""
+
+
+def test_workers_die_with_a_killed_run(sshd: Sshd, tmp_path: Path) -> None:
+    """kill -9 of the run leaves no worker going on with the hosts behind its back."""
+    specs = [sshd.host(f"h{number}").model_dump_json() for number in range(2)]
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path), *specs])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("*.pid"))) < 2:
+            assert run.poll() is None and time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.05)
+    finally:
+        run.kill()
+        run.wait()
+    workers = [int(path.stem) for path in tmp_path.glob("*.pid")]
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]

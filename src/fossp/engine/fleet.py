@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -154,14 +155,34 @@ def run_sharded(
     channels: list[tuple[Connection, BaseProcess, list[int]]] = []
     for shard in shards:
         reader, writer = context.Pipe(duplex=False)
-        process = context.Process(target=_worker, args=(writer, [hosts[i] for i in shard], action, timeouts))
+        process = context.Process(
+            target=_worker, args=(writer, [hosts[i] for i in shard], action, timeouts, os.getpid())
+        )
         process.start()
         writer.close()
         channels.append((reader, process, shard))
     return _collect(channels, hosts, progress or _silent)
 
 
-def _worker(writer: Connection, hosts: list[HostSpec], action: Action[T], timeouts: dict[str, float] | None) -> None:
+def _die_with(parent: int) -> None:
+    """Be killed when the run's process dies (kill -9 included), as a one-process run
+    would be: its hosts are then left as any killed run leaves them, for the next run to
+    find and finish. Linux's PR_SET_PDEATHSIG; a parent already gone ends us now."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker(
+    writer: Connection, hosts: list[HostSpec], action: Action[T], timeouts: dict[str, float] | None, parent: int
+) -> None:
+    _die_with(parent)
+
     def progress(host: str, message: str) -> None:
         writer.send(("progress", host, message))
 
