@@ -18,6 +18,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from fossp.cli.documents import Alternative as AlternativeOut
+from fossp.cli.documents import RequestData as RequestOut
+from fossp.cli.documents import Unserved as UnservedOut
 from fossp.gate.db import Database
 from fossp.gate.errors import Forbidden
 from fossp.gate.sessions import SessionInfo
@@ -128,31 +131,6 @@ def catalog_features(infra: Tool, _: Viewer) -> list[FeatureOut]:
 # selection
 
 
-class Understood(BaseModel):
-    words: str
-    term: str
-    term_kind: str
-    means: str
-    target: str
-
-
-class RequestOut(BaseModel):
-    text: str
-    understood: list[Understood]
-    features: dict[str, str]
-    roles: dict[str, str]
-    unserved: dict[str, str]
-    ignored: list[str]
-    filler: list[str]
-    did_you_mean: dict[str, list[str]]
-
-
-class AlternativeOut(BaseModel):
-    id: str
-    name: str
-    why_not: str
-
-
 class SettingOut(BaseModel):
     name: str
     type: str
@@ -183,20 +161,6 @@ class ConflictOut(BaseModel):
     kind: Literal["port", "declared"]
     reason: str
     resolution: str
-
-
-class NearOut(BaseModel):
-    id: str
-    name: str
-    why: str
-
-
-class UnservedOut(BaseModel):
-    need: str
-    name: str
-    asked_as: str
-    message: str
-    nearest: list[NearOut]
 
 
 class UnmetOut(BaseModel):
