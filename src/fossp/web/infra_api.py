@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from fossp.cli.documents import Alternative as AlternativeOut
 from fossp.cli.documents import RequestData as RequestOut
+from fossp.cli.documents import ToChoose as ToChooseOut
 from fossp.cli.documents import Unserved as UnservedOut
 from fossp.gate.db import Database
 from fossp.gate.errors import Forbidden
@@ -166,16 +167,6 @@ class ConflictOut(BaseModel):
 class UnmetOut(BaseModel):
     feature: str
     reason: str
-
-
-class ToChooseOut(BaseModel):
-    role: str
-    setting: str
-    type: str
-    secret: bool
-    description: str
-    example: Any = None
-    give_as: str
 
 
 class RecommendationOut(BaseModel):
