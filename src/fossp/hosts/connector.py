@@ -13,10 +13,12 @@ import asyncio
 import os
 import shlex
 import shutil
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fossp.errors import Finding
@@ -193,6 +195,24 @@ class RootConnector(LocalConnector):
         _write_local(Path(self.path(path)), data, mode, "")
 
 
+def load_asyncssh() -> ModuleType:
+    """asyncssh, imported without its look-up of liboqs: at import it asks
+    ``ctypes.util.find_library`` twice, each running ldconfig and a compiler (100-150 ms of
+    every run's start-up here), for post-quantum key exchanges FOSSP never offers (it
+    asks for curve25519, see ``SshConnector.open``)."""
+    if "asyncssh" in sys.modules:
+        return sys.modules["asyncssh"]
+    import ctypes.util
+
+    find = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None if name in ("oqs", "liboqs") else find(name)
+    try:
+        import asyncssh
+    finally:
+        ctypes.util.find_library = find
+    return asyncssh
+
+
 _PARSED: dict[tuple[str, int, int], Any] = {}
 
 
@@ -239,8 +259,7 @@ class SshConnector(Connector):
         """Connect and authenticate within ``timeouts.connect``; every failure becomes one
         HostError naming the host. Keepalives every ``timeouts.keepalive`` seconds notice a
         peer that went away (three unanswered close the connection)."""
-        import asyncssh
-
+        asyncssh = load_asyncssh()
         bounds = timeouts or Timeouts()
         options: dict[str, Any] = {
             "port": host.port,

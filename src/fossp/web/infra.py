@@ -21,7 +21,7 @@ import yaml
 
 from fossp.gate.errors import Invalid, NotFound, Refused
 from fossp.gate.urls import SYSTEM_DIR, USER_DIR
-from fossp.hosts.connector import HostError
+from fossp.hosts.connector import HostError, load_asyncssh
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -64,7 +64,7 @@ class HostKey:
 
 async def scan_host_key(address: str, port: int) -> HostKey:
     """The key the host offers (no login, nothing trusted yet): what a person confirms."""
-    import asyncssh
+    asyncssh = load_asyncssh()
 
     try:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port, server_host_key_algs=PREFERRED), 20)
