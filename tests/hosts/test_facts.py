@@ -218,6 +218,39 @@ def test_local_and_offline_root(tmp_path: Path) -> None:
     assert local.family is not None and local.packages
 
 
+def test_commands_run_ahead_as_argv_each_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On-host probes ride the facts round trip: each argv runs as given (no shell reads
+    its words), with stdin closed (the script itself arrives on stdin), within its bound."""
+    from fossp.hosts import facts as facts_module
+
+    monkeypatch.setattr(facts_module, "AHEAD_SECONDS", 1)
+    marker = tmp_path / "ran"
+    commands = [
+        ["sh", "-c", 'printf "out\\n"; echo err >&2; exit 3'],
+        ["printf", "%s|", f"$(touch {marker})", "two words", "line\nbreak"],
+        ["cat"],  # reads stdin: gets nothing, and the script is not eaten
+        ["sleep", "5"],
+    ]
+    facts = asyncio.run(gather_facts(LocalConnector(), ["/etc/hostname"], [], commands))
+    first, words, stdin, slow = facts.ran
+    assert (first.exit_status, first.stdout, first.stderr) == (3, "out\n", "err")
+    assert words.stdout == f"$(touch {marker})|two words|line\nbreak|" and not marker.exists()
+    assert (stdin.exit_status, stdin.stdout) == (0, "")
+    assert slow.exit_status == 124  # timeout's status: the probe then runs again on its own
+    assert "/etc/hostname" in facts.files and facts.packages  # the facts after them are whole
+
+
+def test_answering_gives_each_result_once_then_runs_on_the_host() -> None:
+    from fossp.hosts.connector import Answering, Result
+
+    inner = LocalConnector()
+    answer = Result(("echo", "hi"), 0, "from the facts\n", "")
+    connector = Answering(inner, [answer])
+    assert asyncio.run(connector.run(["echo", "hi"])).stdout == "from the facts\n"
+    assert asyncio.run(connector.run(["echo", "hi"])).stdout == "hi\n"  # a retry runs for real
+    assert (connector.name, connector.timeouts) == (inner.name, inner.timeouts)
+
+
 def test_the_facts_script_names_who_holds_a_listener() -> None:
     """The holders pipeline (find over /proc/PID/fd, awk, /proc/PID/cgroup) run for real here."""
     import os

@@ -21,7 +21,7 @@ import base64
 import ipaddress
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +30,7 @@ from fossp.catalog.schema import Family
 from fossp.hosts.connector import Connector, HostError
 
 FACTS_SCRIPT = r"""
-R="$1"; U="$2"; shift 2
+R="$1"; U="$2"; K="$3"; T="$4"; shift 4
 m() { printf '\n@@fossp:%s@@\n' "$1"; }
 m tools
 for t in dnf apt-get rpm dpkg-query systemctl firewall-cmd getenforce semanage runuser; do command -v "$t"; done
@@ -79,6 +79,16 @@ $s" in *"
 fi
 m dpkg_journal; for f in "$R"/var/lib/dpkg/updates/*; do [ -e "$f" ] && { echo interrupted; break; }; done
 m rootfs; stat -f -c %T "$R/"
+# K commands given to run ahead (COUNT WORD..., K times: on-host probes), each run with
+# its words as argv (never a shell string), within T seconds, stdin closed; printed as
+# base64 of stdout with "@STATUS" after it, then base64 of stderr
+ran() {
+  c=$1; shift; n=$#; i=0
+  for w; do i=$((i + 1)); [ "$i" -gt "$c" ] || set -- "$@" "$w"; done; shift "$n"
+  { e=$( { o=$(timeout "$T" "$@" </dev/null; printf '@%s' "$?"); printf '%s' "$o" | base64 -w0 >&4; } 2>&1 )
+    echo; printf '%s' "$e" | base64 -w0; } 4>&1
+}
+j=0; while [ "$j" -lt "$K" ]; do m ran; ran "$@"; shift $(($1 + 1)); j=$((j + 1)); done
 # the watched paths (globs) that exist: one find for what they are, then the regular
 # files' bytes in that order, which the sizes find printed cut apart
 IFS='
@@ -196,6 +206,15 @@ class FileFact(Frozen):
         return self.kind == "dir" and self.inode == 256
 
 
+class Ran(Frozen):
+    """A command the facts round trip ran ahead, and what it did."""
+
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
 class Facts(Frozen):
     """A host's facts; read-only, typed, and all gathered in one command."""
 
@@ -219,6 +238,8 @@ class Facts(Frozen):
     state_json: str | None = None
     upgrade_json: str | None = None  # the last `fossp upgrade run`'s record
     files: dict[str, FileFact] = {}
+    #: The commands asked to run ahead (``gather_facts(commands=...)``), in that order.
+    ran: list[Ran] = []
     seconds: float = 0.0
 
     @property
@@ -520,7 +541,23 @@ def parse_texts(text: str, root: str | None = None) -> dict[str, str]:
     return texts
 
 
-def parse_facts(host: str, output: str, offline_root: str | None = None) -> Facts:
+def parse_ran(bodies: list[str], commands: Sequence[Sequence[str]]) -> list[Ran]:
+    """Each ``ran`` section: base64 of stdout with ``@STATUS`` after it, a line of base64 of
+    stderr; paired with the commands asked for, in order."""
+    ran = []
+    for argv, body in zip(commands, bodies, strict=False):
+        out, _, err = body.partition("\n")
+        stdout, _, status = base64.b64decode(out.strip()).decode(errors="replace").rpartition("@")
+        stderr = base64.b64decode(err.strip()).decode(errors="replace")
+        ran.append(
+            Ran(argv=tuple(argv), exit_status=int(status) if status.isdigit() else 255, stdout=stdout, stderr=stderr)
+        )
+    return ran
+
+
+def parse_facts(
+    host: str, output: str, offline_root: str | None = None, commands: Sequence[Sequence[str]] = ()
+) -> Facts:
     """Turn the script's whole output into typed facts (pure: tests feed recorded output)."""
     sections = split_sections(output)
 
@@ -554,6 +591,7 @@ def parse_facts(host: str, output: str, offline_root: str | None = None) -> Fact
         state_json=texts.get("state", "").strip() or None,
         upgrade_json=texts.get("upgrade", "").strip() or None,
         files=parse_found(one("found"), one("contents"), offline_root),
+        ran=parse_ran(sections.get("ran", []), commands),
     )
 
 
@@ -565,15 +603,34 @@ def _package_manager(family: Family | None) -> Literal["dnf", "apt"] | None:
     return None
 
 
-async def gather_facts(connector: Connector, paths: Iterable[str] = (), units: Iterable[str] = ()) -> Facts:
-    """Run the facts script once on the host; ``paths`` may hold shell globs (``*``). A
-    watched file that changes while it is read makes one more round trip."""
+def answering(connector: Connector, facts: Facts) -> Connector:
+    """``connector``, answering the commands the facts round trip ran ahead from their results."""
+    from fossp.hosts.connector import Answering, Result
+
+    answers = [Result(r.argv, r.exit_status, r.stdout, r.stderr) for r in facts.ran]
+    return Answering(connector, answers) if answers else connector
+
+
+#: The bound of each command run ahead in the facts round trip (a probe's query): a slower
+#: one fails there and runs again on its own, as the probe retries.
+AHEAD_SECONDS = 10
+
+
+async def gather_facts(
+    connector: Connector, paths: Iterable[str] = (), units: Iterable[str] = (), commands: Sequence[list[str]] = ()
+) -> Facts:
+    """Run the facts script once on the host; ``paths`` may hold shell globs (``*``);
+    ``commands`` (argv lists) run in the same round trip, their results in ``Facts.ran``.
+    A watched file that changes while it is read makes one more round trip."""
     started = time.perf_counter()
-    argv = ["sh", "-s", "--", connector.root or "", " ".join(units), *paths]
+    ahead = [word for argv in commands for word in (str(len(argv)), *argv)]
+    argv = ["sh", "-s", "--", connector.root or "", " ".join(units), str(len(commands)), str(AHEAD_SECONDS)]
+    argv += [*ahead, *paths]
+    bound = connector.timeouts.facts + AHEAD_SECONDS * len(commands)
     for attempt in (1, 2):
-        result = await connector.run(argv, stdin=FACTS_SCRIPT.encode(), timeout=connector.timeouts.facts)
+        result = await connector.run(argv, stdin=FACTS_SCRIPT.encode(), timeout=bound)
         try:
-            facts = parse_facts(connector.name, result.stdout, connector.root)
+            facts = parse_facts(connector.name, result.stdout, connector.root, commands)
             break
         except FilesChanged as error:
             if attempt == 2:
