@@ -305,8 +305,14 @@ class SshConnector(Connector):
             raise HostError(f"{host.name}: host key not verified ({error.reason}); add it to known_hosts") from None
         except asyncssh.PermissionDenied:
             raise HostError(f"{host.name}: SSH login as {host.user} refused (key not accepted)") from None
-        except (OSError, asyncssh.Error, TimeoutError) as error:
-            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+        except TimeoutError:  # no TCP answer, or a server that never finishes the handshake
+            reason = f"no SSH handshake within {bounds.connect:g} s"
+            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
+        except OSError as error:  # asyncio's text repeats the address; the errno's says why
+            reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
+        except asyncssh.Error as error:
+            reason = error.reason or str(error) or type(error).__name__
             raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
         return cls(host.name, connection, host.address, host.become, bounds)
 
