@@ -114,7 +114,7 @@ class ProcessOut(Process, Answer):
     """The stage gate process the gate follows (fossp/data/gate/process.yaml or the site's)."""
 
 
-class CatalogStatus(Answer):
+class RoleStatuses(Answer):
     roles: dict[str, str] = Field(description="role ID -> the status go decisions gave it (launched, retired)")
 
 
@@ -124,7 +124,11 @@ def _me(info: SessionInfo) -> Me:
     )
 
 
-@router.post("/session", responses={401: {"description": "wrong name or password"}, 429: {"description": "throttled"}})
+@router.post(
+    "/session",
+    response_model=Me,
+    responses={401: {"description": "wrong name or password"}, 429: {"description": "throttled"}},
+)
 def create_session(body: Credentials, request: Request) -> JSONResponse:
     """Sign in; answers the CSRF token to send as X-CSRF-Token with every change.
 
@@ -236,8 +240,8 @@ def process(gate: Service, _info: Reader) -> ProcessOut:
 
 
 @router.get("/catalog-status")
-def catalog_status(gate: Service, _info: Reader) -> CatalogStatus:
-    return CatalogStatus(roles={role: status.value for role, status in gate.role_statuses().items()})
+def catalog_status(gate: Service, _info: Reader) -> RoleStatuses:
+    return RoleStatuses(roles={role: status.value for role, status in gate.role_statuses().items()})
 
 
 @router.get("/users")
