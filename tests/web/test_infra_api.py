@@ -28,6 +28,7 @@ ROUTES = [
     ("get", "/api/v1/hosts/db1/facts"),
     ("get", "/api/v1/hosts/db1/platform"),
     ("get", "/api/v1/hosts/db1/status"),
+    ("get", "/api/v1/status"),
     ("get", "/api/v1/runs"),
     ("post", "/api/v1/runs"),
     ("get", "/api/v1/runs/1"),
@@ -178,6 +179,18 @@ def _add_host(api: TestClient, ssh_server: SshServer) -> None:
     assert api.post("/api/v1/hosts", json=host).status_code == 201
 
 
+def test_the_fleet_shows_every_host_and_why_one_could_not_be_read(signed_in: Client, ssh_server: SshServer) -> None:
+    viewer, admin = signed_in("vic"), signed_in()
+    assert viewer.get("/api/v1/status").json() == {"schema_version": 1, "hosts": []}
+    assert "an operator or administrator adds hosts" in viewer.get("/status").text
+    _add_host(admin, ssh_server)
+    fleet = viewer.get("/api/v1/status").json()["hosts"]
+    assert [(h["host"], h["roles"]) for h in fleet] == [("db1", [])]
+    assert "db1: SSH login as root refused" in fleet[0]["error"]
+    page = viewer.get("/status").text
+    assert 'data-host="db1"' in page and "SSH login as root refused" in page
+
+
 def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_server: SshServer) -> None:
     api = signed_in()
     _add_host(api, ssh_server)
@@ -221,7 +234,7 @@ def test_a_viewer_reads_but_every_change_is_refused(signed_in: Client, tmp_path:
     assert viewer.get("/api/v1/catalog/roles").status_code == 200
     assert viewer.post("/api/v1/recommend", json={"wanted": ["web server"]}).status_code == 200
     assert "needs the operator right" in viewer.get("/wizard?need=web+server").text
-    for page in ("/wizard?need=web+server", "/hosts", "/catalog", "/runs", "/profiles"):
+    for page in ("/wizard?need=web+server", "/hosts", "/status", "/catalog", "/runs", "/profiles"):
         shown = viewer.get(page)
         assert shown.status_code == 200 and 'method="post"' not in shown.text.split("</header>")[1], page
 

@@ -260,6 +260,24 @@ class Infra:
         action, _ = status_action(load_catalog(), [host], probe=True)
         return {"host": name, **status_data(await self._one(name, action))}
 
+    async def fleet_status(self) -> list[dict[str, Any]]:
+        """Every host's roles with their state and drift, read at once (no probes: a host's
+        page runs them), or why the host could not be read; one slow host holds up no other."""
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.fleet import run_fleet
+        from fossp.engine.jobs import status_action, status_data
+
+        specs = list(self.hosts().values())
+        if not specs:
+            return []
+        action, _ = status_action(load_catalog(), specs, probe=False)
+        return [
+            {"host": r.host, "error": None, **status_data(r.value)}
+            if r.ok
+            else {"host": r.host, "error": r.error or f"{r.host}: failed", "fossp": {}, "roles": []}
+            for r in await run_fleet(specs, action)
+        ]
+
     async def _one(self, name: str, action: Any) -> Any:
         from fossp.engine.fleet import run_fleet
 

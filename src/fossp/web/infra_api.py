@@ -353,6 +353,18 @@ class StatusOut(Answer):
     roles: list[RoleStatusOut]
 
 
+class HostStatusOut(BaseModel):
+    host: str
+    error: str | None = Field(description="why the host could not be read (then no roles)")
+    roles: list[RoleStatusOut] = Field(
+        description="its FOSSP roles, state and drift (probes: GET /hosts/{name}/status)"
+    )
+
+
+class FleetStatus(Answer):
+    hosts: list[HostStatusOut]
+
+
 def host_out(host: Any) -> HostOut:
     return HostOut(name=host.name, address=host.address, port=host.port, user=host.user, key=host.key)
 
@@ -421,6 +433,12 @@ async def platform(name: str, infra: Tool, _: Viewer) -> PlatformOut:
 async def status(name: str, infra: Tool, _: Viewer) -> StatusOut:
     """Each deployed role's live state, its drift and its probes (`fossp status`)."""
     return StatusOut.model_validate(await infra.status(name))
+
+
+@router.get("/status")
+async def fleet_status(infra: Tool, _: Viewer) -> FleetStatus:
+    """The fleet: every host's FOSSP roles, their state and drift, read from all hosts at once."""
+    return FleetStatus.model_validate({"hosts": await infra.fleet_status()})
 
 
 # runs

@@ -171,6 +171,12 @@ async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Vi
     )
 
 
+@router.get("/status")
+async def fleet_page(request: Request, infra: Tool, _: Viewer) -> Response:
+    """Every host's roles, state and drift on one page, read live from all hosts at once."""
+    return render(request, "infra_fleet.html", hosts=await infra.fleet_status())
+
+
 @router.post("/runs")
 async def new_run_page(request: Request, infra: Tool, store: Runs, info: Viewer) -> Response:
     """Start a run (its own right, checked by start_run) and follow it on its page."""
