@@ -189,6 +189,10 @@ def test_the_fleet_shows_every_host_and_why_one_could_not_be_read(signed_in: Cli
     assert "db1: SSH login as root refused" in fleet[0]["error"]
     page = viewer.get("/status").text
     assert 'data-host="db1"' in page and "SSH login as root refused" in page
+    host_page = viewer.get("/hosts/db1").text.split("</header>")[1]  # a host's page: nothing to run for a viewer
+    assert host_page.count("SSH login as root refused") == 1, "facts, platform and status: one line"
+    assert 'method="post"' not in host_page
+    assert 'id="run"' in admin.get("/hosts/db1").text
 
 
 def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_server: SshServer) -> None:

@@ -157,12 +157,14 @@ async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Vi
     )
     facts, platform, status = (None if isinstance(value, BaseException) else value for value in found)
     problems = [str(getattr(e, "message", e)) for e in found if isinstance(e, BaseException)]
+    if platform and platform.get("error"):  # the check reports an unreachable host instead of raising
+        problems, platform = [*problems, platform["error"]], None
     runs = [run for run in store.recent(50) if name in run.hosts]
     return render(
         request,
         "infra_host.html",
         host=host,
-        problems=problems,
+        problems=list(dict.fromkeys(problems)),  # one unreachable host: one line, not three
         runs=runs,
         profiles=infra.profile_names(),
         facts=facts_out(facts) if facts else None,
