@@ -4,6 +4,7 @@ to anonymous callers, and doing what the CLI does (real database, real SSH serve
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import yaml
@@ -253,3 +254,27 @@ def test_an_operator_changes_and_the_csrf_token_is_checked(signed_in: Client, ss
     del operator.headers["X-CSRF-Token"]
     refused = operator.post("/api/v1/profiles", json={"name": "other", "wanted": ["web server"]})
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+
+
+def test_features_picked_in_the_wizard_page_make_a_profile_once_its_settings_are_filled(
+    signed_in: Client, tmp_path: Path
+) -> None:
+    operator = signed_in("otto")
+    page = operator.get("/wizard?feature=relational-database&feature=dhcp").text
+    assert 'value="dhcp" checked' in page and 'data-role="FOSSP-DASPO"' in page and 'data-role="FOSSP-NESKE"' in page
+    picked = {"csrf": operator.headers["X-CSRF-Token"], "name": "office", "feature": ["relational-database", "dhcp"]}
+    refused = operator.post("/wizard", data=picked)
+    assert refused.status_code == 422 and "kea.subnet" in refused.text
+    assert not (tmp_path / "web" / "profiles" / "office.yaml").exists()
+    site = {"subnet": "10.213.0.0/24", "range_start": "10.213.0.100", "range_end": "10.213.0.200"}
+    site |= {"router": "10.213.0.1", "dns_servers": "10.213.0.1", "domain_name": "office.example.org"}
+    fields = {f"set:FOSSP-NESKE:{name}": value for name, value in site.items()}
+    wrong = operator.post("/wizard", data={**picked, **fields, "set:FOSSP-NESKE:subnet": "10.213.0.5/24"})
+    assert wrong.status_code == 422 and "kea.subnet: '10.213.0.5/24' is not a network" in unescape(wrong.text)
+    assert 'id="save"' in wrong.text and 'value="10.213.0.100"' in wrong.text, "the form again, as it was typed"
+    saved = operator.post("/wizard", data={**picked, **fields}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/profiles#office"
+    roles = operator.get("/api/v1/profiles/office").json()["roles"]
+    assert {r["id"] for r in roles} == {"FOSSP-DASPO", "FOSSP-NESKE"}
+    kea = next(r for r in roles if r["id"] == "FOSSP-NESKE")["settings"]
+    assert kea["subnet"] == "10.213.0.0/24" and kea["dns_servers"] == ["10.213.0.1"]  # a list typed as its items

@@ -127,7 +127,7 @@ class Infra:
                 raise Invalid(f"settings.{role_id}", "not among the recommended roles")
             for name, raw in values.items():
                 if raw.strip():
-                    typed.setdefault(role_id, {})[name] = typed_value(role.setting(name), raw)
+                    typed.setdefault(role_id, {})[name] = _checked(role, name, typed_value(role.setting(name), raw))
         return typed
 
     def save_profile(
@@ -358,6 +358,19 @@ class Infra:
         notes: list[str] = []
         chosen, placements = choose(catalog, roles, path, {}, include_preview=False, note=notes.append)
         return catalog, host_work(catalog, specs, chosen, placements, f"profile {profile}"), notes
+
+
+def _checked(role: Role, name: str, value: Any) -> Any:
+    """A form field's value, refused naming the field as the form labels it (``kea.subnet``)."""
+    setting = role.setting(name)
+    if setting is None:
+        raise Invalid(f"{role.name}.{name}", f"{role.name} has no such setting")
+    if not setting.secret:  # a secret (or its reference) is checked when it is kept
+        try:
+            setting.check(value)
+        except ValueError as error:
+            raise Invalid(f"{role.name}.{name}", str(error)) from None
+    return value
 
 
 def _secret(role: Role, name: str) -> bool:
