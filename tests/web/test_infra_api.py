@@ -261,6 +261,9 @@ def test_features_picked_in_the_wizard_page_make_a_profile_once_its_settings_are
 ) -> None:
     operator = signed_in("otto")
     page = operator.get("/wizard?feature=relational-database&feature=dhcp").text
+    assert (
+        'placeholder="10.0.0.1"' in page.split('name="set:FOSSP-NESKE:dns_servers"')[1].split(">")[0]
+    )  # a list as typed
     assert 'value="dhcp" checked' in page and 'data-role="FOSSP-DASPO"' in page and 'data-role="FOSSP-NESKE"' in page
     picked = {"csrf": operator.headers["X-CSRF-Token"], "name": "office", "feature": ["relational-database", "dhcp"]}
     refused = operator.post("/wizard", data=picked)
