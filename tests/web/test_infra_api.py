@@ -86,6 +86,16 @@ def test_every_answer_described_is_a_document_with_schema_version_first(web_app:
     assert untyped == []
 
 
+def test_the_facts_summary_takes_what_a_real_host_reports() -> None:
+    """The facts a host gives (every field of the engine's Facts) make the API's summary."""
+    from fossp.hosts.facts import Facts
+    from fossp.web.infra_api import facts_out
+
+    facts = Facts(host="db1", hostname="db1", packages={"bash": "5.2"}, root_fs="btrfs", tools=["dnf"])
+    summary = facts_out(facts.model_dump(mode="json", exclude={"files", "state_json", "upgrade_json"}))
+    assert (summary.schema_version, summary.packages, summary.root_fs) == (1, 1, "btrfs")
+
+
 def test_the_catalog_says_what_deploys(signed_in: Client) -> None:
     api = signed_in()
     roles = {r["id"]: r for r in api.get("/api/v1/catalog/roles").json()["roles"]}

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fossp.cli.documents import Alternative as AlternativeOut
 from fossp.cli.documents import RequestData as RequestOut
@@ -394,6 +394,9 @@ def host(name: str, infra: Tool, _: Viewer) -> HostAnswer:
 
 
 class FactsOut(Answer):
+    """A summary of the host's facts (`fossp facts --json` has them all)."""
+
+    model_config = ConfigDict(extra="ignore")  # what the summary leaves out
     host: str
     hostname: str
     os: dict[str, Any]
