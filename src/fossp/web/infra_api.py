@@ -1,5 +1,7 @@
 """REST API of the Infrastructure Tool under /api/v1: catalog, selection, profiles, hosts,
-status and runs, each answer a typed model in the OpenAPI description.
+status (of a host, or of the fleet) and runs, each answer a typed model in the OpenAPI
+description and a document with schema_version first (fossp.web.answers): a row model
+(``HostOut``) is framed as the answer for one (``HostAnswer``) or as a list field (``Hosts``).
 
 Reads need a signed-in user; changes (a saved profile, a trusted host, a run) also the
 X-CSRF-Token header. A run answers 202 with its ID at once: the app's worker does the work
