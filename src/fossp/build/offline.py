@@ -100,8 +100,8 @@ class Steps:
     def step(self, name: str) -> None:
         elapsed = time.monotonic() - self.started
         if self.done:
-            self.done[-1]["seconds"] = round(elapsed - self.done[-1]["at"], 1)
-        self.done.append({"step": name, "at": round(elapsed, 1)})
+            self.done[-1]["seconds"] = round(elapsed - self.done[-1]["start_seconds"], 1)
+        self.done.append({"step": name, "start_seconds": round(elapsed, 1)})
         self.report(f"[{elapsed:6.1f} s] {name}")
 
     def finish(self) -> list[dict[str, Any]]:

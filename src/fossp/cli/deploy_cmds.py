@@ -632,6 +632,14 @@ def _show_facts(results: list[HostResult], as_json: bool) -> None:
     )
 
 
+def _inventory_host(spec: HostSpec, groups: list[str]) -> dict[str, Any]:
+    """A host of `inventory list --json`: named ``host``, and its files ``*_path``, as in
+    every other document (the lab's hosts, the fleet commands')."""
+    data = spec.model_dump()
+    renamed = {"host": data.pop("name"), "key_path": data.pop("key"), "known_hosts_path": data.pop("known_hosts")}
+    return {**renamed, **data, "groups": groups}
+
+
 def _show_inventory(inventory: Any, as_json: bool) -> None:
     from fossp.output import print_json, table
 
@@ -640,7 +648,7 @@ def _show_inventory(inventory: Any, as_json: bool) -> None:
         print_json(
             {
                 "source": inventory.source,
-                "hosts": [{**h.model_dump(), "groups": groups[h.name]} for h in inventory.hosts.values()],
+                "hosts": [_inventory_host(h, groups[h.name]) for h in inventory.hosts.values()],
                 "groups": inventory.groups,
             }
         )

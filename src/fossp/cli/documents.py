@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fossp.catalog.schema import Role
+from fossp.hosts.inventory import Connection
 from fossp.lab.hosts import LabHost
 from fossp.output import SCHEMA_VERSION
 
@@ -217,7 +218,8 @@ class Unserved(Shape):
 
 
 class ToChoose(Shape):
-    role: str = Field(description="the role's name")
+    role_id: str
+    name: str = Field(description="the role's name")
     setting: str
     type: str
     secret: bool
@@ -274,9 +276,22 @@ class PlatformCheck(Document):
     hosts: list[PlatformReport]
 
 
+class InventoryHost(Shape):
+    host: str
+    key_path: str | None = Field(description="the private key FOSSP logs in with; null: SSH's own")
+    known_hosts_path: str | None = Field(description="the known hosts file; null: SSH's own")
+    address: str
+    port: int
+    user: str
+    connection: Connection
+    become: bool
+    vars: dict[str, Any]
+    groups: list[str]
+
+
 class Inventory(Document):
     source: str
-    hosts: list[Open]
+    hosts: list[InventoryHost]
     groups: dict[str, list[str]]
 
 
@@ -337,7 +352,7 @@ class DeployData(Shape):
     ok: bool
     error: str | None
     seconds: float
-    run: str | None = Field(default=None, description="the run's ID; null: nothing to change, the host was only read")
+    run_id: str | None = Field(default=None, description="null: nothing to change, the host was only read")
     read_only: bool = False
     recovered: str | None = Field(default=None, description="what the run found of an earlier, interrupted one")
     snapshots: dict[str, int] = Field(default={}, description="the pre and post snapshot numbers")
@@ -374,7 +389,7 @@ class Statuses(Document):
 
 
 class RunHosts(Hosts):
-    run: str | None
+    run_id: str | None
 
 
 class UpgradeCheck(Document):

@@ -51,7 +51,7 @@ def build(
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     chosen: Format = "raw" if fmt == "raw" else "qcow2"
     data = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
-    data = {"roles": build.role_ids, **data, "build_steps": steps.finish()}
+    data = {"roles": build.role_ids, **data, "steps": steps.finish()}
     emit(data, as_json, lambda: typer.echo(f"wrote {data['output']}"))
 
 
@@ -124,8 +124,8 @@ def _result(vm: Vm, statuses: list[RoleStatus], running: bool) -> dict[str, Any]
         "image": str(vm.image),
         "hostname": vm.hostname,
         "port": vm.port,
-        "known_hosts": str(vm.known_hosts) if running else None,
-        "console": str(vm.console) if running else None,
+        "known_hosts_path": str(vm.known_hosts) if running else None,
+        "console_path": str(vm.console) if running else None,
         "pid": vm.process.pid if running else None,
         "running": running,
         "seconds_to_ssh": vm.seconds_to_ssh,
@@ -149,6 +149,6 @@ def _render(data: dict[str, Any]) -> None:
         typer.echo("no roles recorded by FOSSP on this image")
     if data["running"]:
         typer.echo(
-            f"running (qemu pid {data['pid']}): ssh -p {data['port']} -o UserKnownHostsFile={data['known_hosts']} "
+            f"running (qemu pid {data['pid']}): ssh -p {data['port']} -o UserKnownHostsFile={data['known_hosts_path']} "
             "root@127.0.0.1"
         )

@@ -258,7 +258,8 @@ def create_cmd(
     from fossp.output import console, print_json
 
     if as_json:
-        print_json({"run": run_id, "hosts": [{"host": r.host, "snapshot": r.value.summary()} for r in _good(results)]})
+        made = [{"host": r.host, "snapshot": r.value.summary()} for r in _good(results)]
+        print_json({"run_id": run_id, "hosts": made})
     else:
         for result in _good(results):
             snap = result.value
@@ -522,7 +523,7 @@ def restore(
         by_host = {r.host: r.value.summary() for r in previews}
         print_json(
             {
-                "run": run_id,
+                "run_id": run_id,
                 "hosts": [{"host": r.host, "preview": by_host.get(r.host), **r.value.summary()} for r in _good(results)]
                 + [_error_json(r) for r in results if not r.ok],
             }
