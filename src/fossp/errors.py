@@ -42,6 +42,11 @@ class Finding(FosspError):
     code = "finding"
 
 
+def error_data(message: str, where: str | None, code: str) -> dict[str, str | None]:
+    """An error as a JSON document gives it, a whole command's (``error``) and one host's alike."""
+    return {"message": message, "where": where, "code": code}
+
+
 def one_line(text: str) -> str:
     """``text`` with its line breaks and runs of spaces made single spaces."""
     return " ".join(text.split())

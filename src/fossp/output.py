@@ -77,7 +77,9 @@ def print_error(message: str, where: str | None, code: str) -> bool:
     False (nothing printed) when the command already printed its document."""
     if _run["printed"]:
         return False
-    print_json({"error": {"message": message, "where": where, "code": code}})
+    from fossp.errors import error_data
+
+    print_json({"error": error_data(message, where, code)})
     return True
 
 

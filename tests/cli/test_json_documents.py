@@ -148,6 +148,42 @@ def test_an_error_names_the_file_and_the_field(tmp_path: Path, monkeypatch: pyte
     assert (invalid["code"], invalid["where"]) == ("invalid", "role")
 
 
+#: Every fleet command, each with what it needs to reach its hosts.
+FLEET_COMMANDS = [
+    ("plan", "nginx"),
+    ("deploy", "nginx"),
+    ("status",),
+    ("decommission", "--yes"),
+    ("facts",),
+    ("platform", "check"),
+    ("restore", "1", "--yes"),
+    ("snapshot", "list"),
+    ("snapshot", "create"),
+    ("snapshot", "delete", "5", "--yes"),
+    ("snapshot", "diff", "1"),
+    ("snapshot", "cleanup", "--yes"),
+    ("upgrade", "check", "--level", "service-pack"),
+    ("upgrade", "run", "--level", "service-pack", "--yes"),
+    ("upgrade", "restore", "--yes"),
+]
+
+
+@pytest.mark.parametrize("args", FLEET_COMMANDS, ids=" ".join)
+def test_a_host_that_failed_has_an_error_shaped_as_a_commands(args: tuple[str, ...]) -> None:
+    """An unreachable host's entry in a fleet command's document: its error is a
+    {message, where, code} object as a top-level error is, with the code that says why."""
+    host = "127.0.0.1:9"  # the discard port: nothing listens
+    outcome = fossp(*args, "--target", host, "--json")
+    assert outcome.code == 1, outcome
+    document = check_document((*args, "--json"), outcome.stdout)
+    assert document is not None
+    entries = document.get("errors", document.get("hosts"))
+    [entry] = [e for e in entries if e.get("error")]
+    assert entry["host"] == host
+    assert entry["error"]["code"] == "unreachable" and entry["error"]["where"] == host
+    assert f"cannot reach {host}" in entry["error"]["message"]
+
+
 def test_without_json_an_error_stays_one_line_on_stderr() -> None:
     outcome = fossp("roles", "show", "no-such-role")
     assert (outcome.code, outcome.stdout, outcome.stderr) == (2, "", "fossp: unknown role 'no-such-role'\n")

@@ -74,7 +74,7 @@ def test_rollback_on_failure_puts_the_host_back(restore_hosts: list[LabHost]) ->
     result = run_fossp("deploy", "nginx", "--target", host.target, "--rollback-on-failure", "--json")
     assert result.returncode == 1, result.stderr
     [outcome] = json.loads(result.stdout)["hosts"]
-    assert not outcome["ok"] and "/srv/www" in outcome["error"]
+    assert not outcome["ok"] and "/srv/www" in outcome["error"]["message"]
     assert outcome["rollback"]["number"] == outcome["snapshots"]["pre"] and outcome["rollback"]["restarted"]
     _booted(host)
     assert snapshot(host) == blocked == before  # nginx's packages and files are gone again

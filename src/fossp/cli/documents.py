@@ -53,6 +53,8 @@ class OpenDocument(Document):
 
 
 class ErrorInfo(Shape):
+    """An error: a whole command's, or one host's in a fleet command's document."""
+
     message: str = Field(description="the line the command prints on stderr without --json")
     where: str | None = Field(description="the file, field, host or database concerned, when known")
     code: str = Field(description="a stable snake_case name of the kind of error (docs/json.md lists them)")
@@ -267,7 +269,7 @@ class PlatformComponent(Shape):
 class PlatformReport(Shape):
     host: str
     ok: bool
-    error: str | None = Field(default=None, description="set (and nothing else) when the host was not checked")
+    error: ErrorInfo | None = Field(default=None, description="set (and nothing else) when the host was not checked")
     counts: dict[str, int] = {}
     components: list[PlatformComponent] = []
 
@@ -299,11 +301,12 @@ class HostEntry(Open):
     """One host's part of a fleet command's answer."""
 
     host: str
+    error: ErrorInfo | None = Field(default=None, description="what stopped this host (null or absent: nothing)")
 
 
 class HostErrorEntry(Shape):
     host: str
-    error: str
+    error: ErrorInfo
 
 
 class Hosts(Document):
@@ -350,7 +353,7 @@ class DeployData(Shape):
 
     host: str
     ok: bool
-    error: str | None
+    error: ErrorInfo | None
     seconds: float
     run_id: str | None = Field(default=None, description="null: nothing to change, the host was only read")
     read_only: bool = False
@@ -379,7 +382,7 @@ class RoleStatusData(Shape):
 
 class StatusData(Shape):
     host: str
-    error: str | None
+    error: ErrorInfo | None
     fossp: dict[str, Any] = Field(description="the host's FOSSP release and level, from its os-release")
     roles: list[RoleStatusData]
 

@@ -57,7 +57,9 @@ def remote_reports(
         return check_platform(components, parse_facts(done.stdout))
 
     results = asyncio.run(run_fleet(target_hosts(targets, inventory, become), action, lambda host, message: None))
-    return [_report(r.host, r.value) if r.ok else {"host": r.host, "ok": False, "error": r.error} for r in results]
+    return [
+        _report(r.host, r.value) if r.ok else {"host": r.host, "ok": False, "error": r.error_data()} for r in results
+    ]
 
 
 @app.command("check")
@@ -88,7 +90,7 @@ def check(
     def render() -> None:
         for report in reports:
             if "error" in report:
-                console().print(f"{report['host']}: [red]error[/red]: {report['error']}")
+                console().print(f"{report['host']}: [red]error[/red]: {report['error']['message']}")
             else:
                 _render(report)
 

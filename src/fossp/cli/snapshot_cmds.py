@@ -36,6 +36,7 @@ class _Refused:
     """A host refused the input (BadInput inside a fleet action): exit 2 after the run."""
 
     message: str
+    where: str | None
 
 
 def _guarded(action: Any) -> Any:
@@ -46,7 +47,7 @@ def _guarded(action: Any) -> Any:
         try:
             return await action(connector, host, report)
         except BadInput as error:
-            return _Refused(error.message)
+            return _Refused(error.message, error.where)
 
     return wrapped
 
@@ -87,19 +88,27 @@ def _finish(results: list[HostResult], failed: bool = False) -> None:
         raise typer.Exit(EXIT_FINDING)
 
 
-def _stop_if_refused(results: list[HostResult], as_json: bool) -> None:
-    """After a preview: any refusal or failure stops here, before anything changes."""
+def _stop_if_refused(results: list[HostResult], as_json: bool, frame: dict[str, Any] | None = None) -> None:
+    """After a preview: any refusal or failure stops here, before anything changes. Under
+    --json the command's document lists the failed hosts under ``hosts``, or under the
+    ``errors`` of a ``frame`` that has that list (``frame``: the document's other fields)."""
     if _refusals(results) or any(not r.ok for r in results):
         if as_json:
             from fossp.output import print_json
 
-            print_json({"hosts": [_error_json(r) for r in results if not r.ok or isinstance(r.value, _Refused)]})
+            failed = [_error_json(r) for r in results if not r.ok or isinstance(r.value, _Refused)]
+            frame = frame or {}
+            print_json({**frame, "errors" if "errors" in frame else "hosts": failed})
         _finish(results)  # raises: exit 2 for a refusal, 1 for a failed host
 
 
 def _error_json(result: HostResult) -> dict[str, Any]:
-    message = result.value.message if result.ok else result.error
-    return {"host": result.host, "error": message}
+    """A failed or refused host's entry: its error as every document gives one."""
+    from fossp.errors import error_data
+
+    if result.ok:
+        return {"host": result.host, "error": error_data(result.value.message, result.value.where, "bad_input")}
+    return {"host": result.host, "error": result.error_data()}
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -259,7 +268,7 @@ def create_cmd(
 
     if as_json:
         made = [{"host": r.host, "snapshot": r.value.summary()} for r in _good(results)]
-        print_json({"run_id": run_id, "hosts": made})
+        print_json({"run_id": run_id, "hosts": made + [_error_json(r) for r in results if not _good([r])]})
     else:
         for result in _good(results):
             snap = result.value
@@ -503,7 +512,7 @@ def restore(
         return await restore_preview(connector, snapshot)
 
     previews = _fleet(hosts, preview, as_json, time_bounds)
-    _stop_if_refused(previews, as_json)
+    _stop_if_refused(previews, as_json, {"run_id": None})
     if not as_json:
         for result in previews:
             _print_preview(result.value)

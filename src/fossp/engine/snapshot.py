@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from fossp.errors import BadInput
+from fossp.errors import BadInput, error_data
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import parse_packages, split_sections
 
@@ -600,7 +600,10 @@ class DeleteOutcome:
             "host": self.host,
             "planned": self.planned,
             "deleted": self.deleted,
-            "failed": [{"number": n, "error": e} for n, e in self.failed.items()],
+            "failed": [
+                {"number": n, "error": error_data(e, f"{self.host}: snapshot {n}", "host_failed")}
+                for n, e in self.failed.items()
+            ],
             "kept": self.kept,
         }
 
