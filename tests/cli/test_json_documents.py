@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -204,3 +205,57 @@ def test_an_error_after_the_document_is_a_line_on_stderr(
         main.run()
     out, err = capsys.readouterr()
     assert (done.value.code, json.loads(out), err) == (2, {"schema_version": 1, "hosts": []}, "fossp: web1: refused\n")
+
+
+def test_an_offline_builds_document_is_as_its_schema_says_and_nothing_else(tmp_path: Path) -> None:
+    """`build root`'s document from the code that makes it (the profile checked, the root's
+    summary, the timed steps); its schema refuses a field it does not list or a step's
+    time left out, as those of `build container` and `image build` do."""
+    from fossp.build.offline import BuiltRoot, Steps, built_document, check_profile
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text("fossp_profile: 1\nroles:\n  - id: FOSSP-WDSNG\n")
+    steps = Steps(lambda line: None)
+    for name in ("lab repository", "packages", "first boot"):
+        steps.step(name)
+    built = BuiltRoot(tmp_path / "root", ["write /etc/nginx/conf.d/fossp.conf"], ["start nginx.service"])
+    document = {"schema_version": 1, **built_document(check_profile(profile), built.summary(), steps)}
+    assert check_document(("build", "root", "--json"), json.dumps(document)) == document
+    assert [s["step"] for s in document["steps"]] == ["lab repository", "packages", "first boot"]
+    for args in (("build", "root"), ("build", "container"), ("image", "build")):
+        with pytest.raises(AssertionError, match="build_steps"):
+            check_document((*args, "--json"), json.dumps({**document, "build_steps": document["steps"]}))
+    timeless = {**document, "steps": [{"step": "packages", "seconds": 1.0}]}
+    with pytest.raises(AssertionError, match="start_seconds"):
+        check_document(("build", "root", "--json"), json.dumps(timeless))
+
+
+def _properties(node: object) -> Iterator[tuple[str, dict[str, object]]]:
+    """Every (name, schema) of a property anywhere in a JSON Schema, its $defs included."""
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            yield name, sub
+        for sub in node.values():
+            yield from _properties(sub)
+    elif isinstance(node, list):
+        for sub in node:
+            yield from _properties(sub)
+
+
+#: Names a field had before each meaning got one name (docs/json.md).
+RETIRED = {"run", "fossp_run", "build_steps", "created", "date", "known_hosts", "console"}
+
+
+def test_one_name_per_meaning_across_every_document() -> None:
+    """A run's ID is run_id, a moment is at or *_at, a file on the controller *_path, a
+    host's error the error object, in every command's schema."""
+    misnamed, moments, errors = set(), set(), set()
+    for name, data in schemas().items():
+        for field, sub in _properties(data):
+            if field in RETIRED:
+                misnamed.add(f"{name}: {field}")
+            if "date-time" in json.dumps(sub) and not (field == "at" or field.endswith("_at")):
+                moments.add(f"{name}: {field}")
+            if field == "error" and "message" not in json.dumps(sub) and "ErrorInfo" not in json.dumps(sub):
+                errors.add(name)
+    assert (misnamed, moments, errors) == (set(), set(), set())

@@ -109,6 +109,12 @@ class Steps:
         return self.done[:-1]
 
 
+def built_document(build: BuildInput, built: dict[str, Any], steps: Steps) -> dict[str, Any]:
+    """The --json document of a build from an offline root (a root, a container, an image):
+    the profile's roles, what the build made, and its steps with their times."""
+    return {"roles": build.role_ids, **built, "steps": steps.finish()}
+
+
 def project_dir() -> Path:
     """FOSSP's source tree, which the wheel for the root is built from."""
     here = Path(__file__).resolve().parents[3]

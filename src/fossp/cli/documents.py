@@ -6,7 +6,7 @@ tests validate every command's output against its schema. Every document is an o
 with ``schema_version`` first; under --json an error is the ``ErrorDocument``.
 
 A model with ``extra="forbid"`` lists every field; one with ``extra="allow"`` (a host's
-entry in a fleet command, a build's summary) lists the fields every such entry has and
+entry in some fleet commands, an operation) lists the fields every such entry has and
 may carry more, described in docs/json.md. Imported only to write or check the schemas,
 never when a command runs.
 """
@@ -43,10 +43,6 @@ class Document(Shape):
     """Every document's frame: its shape version, then its data."""
 
     schema_version: Literal[1] = Field(description=f"the shape version of the document ({SCHEMA_VERSION})")
-
-
-class OpenDocument(Document):
-    model_config = ConfigDict(extra="allow")
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -410,18 +406,80 @@ class UpgradeRun(Document):
 # -- building and exporting -----------------------------------------------------------
 
 
-class Built(OpenDocument):
-    """A build's summary: what it wrote (null: printed under another key)."""
+class BuildStep(Shape):
+    step: str
+    start_seconds: float = Field(description="when it started, in seconds from the build's start")
+    seconds: float = Field(description="how long it took")
 
-    output: str | None
+
+class DiskStep(Shape):
+    step: str
+    seconds: float
 
 
-class BuiltRoot(OpenDocument):
-    """An offline root: where it is, what was applied, what waits for its first boot."""
+class Media(Document):
+    """An installer's file (`build kickstart`, `build preseed`)."""
 
-    roles: list[str]
-    root: str
+    roles: list[str] = Field(description="the profile's role IDs")
+    first_boot: bool = Field(description="the host deploys the profile at its first boot (--fossp-source)")
+    output: str | None = Field(description="the file written; null: printed (with --json, as the next field)")
+
+
+class Kickstart(Media):
+    kickstart: str = Field(default="", description="the kickstart, when no --output was given")
+
+
+class PreseedCheck(Shape):
+    line: int = Field(description="0: the file as a whole")
+    message: str
+
+
+class Preseed(Media):
+    suite: str
+    packages: list[str]
+    units: list[str]
+    data_folders: list[str]
+    login: str
+    checks: dict[str, list[PreseedCheck]] = Field(description="checker -> what it found wrong")
+    preseed: str = Field(default="", description="the preseed, when no --output was given")
+
+
+class OfflineDeploy(Document):
+    """What an offline deploy into a root did (a root, a container, an image built from one)."""
+
+    roles: list[str] = Field(description="the profile's role IDs")
+    applied: list[str] = Field(description="the changes made in the root")
     deferred_to_first_boot: list[str]
+    steps: list[BuildStep]
+
+
+class BuiltRoot(OfflineDeploy):
+    root: str
+
+
+class BuiltContainer(OfflineDeploy):
+    output: str
+    format: Literal["oci", "docker"]
+    tag: str
+    containerfile: str
+    ports: list[str] = Field(description="PORT/PROTOCOL the image exposes")
+    labels: dict[str, str]
+
+
+class BuiltImage(OfflineDeploy):
+    output: str
+    format: Literal["raw", "qcow2"]
+    size_bytes: int
+    fs_uuid: str
+    firmware: list[str]
+    partitions: list[str]
+    subvolumes: list[str]
+    default_subvolume: str
+    data_subvolumes: list[str]
+    kernel: str = Field(description="the kernel GRUB boots, as a path in the image")
+    hostname: str
+    ports: list[str] = Field(description="PORT/PROTOCOL a boot forwards")
+    disk_steps: list[DiskStep]
 
 
 class Wheels(Document):
@@ -429,12 +487,51 @@ class Wheels(Document):
     wheels: list[str]
 
 
-class AnsibleExport(OpenDocument):
+class ContainerRole(Shape):
+    role: str = Field(description="the role ID")
+    state: str
+    problems: list[str]
+    probes: list[Probe]
+
+
+class ContainerRun(Document):
+    name: str
+    engine: Literal["podman", "nspawn"]
+    address: str
+    first_boot: dict[str, Any] = Field(description="the container's first-boot record")
+    roles: list[ContainerRole]
+    ok: bool
+
+
+class ImageBoot(Document):
+    image: str
+    hostname: str
+    port: int
+    known_hosts_path: str | None = Field(description="null: the VM was stopped (no --keep-running)")
+    console_path: str | None
+    pid: int | None
+    running: bool
+    seconds_to_ssh: float
+    seconds_to_ready: float
+    system_state: str
+    roles: list[RoleStatusData]
+
+
+class Assumed(Shape):
+    role: str = Field(description="the role ID")
+    var: str
+    package: str
+    value: str
+
+
+class AnsibleExport(Document):
     roles: list[str]
     output: str
     playbook: str
     secrets: str
     tasks: int
+    assumed: list[Assumed] = Field(description="recipe variables read from a package version the host must have")
+    run_id: str
 
 
 # -- the lab --------------------------------------------------------------------------
@@ -638,15 +735,15 @@ COMMANDS: dict[str, type[Document]] = {
     "upgrade check": UpgradeCheck,
     "upgrade run": UpgradeRun,
     "upgrade restore": UpgradeRun,
-    "build kickstart": Built,
-    "build preseed": Built,
+    "build kickstart": Kickstart,
+    "build preseed": Preseed,
     "build wheels": Wheels,
     "build root": BuiltRoot,
-    "build container": Built,
-    "container build": Built,
-    "container run": OpenDocument,
-    "image build": Built,
-    "image boot": OpenDocument,
+    "build container": BuiltContainer,
+    "container build": BuiltContainer,
+    "container run": ContainerRun,
+    "image build": BuiltImage,
+    "image boot": ImageBoot,
     "export ansible": AnsibleExport,
     "lab up": LabHosts,
     "lab restart": LabHosts,

@@ -39,7 +39,7 @@ def build(
 
     from fossp.build.disk import Format
     from fossp.build.image import GIB, build_image
-    from fossp.build.offline import Steps, check_profile
+    from fossp.build.offline import Steps, built_document, check_profile
     from fossp.cli.build_cmds import read_public_key
     from fossp.errors import BadInput
     from fossp.output import emit
@@ -50,8 +50,8 @@ def build(
     key = read_public_key(ssh_key) if ssh_key else None
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     chosen: Format = "raw" if fmt == "raw" else "qcow2"
-    data = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
-    data = {"roles": build.role_ids, **data, "steps": steps.finish()}
+    built = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
+    data = built_document(build, built, steps)
     emit(data, as_json, lambda: typer.echo(f"wrote {data['output']}"))
 
 
