@@ -57,6 +57,15 @@ def plain(text: str, limit: int = 60) -> bool:
     return len(text) <= limit and text.isprintable()
 
 
+#: The longest error line FOSSP prints: a value a raiser did not shorten is cut here.
+MAX_MESSAGE = 500
+
+
+def clip(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters, saying how long it was."""
+    return message if len(message) <= limit else f"{message[: limit - 30]}... ({len(message)} characters)"
+
+
 def shorten(value: object, limit: int = 60) -> str:
     """``repr(value)`` cut to about ``limit`` characters: an error echoes what it was given,
     never the whole of a long value."""
