@@ -68,7 +68,8 @@ class ErrorDocument(Document):
 class RoleRow(Shape):
     id: str
     name: str
-    service: str
+    service: str = Field(description="the service's key (database), as in roles show")
+    service_name: str = Field(description="the service's name (Database Services)")
     implementation: str
     status: str
     deployable: bool
@@ -89,7 +90,8 @@ class RoleDocument(Document, Role):
 
 
 class LifecycleRow(Shape):
-    service: str
+    service: str = Field(description="the service's key (database), as in roles show")
+    service_name: str = Field(description="the service's name (Database Services)")
     implementation: str
     role_id: str
     release_cycle: str
