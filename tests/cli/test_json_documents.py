@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_every_command_with_json_has_a_documented_shape() -> None:
     assert _json_commands(command()) == set(COMMANDS)
 
 
-def _document(*args: str, code: int = 0) -> dict[str, object]:
+def _document(*args: str, code: int = 0) -> dict[str, Any]:
     outcome = fossp(*args, "--json")
     assert outcome.code == code, outcome
     document = check_document((*args, "--json"), outcome.stdout)
@@ -178,7 +179,7 @@ def test_a_host_that_failed_has_an_error_shaped_as_a_commands(args: tuple[str, .
     assert outcome.code == 1, outcome
     document = check_document((*args, "--json"), outcome.stdout)
     assert document is not None
-    entries = document.get("errors", document.get("hosts"))
+    entries = document["errors"] if "errors" in document else document["hosts"]
     [entry] = [e for e in entries if e.get("error")]
     assert entry["host"] == host
     assert entry["error"]["code"] == "unreachable" and entry["error"]["where"] == host
@@ -259,3 +260,28 @@ def test_one_name_per_meaning_across_every_document() -> None:
             if field == "error" and "message" not in json.dumps(sub) and "ErrorInfo" not in json.dumps(sub):
                 errors.add(name)
     assert (misnamed, moments, errors) == (set(), set(), set())
+
+
+def test_every_gate_change_prints_the_application_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """assess, actions add/done/approve, review, decide and resume, each through the real
+    command line with --json (the schema check is the helper's)."""
+    monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
+    for name, role in (("lia", "liaison"), ("mai", "maintainer"), ("mem", "member")):
+        _document("users", "add", name, "--role", role, "--no-password")
+    proposed = _document("gate", "propose", "Pg", "--role", "postgresql", "--summary", "db", "--as", "mai")
+    [criterion] = proposed["gate"]["criteria"]
+    assessed = _document("gate", "assess", "Pg", criterion["key"], "--as", "lia", "--note", "fits")
+    assert assessed["gate"]["criteria"][0]["met"] is True
+    opened = _document(
+        "gate", "actions", "add", "Pg", "--as", "lia", "--title", "fix", "--owner", "mai", "--due", "2030-01-01"
+    )
+    action = str(opened["actions"][0]["id"])
+    _document("gate", "actions", "done", action, "--as", "mai")
+    approved = _document("gate", "actions", "approve", action, "--as", "lia")
+    assert approved["actions"][0]["status"] != "open"
+    _document("gate", "review", "Pg", "--as", "mem", "--recommend", "hold", "--findings", "wait")
+    assert _document("gate", "decide", "Pg", "hold", "--as", "lia", "--rationale", "wait")["state"] == "on-hold"
+    assert _document("gate", "resume", "Pg", "--as", "lia")["state"] == "active"
+    assert _document("users", "enable", "mem")["disabled"] is False
