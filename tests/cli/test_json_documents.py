@@ -285,3 +285,24 @@ def test_every_gate_change_prints_the_application_as_documented(
     assert _document("gate", "decide", "Pg", "hold", "--as", "lia", "--rationale", "wait")["state"] == "on-hold"
     assert _document("gate", "resume", "Pg", "--as", "lia")["state"] == "active"
     assert _document("users", "enable", "mem")["disabled"] is False
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_image_boots_document_is_as_its_schema_says(tmp_path: Path, running: bool) -> None:
+    """`image boot`'s document from the code that makes it, for a VM left running or
+    stopped (booting one takes minutes: the e2e test boots a real image)."""
+    import subprocess
+
+    from fossp.build.qemu import Vm
+    from fossp.cli.image_cmds import _result
+    from fossp.engine.probes.common import ProbeResult
+    from fossp.engine.status import RoleStatus
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    vm = Vm(process, tmp_path / "disk.qcow2", 2222, tmp_path / "key", tmp_path, "fossp-vm", seconds_to_ssh=9.5)
+    probe = ProbeResult("FOSSP-WDSNG", "http-get", "http", True, "200")
+    statuses = [RoleStatus("FOSSP-WDSNG", "nginx", "running", "running", probes=[probe])]
+    document = {"schema_version": 1, **_result(vm, statuses, running)}
+    assert check_document(("image", "boot", "--json"), json.dumps(document)) == document
+    assert (document["known_hosts_path"] is None) is not running
