@@ -306,3 +306,13 @@ def test_image_boots_document_is_as_its_schema_says(tmp_path: Path, running: boo
     document = {"schema_version": 1, **_result(vm, statuses, running)}
     assert check_document(("image", "boot", "--json"), json.dumps(document)) == document
     assert (document["known_hosts_path"] is None) is not running
+
+
+def test_a_lab_host_recorded_before_created_at_still_reads(tmp_path: Path) -> None:
+    """Host records written when the field was ``created`` load, and print ``created_at``."""
+    from fossp.lab.hosts import LabHost
+
+    paths = {f: str(tmp_path / f) for f in ("key_path", "known_hosts_path", "root_path", "log_path")}
+    record = {"name": "old", "address": "10.213.0.9", **paths, "netns": "n", "veth": "v", "mac": "", "host_key": "k"}
+    host = LabHost.model_validate_json(json.dumps({**record, "created": "2026-11-01T08:00:00+00:00"}))
+    assert host.model_dump(mode="json")["created_at"] == "2026-11-01T08:00:00Z"
