@@ -57,7 +57,7 @@ def test_grep_counts_one_line_for_a_role() -> None:
     ],
     ids=" ".join,
 )
-def test_piped_output_has_no_box_no_wrapping_and_no_trailing_spaces(args: tuple[str, ...]) -> None:
+def test_piped_output_has_no_box_and_no_padding_spaces(args: tuple[str, ...]) -> None:
     done = run_fossp(*args)
     assert done.returncode in (0, 1) and done.stdout, done.stderr
     assert not BOX & set(done.stdout)
