@@ -177,6 +177,7 @@ def test_a_host_that_failed_has_an_error_shaped_as_a_commands(args: tuple[str, .
     host = "127.0.0.1:9"  # the discard port: nothing listens
     outcome = fossp(*args, "--target", host, "--json")
     assert outcome.code == 1, outcome
+    assert outcome.stderr == ""  # the document says it all
     document = check_document((*args, "--json"), outcome.stdout)
     assert document is not None
     entries = document["errors"] if "errors" in document else document["hosts"]
@@ -184,6 +185,21 @@ def test_a_host_that_failed_has_an_error_shaped_as_a_commands(args: tuple[str, .
     assert entry["host"] == host
     assert entry["error"]["code"] == "unreachable" and entry["error"]["where"] == host
     assert f"cannot reach {host}" in entry["error"]["message"]
+
+
+@pytest.mark.parametrize("args", [a for a in FLEET_COMMANDS if a[0] in ("snapshot", "restore")], ids=" ".join)
+def test_a_host_that_refused_is_listed_with_a_bad_input_error(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Snapshots need a live host: an offline root folder refuses, and the document says so
+    for that host (bad_input, exit 2) instead of a traceback or a missing entry."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"fossp_inventory: 1\nhosts:\n  img: {{connection: root, address: {tmp_path}}}\n")
+    outcome = fossp(*args, "-i", str(inventory), "--target", "img", "--json")
+    assert (outcome.code, outcome.stderr) == (2, ""), outcome
+    document = check_document((*args, "--json"), outcome.stdout)
+    assert document is not None
+    [entry] = document["hosts"]
+    assert entry["host"] == "img" and (entry["error"]["code"], entry["error"]["where"]) == ("bad_input", "img")
+    assert "snapshots need a live host" in entry["error"]["message"]
 
 
 def test_without_json_an_error_stays_one_line_on_stderr() -> None:

@@ -131,9 +131,9 @@ def _refused_value(value: Any) -> bool:
 
 
 def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
-    from fossp.cli.snapshot_cmds import _error_json
+    from fossp.cli.snapshot_cmds import _failures
 
-    return [_error_json(r) for r in results if not r.ok or _refused_value(r.value)]
+    return _failures(results)
 
 
 def envelope(run_id: str, reports: list[Report], results: list[HostResult]) -> dict[str, Any]:
