@@ -17,6 +17,7 @@ engine_hosts = lab_fixture("e2e-a", "e2e-b")
 more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd", "sudo"))
 become_hosts = lab_fixture("e2e-s", packages=("sudo",))
 kea_hosts = lab_fixture("e2e-k", packages=tuple(role_packages(["tftp", "kea"])))
+fault_hosts = lab_fixture("e2e-f1", "e2e-f2")
 
 
 def fossp_json(*args: str, expect: int = 0, timeout: float = 600) -> Any:

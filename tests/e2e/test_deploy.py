@@ -34,7 +34,7 @@ ROLES = ("postgresql", "nginx", "bind")
 INJECTION = "$(touch /tmp/fossp-injected)"
 
 
-def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) -> None:
+def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost], catalog: Catalog) -> None:
     host = engine_hosts[0]
     before = snapshot(host)
 
@@ -51,6 +51,13 @@ def test_deploy_verify_again_status_decommission(engine_hosts: list[LabHost]) ->
 
     again = fossp_json("plan", *ROLES, "--target", host.target, "--set", f"nginx.welcome_text={INJECTION}")
     assert again["plans"][0]["changes"] == 0
+
+    # A no-op deploy is one round trip: PostgreSQL's on-host probe (psql) runs in the facts
+    # script; the HTTP and DNS probes go from the controller, as clients would.
+    wanted = wanted_roles(catalog, [(r, {"welcome_text": INJECTION} if r == "nginx" else {}) for r in ROLES], {}, "t")
+    outcome, commands = asyncio.run(_counted_deploy(host, wanted))
+    assert outcome.run is None and [p.ok for p in outcome.probes] == [True, True, True], outcome.probes
+    assert len(commands) == 1 and commands[0][:3] == ["sh", "-s", "--"] and "psql" in commands[0], commands
 
     status = fossp_json("status", "--target", host.target)
     assert {r["name"]: r["state"] for r in status["hosts"][0]["roles"]} == {
@@ -144,6 +151,28 @@ def test_fleet_of_three_with_one_unreachable(
         assert _accepted_logins(host) - marks[host.name] == 2
         written = ssh(host, "find", "/etc", "/var/lib/fossp", "/run/fossp", "/srv", "-newer", MARK).stdout
         assert written == "", f"a no-op deploy wrote on {host.name}:\n{written}"
+
+
+class _Counting(SshConnector):
+    """An SSH connector that notes every command it runs."""
+
+    commands: list[list[str]]
+
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: Any) -> Any:
+        self.commands.append(argv)
+        return await super()._execute(argv, stdin, timeout, sink)
+
+
+async def _counted_deploy(host: LabHost, wanted: list[Wanted]) -> tuple[Any, list[list[str]]]:
+    spec = HostSpec(
+        name=host.name, address=host.address, key=str(host.key_path), known_hosts=str(host.known_hosts_path)
+    )
+    connector = await _Counting.open(spec)
+    connector.commands = []
+    try:
+        return await deploy_host(connector, wanted), connector.commands
+    finally:
+        await connector.close()
 
 
 MARK = "/run/fossp-noop-mark"

@@ -5,6 +5,7 @@ that a failing backup removes nothing and an interrupted entry's failing undo is
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -142,8 +143,9 @@ class RecordedHost(Connector):
         self.name = self.address = "debian12-deployed"
         # An ext4 root: these tests are about the removal, not the snapshots around it.
         text = (FIXTURES / "debian12-deployed.facts").read_text().replace("rootfs@@\nbtrfs", "rootfs@@\next4")
-        head, _, rest = text.partition("@@fossp:state@@\n")
-        self.facts = f"{head}@@fossp:state@@\n{state.model_dump_json()}\n@@fossp:{rest.partition('@@fossp:')[2]}"
+        recorded_state = re.compile(r"(?<===> /var/lib/fossp/state.json <==\n).*?(?=\n==> |\n@@fossp:)", re.S)
+        self.facts, found = recorded_state.subn(lambda _: state.model_dump_json(), text, count=1)
+        assert found == 1, "the recording holds a state.json to replace"
         self.failing = failing
         self.ran: list[list[str]] = []
 

@@ -62,8 +62,8 @@ def test_full_gate_over_the_api(client: TestClient) -> None:
         f"/api/v1/applications/{app}/decisions", json={"outcome": "go", "rationale": "ok"}, headers=headers
     )
     assert decided.status_code == 201 and decided.json()["phase"] == "initiation"
-    assert decided.json()["catalog_changes"] == [] and client.get("/api/v1/catalog-status").json() == {}
-    assert client.get("/api/v1/audit").json()[0]["action"] == "decided"
+    assert decided.json()["catalog_changes"] == [] and client.get("/api/v1/catalog-status").json()["roles"] == {}
+    assert client.get("/api/v1/audit").json()["entries"][0]["action"] == "decided"
 
 
 def test_bad_input_names_the_field_and_writes_nothing(client: TestClient) -> None:
@@ -74,7 +74,7 @@ def test_bad_input_names_the_field_and_writes_nothing(client: TestClient) -> Non
         "/api/v1/applications", json={"name": "X", "summary": "y", "roles": ["FOSSP-ZZSZZ"]}, headers=headers
     )
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "roles"]
-    assert client.get("/api/v1/applications").json() == []
+    assert client.get("/api/v1/applications").json() == {"schema_version": 1, "applications": []}
 
 
 def test_rights_and_csrf(client: TestClient) -> None:
@@ -126,7 +126,7 @@ def test_maintainers_over_the_api(client: TestClient, service: GateService) -> N
     mai = sign_in(client, "mai")
     app = client.post("/api/v1/applications", json={"name": "N", "summary": "s", "roles": ["nginx"]}, headers=mai)
     app_id = app.json()["id"]
-    assert client.get(f"/api/v1/applications/{app_id}/maintainers").json() == ["mai"]
+    assert client.get(f"/api/v1/applications/{app_id}/maintainers").json()["maintainers"] == ["mai"]
     ann = TestClient(client.app)
     ann_headers = sign_in(ann, "ann")
     refused = ann.put(

@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any] 
     ("get", "/api/v1/hosts/{name}/facts"): (NOT_THERE, None),
     ("get", "/api/v1/hosts/{name}/platform"): (NOT_THERE, None),
     ("get", "/api/v1/hosts/{name}/status"): (NOT_THERE, None),
+    ("get", "/api/v1/status"): (READ, None),
     ("get", "/api/v1/runs"): (READ, None),
     ("post", "/api/v1/runs"): ((401, 403, 404, 404), {"kind": "deploy", "hosts": ["qa"], "roles": ["nginx"]}),
     ("get", "/api/v1/runs/{run_id}"): (NOT_THERE, None),
@@ -108,6 +109,13 @@ def _path(path: str, ref: int, action_id: int) -> str:
     return path.format(ref=role, key=key, action_id=action_id, name=name, run_id=999)
 
 
+def _framed(answer: Any) -> bool:
+    """A JSON answer starts with schema_version 1, as the CLI's documents (docs/json.md)."""
+    if not answer.is_success or answer.headers.get("content-type") != "application/json":
+        return True
+    return list(answer.json())[:1] == ["schema_version"] and answer.json()["schema_version"] == 1
+
+
 def test_every_route_of_the_openapi_description_for_each_kind_of_account(gate: GateService) -> None:
     gate.add_user(None, "ann", "maintainer", PASSWORD)
     app = gate.propose("mai", "Pg", "db", ["postgresql"], maintainers=["ann"])["id"]
@@ -133,6 +141,8 @@ def test_every_route_of_the_openapi_description_for_each_kind_of_account(gate: G
                 headers = {"X-CSRF-Token": answer.json()["csrf_token"]}
             if answer.status_code != statuses[column]:
                 wrong.append(f"{kind} {method.upper()} {path}: {answer.status_code} {answer.text[:120]}")
+            elif not _framed(answer):
+                wrong.append(f"{kind} {method.upper()} {path}: no schema_version first: {answer.text[:120]}")
     assert wrong == []
 
 

@@ -11,14 +11,18 @@ from fossp.catalog.schema import Family
 from fossp.hosts.connector import HostError, LocalConnector, RootConnector
 from fossp.hosts.facts import (
     FACTS_SCRIPT,
+    FilesChanged,
     gather_facts,
     parse_facts,
     parse_firewalld,
+    parse_found,
     parse_holders,
     parse_os_release,
     parse_packages,
     parse_proc_net,
     parse_selinux,
+    parse_texts,
+    parse_unit_show,
     parse_units,
     split_sections,
 )
@@ -51,6 +55,48 @@ def test_units_join_enablement_and_activity() -> None:
     )
     assert units["ssh.service"].enabled == "enabled" and units["ssh.service"].active == "active"
     assert units["nginx.service"].active is None
+
+
+def test_unit_show_blocks_by_every_name_unknown_units_left_out() -> None:
+    text = (
+        "Names=ssh.service sshd.service\nLoadState=loaded\nActiveState=active\nUnitFileState=enabled\n\n"
+        "Names=nosuch.service\nLoadState=not-found\nActiveState=inactive\nUnitFileState=\n\n"
+        "Names=nginx.service\nLoadState=masked\nActiveState=inactive\nUnitFileState=masked\n"
+    )
+    units = parse_unit_show(text)
+    assert units["sshd.service"] == units["ssh.service"] and units["ssh.service"].enabled == "enabled"
+    assert "nosuch.service" not in units  # the planner reads "no such unit on this host"
+    assert (units["nginx.service"].enabled, units["nginx.service"].active) == ("masked", "inactive")
+
+
+def test_texts_from_tail_by_path_offline_root_taken_off() -> None:
+    text = (
+        "==> /srv/r/usr/lib/os-release <==\nID=debian\n\n==> /srv/r/etc/os-release <==\nID=fedora\n\n"
+        '==> /srv/r/var/lib/fossp/state.json <==\n{\n  "a": 1\n}\n'
+    )
+    texts = parse_texts(text, "/srv/r")
+    assert texts["os"] == "ID=fedora" and texts["state"] == '{\n  "a": 1\n}'  # /etc's os-release wins
+    live = parse_texts("==> /proc/net/tcp <==\nA\n\n==> /proc/net/tcp6 <==\nB\n==> /usr/lib/os-release <==\nID=x")
+    assert live == {"tcp": "A\nB", "os": "ID=x"}
+
+
+def test_found_files_cut_apart_by_their_sizes() -> None:
+    import base64
+
+    found = (
+        "f 640 root adm 11 3 //etc/a\t\n"
+        "d 755 root root 256 4096 //var/lib/data\t\n"
+        "l 777 root root 12 9 //etc/link\t/etc/a\n"
+        "f 644 root root 13 0 //etc/empty\t\n"
+        "f 600 postgres postgres 14 4 //etc/b\t\n"
+    )
+    files = parse_found(found, base64.b64encode(b"abcWXYZ").decode(), "/")
+    assert (files["/etc/a"].content, files["/etc/a"].mode, files["/etc/a"].group) == (b"abc", "640", "adm")
+    assert files["/etc/b"].content == b"WXYZ" and files["/etc/empty"].content == b""
+    assert files["/var/lib/data"].subvolume and files["/etc/a"].inode is None
+    assert files["/etc/link"].link_target == "/etc/a"
+    with pytest.raises(FilesChanged, match="changed while they were read"):  # a file grew after find
+        parse_found(found, base64.b64encode(b"abcWXYZ!").decode(), "/")
 
 
 def test_proc_net_listeners_ipv4_and_ipv6() -> None:
@@ -162,8 +208,47 @@ def test_local_and_offline_root(tmp_path: Path) -> None:
     assert root.family is Family.FEDORA and root.offline_root == str(tmp_path)
     assert root.files["/etc/hello"].content == b"hi\n" and "/etc/missing" not in root.files
     assert root.listening == [] and root.hostname == "offline"
+    (tmp_path / "etc" / "hello.d").mkdir()
+    (tmp_path / "etc" / "link").symlink_to("hello")
+    globbed = asyncio.run(gather_facts(RootConnector(str(tmp_path)), ["/etc/hel*", "/etc/link", "/etc/os-release"]))
+    assert set(globbed.files) == {"/etc/hello", "/etc/hello.d", "/etc/link", "/etc/os-release"}
+    assert globbed.files["/etc/hello"].content == b"hi\n" and globbed.files["/etc/hello.d"].kind == "dir"
+    assert globbed.files["/etc/link"].link_target == "hello" and globbed.files["/etc/os-release"].content
     local = asyncio.run(gather_facts(LocalConnector(), []))
     assert local.family is not None and local.packages
+
+
+def test_commands_run_ahead_as_argv_each_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On-host probes ride the facts round trip: each argv runs as given (no shell reads
+    its words), with stdin closed (the script itself arrives on stdin), within its bound."""
+    from fossp.hosts import facts as facts_module
+
+    monkeypatch.setattr(facts_module, "AHEAD_SECONDS", 1)
+    marker = tmp_path / "ran"
+    commands = [
+        ["sh", "-c", 'printf "out\\n"; echo err >&2; exit 3'],
+        ["printf", "%s|", f"$(touch {marker})", "two words", "line\nbreak"],
+        ["cat"],  # reads stdin: gets nothing, and the script is not eaten
+        ["sleep", "5"],
+    ]
+    facts = asyncio.run(gather_facts(LocalConnector(), ["/etc/hostname"], [], commands))
+    first, words, stdin, slow = facts.ran
+    assert (first.exit_status, first.stdout, first.stderr) == (3, "out\n", "err")
+    assert words.stdout == f"$(touch {marker})|two words|line\nbreak|" and not marker.exists()
+    assert (stdin.exit_status, stdin.stdout) == (0, "")
+    assert slow.exit_status == 124  # timeout's status: the probe then runs again on its own
+    assert "/etc/hostname" in facts.files and facts.packages  # the facts after them are whole
+
+
+def test_answering_gives_each_result_once_then_runs_on_the_host() -> None:
+    from fossp.hosts.connector import Answering, Result
+
+    inner = LocalConnector()
+    answer = Result(("echo", "hi"), 0, "from the facts\n", "")
+    connector = Answering(inner, [answer])
+    assert asyncio.run(connector.run(["echo", "hi"])).stdout == "from the facts\n"
+    assert asyncio.run(connector.run(["echo", "hi"])).stdout == "hi\n"  # a retry runs for real
+    assert (connector.name, connector.timeouts) == (inner.name, inner.timeouts)
 
 
 def test_the_facts_script_names_who_holds_a_listener() -> None:

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from fossp.catalog import Catalog, load_catalog
 from fossp.catalog.schema import MIN_SECRET_LENGTH, Setting, SettingType
 from fossp.errors import BadInput
-from fossp.selection.profile import Profile, RoleChoice, dump_profile, load_profile, parse_profile, save_profile
+from fossp.selection.profile import (
+    Profile,
+    RoleChoice,
+    dump_profile,
+    load_profile,
+    parse_profile,
+    save_profile,
+    typed_value,
+)
 
 CATALOG = load_catalog()
 
@@ -104,3 +112,19 @@ def test_bad_profiles_are_refused_with_one_clear_line(
     assert message in caught.value.message
     assert str(path) in caught.value.message
     assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [
+        ("10.0.0.1", ["10.0.0.1"]),
+        ("10.0.0.1, 10.0.0.2", ["10.0.0.1", "10.0.0.2"]),
+        ("[10.0.0.1, 10.0.0.2]", ["10.0.0.1", "10.0.0.2"]),
+        ("- 10.0.0.1", ["10.0.0.1"]),
+    ],
+)
+def test_a_list_setting_is_typed_as_its_items_or_as_yaml(typed: str, value: list[str]) -> None:
+    setting = CATALOG.role("kea").setting("dns_servers")
+    assert setting is not None and setting.type is SettingType.LIST
+    assert typed_value(setting, typed) == value
+    assert typed_value(CATALOG.role("nginx").setting("http_port"), "8080") == 8080  # other types: a YAML scalar

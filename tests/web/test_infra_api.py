@@ -4,6 +4,7 @@ to anonymous callers, and doing what the CLI does (real database, real SSH serve
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import unescape
 from pathlib import Path
 
 import yaml
@@ -28,6 +29,7 @@ ROUTES = [
     ("get", "/api/v1/hosts/db1/facts"),
     ("get", "/api/v1/hosts/db1/platform"),
     ("get", "/api/v1/hosts/db1/status"),
+    ("get", "/api/v1/status"),
     ("get", "/api/v1/runs"),
     ("post", "/api/v1/runs"),
     ("get", "/api/v1/runs/1"),
@@ -61,16 +63,49 @@ def test_every_route_is_described_typed_and_closed_to_anonymous_callers(web_app:
         assert answer.json() == {"detail": "sign in first (POST /api/v1/session)"}
 
 
+def test_every_answer_described_is_a_document_with_schema_version_first(web_app: FastAPI) -> None:
+    """As the CLI's --json documents (docs/json.md): every route of the description, gate
+    and Infrastructure Tool alike, answers a typed object whose first field is schema_version."""
+    spec = TestClient(web_app).get("/api/v1/openapi.json").json()
+    schemas, untyped = spec["components"]["schemas"], []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            ok = next(code for code in operation["responses"] if code.startswith("2"))
+            content = operation["responses"][ok].get("content", {})
+            if ok == "204" or "text/event-stream" in content:
+                continue
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+            schema = schemas.get(ref.rsplit("/", 1)[-1], {})
+            first = next(iter(schema.get("properties", {})), None)
+            if (
+                first != "schema_version"
+                or schema["properties"][first].get("const") != 1
+                or first not in schema.get("required", [])
+            ):
+                untyped.append(f"{method} {path}: {ref or content}")
+    assert untyped == []
+
+
+def test_the_facts_summary_takes_what_a_real_host_reports() -> None:
+    """The facts a host gives (every field of the engine's Facts) make the API's summary."""
+    from fossp.hosts.facts import Facts
+    from fossp.web.infra_api import facts_out
+
+    facts = Facts(host="db1", hostname="db1", packages={"bash": "5.2"}, root_fs="btrfs", tools=["dnf"])
+    summary = facts_out(facts.model_dump(mode="json", exclude={"files", "state_json", "upgrade_json"}))
+    assert (summary.schema_version, summary.packages, summary.root_fs) == (1, 1, "btrfs")
+
+
 def test_the_catalog_says_what_deploys(signed_in: Client) -> None:
     api = signed_in()
-    roles = {r["id"]: r for r in api.get("/api/v1/catalog/roles").json()}
+    roles = {r["id"]: r for r in api.get("/api/v1/catalog/roles").json()["roles"]}
     assert roles["FOSSP-DASPO"]["status"] == "launched"
     assert roles["FOSSP-DASPO"]["deploys_on"] == ["fedora", "debian"]
     undeployable = [r for r in roles.values() if not r["deploys_on"]]
     assert undeployable and all(r["deploy_problem"] for r in undeployable)
     assert api.get("/api/v1/catalog/roles/nginx").json()["id"] == "FOSSP-WDSNG"
     assert api.get("/api/v1/catalog/roles/nosuch").status_code in (400, 404)
-    features = {f["key"]: f for f in api.get("/api/v1/catalog/features").json()}
+    features = {f["key"]: f for f in api.get("/api/v1/catalog/features").json()["features"]}
     assert "FOSSP-DASPO" in features["relational-database"]["roles"]
 
 
@@ -114,7 +149,7 @@ def test_a_profile_is_refused_without_its_required_settings_and_keeps_secrets_ap
     kept = Path(yaml.safe_load(text)["roles"][0]["settings"][secret]["from_file"])
     assert kept.read_text() == "s3cret-pass!\n" and kept.stat().st_mode & 0o777 == 0o600
     assert saved.json()["roles"][0]["settings"]["ldap_port"] == 1389
-    assert [p["name"] for p in api.get("/api/v1/profiles").json()] == ["dir"]
+    assert [p["name"] for p in api.get("/api/v1/profiles").json()["profiles"]] == ["dir"]
     assert api.get("/api/v1/profiles/dir").json()["roles"][0]["id"] == role["id"]
     assert api.get("/api/v1/profiles/nosuch").status_code == 404
 
@@ -134,7 +169,7 @@ def test_a_host_is_trusted_only_with_the_fingerprint_confirmed(
     known = tmp_path / "web" / "known_hosts"
     assert known.read_text().startswith(f"[127.0.0.1]:{ssh_server.port} ssh-ed25519 ")
     assert known.stat().st_mode & 0o777 == 0o600
-    assert [h["name"] for h in api.get("/api/v1/hosts").json()] == ["db1"]
+    assert [h["name"] for h in api.get("/api/v1/hosts").json()["hosts"]] == ["db1"]
     assert api.get("/api/v1/hosts/db1").json()["port"] == ssh_server.port
     again = api.post("/api/v1/hosts", json={**host, "fingerprint": offered["fingerprint"]})
     assert again.status_code == 409
@@ -149,13 +184,33 @@ def test_a_host_is_trusted_only_with_the_fingerprint_confirmed(
     assert api.get("/api/v1/hosts/nosuch/status").status_code == 404
 
 
-def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_server: SshServer) -> None:
-    api = signed_in()
+def _add_host(api: TestClient, ssh_server: SshServer) -> None:
     offered = api.post("/api/v1/hosts/scan", json={"address": "127.0.0.1", "port": ssh_server.port}).json()
     host = {"name": "db1", "address": "127.0.0.1", "port": ssh_server.port, "fingerprint": offered["fingerprint"]}
     assert api.post("/api/v1/hosts", json=host).status_code == 201
+
+
+def test_the_fleet_shows_every_host_and_why_one_could_not_be_read(signed_in: Client, ssh_server: SshServer) -> None:
+    viewer, admin = signed_in("vic"), signed_in()
+    assert viewer.get("/api/v1/status").json() == {"schema_version": 1, "hosts": []}
+    assert "an operator or administrator adds hosts" in viewer.get("/status").text
+    _add_host(admin, ssh_server)
+    fleet = viewer.get("/api/v1/status").json()["hosts"]
+    assert [(h["host"], h["roles"]) for h in fleet] == [("db1", [])]
+    assert "db1: SSH login as root refused" in fleet[0]["error"]
+    page = viewer.get("/status").text
+    assert 'data-host="db1"' in page and "SSH login as root refused" in page
+    host_page = viewer.get("/hosts/db1").text.split("</header>")[1]  # a host's page: nothing to run for a viewer
+    assert host_page.count("SSH login as root refused") == 1, "facts, platform and status: one line"
+    assert 'method="post"' not in host_page
+    assert 'id="run"' in admin.get("/hosts/db1").text
+
+
+def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_server: SshServer) -> None:
+    api = signed_in()
+    _add_host(api, ssh_server)
     bad = api.post("/api/v1/runs", json={"kind": "deploy", "hosts": ["db1"], "roles": ["nosuch"]})
-    assert bad.status_code == 400 and api.get("/api/v1/runs").json() == []
+    assert bad.status_code == 400 and api.get("/api/v1/runs").json()["runs"] == []
     started = api.post("/api/v1/runs", json={"kind": "plan", "hosts": ["db1"], "roles": ["nginx"]})
     assert started.status_code == 202 and started.json()["user"] == "ada"
     run_id = started.json()["id"]
@@ -168,7 +223,7 @@ def test_a_run_is_recorded_with_its_log_and_streamed(signed_in: Client, ssh_serv
     assert detail["state"] == "failed" and detail["subject"] == "nginx"
     assert [e["message"] for e in detail["events"]] == ["connecting", "failed"]
     assert "SSH login as root refused" in detail["result"]["hosts"][0]["error"]
-    assert [r["id"] for r in api.get("/api/v1/runs").json()] == [run_id]
+    assert [r["id"] for r in api.get("/api/v1/runs").json()["runs"]] == [run_id]
     resumed = api.get(f"/api/v1/runs/{run_id}/events", headers={"Last-Event-ID": str(detail["events"][-1]["id"])})
     assert "event: progress" not in resumed.text and "event: end" in resumed.text
     assert api.get("/api/v1/runs/999").status_code == 404
@@ -190,11 +245,11 @@ def test_a_viewer_reads_but_every_change_is_refused(signed_in: Client, tmp_path:
         answer = viewer.request(method, path, json=body)
         assert answer.status_code == 403, f"{method} {path}: {answer.text}"
         assert "vic (viewer) may not" in answer.json()["detail"]
-    assert viewer.get("/api/v1/runs").json() == [] and not (tmp_path / "web").exists()
+    assert viewer.get("/api/v1/runs").json()["runs"] == [] and not (tmp_path / "web").exists()
     assert viewer.get("/api/v1/catalog/roles").status_code == 200
     assert viewer.post("/api/v1/recommend", json={"wanted": ["web server"]}).status_code == 200
     assert "needs the operator right" in viewer.get("/wizard?need=web+server").text
-    for page in ("/wizard?need=web+server", "/hosts", "/catalog", "/runs", "/profiles"):
+    for page in ("/wizard?need=web+server", "/hosts", "/status", "/catalog", "/runs", "/profiles"):
         shown = viewer.get(page)
         assert shown.status_code == 200 and 'method="post"' not in shown.text.split("</header>")[1], page
 
@@ -209,3 +264,30 @@ def test_an_operator_changes_and_the_csrf_token_is_checked(signed_in: Client, ss
     del operator.headers["X-CSRF-Token"]
     refused = operator.post("/api/v1/profiles", json={"name": "other", "wanted": ["web server"]})
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+
+
+def test_features_picked_in_the_wizard_page_make_a_profile_once_its_settings_are_filled(
+    signed_in: Client, tmp_path: Path
+) -> None:
+    operator = signed_in("otto")
+    page = operator.get("/wizard?feature=relational-database&feature=dhcp").text
+    assert (
+        'placeholder="10.0.0.1"' in page.split('name="set:FOSSP-NESKE:dns_servers"')[1].split(">")[0]
+    )  # a list as typed
+    assert 'value="dhcp" checked' in page and 'data-role="FOSSP-DASPO"' in page and 'data-role="FOSSP-NESKE"' in page
+    picked = {"csrf": operator.headers["X-CSRF-Token"], "name": "office", "feature": ["relational-database", "dhcp"]}
+    refused = operator.post("/wizard", data=picked)
+    assert refused.status_code == 422 and "kea.subnet" in refused.text
+    assert not (tmp_path / "web" / "profiles" / "office.yaml").exists()
+    site = {"subnet": "10.213.0.0/24", "range_start": "10.213.0.100", "range_end": "10.213.0.200"}
+    site |= {"router": "10.213.0.1", "dns_servers": "10.213.0.1", "domain_name": "office.example.org"}
+    fields = {f"set:FOSSP-NESKE:{name}": value for name, value in site.items()}
+    wrong = operator.post("/wizard", data={**picked, **fields, "set:FOSSP-NESKE:subnet": "10.213.0.5/24"})
+    assert wrong.status_code == 422 and "kea.subnet: '10.213.0.5/24' is not a network" in unescape(wrong.text)
+    assert 'id="save"' in wrong.text and 'value="10.213.0.100"' in wrong.text, "the form again, as it was typed"
+    saved = operator.post("/wizard", data={**picked, **fields}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"] == "/profiles#office"
+    roles = operator.get("/api/v1/profiles/office").json()["roles"]
+    assert {r["id"] for r in roles} == {"FOSSP-DASPO", "FOSSP-NESKE"}
+    kea = next(r for r in roles if r["id"] == "FOSSP-NESKE")["settings"]
+    assert kea["subnet"] == "10.213.0.0/24" and kea["dns_servers"] == ["10.213.0.1"]  # a list typed as its items

@@ -127,6 +127,9 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
         expect(row.locator(".probes")).to_contain_text("passed")
         expect(row.locator(".probes")).not_to_contain_text("FAILED")
     screenshot(page, "infra-host.png")
+    page.goto("/status")  # the fleet view: the same roles, their state and drift
+    for role in ("FOSSP-DASPO", "FOSSP-WDSNG"):
+        expect(page.locator(f"#fleet tr[data-host=in-a][data-role={role}] .state")).to_have_text("running")
     assert "Our intranet, served by FOSSP" in ssh(host, "cat", "/srv/www/fossp/index.html").stdout
 
     # the history keeps the run and its log
@@ -163,7 +166,15 @@ def test_from_a_sentence_to_roles_running_on_a_lab_host(browser: Browser, server
 
 def _pages_at_desktop_and_phone_width(browser: Browser, server: str, run_url: str) -> None:
     """The Tool's pages, kept as screenshots at 1280 and 375 px, none wider than the screen."""
-    paths = ["/catalog", "/wizard?need=database+and+a+web+server", "/profiles", "/hosts", "/hosts/in-a", "/runs"]
+    paths = [
+        "/catalog",
+        "/wizard?need=database+and+a+web+server",
+        "/profiles",
+        "/hosts",
+        "/hosts/in-a",
+        "/status",
+        "/runs",
+    ]
     too_wide = {}
     for width in (1280, 375):
         page = _signed_in(browser, server, width)

@@ -1,13 +1,14 @@
-"""The Infrastructure Tool's pages in Chromium offer only what the account may do."""
+"""The Infrastructure Tool's pages in Chromium offer only what the account may do, and
+read at 1280 and 375 px (screenshots kept as test artifacts)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import SignIn
+from tests.web.conftest import SignIn, screenshot
 
 pytestmark = pytest.mark.browser
-PAGES = ["/catalog", "/wizard?need=database+and+a+web+server", "/profiles", "/hosts", "/runs"]
+PAGES = ["/catalog", "/wizard?need=database+and+a+web+server", "/profiles", "/hosts", "/status", "/runs"]
 CHANGES = "main form[method=post], main button:not(#ask button)"
 
 
@@ -31,3 +32,16 @@ def test_a_viewer_sees_no_action_and_an_operator_sees_them(as_user: SignIn) -> N
     expect(operator.locator("#save button[type=submit]")).to_have_text("Save profile")
     operator.goto("/hosts")
     expect(operator.locator("#add-host button[type=submit]")).to_have_text("Connect")
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_pages_fit_desktop_and_phone_width(as_user: SignIn, width: int) -> None:
+    page = as_user("adm", width)
+    too_wide = {}
+    for path in PAGES:
+        page.goto(path)
+        screenshot(page, f"infra-{path.strip('/').split('?')[0]}-{width}.png")
+        seen = page.evaluate("document.documentElement.scrollWidth")
+        if seen > width:
+            too_wide[path] = seen
+    assert too_wide == {}

@@ -65,7 +65,7 @@ def test_a_run_goes_on_and_is_recorded_when_its_client_disconnects(signed_in: An
         ("db1", "installing packages"),
         ("db1", "probe sql-query"),
     ]
-    history = api.get("/api/v1/runs").json()
+    history = api.get("/api/v1/runs").json()["runs"]
     assert [(r["id"], r["state"], r["subject"]) for r in history] == [(run_id, "ok", "profile site")]
 
 

@@ -40,7 +40,9 @@ class Open(BaseModel):
 
 
 class Document(Shape):
-    """Every document's frame: its shape version, then its data."""
+    """Every document's frame: its shape version, then its data (a document that is also
+    a row puts the row first, ``class Account(AccountRow, Document)``, so that
+    ``schema_version`` stays the first field)."""
 
     schema_version: Literal[1] = Field(description=f"the shape version of the document ({SCHEMA_VERSION})")
 
@@ -83,7 +85,7 @@ class RolesList(Document):
     roles: list[RoleRow]
 
 
-class RoleDocument(Document, Role):
+class RoleDocument(Role, Document):
     """`roles show`: the role as the catalog has it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -563,7 +565,7 @@ class AccountRow(Shape):
     disabled: bool
 
 
-class Account(Document, AccountRow):
+class Account(AccountRow, Document):
     """An account after `users add`, `disable`, `enable` or `reset-password`."""
 
 
@@ -665,7 +667,7 @@ class Decision(Shape):
     at: AwareDatetime
 
 
-class Application(Document, ApplicationSummary):
+class Application(ApplicationSummary, Document):
     """An application with its gate, actions and decisions (`gate show` and every change)."""
 
     proposed_by: str

@@ -32,7 +32,7 @@ from fossp.engine.backends import Backend, backend_for
 from fossp.engine.cluster import ClusterRun, Membership
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
-from fossp.engine.probes import ProbeResult, run_probe, verify_role
+from fossp.engine.probes import ProbeResult, on_host_commands, run_probe, verify_role
 from fossp.engine.recipe import fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
@@ -60,7 +60,7 @@ from fossp.engine.state import (
     save_state,
 )
 from fossp.hosts.connector import Connector, HostError
-from fossp.hosts.facts import Facts, gather_facts, parse_packages
+from fossp.hosts.facts import Facts, answering, gather_facts, parse_packages
 from fossp.platform.osrelease import ETC as OS_RELEASE
 from fossp.platform.osrelease import VENDOR as VENDOR_OS_RELEASE
 from fossp.secrets import for_ledger
@@ -98,11 +98,14 @@ class Outcome:
         return [role for role, state in self.states.items() if state == InstanceState.ERROR.value]
 
 
-async def facts_for(connector: Connector, wanted: list[Wanted]) -> Facts:
-    """The facts the plan for ``wanted`` reads: its files and units (every family's)."""
+async def facts_for(connector: Connector, wanted: list[Wanted], probes: bool = False) -> Facts:
+    """The facts the plan for ``wanted`` reads: its files and units (every family's); with
+    ``probes``, the roles' on-host probes run in the same round trip (see ``answering``)."""
     recipes = [(load_recipe(w.role.name), w.settings) for w in wanted]
     units = {unit for w in wanted for unit in w.role.units_for(None, w.settings)} | set(fact_units(recipes))
-    return await gather_facts(connector, [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE], sorted(units))
+    ahead = [argv for w in wanted if probes and w.membership is None for argv in on_host_commands(w.role, w.settings)]
+    paths = [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE]
+    return await gather_facts(connector, paths, sorted(units), ahead)
 
 
 async def plan_on(connector: Connector, wanted: list[Wanted]) -> tuple[Facts, HostState, Plan]:
@@ -190,7 +193,7 @@ async def _read_only_noop(
     if cluster is not None:
         return None
     report("facts")
-    facts = await facts_for(connector, wanted)
+    facts = await facts_for(connector, wanted, probes=True)
     state = parse_state(facts)
     if facts.lock_owner or facts.dpkg_interrupted or facts.package_managers or state.run or state.unfinished:
         return None
@@ -199,7 +202,7 @@ async def _read_only_noop(
         return None
     recorded = {role: instance.state for role, instance in state.instances.items()}
     outcome = Outcome(plan=plan)
-    await _verify(connector, wanted, state, outcome, report, cluster)
+    await _verify(answering(connector, facts), wanted, state, outcome, report, cluster)
     if any(state.instances[w.role.id].state is not recorded[w.role.id] for w in wanted):
         return None
     return outcome

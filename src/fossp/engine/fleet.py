@@ -19,7 +19,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from fossp.errors import FosspError, error_data
-from fossp.hosts.connector import Connector, open_connector
+from fossp.hosts.connector import Connector, load_asyncssh, open_connector
 from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import timeouts_for
 
@@ -156,7 +156,7 @@ def run_sharded(
     and results back over pipes; a worker that dies leaves its hosts failed, named so."""
     if workers <= 1:
         return asyncio.run(run_fleet(hosts, action, progress, timeouts=timeouts))
-    import asyncssh  # noqa: F401 - imported once before the fork, not once per worker
+    load_asyncssh()  # imported once before the fork, not once per worker
 
     context = multiprocessing.get_context("fork")
     shards = [list(range(start, len(hosts), workers)) for start in range(workers)]

@@ -17,11 +17,11 @@ from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Role
 from fossp.engine.cluster import ClusterRun, Member, Membership
 from fossp.engine.planner import Wanted
-from fossp.engine.probes import ProbeResult, verify_role
+from fossp.engine.probes import ProbeResult, on_host_commands, verify_role
 from fossp.engine.recovery import run_is_live
 from fossp.engine.state import HostState, Instance, InstanceState, parse_state
 from fossp.hosts.connector import Connector
-from fossp.hosts.facts import Facts, gather_facts
+from fossp.hosts.facts import Facts, answering, gather_facts
 
 
 @dataclass
@@ -65,7 +65,8 @@ async def status_host(
     """Live state of every role FOSSP deployed on the host.
 
     Two round trips: the state file says which files and units to look at, the second
-    batch reads them (a host without FOSSP roles needs only the first). The probes are
+    batch reads them and runs the roles' on-host probes (a host without FOSSP roles needs
+    only the first). The probes are
     those deploy runs: a multi-host role's member runs its part's, with its derived values
     (members' ``addresses`` by name), and probes from a peer run on the run's other hosts
     (``run``: their connections).
@@ -81,7 +82,14 @@ async def status_host(
             for unit in catalog.roles[role_id].units_for(None, instance.settings, instance.part)
         }
     )
-    facts = await gather_facts(connector, written, units) if state.instances else first
+    ahead = [
+        argv
+        for role_id, instance in state.instances.items()
+        if probe and role_id in catalog.roles and not instance.members
+        for argv in on_host_commands(catalog.roles[role_id], instance.settings)
+    ]
+    facts = await gather_facts(connector, written, units, ahead) if state.instances else first
+    prober = answering(connector, facts)
     statuses = []
     unended = state.run if state.run is not None and not run_is_live(state, facts) else None
     for role_id, instance in state.instances.items():
@@ -108,7 +116,7 @@ async def status_host(
             role.units_for(facts.family, instance.settings, instance.part),
             role.packages_for(facts.family, instance.part),
         )
-        results = await _probe(role, instance, connector, run, addresses or {}) if probe and not problems else []
+        results = await _probe(role, instance, prober, run, addresses or {}) if probe and not problems else []
         problems += [f"probe {r.name}: {r.output}" for r in results if r.ok is False]
         live = _live_state(instance.state, problems, connector.root is not None)
         statuses.append(RoleStatus(role_id, role.name, live, instance.state.value, changed, problems, results))

@@ -13,10 +13,12 @@ import asyncio
 import os
 import shlex
 import shutil
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from fossp.errors import Finding
@@ -110,6 +112,31 @@ class Connector(ABC):
         return HostError(f"{self.name}: `{shlex.join(argv)[:200]}` did not finish within {seconds:g} s")
 
 
+class Answering(Connector):
+    """A host's connector that answers commands already run -- batched into the facts
+    round trip -- from their results, each once, and runs every other command (and any
+    second run of one, such as a probe's retry) on the host."""
+
+    def __init__(self, inner: Connector, answers: Iterable[Result]) -> None:
+        self.inner = inner
+        self.name, self.address, self.root, self.timeouts = inner.name, inner.address, inner.root, inner.timeouts
+        self._answers: dict[tuple[str, ...], list[Result]] = {}
+        for result in answers:
+            self._answers.setdefault(result.argv, []).append(result)
+
+    async def _execute(self, argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None) -> Result:
+        waiting = self._answers.get(tuple(argv)) if stdin is None and sink is None else None
+        if waiting:
+            return waiting.pop(0)
+        return await self.inner._execute(argv, stdin, timeout, sink)
+
+    async def write_file(self, path: str, data: bytes, mode: int = 0o644, owner: str = "") -> None:
+        await self.inner.write_file(path, data, mode, owner)
+
+    def path(self, path: str) -> str:
+        return self.inner.path(path)
+
+
 async def _run_local(
     argv: list[str], stdin: bytes | None, timeout: float, sink: BinaryIO | None = None
 ) -> Result | None:
@@ -193,6 +220,24 @@ class RootConnector(LocalConnector):
         _write_local(Path(self.path(path)), data, mode, "")
 
 
+def load_asyncssh() -> ModuleType:
+    """asyncssh, imported without its look-up of liboqs: at import it asks
+    ``ctypes.util.find_library`` twice, each running ldconfig and a compiler (100-150 ms of
+    every run's start-up here), for post-quantum key exchanges FOSSP never offers (it
+    asks for curve25519, see ``SshConnector.open``)."""
+    if "asyncssh" in sys.modules:
+        return sys.modules["asyncssh"]
+    import ctypes.util
+
+    find = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None if name in ("oqs", "liboqs") else find(name)
+    try:
+        import asyncssh
+    finally:
+        ctypes.util.find_library = find
+    return asyncssh
+
+
 _PARSED: dict[tuple[str, int, int], Any] = {}
 
 
@@ -239,8 +284,7 @@ class SshConnector(Connector):
         """Connect and authenticate within ``timeouts.connect``; every failure becomes one
         HostError naming the host. Keepalives every ``timeouts.keepalive`` seconds notice a
         peer that went away (three unanswered close the connection)."""
-        import asyncssh
-
+        asyncssh = load_asyncssh()
         bounds = timeouts or Timeouts()
         options: dict[str, Any] = {
             "port": host.port,
@@ -261,8 +305,14 @@ class SshConnector(Connector):
             raise HostError(f"{host.name}: host key not verified ({error.reason}); add it to known_hosts") from None
         except asyncssh.PermissionDenied:
             raise HostError(f"{host.name}: SSH login as {host.user} refused (key not accepted)") from None
-        except (OSError, asyncssh.Error, TimeoutError) as error:
-            reason = getattr(error, "reason", None) or str(error) or type(error).__name__
+        except TimeoutError:  # no TCP answer, or a server that never finishes the handshake
+            reason = f"no SSH handshake within {bounds.connect:g} s"
+            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
+        except OSError as error:  # asyncio's text repeats the address; the errno's says why
+            reason = os.strerror(error.errno) if error.errno else str(error) or type(error).__name__
+            raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
+        except asyncssh.Error as error:
+            reason = error.reason or str(error) or type(error).__name__
             raise HostError(f"{host.name}: cannot reach {host.address}:{host.port}: {reason}", "unreachable") from None
         return cls(host.name, connection, host.address, host.become, bounds)
 

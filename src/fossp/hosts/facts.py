@@ -3,11 +3,14 @@
 A fixed shell script (no user value is ever pasted into it) prints every fact in a
 section behind a ``@@fossp:NAME@@`` marker; values it needs -- the offline root folder,
 the units and the config file paths the chosen roles care about -- arrive as positional
-arguments. Enablement is asked per unit (``list-unit-files`` costs ~300 ms; activity of
-every loaded unit comes from ``list-units``, a few ms). Listeners are named by their holder
-(socket inode -> pid -> cgroup unit, one find and one awk), so the planner tells a port the
-role's own service holds from one other software took; SELinux port labels are the full
-``semanage port -l`` (the policy's) with the local ones (``-C``) marked.
+arguments. Every process the script starts costs the host about a millisecond, so facts
+of one kind come from one process: the small text files (hostname, os-release, FOSSP's
+lock and records, /proc/net) from one ``tail``, the wanted units' enablement and activity
+from one ``systemctl show`` (``list-units`` when none is named), the watched paths from
+one ``find`` and the files' bytes from one ``cat | base64``. Listeners are named by their
+holder (socket inode -> pid -> cgroup unit, one find and one awk), so the planner tells a
+port the role's own service holds from one other software took; SELinux port labels are
+the full ``semanage port -l`` (the policy's) with the local ones (``-C``) marked.
 Each section has a pure parser, so parsers are tested with recorded output (including
 recorded Fedora hosts) and the host is only ever read, never changed.
 """
@@ -18,7 +21,7 @@ import base64
 import ipaddress
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -27,10 +30,8 @@ from fossp.catalog.schema import Family
 from fossp.hosts.connector import Connector, HostError
 
 FACTS_SCRIPT = r"""
-R="$1"; U="$2"; shift 2
+R="$1"; U="$2"; K="$3"; T="$4"; shift 4
 m() { printf '\n@@fossp:%s@@\n' "$1"; }
-m hostname; if [ -z "$R" ]; then cat /proc/sys/kernel/hostname; else echo offline; fi
-m os; cat "$R/etc/os-release" 2>/dev/null || cat "$R/usr/lib/os-release" 2>/dev/null
 m tools
 for t in dnf apt-get rpm dpkg-query systemctl firewall-cmd getenforce semanage runuser; do command -v "$t"; done
 m packages
@@ -39,12 +40,18 @@ if [ -d "$R/var/lib/dpkg/info" ] && command -v dpkg-query >/dev/null; then
 elif command -v rpm >/dev/null; then
   rpm --root "${R:-/}" -qa --qf 'ii  %{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE}\n' 2>/dev/null
 fi
-m unit_files
-for u in $U; do printf '%s %s\n' "$u" "$(systemctl ${R:+--root="$R"} is-enabled "$u" 2>/dev/null)"; done
-if [ -z "$R" ]; then
+# the small text facts in one process: tail names each file it read (==> PATH <==)
+live=; [ -n "$R" ] || live="/proc/sys/kernel/hostname /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6"
+m texts; tail -n +1 -v -- $live "$R/etc/os-release" "$R/usr/lib/os-release" "$R/run/fossp/lock/owner" \
+  "$R/var/lib/fossp/state.json" "$R/var/lib/fossp/upgrade.json" 2>/dev/null
+if [ -n "$R" ]; then
+  m unit_files; for u in $U; do printf '%s %s\n' "$u" "$(systemctl --root="$R" is-enabled "$u" 2>/dev/null)"; done
+elif [ -n "$U" ]; then
+  m unit_show; systemctl show --property=Names,LoadState,UnitFileState,ActiveState -- $U 2>/dev/null
+else
   m units; systemctl list-units --type=service,socket,target --all --no-legend --no-pager --plain 2>/dev/null
-  m tcp; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null
-  m udp; cat /proc/net/udp /proc/net/udp6 2>/dev/null
+fi
+if [ -z "$R" ]; then
   m firewalld; if command -v firewall-cmd >/dev/null && firewall-cmd --state >/dev/null 2>&1; then
     echo running; echo "services $(firewall-cmd --list-services)"; echo "ports $(firewall-cmd --list-ports)"; fi
   m selinux; if command -v getenforce >/dev/null; then getenforce; else echo Disabled; fi
@@ -71,19 +78,29 @@ $s" in *"
   done
 fi
 m dpkg_journal; for f in "$R"/var/lib/dpkg/updates/*; do [ -e "$f" ] && { echo interrupted; break; }; done
-m lock; cat "$R/run/fossp/lock/owner" 2>/dev/null
 m rootfs; stat -f -c %T "$R/"
-m state; cat "$R/var/lib/fossp/state.json" 2>/dev/null
-m upgrade; cat "$R/var/lib/fossp/upgrade.json" 2>/dev/null
+# K commands given to run ahead (COUNT WORD..., K times: on-host probes), each run with
+# its words as argv (never a shell string), within T seconds, stdin closed; printed as
+# base64 of stdout with "@STATUS" after it, then base64 of stderr
+ran() {
+  c=$1; shift; n=$#; i=0
+  for w; do i=$((i + 1)); [ "$i" -gt "$c" ] || set -- "$@" "$w"; done; shift "$n"
+  { e=$( { o=$(timeout "$T" "$@" </dev/null; printf '@%s' "$?"); printf '%s' "$o" | base64 -w0 >&4; } 2>&1 )
+    echo; printf '%s' "$e" | base64 -w0; } 4>&1
+}
+j=0; while [ "$j" -lt "$K" ]; do m ran; ran "$@"; shift $(($1 + 1)); j=$((j + 1)); done
+# the watched paths (globs) that exist: one find for what they are, then the regular
+# files' bytes in that order, which the sizes find printed cut apart
 IFS='
 '
-for pattern in "$@"; do for f in $R$pattern; do
-  if [ -L "$f" ]; then m file; printf 'link %s\t%s\n\n' "${f#"$R"}" "$(readlink "$f")"
-  elif [ -f "$f" ]; then m file; printf 'file %s\t%s\n' "${f#"$R"}" "$(stat -c '%a %U %G' "$f")"
-    base64 -w0 < "$f"; echo
-  elif [ -d "$f" ]; then m file; printf 'dir %s\t%s\n\n' "${f#"$R"}" "$(stat -c '%a %U %G %i' "$f")"
-  fi
-done; done
+n=$#
+for pattern; do for f in $R$pattern; do if [ -e "$f" ] || [ -L "$f" ]; then set -- "$@" "$f"; fi; done; done
+shift $n
+if [ $# -gt 0 ]; then
+  m found; find "$@" -maxdepth 0 -printf '%y %m %u %g %i %s %p\t%l\n' 2>/dev/null
+  n=$#; for f; do if [ -f "$f" ] && [ ! -L "$f" ]; then set -- "$@" "$f"; fi; done; shift $n
+  m contents; [ $# -eq 0 ] || cat -- "$@" | base64 -w0
+fi
 m end
 """
 
@@ -189,6 +206,15 @@ class FileFact(Frozen):
         return self.kind == "dir" and self.inode == 256
 
 
+class Ran(Frozen):
+    """A command the facts round trip ran ahead, and what it did."""
+
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+
 class Facts(Frozen):
     """A host's facts; read-only, typed, and all gathered in one command."""
 
@@ -212,6 +238,8 @@ class Facts(Frozen):
     state_json: str | None = None
     upgrade_json: str | None = None  # the last `fossp upgrade run`'s record
     files: dict[str, FileFact] = {}
+    #: The commands asked to run ahead (``gather_facts(commands=...)``), in that order.
+    ran: list[Ran] = []
     seconds: float = 0.0
 
     @property
@@ -321,6 +349,20 @@ def parse_units(unit_files: str, units: str) -> dict[str, UnitState]:
     return {name: UnitState(enabled=enabled.get(name), active=active.get(name)) for name in sorted({*enabled, *active})}
 
 
+def parse_unit_show(text: str) -> dict[str, UnitState]:
+    """``systemctl show`` blocks (``KEY=value`` lines, a blank line between units), under
+    each of a unit's names (an alias asked for is the unit it names); a unit systemd
+    does not know is left out, as ``list-units`` leaves it out."""
+    states: dict[str, UnitState] = {}
+    for block in text.split("\n\n"):
+        values = dict(line.partition("=")[::2] for line in block.splitlines() if "=" in line)
+        if values.get("LoadState", "not-found") == "not-found":
+            continue
+        state = UnitState(enabled=values.get("UnitFileState") or None, active=values.get("ActiveState") or None)
+        states.update({name: state for name in values.get("Names", "").split()})
+    return states
+
+
 def _hex_address(text: str) -> str:
     """/proc/net addresses are host-order hex words: 0100007F is 127.0.0.1."""
     raw = bytes.fromhex(text)
@@ -426,31 +468,96 @@ def _port_records(text: str) -> list[PortRecord]:
     return records
 
 
-def parse_files(bodies: list[str]) -> dict[str, FileFact]:
-    """Each ``file`` section: ``KIND PATH<TAB>DETAILS`` then base64 content for files."""
+class FilesChanged(HostError):
+    """A watched file changed size between the listing and the read: read again."""
+
+
+def parse_found(found: str, contents: str, root: str | None = None) -> dict[str, FileFact]:
+    """``find -printf '%y %m %u %g %i %s PATH<TAB>TARGET'`` lines, and the regular files'
+    bytes in the same order (base64), cut apart by the sizes the listing gave."""
+    data = base64.b64decode(contents.strip()) if contents.strip() else b""
     files: dict[str, FileFact] = {}
-    for body in bodies:
-        header, _, content = body.partition("\n")
-        kind, _, rest = header.partition(" ")
-        path, _, details = rest.partition("\t")
-        if kind == "link":
-            files[path] = FileFact(path=path, kind="link", link_target=details)
+    offset = 0
+    for line in found.splitlines():
+        head, _, target = line.partition("\t")
+        fields = head.split(" ", 6)
+        if len(fields) != 7 or fields[0] not in ("f", "d", "l"):
             continue
-        mode, owner, group, inode = [*details.split(), "", "", "", ""][:4]
-        data = base64.b64decode(content.strip()) if kind == "file" else None
+        kind, mode, owner, group, inode, size, path = fields
+        path = _unrooted(path, root)
+        if kind == "l":
+            files[path] = FileFact(path=path, kind="link", link_target=target)
+            continue
+        content = None
+        if kind == "f":
+            content, offset = data[offset : offset + int(size)], offset + int(size)
         files[path] = FileFact(
             path=path,
-            kind=kind,
+            kind="file" if kind == "f" else "dir",
             mode=mode,
             owner=owner,
             group=group,
-            content=data,
-            inode=int(inode) if inode.isdigit() else None,
+            content=content,
+            inode=int(inode) if kind == "d" else None,
         )
+    if offset != len(data):
+        raise FilesChanged(f"watched files changed while they were read ({offset} of {len(data)} bytes placed)")
     return files
 
 
-def parse_facts(host: str, output: str, offline_root: str | None = None) -> Facts:
+def _unrooted(path: str, root: str | None) -> str:
+    """A path as the host's own root names it: the script puts the offline root's folder
+    (``/`` in a chroot) before every path it reads."""
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+#: Which fact each small file read by ``tail -v`` gives, by its path on the host.
+_TEXTS = {
+    "/proc/sys/kernel/hostname": "hostname",
+    "/usr/lib/os-release": "os",
+    "/etc/os-release": "os",  # after the vendor file, so the one in /etc wins where both are
+    "/run/fossp/lock/owner": "lock",
+    "/var/lib/fossp/state.json": "state",
+    "/var/lib/fossp/upgrade.json": "upgrade",
+    "/proc/net/tcp": "tcp",
+    "/proc/net/tcp6": "tcp",
+    "/proc/net/udp": "udp",
+    "/proc/net/udp6": "udp",
+}
+_TAIL_HEADER = re.compile(r"^==> (.+) <==$", re.MULTILINE)
+
+
+def parse_texts(text: str, root: str | None = None) -> dict[str, str]:
+    """``tail -n +1 -v`` of several files -> fact name -> text (IPv4 and IPv6 joined)."""
+    parts = _TAIL_HEADER.split(text)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for path, body in zip(parts[1::2], parts[2::2], strict=True):
+        name = _TEXTS.get(_unrooted(path, root))
+        if name:
+            found.setdefault(name, []).append((_unrooted(path, root), body.strip("\n")))
+    texts = {name: "\n".join(body for _, body in bodies) for name, bodies in found.items()}
+    if "os" in found:  # one os-release: /etc's where it is, else the vendor's
+        texts["os"] = dict(found["os"]).get("/etc/os-release", found["os"][0][1])
+    return texts
+
+
+def parse_ran(bodies: list[str], commands: Sequence[Sequence[str]]) -> list[Ran]:
+    """Each ``ran`` section: base64 of stdout with ``@STATUS`` after it, a line of base64 of
+    stderr; paired with the commands asked for, in order."""
+    ran = []
+    for argv, body in zip(commands, bodies, strict=False):
+        out, _, err = body.partition("\n")
+        stdout, _, status = base64.b64decode(out.strip()).decode(errors="replace").rpartition("@")
+        stderr = base64.b64decode(err.strip()).decode(errors="replace")
+        ran.append(
+            Ran(argv=tuple(argv), exit_status=int(status) if status.isdigit() else 255, stdout=stdout, stderr=stderr)
+        )
+    return ran
+
+
+def parse_facts(
+    host: str, output: str, offline_root: str | None = None, commands: Sequence[Sequence[str]] = ()
+) -> Facts:
     """Turn the script's whole output into typed facts (pure: tests feed recorded output)."""
     sections = split_sections(output)
 
@@ -459,29 +566,32 @@ def parse_facts(host: str, output: str, offline_root: str | None = None) -> Fact
 
     if "end" not in sections:
         raise HostError(f"{host}: facts were cut short (no end marker); output: {output[-500:]!r}")
-    os_release = parse_os_release(one("os"))
-    tools = one("tools").split()
+    texts = parse_texts(one("texts"), offline_root)
+    os_release = parse_os_release(texts.get("os", ""))
     return Facts(
         host=host,
-        hostname=one("hostname").strip(),
+        hostname="offline" if offline_root else texts.get("hostname", "").strip(),
         offline_root=offline_root,
         os=os_release,
-        tools=tools,
+        tools=one("tools").split(),
         package_manager=_package_manager(os_release.family),
         packages=parse_packages(one("packages")),
-        units=parse_units(one("unit_files"), one("units")),
+        units=parse_units(one("unit_files"), one("units")) | parse_unit_show(one("unit_show")),
         listening=parse_holders(
-            one("sockets"), one("socket_units"), parse_proc_net(one("tcp"), "tcp") + parse_proc_net(one("udp"), "udp")
+            one("sockets"),
+            one("socket_units"),
+            parse_proc_net(texts.get("tcp", ""), "tcp") + parse_proc_net(texts.get("udp", ""), "udp"),
         ),
         firewall=parse_firewalld(one("firewalld")),
         selinux=parse_selinux(one("selinux"), one("sebool"), one("seports"), one("seports_local")),
         root_fs=one("rootfs").strip(),
         package_managers=parse_package_managers(one("package_managers")),
         dpkg_interrupted=bool(one("dpkg_journal").strip() or parse_unsettled(one("packages"))),
-        lock_owner=one("lock").strip() or None,
-        state_json=one("state").strip() or None,
-        upgrade_json=one("upgrade").strip() or None,
-        files=parse_files(sections.get("file", [])),
+        lock_owner=texts.get("lock", "").strip() or None,
+        state_json=texts.get("state", "").strip() or None,
+        upgrade_json=texts.get("upgrade", "").strip() or None,
+        files=parse_found(one("found"), one("contents"), offline_root),
+        ran=parse_ran(sections.get("ran", []), commands),
     )
 
 
@@ -493,10 +603,36 @@ def _package_manager(family: Family | None) -> Literal["dnf", "apt"] | None:
     return None
 
 
-async def gather_facts(connector: Connector, paths: Iterable[str] = (), units: Iterable[str] = ()) -> Facts:
-    """Run the facts script once on the host; ``paths`` may hold shell globs (``*``)."""
+def answering(connector: Connector, facts: Facts) -> Connector:
+    """``connector``, answering the commands the facts round trip ran ahead from their results."""
+    from fossp.hosts.connector import Answering, Result
+
+    answers = [Result(r.argv, r.exit_status, r.stdout, r.stderr) for r in facts.ran]
+    return Answering(connector, answers) if answers else connector
+
+
+#: The bound of each command run ahead in the facts round trip (a probe's query): a slower
+#: one fails there and runs again on its own, as the probe retries.
+AHEAD_SECONDS = 10
+
+
+async def gather_facts(
+    connector: Connector, paths: Iterable[str] = (), units: Iterable[str] = (), commands: Sequence[list[str]] = ()
+) -> Facts:
+    """Run the facts script once on the host; ``paths`` may hold shell globs (``*``);
+    ``commands`` (argv lists) run in the same round trip, their results in ``Facts.ran``.
+    A watched file that changes while it is read makes one more round trip."""
     started = time.perf_counter()
-    argv = ["sh", "-s", "--", connector.root or "", " ".join(units), *paths]
-    result = await connector.run(argv, stdin=FACTS_SCRIPT.encode(), timeout=connector.timeouts.facts)
-    facts = parse_facts(connector.name, result.stdout, connector.root)
+    ahead = [word for argv in commands for word in (str(len(argv)), *argv)]
+    argv = ["sh", "-s", "--", connector.root or "", " ".join(units), str(len(commands)), str(AHEAD_SECONDS)]
+    argv += [*ahead, *paths]
+    bound = connector.timeouts.facts + AHEAD_SECONDS * len(commands)
+    for attempt in (1, 2):
+        result = await connector.run(argv, stdin=FACTS_SCRIPT.encode(), timeout=bound)
+        try:
+            facts = parse_facts(connector.name, result.stdout, connector.root, commands)
+            break
+        except FilesChanged as error:
+            if attempt == 2:
+                raise HostError(f"{connector.name}: {error.message}") from None
     return facts.model_copy(update={"seconds": time.perf_counter() - started})

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from fossp.catalog.loader import Catalog, describe_validation_error, read_yaml
-from fossp.catalog.schema import Role, RoleId, Setting, Slug, single_line
+from fossp.catalog.schema import Role, RoleId, Setting, SettingType, Slug, single_line
 from fossp.errors import BadInput, shorten
 from fossp.secrets import check_reference, read_reference, readable_by_others, reference, register
 
@@ -68,15 +68,18 @@ class Profile(BaseModel):
 def typed_value(setting: Setting | None, raw: str) -> Any:
     """A setting's value as a person typed it (a --set, a form field): a YAML scalar, but a
     secret is the text as typed (12345678 stays text) unless it is a reference such as
-    {from_env: VAR}."""
+    {from_env: VAR}, and a list may be typed as its items with commas between them
+    (``10.0.0.1, 10.0.0.2``) as well as in YAML (``[10.0.0.1]``)."""
     import yaml
 
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except (yaml.YAMLError, ValueError):  # ValueError: an integer of too many digits
-        return raw
+        value = raw
     if setting is not None and setting.secret and reference(value) is None:
         return raw
+    if setting is not None and setting.type is SettingType.LIST and not isinstance(value, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
     return value
 
 

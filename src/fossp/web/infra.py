@@ -21,7 +21,7 @@ import yaml
 
 from fossp.gate.errors import Invalid, NotFound, Refused
 from fossp.gate.urls import SYSTEM_DIR, USER_DIR
-from fossp.hosts.connector import HostError
+from fossp.hosts.connector import HostError, load_asyncssh
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
@@ -64,7 +64,7 @@ class HostKey:
 
 async def scan_host_key(address: str, port: int) -> HostKey:
     """The key the host offers (no login, nothing trusted yet): what a person confirms."""
-    import asyncssh
+    asyncssh = load_asyncssh()
 
     try:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(address, port, server_host_key_algs=PREFERRED), 20)
@@ -127,7 +127,7 @@ class Infra:
                 raise Invalid(f"settings.{role_id}", "not among the recommended roles")
             for name, raw in values.items():
                 if raw.strip():
-                    typed.setdefault(role_id, {})[name] = typed_value(role.setting(name), raw)
+                    typed.setdefault(role_id, {})[name] = _checked(role, name, typed_value(role.setting(name), raw))
         return typed
 
     def save_profile(
@@ -260,6 +260,24 @@ class Infra:
         action, _ = status_action(load_catalog(), [host], probe=True)
         return {"host": name, **status_data(await self._one(name, action))}
 
+    async def fleet_status(self) -> list[dict[str, Any]]:
+        """Every host's roles with their state and drift, read at once (no probes: a host's
+        page runs them), or why the host could not be read; one slow host holds up no other."""
+        from fossp.catalog.loader import load_catalog
+        from fossp.engine.fleet import run_fleet
+        from fossp.engine.jobs import status_action, status_data
+
+        specs = list(self.hosts().values())
+        if not specs:
+            return []
+        action, _ = status_action(load_catalog(), specs, probe=False)
+        return [
+            {"host": r.host, "error": None, **status_data(r.value)}
+            if r.ok
+            else {"host": r.host, "error": r.error or f"{r.host}: failed", "fossp": {}, "roles": []}
+            for r in await run_fleet(specs, action)
+        ]
+
     async def _one(self, name: str, action: Any) -> Any:
         from fossp.engine.fleet import run_fleet
 
@@ -340,6 +358,19 @@ class Infra:
         notes: list[str] = []
         chosen, placements = choose(catalog, roles, path, {}, include_preview=False, note=notes.append)
         return catalog, host_work(catalog, specs, chosen, placements, f"profile {profile}"), notes
+
+
+def _checked(role: Role, name: str, value: Any) -> Any:
+    """A form field's value, refused naming the field as the form labels it (``kea.subnet``)."""
+    setting = role.setting(name)
+    if setting is None:
+        raise Invalid(f"{role.name}.{name}", f"{role.name} has no such setting")
+    if not setting.secret:  # a secret (or its reference) is checked when it is kept
+        try:
+            setting.check(value)
+        except ValueError as error:
+            raise Invalid(f"{role.name}.{name}", str(error)) from None
+    return value
 
 
 def _secret(role: Role, name: str) -> bool:

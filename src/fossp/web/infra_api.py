@@ -1,5 +1,7 @@
 """REST API of the Infrastructure Tool under /api/v1: catalog, selection, profiles, hosts,
-status and runs, each answer a typed model in the OpenAPI description.
+status (of a host, or of the fleet) and runs, each answer a typed model in the OpenAPI
+description and a document with schema_version first (fossp.web.answers): a row model
+(``HostOut``) is framed as the answer for one (``HostAnswer``) or as a list field (``Hosts``).
 
 Reads need a signed-in user; changes (a saved profile, a trusted host, a run) also the
 X-CSRF-Token header. A run answers 202 with its ID at once: the app's worker does the work
@@ -16,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from fossp.cli.documents import Alternative as AlternativeOut
 from fossp.cli.documents import RequestData as RequestOut
@@ -25,6 +27,7 @@ from fossp.cli.documents import Unserved as UnservedOut
 from fossp.gate.db import Database
 from fossp.gate.errors import Forbidden
 from fossp.gate.sessions import SessionInfo
+from fossp.web.answers import Answer, answer
 from fossp.web.infra import Infra, scan_host_key, web_dir
 from fossp.web.rights import refusal_of, require
 from fossp.web.runs import Run, RunStore, Worker, launch
@@ -82,10 +85,22 @@ class RoleOut(BaseModel):
     deploy_problem: str | None = Field(description="why FOSSP does not deploy it, if it does not")
 
 
+class RoleAnswer(RoleOut, Answer):
+    """One role of the catalog."""
+
+
+class CatalogRoles(Answer):
+    roles: list[RoleOut]
+
+
 class FeatureOut(BaseModel):
     key: str
     description: str
     roles: list[str]
+
+
+class CatalogFeatures(Answer):
+    features: list[FeatureOut]
 
 
 def role_out(role: Any) -> RoleOut:
@@ -109,24 +124,25 @@ def role_out(role: Any) -> RoleOut:
 
 
 @router.get("/catalog/roles")
-def catalog_roles(infra: Tool, _: Viewer) -> list[RoleOut]:
+def catalog_roles(infra: Tool, _: Viewer) -> CatalogRoles:
     """Every role: its ID, lifecycle and whether FOSSP deploys it on each family."""
-    return [role_out(role) for role in infra.catalog().roles.values()]
+    return CatalogRoles(roles=[role_out(role) for role in infra.catalog().roles.values()])
 
 
 @router.get("/catalog/roles/{ref}")
-def catalog_role(ref: str, infra: Tool, _: Viewer) -> RoleOut:
-    return role_out(infra.catalog().role(ref))
+def catalog_role(ref: str, infra: Tool, _: Viewer) -> RoleAnswer:
+    return answer(RoleAnswer, role_out(infra.catalog().role(ref)).model_dump())
 
 
 @router.get("/catalog/features")
-def catalog_features(infra: Tool, _: Viewer) -> list[FeatureOut]:
+def catalog_features(infra: Tool, _: Viewer) -> CatalogFeatures:
     """The features the wizard offers to pick from, and the roles providing each."""
     catalog = infra.catalog()
-    return [
+    features = [
         FeatureOut(key=f.key, description=f.description, roles=[r.id for r in catalog.providers(f.key)])
         for f in catalog.features.values()
     ]
+    return CatalogFeatures(features=features)
 
 
 # selection
@@ -169,7 +185,7 @@ class UnmetOut(BaseModel):
     reason: str
 
 
-class RecommendationOut(BaseModel):
+class RecommendationOut(Answer):
     family: Family | None
     requests: list[RequestOut]
     roles: list[ChoiceOut]
@@ -198,6 +214,14 @@ class ProfileRole(BaseModel):
 class ProfileOut(BaseModel):
     name: str
     roles: list[ProfileRole]
+
+
+class ProfileAnswer(ProfileOut, Answer):
+    """One saved profile."""
+
+
+class Profiles(Answer):
+    profiles: list[ProfileOut]
 
 
 def recommendation_out(result: Any) -> RecommendationOut:
@@ -237,20 +261,20 @@ def recommend(body: Wanted, infra: Tool, _: Viewer) -> RecommendationOut:
 
 
 @router.get("/profiles")
-def profiles(infra: Tool, _: Viewer) -> list[ProfileOut]:
-    return [profile_out(name, infra.load_profile(name)) for name in infra.profile_names()]
+def profiles(infra: Tool, _: Viewer) -> Profiles:
+    return Profiles(profiles=[profile_out(name, infra.load_profile(name)) for name in infra.profile_names()])
 
 
 @router.get("/profiles/{name}")
-def profile(name: str, infra: Tool, _: Viewer) -> ProfileOut:
-    return profile_out(name, infra.load_profile(name))
+def profile(name: str, infra: Tool, _: Viewer) -> ProfileAnswer:
+    return answer(ProfileAnswer, profile_out(name, infra.load_profile(name)).model_dump())
 
 
 @router.post("/profiles", status_code=201)
-def save_profile(body: ProfileIn, infra: Tool, _: ProfileSaver) -> ProfileOut:
+def save_profile(body: ProfileIn, infra: Tool, _: ProfileSaver) -> ProfileAnswer:
     """Save the recommendation as a profile (refused while a required setting is empty)."""
     infra.save_profile(body.name, body.wanted, body.family, body.settings)
-    return profile_out(body.name, infra.load_profile(body.name))
+    return answer(ProfileAnswer, profile_out(body.name, infra.load_profile(body.name)).model_dump())
 
 
 # hosts
@@ -261,7 +285,7 @@ class Address(BaseModel):
     port: int = Field(default=22, ge=1, le=65535)
 
 
-class HostKeyOut(BaseModel):
+class HostKeyOut(Answer):
     address: str
     port: int
     key_type: str
@@ -283,6 +307,14 @@ class HostOut(BaseModel):
     key: str | None
 
 
+class HostAnswer(HostOut, Answer):
+    """One host of the inventory."""
+
+
+class Hosts(Answer):
+    hosts: list[HostOut]
+
+
 class PlatformComponentOut(BaseModel):
     component: str
     name: str
@@ -291,12 +323,12 @@ class PlatformComponentOut(BaseModel):
     remedy: str | None
 
 
-class PlatformOut(BaseModel):
+class PlatformOut(Answer):
     host: str
     ok: bool
     error: str | None = None
-    counts: dict[str, int] = {}
-    components: list[PlatformComponentOut] = []
+    counts: dict[str, int] = Field(default_factory=dict)
+    components: list[PlatformComponentOut] = Field(default_factory=list)
 
 
 class ProbeOut(BaseModel):
@@ -317,10 +349,22 @@ class RoleStatusOut(BaseModel):
     probes: list[ProbeOut]
 
 
-class StatusOut(BaseModel):
+class StatusOut(Answer):
     host: str
     fossp: dict[str, Any]
     roles: list[RoleStatusOut]
+
+
+class HostStatusOut(BaseModel):
+    host: str
+    error: str | None = Field(description="why the host could not be read (then no roles)")
+    roles: list[RoleStatusOut] = Field(
+        description="its FOSSP roles, state and drift (probes: GET /hosts/{name}/status)"
+    )
+
+
+class FleetStatus(Answer):
+    hosts: list[HostStatusOut]
 
 
 def host_out(host: Any) -> HostOut:
@@ -328,8 +372,8 @@ def host_out(host: Any) -> HostOut:
 
 
 @router.get("/hosts")
-def hosts(infra: Tool, _: Viewer) -> list[HostOut]:
-    return [host_out(h) for h in infra.hosts().values()]
+def hosts(infra: Tool, _: Viewer) -> Hosts:
+    return Hosts(hosts=[host_out(h) for h in infra.hosts().values()])
 
 
 @router.post("/hosts/scan")
@@ -340,17 +384,21 @@ async def scan(body: Address, _: HostAdder) -> HostKeyOut:
 
 
 @router.post("/hosts", status_code=201)
-async def add_host(body: HostIn, infra: Tool, _: HostAdder) -> HostOut:
+async def add_host(body: HostIn, infra: Tool, _: HostAdder) -> HostAnswer:
     """Trust the host's key if it is still the confirmed one, and keep the host."""
-    return host_out(await infra.add_host(body.name, body.address, body.port, body.user, body.key, body.fingerprint))
+    added = await infra.add_host(body.name, body.address, body.port, body.user, body.key, body.fingerprint)
+    return answer(HostAnswer, host_out(added).model_dump())
 
 
 @router.get("/hosts/{name}")
-def host(name: str, infra: Tool, _: Viewer) -> HostOut:
-    return host_out(infra.host(name))
+def host(name: str, infra: Tool, _: Viewer) -> HostAnswer:
+    return answer(HostAnswer, host_out(infra.host(name)).model_dump())
 
 
-class FactsOut(BaseModel):
+class FactsOut(Answer):
+    """A summary of the host's facts (`fossp facts --json` has them all)."""
+
+    model_config = ConfigDict(extra="ignore")  # what the summary leaves out
     host: str
     hostname: str
     os: dict[str, Any]
@@ -392,6 +440,12 @@ async def status(name: str, infra: Tool, _: Viewer) -> StatusOut:
     return StatusOut.model_validate(await infra.status(name))
 
 
+@router.get("/status")
+async def fleet_status(infra: Tool, _: Viewer) -> FleetStatus:
+    """The fleet: every host's FOSSP roles, their state and drift, read from all hosts at once."""
+    return FleetStatus.model_validate({"hosts": await infra.fleet_status()})
+
+
 # runs
 
 
@@ -421,7 +475,15 @@ class RunOut(BaseModel):
     ended_at: datetime | None
 
 
-class RunDetail(RunOut):
+class RunAnswer(RunOut, Answer):
+    """A run just started."""
+
+
+class RunHistory(Answer):
+    runs: list[RunOut] = Field(description="newest first")
+
+
+class RunDetail(RunOut, Answer):
     result: dict[str, Any] | None
     events: list[EventOut]
 
@@ -448,16 +510,16 @@ def start_run(request: Request, infra: Infra, store: RunStore, info: SessionInfo
 
 
 @router.post("/runs", status_code=202)
-def new_run(body: RunIn, request: Request, infra: Tool, store: Runs, info: Viewer) -> RunOut:
+def new_run(body: RunIn, request: Request, infra: Tool, store: Runs, info: Viewer) -> RunAnswer:
     """Start a plan, deploy or decommission (each its own right); it runs in the server,
     whatever the client does."""
-    return run_out(store.get(start_run(request, infra, store, info, body)))
+    return answer(RunAnswer, run_out(store.get(start_run(request, infra, store, info, body))).model_dump())
 
 
 @router.get("/runs")
-def run_history(store: Runs, _: Viewer) -> list[RunOut]:
+def run_history(store: Runs, _: Viewer) -> RunHistory:
     """The run history, newest first."""
-    return [run_out(run) for run in store.recent()]
+    return RunHistory(runs=[run_out(run) for run in store.recent()])
 
 
 @router.get("/runs/{run_id}")

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from fossp.catalog.loader import describe_validation_error
 from fossp.errors import BadInput, FosspError
+from fossp.gate.errors import Invalid
 from fossp.gate.sessions import SessionInfo
 from fossp.web.infra_api import (
     RunIn,
@@ -80,13 +81,21 @@ def _wizard_page(
 ) -> Response:
     features = infra.catalog().features.values()
     answer = None
-    if wanted:
+    for given in [fields, {}] if fields else [fields]:  # a bad field: the form again, to correct it
+        if not wanted:
+            break
         try:
-            answer = recommendation_out(infra.recommend(wanted, family, settings=fields))
+            answer = recommendation_out(infra.recommend(wanted, family, settings=given))
+            break
         except FosspError as problem:
-            error, status = error or problem.message, 422 if status == 200 else status
+            error, status = error or _said(problem), 422 if status == 200 else status
     context = {"need": text, "picked": picked, "family": family or "", "features": features, "fields": fields}
     return render(request, "infra_wizard.html", status, answer=answer, error=error, **context)
+
+
+def _said(problem: FosspError) -> str:
+    """A problem as the wizard says it: a bad field named as the form labels it."""
+    return f"{problem.field}: {problem.reason}" if isinstance(problem, Invalid) else problem.message
 
 
 @router.post("/wizard")
@@ -98,9 +107,7 @@ async def save_profile(request: Request, infra: Tool, _: ProfileSaver) -> Respon
     try:
         infra.save_profile(name, wanted, family, fields)
     except FosspError as problem:
-        field = getattr(problem, "field", "")
-        message = f"{field}: {problem.message}" if field else problem.message
-        return _wizard_page(request, infra, text, picked, wanted, family, fields, message, 422)
+        return _wizard_page(request, infra, text, picked, wanted, family, fields, _said(problem), 422)
     return RedirectResponse(f"/profiles#{name}", status_code=303)
 
 
@@ -157,18 +164,26 @@ async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Vi
     )
     facts, platform, status = (None if isinstance(value, BaseException) else value for value in found)
     problems = [str(getattr(e, "message", e)) for e in found if isinstance(e, BaseException)]
+    if platform and platform.get("error"):  # the check reports an unreachable host instead of raising
+        problems, platform = [*problems, platform["error"]], None
     runs = [run for run in store.recent(50) if name in run.hosts]
     return render(
         request,
         "infra_host.html",
         host=host,
-        problems=problems,
+        problems=list(dict.fromkeys(problems)),  # one unreachable host: one line, not three
         runs=runs,
         profiles=infra.profile_names(),
         facts=facts_out(facts) if facts else None,
         platform=platform,
         live=status,
     )
+
+
+@router.get("/status")
+async def fleet_page(request: Request, infra: Tool, _: Viewer) -> Response:
+    """Every host's roles, state and drift on one page, read live from all hosts at once."""
+    return render(request, "infra_fleet.html", hosts=await infra.fleet_status())
 
 
 @router.post("/runs")

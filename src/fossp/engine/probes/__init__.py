@@ -22,11 +22,13 @@ from fossp.hosts.connector import Connector
 from fossp.secrets import FINGERPRINT
 
 __all__ = [
+    "ON_HOST",
     "PROBED_KINDS",
     "REMOTE",
     "ProbeFailed",
     "ProbeResult",
     "Unreachable",
+    "on_host_commands",
     "remote_prober",
     "run_probe",
     "verify_role",
@@ -110,8 +112,33 @@ def address(probe: Probe, settings: dict[str, Any], connector: Connector) -> str
     return str(value)
 
 
+def _port(probe: Probe, settings: dict[str, Any]) -> int:
+    return int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
+
+
+#: Probes that run a command on the host (a query through the database's client, a command).
+ON_HOST = {ProbeKind.POSTGRESQL, ProbeKind.MYSQL, ProbeKind.COMMAND}
+
+
+def on_host_commands(role: Role, settings: dict[str, Any]) -> list[list[str]]:
+    """The commands the role's on-host probes run: the facts round trip runs them ahead, so
+    a run with nothing to change needs no round trip of its own per probe (see
+    ``fossp.hosts.connector.Answering``). A probe whose command cannot be made yet (a
+    setting missing, a secret kept only as a fingerprint) runs on its own, as before."""
+    commands = []
+    for probe in role.probes:
+        secret = settings.get(probe.password_setting) if probe.password_setting else None
+        if probe.kind not in ON_HOST or (isinstance(secret, str) and secret.startswith(FINGERPRINT)):
+            continue
+        try:
+            commands.append(_host_argv(probe, _port(probe, settings), settings))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return commands
+
+
 async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, peers: Sequence[Connector]) -> str:
-    port = int(settings[probe.port_setting]) if probe.port_setting else (probe.port or 0)
+    port = _port(probe, settings)
     if probe.kind is ProbeKind.DHCP and peers:  # a client on the server's link, as DHCP needs
         from fossp.engine.probes import dhcp
 
@@ -121,7 +148,7 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, pe
     return await _on_host(connector, _host_argv(probe, port, settings), text(probe.expect, settings))
 
 
-PROBED_KINDS = {*REMOTE, ProbeKind.POSTGRESQL, ProbeKind.MYSQL, ProbeKind.COMMAND}
+PROBED_KINDS = {*REMOTE, *ON_HOST}
 
 
 async def run_probe(
