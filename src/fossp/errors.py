@@ -42,6 +42,11 @@ class Finding(FosspError):
     code = "finding"
 
 
+def error_data(message: str, where: str | None, code: str) -> dict[str, str | None]:
+    """An error as a JSON document gives it, a whole command's (``error``) and one host's alike."""
+    return {"message": message, "where": where, "code": code}
+
+
 def one_line(text: str) -> str:
     """``text`` with its line breaks and runs of spaces made single spaces."""
     return " ".join(text.split())
@@ -50,6 +55,15 @@ def one_line(text: str) -> str:
 def plain(text: str, limit: int = 60) -> bool:
     """Whether ``text`` may go into a message as it is: short, printable, on one line."""
     return len(text) <= limit and text.isprintable()
+
+
+#: The longest error line FOSSP prints: a value a raiser did not shorten is cut here.
+MAX_MESSAGE = 500
+
+
+def clip(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` cut to ``limit`` characters, saying how long it was."""
+    return message if len(message) <= limit else f"{message[: limit - 30]}... ({len(message)} characters)"
 
 
 def shorten(value: object, limit: int = 60) -> str:

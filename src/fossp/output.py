@@ -72,12 +72,19 @@ def print_json(data: Mapping[str, Any]) -> None:
     _run["printed"] = True
 
 
+def printed() -> bool:
+    """Whether this run printed its JSON document (which then holds what went wrong)."""
+    return bool(_run["printed"])
+
+
 def print_error(message: str, where: str | None, code: str) -> bool:
     """An error under ``--json``: the same document frame, with ``error`` instead of data;
     False (nothing printed) when the command already printed its document."""
     if _run["printed"]:
         return False
-    print_json({"error": {"message": message, "where": where, "code": code}})
+    from fossp.errors import error_data
+
+    print_json({"error": error_data(message, where, code)})
     return True
 
 

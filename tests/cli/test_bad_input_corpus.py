@@ -189,3 +189,27 @@ def test_a_missing_python_augeas_is_found_before_any_host(tmp_path: Path, monkey
     outcome = fossp("deploy", "postgresql", "--target", "127.0.0.1:9")
     assert_refused_in_one_line(outcome, "needs python-augeas on this machine", "-m pip install python-augeas")
     assert listing(tmp_path) == {}
+
+
+#: 120 KB, as the issue's echoed values were.
+LONG = "x" * 120_000
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("recommend", LONG), "unknown feature 'xxx"),
+        (("roles", "show", LONG), "unknown role"),
+        (("plan", "nginx", "--set", f"nginx.server_name={LONG}", "--target", "127.0.0.1:9"), "server_name"),
+        (("plan", "nginx", "--set", f"nginx.{LONG}=1", "--target", "127.0.0.1:9"), "has no setting"),
+        (("lifecycle", "--format", LONG), "--format"),
+        (("roles", "list", "--json", f"--{LONG}"), "No such option"),
+        ((LONG,), "No such command"),
+    ],
+    ids=["feature", "role", "setting value", "setting name", "option value", "option", "command"],
+)
+def test_a_long_value_is_shortened_in_its_error(args: tuple[str, ...], expected: str) -> None:
+    outcome = fossp(*args)
+    assert outcome.code == 2 and "Traceback" not in outcome.stderr, outcome
+    assert expected in outcome.stdout + outcome.stderr
+    assert len(outcome.stdout + outcome.stderr) < 1000, len(outcome.stdout + outcome.stderr)

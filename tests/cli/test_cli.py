@@ -17,7 +17,9 @@ def test_roles_list_json_and_filters() -> None:
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["roles"]
     assert {r["id"] for r in rows} >= {"FOSSP-DASPO"}
-    assert all(r["service"] == "Database Services" for r in rows)
+    assert all((r["service"], r["service_name"]) == ("database", "Database Services") for r in rows)
+    shown = json.loads(run_fossp("roles", "show", rows[0]["id"], "--json").stdout)
+    assert shown["service"] == "database"  # the same field, the same value, in roles list and roles show
     deployable = {r["id"]: r["deployable"] for r in rows}
     assert deployable["FOSSP-DASPO"] is True
 

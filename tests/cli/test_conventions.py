@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from fossp import __version__
+from fossp.cli.generated import write_generated
 from fossp.cli.main import command
 from fossp.cli.manpages import environment, pages
 from fossp.lifecycle.releases import platform_releases
@@ -78,6 +79,36 @@ def test_the_man_pages_are_those_the_help_makes(tmp_path: Path) -> None:
     committed = {path.name: path.read_text() for path in (REPO / "man").glob("*.1")}
     assert committed == made, "man/ is stale: run `python -m fossp.cli.manpages man/`"
     assert {"fossp.1", "fossp-deploy.1", "fossp-roles-list.1"} <= set(made)
+
+
+def test_the_package_installs_the_man_pages_and_the_schemas(tmp_path: Path) -> None:
+    """`pip install fossp` puts every page in share/man/man1 (so `man fossp` works) and
+    the JSON Schemas in the package: read from the wheel pip builds."""
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    [wheel] = tmp_path.glob("fossp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    installed = {Path(n).name for n in names if "/data/share/man/man1/" in n}
+    assert installed == {path.name for path in (REPO / "man").glob("*.1")}
+    schemas = {Path(n).name for n in names if n.startswith("fossp/data/schemas/")}
+    assert schemas == {path.name for path in (REPO / "src/fossp/data/schemas").glob("*.json")}
+
+
+def test_writing_generated_files_removes_those_of_commands_gone(tmp_path: Path) -> None:
+    """The man pages and the schemas are written by one helper: a command removed loses its file."""
+    (tmp_path / "fossp-gone.1").write_text("old")
+    (tmp_path / "notes.txt").write_text("mine")
+    written = write_generated(tmp_path, [("fossp.1", "page")], "*.1")
+    assert written == [tmp_path / "fossp.1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fossp.1", "notes.txt"]
+    assert (tmp_path / "fossp.1").read_text() == "page"
 
 
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")

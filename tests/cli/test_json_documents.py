@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -40,7 +42,7 @@ def test_every_command_with_json_has_a_documented_shape() -> None:
     assert _json_commands(command()) == set(COMMANDS)
 
 
-def _document(*args: str, code: int = 0) -> dict[str, object]:
+def _document(*args: str, code: int = 0) -> dict[str, Any]:
     outcome = fossp(*args, "--json")
     assert outcome.code == code, outcome
     document = check_document((*args, "--json"), outcome.stdout)
@@ -148,6 +150,58 @@ def test_an_error_names_the_file_and_the_field(tmp_path: Path, monkeypatch: pyte
     assert (invalid["code"], invalid["where"]) == ("invalid", "role")
 
 
+#: Every fleet command, each with what it needs to reach its hosts.
+FLEET_COMMANDS = [
+    ("plan", "nginx"),
+    ("deploy", "nginx"),
+    ("status",),
+    ("decommission", "--yes"),
+    ("facts",),
+    ("platform", "check"),
+    ("restore", "1", "--yes"),
+    ("snapshot", "list"),
+    ("snapshot", "create"),
+    ("snapshot", "delete", "5", "--yes"),
+    ("snapshot", "diff", "1"),
+    ("snapshot", "cleanup", "--yes"),
+    ("upgrade", "check", "--level", "service-pack"),
+    ("upgrade", "run", "--level", "service-pack", "--yes"),
+    ("upgrade", "restore", "--yes"),
+]
+
+
+@pytest.mark.parametrize("args", FLEET_COMMANDS, ids=" ".join)
+def test_a_host_that_failed_has_an_error_shaped_as_a_commands(args: tuple[str, ...]) -> None:
+    """An unreachable host's entry in a fleet command's document: its error is a
+    {message, where, code} object as a top-level error is, with the code that says why."""
+    host = "127.0.0.1:9"  # the discard port: nothing listens
+    outcome = fossp(*args, "--target", host, "--json")
+    assert outcome.code == 1, outcome
+    assert outcome.stderr == ""  # the document says it all
+    document = check_document((*args, "--json"), outcome.stdout)
+    assert document is not None
+    entries = document["errors"] if "errors" in document else document["hosts"]
+    [entry] = [e for e in entries if e.get("error")]
+    assert entry["host"] == host
+    assert entry["error"]["code"] == "unreachable" and entry["error"]["where"] == host
+    assert f"cannot reach {host}" in entry["error"]["message"]
+
+
+@pytest.mark.parametrize("args", [a for a in FLEET_COMMANDS if a[0] in ("snapshot", "restore")], ids=" ".join)
+def test_a_host_that_refused_is_listed_with_a_bad_input_error(args: tuple[str, ...], tmp_path: Path) -> None:
+    """Snapshots need a live host: an offline root folder refuses, and the document says so
+    for that host (bad_input, exit 2) instead of a traceback or a missing entry."""
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"fossp_inventory: 1\nhosts:\n  img: {{connection: root, address: {tmp_path}}}\n")
+    outcome = fossp(*args, "-i", str(inventory), "--target", "img", "--json")
+    assert (outcome.code, outcome.stderr) == (2, ""), outcome
+    document = check_document((*args, "--json"), outcome.stdout)
+    assert document is not None
+    [entry] = document["hosts"]
+    assert entry["host"] == "img" and (entry["error"]["code"], entry["error"]["where"]) == ("bad_input", "img")
+    assert "snapshots need a live host" in entry["error"]["message"]
+
+
 def test_without_json_an_error_stays_one_line_on_stderr() -> None:
     outcome = fossp("roles", "show", "no-such-role")
     assert (outcome.code, outcome.stdout, outcome.stderr) == (2, "", "fossp: unknown role 'no-such-role'\n")
@@ -168,3 +222,113 @@ def test_an_error_after_the_document_is_a_line_on_stderr(
         main.run()
     out, err = capsys.readouterr()
     assert (done.value.code, json.loads(out), err) == (2, {"schema_version": 1, "hosts": []}, "fossp: web1: refused\n")
+
+
+def test_an_offline_builds_document_is_as_its_schema_says_and_nothing_else(tmp_path: Path) -> None:
+    """`build root`'s document from the code that makes it (the profile checked, the root's
+    summary, the timed steps); its schema refuses a field it does not list or a step's
+    time left out, as those of `build container` and `image build` do."""
+    from fossp.build.offline import BuiltRoot, Steps, built_document, check_profile
+
+    profile = tmp_path / "p.yaml"
+    profile.write_text("fossp_profile: 1\nroles:\n  - id: FOSSP-WDSNG\n")
+    steps = Steps(lambda line: None)
+    for name in ("lab repository", "packages", "first boot"):
+        steps.step(name)
+    built = BuiltRoot(tmp_path / "root", ["write /etc/nginx/conf.d/fossp.conf"], ["start nginx.service"])
+    document = {"schema_version": 1, **built_document(check_profile(profile), built.summary(), steps)}
+    assert check_document(("build", "root", "--json"), json.dumps(document)) == document
+    assert [s["step"] for s in document["steps"]] == ["lab repository", "packages", "first boot"]
+    for args in (("build", "root"), ("build", "container"), ("image", "build")):
+        with pytest.raises(AssertionError, match="build_steps"):
+            check_document((*args, "--json"), json.dumps({**document, "build_steps": document["steps"]}))
+    timeless = {**document, "steps": [{"step": "packages", "seconds": 1.0}]}
+    with pytest.raises(AssertionError, match="start_seconds"):
+        check_document(("build", "root", "--json"), json.dumps(timeless))
+
+
+def _properties(node: object) -> Iterator[tuple[str, dict[str, object]]]:
+    """Every (name, schema) of a property anywhere in a JSON Schema, its $defs included."""
+    if isinstance(node, dict):
+        for name, sub in node.get("properties", {}).items():
+            yield name, sub
+        for sub in node.values():
+            yield from _properties(sub)
+    elif isinstance(node, list):
+        for sub in node:
+            yield from _properties(sub)
+
+
+#: Names a field had before each meaning got one name (docs/json.md).
+RETIRED = {"run", "fossp_run", "build_steps", "created", "date", "known_hosts", "console"}
+
+
+def test_one_name_per_meaning_across_every_document() -> None:
+    """A run's ID is run_id, a moment is at or *_at, a file on the controller *_path, a
+    host's error the error object, in every command's schema."""
+    misnamed, moments, errors = set(), set(), set()
+    for name, data in schemas().items():
+        for field, sub in _properties(data):
+            if field in RETIRED:
+                misnamed.add(f"{name}: {field}")
+            if "date-time" in json.dumps(sub) and not (field == "at" or field.endswith("_at")):
+                moments.add(f"{name}: {field}")
+            if field == "error" and "message" not in json.dumps(sub) and "ErrorInfo" not in json.dumps(sub):
+                errors.add(name)
+    assert (misnamed, moments, errors) == (set(), set(), set())
+
+
+def test_every_gate_change_prints_the_application_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """assess, actions add/done/approve, review, decide and resume, each through the real
+    command line with --json (the schema check is the helper's)."""
+    monkeypatch.setenv("FOSSP_DB", f"sqlite:///{tmp_path / 'gate.db'}")
+    for name, role in (("lia", "liaison"), ("mai", "maintainer"), ("mem", "member")):
+        _document("users", "add", name, "--role", role, "--no-password")
+    proposed = _document("gate", "propose", "Pg", "--role", "postgresql", "--summary", "db", "--as", "mai")
+    [criterion] = proposed["gate"]["criteria"]
+    assessed = _document("gate", "assess", "Pg", criterion["key"], "--as", "lia", "--note", "fits")
+    assert assessed["gate"]["criteria"][0]["met"] is True
+    opened = _document(
+        "gate", "actions", "add", "Pg", "--as", "lia", "--title", "fix", "--owner", "mai", "--due", "2030-01-01"
+    )
+    action = str(opened["actions"][0]["id"])
+    _document("gate", "actions", "done", action, "--as", "mai")
+    approved = _document("gate", "actions", "approve", action, "--as", "lia")
+    assert approved["actions"][0]["status"] != "open"
+    _document("gate", "review", "Pg", "--as", "mem", "--recommend", "hold", "--findings", "wait")
+    assert _document("gate", "decide", "Pg", "hold", "--as", "lia", "--rationale", "wait")["state"] == "on-hold"
+    assert _document("gate", "resume", "Pg", "--as", "lia")["state"] == "active"
+    assert _document("users", "enable", "mem")["disabled"] is False
+
+
+@pytest.mark.parametrize("running", [True, False])
+def test_image_boots_document_is_as_its_schema_says(tmp_path: Path, running: bool) -> None:
+    """`image boot`'s document from the code that makes it, for a VM left running or
+    stopped (booting one takes minutes: the e2e test boots a real image)."""
+    import subprocess
+
+    from fossp.build.qemu import Vm
+    from fossp.cli.image_cmds import _result
+    from fossp.engine.probes.common import ProbeResult
+    from fossp.engine.status import RoleStatus
+
+    process = subprocess.Popen(["true"])
+    process.wait()
+    vm = Vm(process, tmp_path / "disk.qcow2", 2222, tmp_path / "key", tmp_path, "fossp-vm", seconds_to_ssh=9.5)
+    probe = ProbeResult("FOSSP-WDSNG", "http-get", "http", True, "200")
+    statuses = [RoleStatus("FOSSP-WDSNG", "nginx", "running", "running", probes=[probe])]
+    document = {"schema_version": 1, **_result(vm, statuses, running)}
+    assert check_document(("image", "boot", "--json"), json.dumps(document)) == document
+    assert (document["known_hosts_path"] is None) is not running
+
+
+def test_a_lab_host_recorded_before_created_at_still_reads(tmp_path: Path) -> None:
+    """Host records written when the field was ``created`` load, and print ``created_at``."""
+    from fossp.lab.hosts import LabHost
+
+    paths = {f: str(tmp_path / f) for f in ("key_path", "known_hosts_path", "root_path", "log_path")}
+    record = {"name": "old", "address": "10.213.0.9", **paths, "netns": "n", "veth": "v", "mac": "", "host_key": "k"}
+    host = LabHost.model_validate_json(json.dumps({**record, "created": "2026-11-01T08:00:00+00:00"}))
+    assert host.model_dump(mode="json")["created_at"] == "2026-11-01T08:00:00Z"

@@ -78,7 +78,7 @@ def test_given_with_set_they_are_saved_as_given(tmp_path: Path) -> None:
 def test_without_save_the_answer_lists_what_is_to_choose_and_asks_nothing() -> None:
     code, stdout, _ = invoke("recommend", "windows domain logins", "--json")
     assert code == 0
-    to_choose = {(s["role"], s["setting"]): s for s in json.loads(stdout)["settings_to_choose"]}
+    to_choose = {(s["name"], s["setting"]): s for s in json.loads(stdout)["settings_to_choose"]}
     assert set(to_choose) == {("samba-ad", "realm"), ("samba-ad", "domain")}
     assert to_choose[("samba-ad", "realm")]["give_as"] == "--set samba-ad.realm=AD.EXAMPLE.ORG"
     assert json.loads(stdout)["roles"][0]["settings"] == {}  # no SAMDOM.FOSSP.TEST filled in

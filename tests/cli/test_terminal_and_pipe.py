@@ -4,6 +4,7 @@ wrapping and no trailing spaces."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -27,6 +28,41 @@ def test_piped_roles_are_tab_separated_rows_grep_can_count(catalog: Catalog) -> 
     assert all(line == line.rstrip() and line.count("\t") == lines[0].count("\t") for line in lines)
     assert sum("DASPO" in line for line in lines) == 1
     assert {line.split("\t")[0] for line in lines[1:]} == {role.id for role in catalog.roles.values()}
+
+
+def test_grep_counts_one_line_for_a_role() -> None:
+    """The issue's own pipeline: `fossp roles list | grep -c DASPO` is 1."""
+    pipeline = f"{shlex.join([*FOSSP, 'roles', 'list'])} | grep -c DASPO"
+    counted = subprocess.run(
+        ["sh", "-c", pipeline],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"},
+    )
+    assert (counted.stdout, counted.returncode) == ("1\n", 0), counted.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("roles", "show", "postgresql"),
+        ("features",),
+        ("lifecycle",),
+        ("release", "list"),
+        ("platform", "check"),
+        ("recommend", "database", "web server"),
+        ("users", "list"),
+    ],
+    ids=" ".join,
+)
+def test_piped_output_has_no_box_and_no_padding_spaces(args: tuple[str, ...]) -> None:
+    done = run_fossp(*args)
+    assert done.returncode in (0, 1) and done.stdout, done.stderr
+    assert not BOX & set(done.stdout)
+    padded = [line for line in done.stdout.splitlines() if line.endswith(" ") or " \t" in line]
+    assert padded == []  # (a tab may end a row: its last cell is empty)
 
 
 def test_format_chooses_the_table_whatever_stdout_is(catalog: Catalog) -> None:
@@ -58,4 +94,4 @@ def test_on_an_80_column_terminal_role_ids_stay_whole(catalog: Catalog) -> None:
         subprocess.run([*tmux, "kill-server"], check=False)
     rows = [line for line in pane.splitlines() if line.strip().startswith("FOSSP-")]
     assert {line.split()[0] for line in rows} == {role.id for role in catalog.roles.values()}
-    assert all(len(line) <= 80 for line in pane.splitlines())
+    assert all(len(line) <= 80 for line in pane.splitlines())  # none the terminal wrapped (-J joins them)

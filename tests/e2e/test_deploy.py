@@ -132,7 +132,8 @@ def test_fleet_of_three_with_one_unreachable(
     result = run_fossp("deploy", "nginx", "--inventory", str(inventory), "--target", "web", "--json")
     assert result.returncode == 1, result.stderr
     hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
-    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]
+    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]["message"]
+    assert hosts["ghost"]["error"]["code"] == "unreachable"
     for host in engine_hosts:
         assert hosts[host.name]["ok"] and hosts[host.name]["states"] == {"FOSSP-WDSNG": "running"}
 
@@ -141,7 +142,8 @@ def test_fleet_of_three_with_one_unreachable(
     again = run_fossp("deploy", "nginx", "--inventory", str(inventory), "--target", "web", "--json")
     hosts = {h["host"]: h for h in json.loads(again.stdout)["hosts"]}
     assert list(hosts) == [engine_hosts[0].name, "ghost", engine_hosts[1].name]  # the group's order
-    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]
+    assert hosts["ghost"]["ok"] is False and "cannot reach 127.0.0.1" in hosts["ghost"]["error"]["message"]
+    assert hosts["ghost"]["error"]["code"] == "unreachable"
     for host in engine_hosts:
         assert hosts[host.name]["read_only"] and hosts[host.name]["applied"] == [], hosts[host.name]
         assert hosts[host.name]["probes"][0]["ok"] is True

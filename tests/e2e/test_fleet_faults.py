@@ -42,7 +42,7 @@ def test_refusing_silent_and_cut_hosts_fail_named_the_good_one_completes(
     causes = {"refusing": "Connection refused", "silent": f"within {CONNECT} s", "cut": "connection lost"}
     for name, kind in kinds.items():
         if kind != "good":
-            assert not hosts[name]["ok"] and causes[kind] in hosts[name]["error"], hosts[name]
+            assert not hosts[name]["ok"] and causes[kind] in hosts[name]["error"]["message"], hosts[name]
     # Bounded: the silent host costs its connect bound, not the run's hour.
     assert seconds < 300, f"the run took {seconds:.0f} s"
     rows = {row.split("\t")[0]: row for row in plain.stdout.splitlines() if "\t" in row}

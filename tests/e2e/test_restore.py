@@ -41,7 +41,7 @@ def test_a_restore_reverts_the_system_and_keeps_the_data(restore_hosts: list[Lab
     first = fossp_json("deploy", "postgresql", "--target", host.target)["hosts"][0]
     assert set(first["snapshots"]) == {"pre", "post"}
     listed = fossp_json("snapshot", "list", "--target", host.target)["hosts"][0]["snapshots"]
-    pair = {s["number"]: s for s in listed if s["fossp_run"] == first["run"]}
+    pair = {s["number"]: s for s in listed if s["run_id"] == first["run_id"]}
     assert [pair[n]["type"] for n in sorted(pair)] == ["pre", "post"]
     assert pair[first["snapshots"]["post"]]["pre_number"] == first["snapshots"]["pre"]
 
@@ -74,7 +74,7 @@ def test_rollback_on_failure_puts_the_host_back(restore_hosts: list[LabHost]) ->
     result = run_fossp("deploy", "nginx", "--target", host.target, "--rollback-on-failure", "--json")
     assert result.returncode == 1, result.stderr
     [outcome] = json.loads(result.stdout)["hosts"]
-    assert not outcome["ok"] and "/srv/www" in outcome["error"]
+    assert not outcome["ok"] and "/srv/www" in outcome["error"]["message"]
     assert outcome["rollback"]["number"] == outcome["snapshots"]["pre"] and outcome["rollback"]["restarted"]
     _booted(host)
     assert snapshot(host) == blocked == before  # nginx's packages and files are gone again

@@ -92,7 +92,7 @@ def test_create_and_list(hosts: dict[str, LabHost], kind: str) -> None:
     pre = create(host, "e2e pre", "--type", "pre", "--important")
     post = create(host, "e2e post", "--type", "post", "--pre-number", str(pre))
     found = {s["number"]: s for s in listing(host)["snapshots"]}
-    assert found[pre]["type"] == "pre" and found[pre]["important"] and found[pre]["fossp_run"]
+    assert found[pre]["type"] == "pre" and found[pre]["important"] and found[pre]["run_id"]
     assert found[post]["type"] == "post" and found[post]["pre_number"] == pre and not found[post]["important"]
     assert ssh(host, "btrfs", "property", "get", f"/.snapshots/{pre}/snapshot", "ro").stdout.strip() == "ro=true"
     assert ssh(host, "btrfs", "subvolume", "show", "/.snapshots").returncode == 0  # a subvolume, as snapper makes it

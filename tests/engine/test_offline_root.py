@@ -199,3 +199,27 @@ def test_human_output_legend_diff_and_roles_by_name_and_id(root: Path, tmp_path:
     assert "http-get skipped" in row[4]  # an offline root serves nothing to probe
     assert status.stdout.splitlines()[-1].split("\t")[:2] == ["image", "ok"]
     assert run_fossp("decommission", "--yes", "--inventory", str(inventory), "--target", "image").returncode == 0
+
+
+def test_a_failed_host_and_a_role_in_error_are_the_hosts_result(root: Path, tmp_path: Path) -> None:
+    """A deploy that fails on a host: its JSON entry's error says host_failed there. A role
+    whose package went away since: `status` shows it in error, the host's result ERROR
+    (not "ok") and exits 1."""
+    (root / "srv").mkdir()
+    (root / "srv" / "www").write_text("a file where the site's folder must go\n")
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(f"fossp_inventory: 1\nhosts:\n  image: {{connection: root, address: {root}}}\n")
+    reach = ["--inventory", str(inventory), "--target", "image"]
+    failed = run_fossp("deploy", "nginx", *reach, "--json")
+    assert failed.returncode == 1, failed.stderr
+    [host] = json.loads(failed.stdout)["hosts"]
+    assert (host["ok"], host["error"]["code"], host["error"]["where"]) == (False, "host_failed", "image")
+    assert "/srv/www/fossp" in host["error"]["message"]
+    (root / "srv" / "www").unlink()
+    assert run_fossp("deploy", "nginx", *reach).returncode == 0
+    subprocess.run(["rpm", "--root", str(root), "-e", "--nodeps", "--noscripts", "nginx"], check=True)
+    status = run_fossp("status", *reach)
+    assert status.returncode == 1, status.stderr
+    row = next(line.split("\t") for line in status.stdout.splitlines() if line.startswith("image\tnginx"))
+    assert row[1:3] == ["nginx (FOSSP-WDSNG)", "error"] and "nginx" in row[6]
+    assert status.stdout.splitlines()[-1].split("\t")[:2] == ["image", "ERROR"]

@@ -159,7 +159,7 @@ def test_lab_targets_are_resolved_from_their_records_without_a_probe(
                 veth=name,
                 mac="",
                 host_key="k",
-                created=datetime.now(UTC),
+                created_at=datetime.now(UTC),
                 pid=os.getpid(),  # "running", so a liveness probe would connect
                 pid_start=_start_time(os.getpid()),
             ),

@@ -11,7 +11,8 @@ def test_rows_have_endoflife_fields_and_not_announced_is_false(catalog: Catalog)
     assert len(rows) == len(catalog.roles)
     postgres = next(r for r in rows if r["role_id"] == "FOSSP-DASPO")
     assert postgres == {
-        "service": "Database Services",
+        "service": "database",
+        "service_name": "Database Services",
         "implementation": "PostgreSQL",
         "role_id": "FOSSP-DASPO",
         "release_cycle": "01-112615",

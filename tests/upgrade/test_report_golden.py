@@ -19,6 +19,7 @@ import pytest
 
 from fossp.catalog.schema import Family
 from fossp.engine.state import HostState, Instance, InstanceState
+from fossp.errors import error_data
 from fossp.hosts.facts import Facts, OsRelease
 from fossp.lifecycle.version import Level
 from fossp.upgrade import checks
@@ -428,7 +429,8 @@ class _Page(HTMLParser):
 
 def test_the_html_page_is_well_formed_and_self_contained() -> None:
     report = report_of("major-inhibited")
-    page = render_html(RUN_ID, [report], [{"host": "web9", "error": "web9: ssh: connection refused"}])
+    refused = error_data("web9: ssh: connection refused", "web9", "unreachable")
+    page = render_html(RUN_ID, [report], [{"host": "web9", "error": refused}])
     parser = _Page()
     parser.feed(page)
     parser.close()

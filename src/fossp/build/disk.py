@@ -330,7 +330,7 @@ class _Steps:
         began = time.monotonic()
         yield
         seconds = round(time.monotonic() - began, 1)
-        self.done.append({"name": name, "seconds": seconds})
+        self.done.append({"step": name, "seconds": seconds})
         self.progress(name, seconds)
 
 
@@ -524,5 +524,5 @@ def assemble_disk(
         "data_subvolumes": subvolumes,
         "kernel": boot[0],
         "hostname": hostname,
-        "steps": steps.done,
+        "disk_steps": steps.done,
     }

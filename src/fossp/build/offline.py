@@ -100,13 +100,19 @@ class Steps:
     def step(self, name: str) -> None:
         elapsed = time.monotonic() - self.started
         if self.done:
-            self.done[-1]["seconds"] = round(elapsed - self.done[-1]["at"], 1)
-        self.done.append({"step": name, "at": round(elapsed, 1)})
+            self.done[-1]["seconds"] = round(elapsed - self.done[-1]["start_seconds"], 1)
+        self.done.append({"step": name, "start_seconds": round(elapsed, 1)})
         self.report(f"[{elapsed:6.1f} s] {name}")
 
     def finish(self) -> list[dict[str, Any]]:
         self.step("done")
         return self.done[:-1]
+
+
+def built_document(build: BuildInput, built: dict[str, Any], steps: Steps) -> dict[str, Any]:
+    """The --json document of a build from an offline root (a root, a container, an image):
+    the profile's roles, what the build made, and its steps with their times."""
+    return {"roles": build.role_ids, **built, "steps": steps.finish()}
 
 
 def project_dir() -> Path:

@@ -196,7 +196,7 @@ def root(
     its first boot (fossp-firstboot.service). Boot it with `fossp lab up NAME --from ROOT`."""
     import sys
 
-    from fossp.build.offline import Steps, check_profile, make_root, root_folder
+    from fossp.build.offline import Steps, built_document, check_profile, make_root, root_folder
     from fossp.lab.paths import validate_name
     from fossp.output import emit
 
@@ -206,7 +206,7 @@ def root(
         raise BadInput(f"--name {name}: {root_folder(name)} exists (a root built earlier); give --force to replace it")
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     built = make_root(build, validate_name(name), steps, key)
-    data = {"roles": build.role_ids, **built.summary(), "steps": steps.finish()}
+    data = built_document(build, built.summary(), steps)
     emit(
         data,
         as_json,
@@ -235,7 +235,7 @@ def container(
     import sys
 
     from fossp.build.container import build_container, check_output
-    from fossp.build.offline import Steps, check_profile
+    from fossp.build.offline import Steps, built_document, check_profile
     from fossp.output import emit
 
     if fmt not in ("oci", "docker"):
@@ -246,8 +246,8 @@ def container(
     key = read_public_key(ssh_key) if ssh_key else None
     check_output(output.absolute(), force)
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
-    data = build_container(build, output.absolute(), "oci" if fmt == "oci" else "docker", tag, steps, key)
-    data = {"roles": build.role_ids, **data, "steps": steps.finish()}
+    built = build_container(build, output.absolute(), "oci" if fmt == "oci" else "docker", tag, steps, key)
+    data = built_document(build, built, steps)
     emit(data, as_json, lambda: typer.echo(f"wrote {data['output']} and {data['containerfile']}"))
 
 

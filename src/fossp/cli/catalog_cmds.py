@@ -84,7 +84,8 @@ def roles_list(
         {
             "id": r.id,
             "name": r.name,
-            "service": catalog.services[r.service].name,
+            "service": r.service,
+            "service_name": catalog.services[r.service].name,
             "implementation": r.implementation,
             "status": r.lifecycle.status.value,
             "deployable": has_recipe(r.name),
@@ -197,7 +198,7 @@ def lifecycle(
             ["Service", "Server Role", "Server Role ID", "Release", "Release Date", "Fixes Available Until (EOL)"],
             [
                 [
-                    r["service"],
+                    r["service_name"],
                     r["implementation"],
                     r["role_id"],
                     r["release_cycle"],

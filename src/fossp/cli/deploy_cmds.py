@@ -404,7 +404,7 @@ class _Progress:
 
 
 def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
-    return [{"host": r.host, "error": r.error} for r in results if not r.ok]
+    return [{"host": r.host, "error": r.error_data()} for r in results if not r.ok]
 
 
 def _summary(results: list[HostResult], describe: Any, healthy: Any = None) -> None:
@@ -465,7 +465,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
             {
                 "host": r.host,
                 "ok": r.ok,
-                "error": r.error,
+                "error": r.error_data(),
                 "seconds": round(r.seconds, 2),
                 **(outcome_data(r.value) if r.ok else outcome_data(r.detail) if r.detail else {}),
             }
@@ -518,7 +518,7 @@ def _show_statuses(results: list[HostResult], as_json: bool) -> int:
         hosts = [
             {
                 "host": r.host,
-                "error": r.error,
+                "error": r.error_data(),
                 **(status_data(r.value) if r.ok else {"fossp": {}, "roles": []}),
             }
             for r in results
@@ -574,7 +574,10 @@ def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
     from fossp.output import console, print_json
 
     if as_json:
-        hosts = [{"host": r.host, "ok": r.ok, "error": r.error, **(r.value.summary() if r.ok else {})} for r in results]
+        hosts = [
+            {"host": r.host, "ok": r.ok, "error": r.error_data(), **(r.value.summary() if r.ok else {})}
+            for r in results
+        ]
         print_json({"hosts": hosts})
         return
     out = console()
@@ -615,7 +618,7 @@ def _show_facts(results: list[HostResult], as_json: bool) -> None:
                 "hosts": [
                     r.value.model_dump(mode="json", exclude={"files", "state_json"})
                     if r.ok
-                    else {"host": r.host, "error": r.error}
+                    else {"host": r.host, "error": r.error_data()}
                     for r in results
                 ]
             }
@@ -632,6 +635,14 @@ def _show_facts(results: list[HostResult], as_json: bool) -> None:
     )
 
 
+def _inventory_host(spec: HostSpec, groups: list[str]) -> dict[str, Any]:
+    """A host of `inventory list --json`: named ``host``, and its files ``*_path``, as in
+    every other document (the lab's hosts, the fleet commands')."""
+    data = spec.model_dump()
+    renamed = {"host": data.pop("name"), "key_path": data.pop("key"), "known_hosts_path": data.pop("known_hosts")}
+    return {**renamed, **data, "groups": groups}
+
+
 def _show_inventory(inventory: Any, as_json: bool) -> None:
     from fossp.output import print_json, table
 
@@ -640,7 +651,7 @@ def _show_inventory(inventory: Any, as_json: bool) -> None:
         print_json(
             {
                 "source": inventory.source,
-                "hosts": [{**h.model_dump(), "groups": groups[h.name]} for h in inventory.hosts.values()],
+                "hosts": [_inventory_host(h, groups[h.name]) for h in inventory.hosts.values()],
                 "groups": inventory.groups,
             }
         )

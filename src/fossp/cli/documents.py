@@ -6,7 +6,7 @@ tests validate every command's output against its schema. Every document is an o
 with ``schema_version`` first; under --json an error is the ``ErrorDocument``.
 
 A model with ``extra="forbid"`` lists every field; one with ``extra="allow"`` (a host's
-entry in a fleet command, a build's summary) lists the fields every such entry has and
+entry in some fleet commands, an operation) lists the fields every such entry has and
 may carry more, described in docs/json.md. Imported only to write or check the schemas,
 never when a command runs.
 """
@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from fossp.catalog.schema import Role
+from fossp.hosts.inventory import Connection
 from fossp.lab.hosts import LabHost
 from fossp.output import SCHEMA_VERSION
 
@@ -46,14 +47,12 @@ class Document(Shape):
     schema_version: Literal[1] = Field(description=f"the shape version of the document ({SCHEMA_VERSION})")
 
 
-class OpenDocument(Document):
-    model_config = ConfigDict(extra="allow")
-
-
 # -- errors ---------------------------------------------------------------------------
 
 
 class ErrorInfo(Shape):
+    """An error: a whole command's, or one host's in a fleet command's document."""
+
     message: str = Field(description="the line the command prints on stderr without --json")
     where: str | None = Field(description="the file, field, host or database concerned, when known")
     code: str = Field(description="a stable snake_case name of the kind of error (docs/json.md lists them)")
@@ -71,7 +70,8 @@ class ErrorDocument(Document):
 class RoleRow(Shape):
     id: str
     name: str
-    service: str
+    service: str = Field(description="the service's key (database), as in roles show")
+    service_name: str = Field(description="the service's name (Database Services)")
     implementation: str
     status: str
     deployable: bool
@@ -92,7 +92,8 @@ class RoleDocument(Role, Document):
 
 
 class LifecycleRow(Shape):
-    service: str
+    service: str = Field(description="the service's key (database), as in roles show")
+    service_name: str = Field(description="the service's name (Database Services)")
     implementation: str
     role_id: str
     release_cycle: str
@@ -219,7 +220,8 @@ class Unserved(Shape):
 
 
 class ToChoose(Shape):
-    role: str = Field(description="the role's name")
+    role_id: str
+    name: str = Field(description="the role's name")
     setting: str
     type: str
     secret: bool
@@ -267,7 +269,7 @@ class PlatformComponent(Shape):
 class PlatformReport(Shape):
     host: str
     ok: bool
-    error: str | None = Field(default=None, description="set (and nothing else) when the host was not checked")
+    error: ErrorInfo | None = Field(default=None, description="set (and nothing else) when the host was not checked")
     counts: dict[str, int] = {}
     components: list[PlatformComponent] = []
 
@@ -276,9 +278,22 @@ class PlatformCheck(Document):
     hosts: list[PlatformReport]
 
 
+class InventoryHost(Shape):
+    host: str
+    key_path: str | None = Field(description="the private key FOSSP logs in with; null: SSH's own")
+    known_hosts_path: str | None = Field(description="the known hosts file; null: SSH's own")
+    address: str
+    port: int
+    user: str
+    connection: Connection
+    become: bool
+    vars: dict[str, Any]
+    groups: list[str]
+
+
 class Inventory(Document):
     source: str
-    hosts: list[Open]
+    hosts: list[InventoryHost]
     groups: dict[str, list[str]]
 
 
@@ -286,11 +301,12 @@ class HostEntry(Open):
     """One host's part of a fleet command's answer."""
 
     host: str
+    error: ErrorInfo | None = Field(default=None, description="what stopped this host (null or absent: nothing)")
 
 
 class HostErrorEntry(Shape):
     host: str
-    error: str
+    error: ErrorInfo
 
 
 class Hosts(Document):
@@ -337,9 +353,9 @@ class DeployData(Shape):
 
     host: str
     ok: bool
-    error: str | None
+    error: ErrorInfo | None
     seconds: float
-    run: str | None = Field(default=None, description="the run's ID; null: nothing to change, the host was only read")
+    run_id: str | None = Field(default=None, description="null: nothing to change, the host was only read")
     read_only: bool = False
     recovered: str | None = Field(default=None, description="what the run found of an earlier, interrupted one")
     snapshots: dict[str, int] = Field(default={}, description="the pre and post snapshot numbers")
@@ -366,7 +382,7 @@ class RoleStatusData(Shape):
 
 class StatusData(Shape):
     host: str
-    error: str | None
+    error: ErrorInfo | None
     fossp: dict[str, Any] = Field(description="the host's FOSSP release and level, from its os-release")
     roles: list[RoleStatusData]
 
@@ -376,7 +392,7 @@ class Statuses(Document):
 
 
 class RunHosts(Hosts):
-    run: str | None
+    run_id: str | None
 
 
 class UpgradeCheck(Document):
@@ -394,18 +410,80 @@ class UpgradeRun(Document):
 # -- building and exporting -----------------------------------------------------------
 
 
-class Built(OpenDocument):
-    """A build's summary: what it wrote (null: printed under another key)."""
+class BuildStep(Shape):
+    step: str
+    start_seconds: float = Field(description="when it started, in seconds from the build's start")
+    seconds: float = Field(description="how long it took")
 
-    output: str | None
+
+class DiskStep(Shape):
+    step: str
+    seconds: float
 
 
-class BuiltRoot(OpenDocument):
-    """An offline root: where it is, what was applied, what waits for its first boot."""
+class Media(Document):
+    """An installer's file (`build kickstart`, `build preseed`)."""
 
-    roles: list[str]
-    root: str
+    roles: list[str] = Field(description="the profile's role IDs")
+    first_boot: bool = Field(description="the host deploys the profile at its first boot (--fossp-source)")
+    output: str | None = Field(description="the file written; null: printed (with --json, as the next field)")
+
+
+class Kickstart(Media):
+    kickstart: str = Field(default="", description="the kickstart, when no --output was given")
+
+
+class PreseedCheck(Shape):
+    line: int = Field(description="0: the file as a whole")
+    message: str
+
+
+class Preseed(Media):
+    suite: str
+    packages: list[str]
+    units: list[str]
+    data_folders: list[str]
+    login: str
+    checks: dict[str, list[PreseedCheck]] = Field(description="checker -> what it found wrong")
+    preseed: str = Field(default="", description="the preseed, when no --output was given")
+
+
+class OfflineDeploy(Document):
+    """What an offline deploy into a root did (a root, a container, an image built from one)."""
+
+    roles: list[str] = Field(description="the profile's role IDs")
+    applied: list[str] = Field(description="the changes made in the root")
     deferred_to_first_boot: list[str]
+    steps: list[BuildStep]
+
+
+class BuiltRoot(OfflineDeploy):
+    root: str
+
+
+class BuiltContainer(OfflineDeploy):
+    output: str
+    format: Literal["oci", "docker"]
+    tag: str
+    containerfile: str
+    ports: list[str] = Field(description="PORT/PROTOCOL the image exposes")
+    labels: dict[str, str]
+
+
+class BuiltImage(OfflineDeploy):
+    output: str
+    format: Literal["raw", "qcow2"]
+    size_bytes: int
+    fs_uuid: str
+    firmware: list[str]
+    partitions: list[str]
+    subvolumes: list[str]
+    default_subvolume: str
+    data_subvolumes: list[str]
+    kernel: str = Field(description="the kernel GRUB boots, as a path in the image")
+    hostname: str
+    ports: list[str] = Field(description="PORT/PROTOCOL a boot forwards")
+    disk_steps: list[DiskStep]
 
 
 class Wheels(Document):
@@ -413,12 +491,51 @@ class Wheels(Document):
     wheels: list[str]
 
 
-class AnsibleExport(OpenDocument):
+class ContainerRole(Shape):
+    role: str = Field(description="the role ID")
+    state: str
+    problems: list[str]
+    probes: list[Probe]
+
+
+class ContainerRun(Document):
+    name: str
+    engine: Literal["podman", "nspawn"]
+    address: str
+    first_boot: dict[str, Any] = Field(description="the container's first-boot record")
+    roles: list[ContainerRole]
+    ok: bool
+
+
+class ImageBoot(Document):
+    image: str
+    hostname: str
+    port: int
+    known_hosts_path: str | None = Field(description="null: the VM was stopped (no --keep-running)")
+    console_path: str | None
+    pid: int | None
+    running: bool
+    seconds_to_ssh: float
+    seconds_to_ready: float
+    system_state: str
+    roles: list[RoleStatusData]
+
+
+class Assumed(Shape):
+    role: str = Field(description="the role ID")
+    var: str
+    package: str
+    value: str
+
+
+class AnsibleExport(Document):
     roles: list[str]
     output: str
     playbook: str
     secrets: str
     tasks: int
+    assumed: list[Assumed] = Field(description="recipe variables read from a package version the host must have")
+    run_id: str
 
 
 # -- the lab --------------------------------------------------------------------------
@@ -622,15 +739,15 @@ COMMANDS: dict[str, type[Document]] = {
     "upgrade check": UpgradeCheck,
     "upgrade run": UpgradeRun,
     "upgrade restore": UpgradeRun,
-    "build kickstart": Built,
-    "build preseed": Built,
+    "build kickstart": Kickstart,
+    "build preseed": Preseed,
     "build wheels": Wheels,
     "build root": BuiltRoot,
-    "build container": Built,
-    "container build": Built,
-    "container run": OpenDocument,
-    "image build": Built,
-    "image boot": OpenDocument,
+    "build container": BuiltContainer,
+    "container build": BuiltContainer,
+    "container run": ContainerRun,
+    "image build": BuiltImage,
+    "image boot": ImageBoot,
     "export ansible": AnsibleExport,
     "lab up": LabHosts,
     "lab restart": LabHosts,

@@ -46,6 +46,6 @@ def ansible(
         "secrets": str(secrets),
         "tasks": export.tasks,
         "assumed": [{"role": a.role, "var": a.var, "package": a.package, "value": a.value} for a in ref.assumed],
-        "run": ref.run,
+        "run_id": ref.run,
     }
     emit(data, as_json, lambda: typer.echo(f"wrote {playbook} ({export.tasks} tasks) and {secrets}"))

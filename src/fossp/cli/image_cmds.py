@@ -39,7 +39,7 @@ def build(
 
     from fossp.build.disk import Format
     from fossp.build.image import GIB, build_image
-    from fossp.build.offline import Steps, check_profile
+    from fossp.build.offline import Steps, built_document, check_profile
     from fossp.cli.build_cmds import read_public_key
     from fossp.errors import BadInput
     from fossp.output import emit
@@ -50,8 +50,8 @@ def build(
     key = read_public_key(ssh_key) if ssh_key else None
     steps = Steps(lambda line: print(line, file=sys.stderr, flush=True))
     chosen: Format = "raw" if fmt == "raw" else "qcow2"
-    data = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
-    data = {"roles": build.role_ids, **data, "build_steps": steps.finish()}
+    built = build_image(build, output.absolute(), chosen, int(size * GIB), _hostname(hostname), key, steps, force)
+    data = built_document(build, built, steps)
     emit(data, as_json, lambda: typer.echo(f"wrote {data['output']}"))
 
 
@@ -124,8 +124,8 @@ def _result(vm: Vm, statuses: list[RoleStatus], running: bool) -> dict[str, Any]
         "image": str(vm.image),
         "hostname": vm.hostname,
         "port": vm.port,
-        "known_hosts": str(vm.known_hosts) if running else None,
-        "console": str(vm.console) if running else None,
+        "known_hosts_path": str(vm.known_hosts) if running else None,
+        "console_path": str(vm.console) if running else None,
         "pid": vm.process.pid if running else None,
         "running": running,
         "seconds_to_ssh": vm.seconds_to_ssh,
@@ -149,6 +149,6 @@ def _render(data: dict[str, Any]) -> None:
         typer.echo("no roles recorded by FOSSP on this image")
     if data["running"]:
         typer.echo(
-            f"running (qemu pid {data['pid']}): ssh -p {data['port']} -o UserKnownHostsFile={data['known_hosts']} "
+            f"running (qemu pid {data['pid']}): ssh -p {data['port']} -o UserKnownHostsFile={data['known_hosts_path']} "
             "root@127.0.0.1"
         )

@@ -235,12 +235,14 @@ def wants_json(args: Sequence[str]) -> bool:
 
 def _fail(message: str, where: str | None, code: str, exit_code: int, as_json: bool) -> None:
     """End with an error: a JSON error document on stdout under --json, else (or after the
-    command's own document) one line on stderr."""
+    command's own document) one line on stderr; a long value in it is cut."""
+    from fossp.errors import clip
     from fossp.output import print_error
     from fossp.secrets import redact
 
-    if not (as_json and print_error(redact(message), where and redact(where), code)):
-        sys.stderr.write(f"fossp: {redact(message)}\n")
+    message, where = clip(redact(message)), where and clip(redact(where))
+    if not (as_json and print_error(message, where, code)):
+        sys.stderr.write(f"fossp: {message}\n")
     sys.exit(exit_code)
 
 
@@ -257,6 +259,10 @@ def run() -> None:
     except FosspError as error:
         _fail(error.message, error.where, error.code, error.exit_code, as_json)
     except typer.TyperException as error:  # click's usage errors (typer bundles its click)
+        if hasattr(error, "message"):
+            from fossp.errors import clip
+
+            error.message = clip(error.message)  # the value it names may be any length
         if not as_json and hasattr(error, "show"):
             error.show()
             sys.exit(error.exit_code)

@@ -98,18 +98,11 @@ def _root_sections() -> list[str]:
 
 
 def write_pages(folder: Path) -> list[Path]:
-    """Write every page into ``folder`` (made if missing), removing pages of commands gone."""
+    """Write every page into ``folder``, removing pages of commands gone."""
+    from fossp.cli.generated import write_generated
     from fossp.cli.main import command
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in pages(command()):
-        target = folder / name
-        target.write_text(text)
-        written.append(target)
-    for stale in set(folder.glob("*.1")) - set(written):
-        stale.unlink()
-    return written
+    return write_generated(folder, pages(command()), "*.1")
 
 
 if __name__ == "__main__":

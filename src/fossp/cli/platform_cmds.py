@@ -40,9 +40,11 @@ def _render(report: dict[str, Any]) -> None:
 
 
 def remote_reports(
-    components: list[PlatformComponent], targets: list[str], inventory: Any, become: bool
+    components: list[PlatformComponent], targets: list[str], inventory: Any, become: bool, error_object: bool = False
 ) -> list[dict[str, Any]]:
-    """Run the same read-only facts script on each target host, one round trip each."""
+    """Run the same read-only facts script on each target host, one round trip each. A
+    host that failed has its ``error``: its message, or with ``error_object`` the
+    {message, where, code} of the JSON documents (the web console still reads the message)."""
     import asyncio
 
     from fossp.cli.deploy_cmds import target_hosts
@@ -57,7 +59,12 @@ def remote_reports(
         return check_platform(components, parse_facts(done.stdout))
 
     results = asyncio.run(run_fleet(target_hosts(targets, inventory, become), action, lambda host, message: None))
-    return [_report(r.host, r.value) if r.ok else {"host": r.host, "ok": False, "error": r.error} for r in results]
+
+    def failed(result: Any) -> dict[str, Any]:
+        error = result.error_data() if error_object else result.error
+        return {"host": result.host, "ok": False, "error": error}
+
+    return [_report(r.host, r.value) if r.ok else failed(r) for r in results]
 
 
 @app.command("check")
@@ -81,14 +88,14 @@ def check(
 
     components = load_catalog().platform
     if target:
-        reports = remote_reports(components, target, inventory, become)
+        reports = remote_reports(components, target, inventory, become, error_object=True)
     else:
         reports = [_report("localhost", check_platform(components, gather_local(components)))]
 
     def render() -> None:
         for report in reports:
             if "error" in report:
-                console().print(f"{report['host']}: [red]error[/red]: {report['error']}")
+                console().print(f"{report['host']}: [red]error[/red]: {report['error']['message']}")
             else:
                 _render(report)
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from fossp.catalog.loader import DATA_DIR
 from fossp.cli.documents import COMMANDS, Document, ErrorDocument
+from fossp.cli.generated import write_generated
 
 SCHEMAS_DIR = DATA_DIR / "schemas"
 ERROR_SCHEMA = "error.json"
@@ -43,16 +44,8 @@ def text(data: dict[str, Any]) -> str:
 
 
 def write_schemas(folder: Path) -> list[Path]:
-    """Write every schema into ``folder`` (made if missing), removing those of commands gone."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in schemas().items():
-        target = folder / name
-        target.write_text(text(data))
-        written.append(target)
-    for stale in set(folder.glob("*.json")) - set(written):
-        stale.unlink()
-    return written
+    """Write every schema into ``folder``, removing those of commands gone."""
+    return write_generated(folder, ((name, text(data)) for name, data in schemas().items()), "*.json")
 
 
 if __name__ == "__main__":

@@ -154,7 +154,8 @@ def _to_choose_data(role: Role, setting: Setting) -> dict[str, Any]:
     from fossp.cli.ask import how_to_give
 
     return {
-        "role": role.name,
+        "role_id": role.id,
+        "name": role.name,
         "setting": setting.name,
         "type": setting.type.value,
         "secret": setting.secret,

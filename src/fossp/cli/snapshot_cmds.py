@@ -36,6 +36,7 @@ class _Refused:
     """A host refused the input (BadInput inside a fleet action): exit 2 after the run."""
 
     message: str
+    where: str | None
 
 
 def _guarded(action: Any) -> Any:
@@ -46,7 +47,7 @@ def _guarded(action: Any) -> Any:
         try:
             return await action(connector, host, report)
         except BadInput as error:
-            return _Refused(error.message)
+            return _Refused(error.message, error.where)
 
     return wrapped
 
@@ -65,6 +66,11 @@ def _good(results: list[HostResult]) -> list[HostResult]:
     return [r for r in results if r.ok and not isinstance(r.value, _Refused)]
 
 
+def _failures(results: list[HostResult]) -> list[dict[str, Any]]:
+    """The error entries of the hosts that failed or refused the input, for a document."""
+    return [_error_json(r) for r in results if not r.ok or isinstance(r.value, _Refused)]
+
+
 def _err(text: str) -> None:
     import sys
 
@@ -72,34 +78,43 @@ def _err(text: str) -> None:
 
 
 def _finish(results: list[HostResult], failed: bool = False) -> None:
-    """Exit 2 if a host refused the input, 1 if one failed, else 0; one line each on stderr."""
+    """Exit 2 if a host refused the input, 1 if one failed, else 0; one line each on stderr
+    (under --json the document lists them instead)."""
     from fossp.errors import EXIT_ERROR, EXIT_FINDING
+    from fossp.output import printed
 
     refused = _refusals(results)
-    for message in refused:
-        _err(message)
-    for result in results:
-        if not result.ok:
-            _err(result.error or f"{result.host}: failed")
+    if not printed():
+        for line in refused + [r.error or f"{r.host}: failed" for r in results if not r.ok]:
+            _err(line)
     if refused:
         raise typer.Exit(EXIT_ERROR)
     if failed or any(not r.ok for r in results):
         raise typer.Exit(EXIT_FINDING)
 
 
-def _stop_if_refused(results: list[HostResult], as_json: bool) -> None:
-    """After a preview: any refusal or failure stops here, before anything changes."""
+def _stop_if_refused(results: list[HostResult], as_json: bool, frame: dict[str, Any] | None = None) -> None:
+    """After a preview: any refusal or failure stops here, before anything changes. Under
+    --json the command's document lists the failed hosts under ``hosts``, or under the
+    ``errors`` of a ``frame`` that has that list (``frame``: the document's other fields)."""
     if _refusals(results) or any(not r.ok for r in results):
         if as_json:
             from fossp.output import print_json
 
-            print_json({"hosts": [_error_json(r) for r in results if not r.ok or isinstance(r.value, _Refused)]})
+            failed = _failures(results)
+            frame = frame or {}
+            print_json({**frame, "errors" if "errors" in frame else "hosts": failed})
         _finish(results)  # raises: exit 2 for a refusal, 1 for a failed host
 
 
 def _error_json(result: HostResult) -> dict[str, Any]:
-    message = result.value.message if result.ok else result.error
-    return {"host": result.host, "error": message}
+    """A failed or refused host's entry: its error as every document gives one."""
+    from fossp.errors import error_data
+
+    if result.ok:
+        where = result.value.where or result.host
+        return {"host": result.host, "error": error_data(result.value.message, where, "bad_input")}
+    return {"host": result.host, "error": result.error_data()}
 
 
 def _confirm(yes: bool, question: str) -> None:
@@ -186,7 +201,7 @@ def _show_lists(results: list[HostResult], as_json: bool) -> None:
     from fossp.output import console, print_json, table
 
     if as_json:
-        print_json({"hosts": [r.value.summary() if r.ok else _error_json(r) for r in results]})
+        print_json({"hosts": [r.value.summary() if _good([r]) else _error_json(r) for r in results]})
         return
     out = console()
     for result in _good(results):
@@ -258,7 +273,8 @@ def create_cmd(
     from fossp.output import console, print_json
 
     if as_json:
-        print_json({"run": run_id, "hosts": [{"host": r.host, "snapshot": r.value.summary()} for r in _good(results)]})
+        made = [{"host": r.host, "snapshot": r.value.summary()} for r in _good(results)]
+        print_json({"run_id": run_id, "hosts": made + _failures(results)})
     else:
         for result in _good(results):
             snap = result.value
@@ -317,7 +333,7 @@ def _show_deletes(results: list[HostResult], as_json: bool) -> bool:
     outcomes: list[DeleteOutcome] = [r.value for r in _good(results)]
     failed = any(o.failed for o in outcomes)
     if as_json:
-        print_json({"hosts": [o.summary() for o in outcomes] + [_error_json(r) for r in results if not r.ok]})
+        print_json({"hosts": [o.summary() for o in outcomes] + _failures(results)})
         return failed
     out = console()
     for outcome in outcomes:
@@ -358,15 +374,15 @@ def diff_cmd(
         return await diff_snapshots(connector, a, b, list(path) or ["/"])
 
     results = _fleet(hosts, action, as_json, time_bounds)
-    _show_diffs([r.value for r in _good(results)], as_json, [r for r in results if not r.ok])
+    _show_diffs([r.value for r in _good(results)], as_json, _failures(results))
     _finish(results)
 
 
-def _show_diffs(diffs: list[SnapshotDiff], as_json: bool, failed: list[HostResult]) -> None:
+def _show_diffs(diffs: list[SnapshotDiff], as_json: bool, failed: list[dict[str, Any]]) -> None:
     from fossp.output import console, print_json
 
     if as_json:
-        print_json({"hosts": [d.summary() for d in diffs] + [_error_json(r) for r in failed]})
+        print_json({"hosts": [d.summary() for d in diffs] + failed})
         return
     out = console()
     for diff in diffs:
@@ -502,7 +518,7 @@ def restore(
         return await restore_preview(connector, snapshot)
 
     previews = _fleet(hosts, preview, as_json, time_bounds)
-    _stop_if_refused(previews, as_json)
+    _stop_if_refused(previews, as_json, {"run_id": None})
     if not as_json:
         for result in previews:
             _print_preview(result.value)
@@ -522,9 +538,9 @@ def restore(
         by_host = {r.host: r.value.summary() for r in previews}
         print_json(
             {
-                "run": run_id,
+                "run_id": run_id,
                 "hosts": [{"host": r.host, "preview": by_host.get(r.host), **r.value.summary()} for r in _good(results)]
-                + [_error_json(r) for r in results if not r.ok],
+                + _failures(results),
             }
         )
     else:

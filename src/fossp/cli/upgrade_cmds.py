@@ -131,9 +131,9 @@ def _refused_value(value: Any) -> bool:
 
 
 def _errors(results: list[HostResult]) -> list[dict[str, Any]]:
-    from fossp.cli.snapshot_cmds import _error_json
+    from fossp.cli.snapshot_cmds import _failures
 
-    return [_error_json(r) for r in results if not r.ok or _refused_value(r.value)]
+    return _failures(results)
 
 
 def envelope(run_id: str, reports: list[Report], results: list[HostResult]) -> dict[str, Any]:
@@ -160,7 +160,7 @@ def _show_reports(run_id: str, reports: list[Report], results: list[HostResult],
     for report in reports:
         print_report(report)
     for error in _errors(results):
-        _err(f"{error['host']}: {error['error']}")
+        _err(f"{error['host']}: {error['error']['message']}")
 
 
 def _err(text: str) -> None:
@@ -331,7 +331,7 @@ def restore(
         return await unfinished_upgrade(connector)
 
     previews = _fleet(hosts, preview, as_json, limits)
-    _stop_if_refused(previews, as_json)
+    _stop_if_refused(previews, as_json, {"run_id": "", "hosts": [], "errors": []})
     if not as_json:
         for result in previews:
             record = result.value
@@ -367,7 +367,7 @@ def _show_outcomes(results: list[HostResult], as_json: bool, run_id: str) -> Non
         for outcome in outcomes:
             _print_outcome(outcome)
         for error in _errors(results):
-            _err(f"{error['host']}: {error['error']}")
+            _err(f"{error['host']}: {error['error']['message']}")
     from fossp.errors import EXIT_ERROR, EXIT_FINDING
 
     if _refused(results):

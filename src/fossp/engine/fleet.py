@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
-from fossp.errors import FosspError
+from fossp.errors import FosspError, error_data
 from fossp.hosts.connector import Connector, load_asyncssh, open_connector
 from fossp.hosts.inventory import HostSpec
 from fossp.hosts.timeouts import timeouts_for
@@ -38,10 +38,17 @@ class HostResult:
     value: Any = None
     error: str | None = None
     detail: Any = None  # e.g. the changes applied before a failure
+    #: The error's kind (docs/json.md's codes) and what it concerns (None: the host itself).
+    code: str = "host_failed"
+    where: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def error_data(self) -> dict[str, str | None] | None:
+        """The error as every JSON document gives one, ``{message, where, code}``; None: no error."""
+        return error_data(self.error, self.where or self.host, self.code) if self.error is not None else None
 
 
 async def _one(
@@ -75,17 +82,18 @@ async def _timed(host: HostSpec, action: Action[T], progress: Progress, override
             value = await asyncio.wait_for(work(), timeouts.host)
         except TimeoutError:
             raise FosspError(
-                f"{host.name}: the run did not finish within {timeouts.host:g} s (stopped at: {step[0]})"
+                f"{host.name}: the run did not finish within {timeouts.host:g} s (stopped at: {step[0]})",
+                code="host_failed",
             ) from None
     except FosspError as error:
         report("failed")
-        return HostResult(
-            host.name, time.perf_counter() - started, error=error.message, detail=getattr(error, "outcome", None)
-        )
+        outcome = getattr(error, "outcome", None)
+        seconds = time.perf_counter() - started
+        return HostResult(host.name, seconds, error=error.message, detail=outcome, code=error.code, where=error.where)
     except Exception as error:  # one host's surprise must not stop the others
         report("failed")
         message = f"{host.name}: unexpected {type(error).__name__}: {error}"
-        return HostResult(host.name, time.perf_counter() - started, error=message)
+        return HostResult(host.name, time.perf_counter() - started, error=message, code="error")
     report("done")
     return HostResult(host.name, time.perf_counter() - started, value=value)
 
@@ -218,5 +226,5 @@ def _collect(
         for index in shard:
             if index not in found:
                 why = f"the worker process running it ended (exit {process.exitcode}) without a result"
-                found[index] = HostResult(hosts[index].name, 0.0, error=f"{hosts[index].name}: {why}")
+                found[index] = HostResult(hosts[index].name, 0.0, error=f"{hosts[index].name}: {why}", code="error")
     return [found[index] for index in range(len(hosts))]

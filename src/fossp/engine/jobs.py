@@ -266,7 +266,7 @@ class Order:
 def outcome_data(outcome: Any) -> dict[str, Any]:
     """A deploy's outcome on one host as JSON (snake_case keys)."""
     return {
-        "run": outcome.run,
+        "run_id": outcome.run,
         "read_only": outcome.run is None,
         "recovered": outcome.recovered,
         "snapshots": outcome.snapshots,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from fossp.errors import BadInput
+from fossp.errors import BadInput, error_data
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import parse_packages, split_sections
 
@@ -104,12 +104,12 @@ class Snapshot:
             "number": self.number,
             "type": self.kind,
             "pre_number": self.pre_number,
-            "date": self.date.isoformat() if self.date else None,
+            "created_at": self.date.isoformat() if self.date else None,
             "description": self.description,
             "cleanup": self.cleanup,
             "userdata": self.userdata,
             "important": self.important,
-            "fossp_run": self.run_id,
+            "run_id": self.run_id,
             "subvolume_id": self.subvolume_id,
             "present": self.present,
             "default": self.default,
@@ -600,7 +600,10 @@ class DeleteOutcome:
             "host": self.host,
             "planned": self.planned,
             "deleted": self.deleted,
-            "failed": [{"number": n, "error": e} for n, e in self.failed.items()],
+            "failed": [
+                {"number": n, "error": error_data(e, f"{self.host}: snapshot {n}", "host_failed")}
+                for n, e in self.failed.items()
+            ],
             "kept": self.kept,
         }
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 from fossp.errors import BadInput
 from fossp.lab import image, keys, limits, network, pool, repo
@@ -58,7 +58,8 @@ class LabHost(BaseModel):
     veth: str
     mac: str
     host_key: str
-    created: datetime
+    #: Records written before the rename say "created".
+    created_at: datetime = Field(validation_alias=AliasChoices("created_at", "created"))
     pid: int | None = None
     pid_start: int | None = None
     cgroups: list[Path] = []
@@ -219,7 +220,7 @@ def _new_host(paths: LabPaths, name: str, source: Path | None = None) -> LabHost
         veth=network.veth_name(address),
         mac=network.mac_address(name),
         host_key=host_key,
-        created=datetime.now(UTC),
+        created_at=datetime.now(UTC),
     )
 
 

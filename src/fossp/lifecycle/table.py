@@ -9,13 +9,15 @@ from fossp.catalog.schema import Role
 
 
 def lifecycle_row(role: Role, catalog: Catalog) -> dict[str, Any]:
-    """One row: endoflife.date's fields in snake_case (release_cycle, release_date, eol) plus role identity.
+    """One row: endoflife.date's fields in snake_case (release_cycle, release_date, eol) plus role
+    identity (``service`` the service's key as the role file gives it, ``service_name`` its name).
 
     ``eol`` is the end of fixes as a date, or False when it is not announced.
     """
     cycle = role.lifecycle
     return {
-        "service": catalog.services[role.service].name,
+        "service": role.service,
+        "service_name": catalog.services[role.service].name,
         "implementation": role.implementation,
         "role_id": role.id,
         "release_cycle": cycle.release,

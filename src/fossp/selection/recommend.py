@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.catalog.loader import Catalog
-from fossp.catalog.schema import CatalogStatus, Family, Role, Setting, single_line
-from fossp.errors import BadInput
+from fossp.catalog.schema import CatalogStatus, Family, Role, Setting
+from fossp.errors import BadInput, plain, shorten
 from fossp.selection.conflicts import Conflict, find_conflicts
 from fossp.selection.offer import (
     deploys_on,
@@ -133,7 +133,7 @@ def understand(texts: list[str], catalog: Catalog, lexicon: Lexicon | None = Non
     for text in texts:
         found = match_text(text, lexicon)
         if found.empty:
-            shown = f"'{text}'" if single_line(text) else repr(text)  # the error stays one line
+            shown = f"'{text}'" if plain(text) else shorten(text)  # the error stays one short line
             raise BadInput(f"unknown feature {shown}: {_nothing_known(found)}")
         requests.append(Request(text, found.matches, found.ignored, found.filler, found.suggestions))
     return requests
