@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fossp.lab.faults import mixed_inventory, running
 from fossp.lab.hosts import LabHost, down, up
@@ -69,7 +70,7 @@ def _run(args: argparse.Namespace, good: list[LabHost], cut: list[LabHost]) -> d
         started = time.monotonic()
         done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=3600)
         seconds = time.monotonic() - started
-    results = {h["host"]: h for h in json.loads(done.stdout)["hosts"]}
+    results = _by_host(json.loads(done.stdout))
     wrong = [name for name, kind in kinds.items() if not _as_expected(kind, results.get(name))]
     return {
         "command": f"fossp {args.command} nginx",
@@ -86,6 +87,20 @@ def _run(args: argparse.Namespace, good: list[LabHost], cut: list[LabHost]) -> d
         "passed": not wrong and done.returncode == 1,
         "failures": {name: results[name].get("error") for name, kind in kinds.items() if kind != "good"},
     }
+
+
+def _by_host(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each host's result as ``{ok, error}``: deploy lists ``hosts``; plan lists ``plans``
+    and the hosts it could not plan under ``errors``."""
+    if "hosts" in document:
+        found = {h["host"]: h for h in document["hosts"]}
+    else:
+        found = {p["host"]: {"ok": True} for p in document["plans"]}
+        found |= {e["host"]: {"ok": False, "error": e["error"]} for e in document.get("errors", [])}
+    for result in found.values():  # an error is {message, where, code}
+        if isinstance(result.get("error"), dict):
+            result["error"] = result["error"]["message"]
+    return found
 
 
 def _as_expected(kind: str, result: dict[str, object] | None) -> bool:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fossp.lab.faults import relayed_inventory, running
 from fossp.lab.hosts import LabHost, down, up
@@ -59,14 +60,14 @@ def main() -> None:
     for row in rows:
         print(
             f"| {row['hosts']} | {row['delay_ms']:g} ms | {row['wall_s']:.2f} | {row['added_s']:.2f} "
-            f"| {row['model_added_s']:.2f} | {row['round_trips_seen'] if row['round_trips_seen'] is not None else '-'} |"
+            f"| {row['model_added_s']:.2f} | {row['round_trips_seen'] or '-'} |"
         )
     out = REPO / "benchmarks" / "results" / f"latency-{datetime.date.today():%Y-%m-%d}.json"
     out.write_text(json.dumps({"schema_version": 1, "rows": rows}, indent=2) + "\n")
     print(f"saved {out}", file=sys.stderr)
 
 
-def _measure(hosts: list[LabHost], delays: list[float], runs: int) -> list[dict[str, float]]:
+def _measure(hosts: list[LabHost], delays: list[float], runs: int) -> list[dict[str, Any]]:
     """Median wall time of ``fossp plan nginx`` over ``hosts`` per delay, rounds interleaved."""
     walls: dict[float, list[float]] = {delay: [] for delay in delays}
     with tempfile.TemporaryDirectory() as scratch, running() as faults:
@@ -77,7 +78,8 @@ def _measure(hosts: list[LabHost], delays: list[float], runs: int) -> list[dict[
             inventories[delay] = relayed_inventory(folder, hosts, delay / 1000, faults)
         for _ in range(runs + 1):  # the first round warms caches and is not counted
             for delay in delays:
-                argv = [str(FOSSP), "plan", "nginx", "--inventory", str(inventories[delay]), "--target", "mix", "--json"]
+                argv = [str(FOSSP), "plan", "nginx", "--inventory", str(inventories[delay]), "--target", "mix"]
+                argv.append("--json")
                 started = time.monotonic()
                 done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
                 walls[delay].append(time.monotonic() - started)
