@@ -98,7 +98,7 @@ def test_create_and_list(hosts: dict[str, LabHost], kind: str) -> None:
     assert ssh(host, "btrfs", "subvolume", "show", "/.snapshots").returncode == 0  # a subvolume, as snapper makes it
     if kind == "snapper":
         listed = ssh(host, "snapper", "-c", "root", "list").stdout
-        assert "e2e pre" in listed and "important=yes" in listed and f"fossp_run={found[pre]['fossp_run']}" in listed
+        assert "e2e pre" in listed and "important=yes" in listed and f"fossp_run={found[pre]['run_id']}" in listed
     else:
         info = ssh(host, "cat", f"/.snapshots/{post}/info.xml").stdout
         assert f"<pre_num>{pre}</pre_num>" in info and "<key>fossp_run</key>" in info
