@@ -132,7 +132,10 @@ def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, s
         _raise_errors(aug, path, "parse")
         node = f"/files{path}"
         for change in edit.set:
-            aug.set(f"{node}/{change.node}", _filled(change.value, values))
+            if change.value.startswith("{*"):
+                _set_list(aug, f"{node}/{change.node}", _filled(change.value, values).split(","))
+            else:
+                aug.set(f"{node}/{change.node}", _filled(change.value, values))
         for wanted in edit.ensure:
             _ensure_entry(aug, node, {k: _filled(v, values) for k, v in wanted.entry.items()})
         try:
@@ -141,6 +144,16 @@ def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, s
             _raise_errors(aug, path, "write")
             raise
         return copy.read_bytes()
+
+
+def _set_list(aug: Any, node: str, items: list[str]) -> None:
+    """A list setting as the numbered children a lens makes of a comma list (sshd's
+    KexAlgorithms/1, /2, ...); left as it is when it holds these items already."""
+    if [aug.get(child) for child in aug.match(f"{node}/*")] == items:
+        return
+    aug.remove(node)
+    for number, item in enumerate(items, 1):
+        aug.set(f"{node}/{number}", item)
 
 
 def _ensure_entry(aug: Any, node: str, entry: dict[str, str]) -> None:
