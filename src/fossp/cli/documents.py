@@ -257,7 +257,7 @@ class ProfileCheck(Document):
 class PlatformComponent(Shape):
     component: str
     name: str
-    outcome: Literal["pass", "warn", "fail"]
+    outcome: Literal["pass", "warn", "fail", "skip"]
     detail: str | None
     remedy: str | None
 
@@ -605,6 +605,7 @@ COMMANDS: dict[str, type[Document]] = {
     "recommend": Recommendation,
     "profile check": ProfileCheck,
     "platform check": PlatformCheck,
+    "platform apply": Deploys,
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,

@@ -22,7 +22,7 @@ def _report(host: str, results: list[CheckResult]) -> dict[str, Any]:
     counts = {o.value: sum(r.outcome is o for r in results) for o in Outcome}
     return {
         "host": host,
-        "ok": counts["pass"] == len(results),
+        "ok": counts["pass"] + counts["skip"] == len(results),
         "counts": counts,
         "components": [r.as_dict() for r in results],
     }
@@ -33,7 +33,8 @@ def _render(report: dict[str, Any]) -> None:
 
     counts = report["counts"]
     table(
-        f"Platform check of {report['host']}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail",
+        f"Platform check of {report['host']}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+        f"{counts['skip']} skipped",
         ["Component", "Result", "Detail", "What to do"],
         [[c["name"], c["outcome"].upper(), c["detail"], c["remedy"] or ""] for c in report["components"]],
     )
@@ -71,7 +72,8 @@ def check(
     """Check each platform component: pass, warn or fail, and what to do.
 
     Without --target this machine is checked; with it, every target host (over SSH).
-    Exit 0 only when every component passes on every host, 1 otherwise.
+    A component a host cannot have (the kernel of a container) is skipped, saying why.
+    Exit 0 only when every other component passes on every host, 1 otherwise.
     """
     from fossp.catalog import load_catalog
     from fossp.errors import EXIT_FINDING
