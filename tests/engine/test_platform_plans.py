@@ -111,3 +111,26 @@ def test_kex_algorithms_are_set_through_the_lens_as_a_list() -> None:
     )
     fewer = augeas_edit("/etc/ssh/sshd_config", once, edit, {"kex": "curve25519-sha256"})
     assert fewer.count(b"KexAlgorithms") == 1 and fewer.endswith(b"KexAlgorithms curve25519-sha256\n")
+
+
+def test_sshd_settings_go_ahead_of_the_drop_ins_include() -> None:
+    """sshd takes the first value it reads: a setting after `Include sshd_config.d/*` loses to
+    any drop-in (the lab's sets KexAlgorithms), so it is placed, or moved, ahead of it."""
+    from fossp.engine.recipe import AugeasEdit, AugeasSet
+    from fossp.engine.render import augeas_edit
+
+    edit = AugeasEdit(
+        lens="Sshd.lns",
+        set=[
+            AugeasSet(node="PermitRootLogin", value="prohibit-password", before="Include"),
+            AugeasSet(node="KexAlgorithms", value="{*kex}", before="Include"),
+        ],
+    )
+    values = {"kex": "sntrup761x25519-sha512@openssh.com,curve25519-sha256"}
+    late = b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nPermitRootLogin yes\nKexAlgorithms curve25519-sha256\n"
+    placed = augeas_edit("/etc/ssh/sshd_config", late, edit, values)
+    assert placed == (
+        b"PermitRootLogin prohibit-password\nKexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256\n"
+        b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
+    )
+    assert augeas_edit("/etc/ssh/sshd_config", placed, edit, values) == placed

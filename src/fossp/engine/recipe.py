@@ -72,6 +72,12 @@ class AugeasSet(Strict):
 
     node: str
     value: str
+    before: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="keep the node ahead of the first node of this label (sshd takes the first value it "
+        "reads: ahead of the Include of sshd_config.d, so a drop-in cannot override it)",
+    )
 
 
 class AugeasEntry(Strict):
