@@ -352,6 +352,14 @@ class Deploys(Document):
     hosts: list[DeployData]
 
 
+class PlatformApply(Document):
+    """`fossp platform apply`: the deploy's document, or with --dry-run the plan's."""
+
+    hosts: list[DeployData] | None = Field(default=None, description="the run on each host (not with --dry-run)")
+    plans: list[PlanData] | None = Field(default=None, description="--dry-run: what each host's run would change")
+    errors: list[HostErrorEntry] | None = Field(default=None, description="--dry-run: the hosts not planned")
+
+
 class RoleStatusData(Shape):
     role: str = Field(description="the role ID")
     name: str
@@ -605,7 +613,7 @@ COMMANDS: dict[str, type[Document]] = {
     "recommend": Recommendation,
     "profile check": ProfileCheck,
     "platform check": PlatformCheck,
-    "platform apply": Deploys,
+    "platform apply": PlatformApply,
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,
