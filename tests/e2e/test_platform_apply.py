@@ -7,6 +7,7 @@ decommission puts the distribution's files back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from fossp.lab import LabHost
 from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_hosts, ssh, unavailable_reason
+from fossp.secrets import GENERATED_DIR
 
 from .conftest import fossp_json, snapshot
 
@@ -58,6 +60,12 @@ def test_platform_apply_then_check_then_nothing_more(host: LabHost) -> None:
     assert ("install-packages", "chrony snmpd bacula-fd multipath-tools augeas-tools sssd") in done
     assert {("write-file", "/etc/snmp/snmpd.conf"), ("run-step", "multipath-devices")} <= done
 
+    # the generated secrets: kept 0600 on the controller, never printed
+    kept = sorted((GENERATED_DIR / "platform" / target).iterdir())
+    assert [path.name for path in kept] == ["director_password", "snmp_auth_password", "snmp_priv_password"]
+    assert {path.stat().st_mode & 0o777 for path in kept} == {0o600}
+    assert not any(path.read_text().strip() in json.dumps(applied) for path in kept)
+
     # private files, and the settings as the host now has them
     modes = ssh(host, "stat", "-c", "%n %a %U:%G", "/etc/snmp/snmpd.conf", "/etc/bacula/bacula-fd.conf").stdout
     assert modes.split("\n")[:2] == ["/etc/snmp/snmpd.conf 600 root:root", "/etc/bacula/bacula-fd.conf 640 root:bacula"]
@@ -89,4 +97,6 @@ def test_platform_apply_then_check_then_nothing_more(host: LabHost) -> None:
 
     fossp_json("decommission", "platform", "--target", target, "--yes", timeout=1200)
     assert ssh(host, "cat", "/etc/ssh/sshd_config").stdout == sshd_config
-    assert snapshot(host) == before
+    packages, etc = snapshot(host)
+    assert packages == before[0]
+    assert sorted(set(etc) ^ set(before[1])) == []
