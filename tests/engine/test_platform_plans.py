@@ -134,3 +134,10 @@ def test_sshd_settings_go_ahead_of_the_drop_ins_include() -> None:
         b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
     )
     assert augeas_edit("/etc/ssh/sshd_config", placed, edit, values) == placed
+
+
+def test_a_deploy_may_include_the_platform_beside_its_roles() -> None:
+    wanted = wanted_roles(load_catalog(), [("nginx", {}), ("platform", {})], {}, "lab:pa-1")
+    plan = plan_host(recorded("debian12-bare"), wanted, HostState())
+    assert plan.roles == ["FOSSP-WDSNG", "FOSSP-PLSPL"]
+    assert {op.role for op in plan.operations if op.change} == {"FOSSP-WDSNG", "FOSSP-PLSPL"}

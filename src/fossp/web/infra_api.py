@@ -286,7 +286,7 @@ class HostOut(BaseModel):
 class PlatformComponentOut(BaseModel):
     component: str
     name: str
-    outcome: Literal["pass", "warn", "fail"]
+    outcome: Literal["pass", "warn", "fail", "skip"]
     detail: str | None
     remedy: str | None
 
