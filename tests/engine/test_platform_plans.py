@@ -141,3 +141,15 @@ def test_a_deploy_may_include_the_platform_beside_its_roles() -> None:
     plan = plan_host(recorded("debian12-bare"), wanted, HostState())
     assert plan.roles == ["FOSSP-WDSNG", "FOSSP-PLSPL"]
     assert {op.role for op in plan.operations if op.change} == {"FOSSP-WDSNG", "FOSSP-PLSPL"}
+
+
+def test_a_recipe_naming_a_unit_the_role_lacks_is_refused() -> None:
+    import pytest
+
+    from fossp.catalog.schema import Family
+    from fossp.engine.recipe import FamilyRecipe, Recipe, UnitCondition, check_units
+    from fossp.errors import BadInput
+
+    typo = FamilyRecipe(conditions=[UnitCondition(unit="chronyd.servce", not_in_container="the clock")])
+    with pytest.raises(BadInput, match=r"conditions name chronyd\.servce, which is not a unit of the role"):
+        check_units(Recipe(role="platform", families={Family.DEBIAN: typo}), load_catalog().role("platform"), "p.yaml")

@@ -318,6 +318,7 @@ def load_recipe(role_name: str) -> Recipe:
     if role is not None:
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, str(path))
         check_consumed(recipe, role, str(path))
+        check_units(recipe, role, str(path))
     return recipe
 
 
@@ -335,6 +336,7 @@ def check_delivered(text: str, source: str, role: Role, templates: Path) -> tupl
             )
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, source)
         check_consumed(recipe, role, source)
+        check_units(recipe, role, source)
     finally:
         _DELIVERED_TEMPLATES.reset(token)
         _template_names.cache_clear()
@@ -345,6 +347,22 @@ def check_delivered(text: str, source: str, role: Role, templates: Path) -> tupl
         if template_path(name) is not None and (templates / name).is_file():
             raise BadInput(f"{source}: template {name} is installed already; name yours under {role.name}/")
     return recipe, [name for name in names if template_path(name) is None]
+
+
+def check_units(recipe: Recipe, role: Role, where: str) -> None:
+    """Refuse a condition or a file's restart naming a unit the role does not have (any
+    family's, any part's): a misspelt unit would silently be started, or never restarted."""
+    parts = role.cluster.parts if role.cluster else []
+    own = {unit for table in (role.units, *(p.units for p in parts)) for units in table.values() for unit in units}
+    for family, family_recipe in recipe.families.items():
+        named = [("conditions", c.unit) for c in family_recipe.conditions]
+        named += [(f"files ({spec.path})", unit) for spec in family_recipe.files for unit in spec.restart or []]
+        for field, unit in named:
+            if unit not in own:
+                raise BadInput(
+                    f"{where}: the {family.value} recipe's {field} name {unit}, which is not a unit of the role "
+                    f"({', '.join(sorted(own)) or 'none'})"
+                )
 
 
 def check_consumed(recipe: Recipe, role: Role, where: str) -> None:
