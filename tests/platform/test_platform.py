@@ -69,7 +69,18 @@ def test_each_missing_component_says_what_to_do(catalog: Catalog) -> None:
     assert results["multipathd"].outcome is Outcome.WARN
     assert results["multipathd"].remedy == "apt-get install multipath-tools"
     assert results["openssh"].remedy == "apt-get install openssh-server"
-    assert all(r.remedy for r in results.values() if r.outcome is not Outcome.PASS)
+    assert results["dnf"].outcome is Outcome.SKIP and "apt" in results["dnf"].detail
+    assert all(r.remedy for r in results.values() if r.outcome in (Outcome.WARN, Outcome.FAIL))
+
+
+def test_a_container_skips_what_its_host_has_saying_why(catalog: Catalog) -> None:
+    facts = parse_facts(FEDORA_OUTPUT)
+    inside = PlatformFacts(**{**vars(facts), "container": True})
+    results = {r.component: r for r in check_platform(catalog.platform, inside)}
+    skipped = sorted(key for key, r in results.items() if r.outcome is Outcome.SKIP)
+    assert skipped == ["dracut", "kernel", "selinux"]
+    assert results["kernel"].detail == "a container cannot have it: it runs its host's kernel"
+    assert not facts.container and parse_facts(FEDORA_OUTPUT + f"{MARK}container\nyes\n").container
 
 
 def test_permissive_selinux_warns(catalog: Catalog) -> None:

@@ -692,3 +692,5 @@ class PlatformComponent(Strict):
     expect: str | None = None
     packages: dict[Family, list[PackageName]] = {}
     missing: Literal["fail", "warn"] = "fail"
+    in_container: str | None = Field(default=None, description="why a container (a namespace host) cannot have it")
+    not_on: dict[Family, str] = Field(default_factory=dict, description="families that do without it, and why")

@@ -261,7 +261,7 @@ class ProfileCheck(Document):
 class PlatformComponent(Shape):
     component: str
     name: str
-    outcome: Literal["pass", "warn", "fail"]
+    outcome: Literal["pass", "warn", "fail", "skip"]
     detail: str | None
     remedy: str | None
 
@@ -368,6 +368,14 @@ class DeployData(Shape):
 
 class Deploys(Document):
     hosts: list[DeployData]
+
+
+class PlatformApply(Document):
+    """`fossp platform apply`: the deploy's document, or with --dry-run the plan's."""
+
+    hosts: list[DeployData] | None = Field(default=None, description="the run on each host (not with --dry-run)")
+    plans: list[PlanData] | None = Field(default=None, description="--dry-run: what each host's run would change")
+    errors: list[HostErrorEntry] | None = Field(default=None, description="--dry-run: the hosts not planned")
 
 
 class RoleStatusData(Shape):
@@ -724,6 +732,7 @@ COMMANDS: dict[str, type[Document]] = {
     "recommend": Recommendation,
     "profile check": ProfileCheck,
     "platform check": PlatformCheck,
+    "platform apply": PlatformApply,
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,

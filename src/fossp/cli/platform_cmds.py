@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fossp.cli.common import FormatOption, JsonOption, new_app
-from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption
+from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption
 
 if TYPE_CHECKING:
     from fossp.catalog.schema import PlatformComponent
@@ -22,7 +22,7 @@ def _report(host: str, results: list[CheckResult]) -> dict[str, Any]:
     counts = {o.value: sum(r.outcome is o for r in results) for o in Outcome}
     return {
         "host": host,
-        "ok": counts["pass"] == len(results),
+        "ok": counts["pass"] + counts["skip"] == len(results),
         "counts": counts,
         "components": [r.as_dict() for r in results],
     }
@@ -33,7 +33,8 @@ def _render(report: dict[str, Any]) -> None:
 
     counts = report["counts"]
     table(
-        f"Platform check of {report['host']}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail",
+        f"Platform check of {report['host']}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+        f"{counts['skip']} skipped",
         ["Component", "Result", "Detail", "What to do"],
         [[c["name"], c["outcome"].upper(), c["detail"], c["remedy"] or ""] for c in report["components"]],
     )
@@ -78,7 +79,8 @@ def check(
     """Check each platform component: pass, warn or fail, and what to do.
 
     Without --target this machine is checked; with it, every target host (over SSH).
-    Exit 0 only when every component passes on every host, 1 otherwise.
+    A component a host cannot have (the kernel of a container) is skipped, saying why.
+    Exit 0 only when every other component passes on every host, 1 otherwise.
     """
     from fossp.catalog import load_catalog
     from fossp.errors import EXIT_FINDING
@@ -102,3 +104,44 @@ def check(
     emit({"hosts": reports}, as_json, render)
     if not all(report["ok"] for report in reports):
         raise typer.Exit(EXIT_FINDING)
+
+
+#: The catalog role that is the platform's configured components (data/roles/platform.yaml).
+PLATFORM_ROLE = "platform"
+
+
+@app.command("apply")
+def apply(
+    target: TargetOption = [],  # noqa: B006 - typer reads the default
+    inventory: InventoryOption = None,
+    become: BecomeOption = False,
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="A platform setting, NAME=VALUE (YAML value), e.g. ntp_servers=[ntp.example]; repeatable."
+        ),
+    ] = [],  # noqa: B006
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change, and why; change nothing.")
+    ] = False,
+    timeout: TimeoutOption = [],  # noqa: B006
+    as_json: JsonOption = False,
+) -> None:
+    """Bring each target host to the platform: chrony, the SNMP agent, the Bacula file daemon,
+    multipathd, OpenSSH settings, SSSD (with a directory), SELinux and firewalld (Fedora).
+
+    The same as `fossp deploy platform` (the role platform, which a profile may include):
+    one plan/apply run per host, recorded in its ledger, undone by `fossp decommission platform`.
+    """
+    from fossp.cli.deploy_cmds import deploy, plan
+    from fossp.errors import BadInput
+
+    if not target:
+        raise BadInput("platform apply: give --target (a host, a group, all or lab:NAME)")
+    sets = [f"{PLATFORM_ROLE}.{value}" for value in set_]
+    common: dict[str, Any] = {"target": target, "inventory": inventory, "become": become, "profile": None}
+    common |= {"set_": sets, "include_preview": False, "include_retired": False, "timeout": timeout}
+    if dry_run:
+        plan(roles=[PLATFORM_ROLE], diff=False, as_json=as_json, **common)
+    else:
+        deploy(roles=[PLATFORM_ROLE], rollback_on_failure=False, as_json=as_json, **common)

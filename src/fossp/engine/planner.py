@@ -15,7 +15,7 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fossp.catalog.loader import Catalog
@@ -25,6 +25,7 @@ from fossp.engine.backends import Backend, backend_for
 from fossp.engine.cluster import Membership
 from fossp.engine.operations import Operation, OpKind, Plan, is_unit_file, noop
 from fossp.engine.recipe import (
+    CONTAINER_MARK,
     DataPath,
     FileSpec,
     Step,
@@ -136,6 +137,11 @@ class _RolePlan:
     backend: Backend
     operations: list[Operation]
     part: str | None = None
+    held: dict[str, str] = field(default_factory=dict)  # a unit not started here -> why
+
+    def units(self) -> list[str]:
+        """The role's units that run on this host (restarted when their files change)."""
+        return [u for u in self.role.units_for(self.family, self.values, self.part) if u not in self.held]
 
     @property
     def stale(self) -> bool:
@@ -187,6 +193,11 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx = _RolePlan(
         role, family, settings, resolve_vars(recipe, settings, facts.packages), facts, state, backend, [], item.part
     )
+    in_container = CONTAINER_MARK in facts.files
+    for unit in role.units_for(family, ctx.values, item.part):
+        reason = recipe.held(unit, settings, in_container)
+        if reason:
+            ctx.held[unit] = reason
     steps = for_part(recipe.steps, item.part)
     files = for_part(recipe.files, item.part)
     data, unknown = filled_data(recipe.data, ctx.values)
@@ -464,7 +475,8 @@ def _file_content(ctx: _RolePlan, spec: FileSpec, path: str) -> Operation:
             old.decode(errors="replace").splitlines(True), new.decode(errors="replace").splitlines(True), path, path
         )
     )
-    restarts = [] if ctx.facts.offline_root or not spec.reload else ctx.role.units_for(ctx.family, ctx.values, ctx.part)
+    restarts = [] if ctx.facts.offline_root or not spec.reload else ctx.units()
+    restarts = [unit for unit in restarts if spec.restart is None or unit in spec.restart]
     return ctx.op(
         OpKind.FILE, path, reason, content=new, mode=mode, owner=owner or None, diff=diff or None, restarts=restarts
     )
@@ -517,8 +529,8 @@ def _daemon_reload(ctx: _RolePlan) -> list[Operation]:
 def _units(ctx: _RolePlan) -> list[Operation]:
     """Enable and run the role's units; one whose configuration changes (in this plan, or
     written earlier and not restarted since: the host's state says so) restarts."""
-    operations = []
-    for unit in ctx.role.units_for(ctx.family, ctx.values, ctx.part):
+    operations = [ctx.noop(OpKind.START, unit, reason) for unit, reason in ctx.held.items()]
+    for unit in ctx.units():
         state = ctx.facts.units.get(unit)
         if state is not None and state.enabled in ENABLED_STATES:
             operations.append(ctx.noop(OpKind.ENABLE, unit, f"{state.enabled} already"))

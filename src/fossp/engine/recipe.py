@@ -67,10 +67,17 @@ class TextVar(Strict):
 
 
 class AugeasSet(Strict):
-    """Set ``node`` (relative to the file) to ``value``."""
+    """Set ``node`` (relative to the file) to ``value``; a value ``{*LIST}`` makes one
+    numbered child per item of the list setting (a comma list in the lens's tree)."""
 
     node: str
     value: str
+    before: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_-]*$",
+        description="keep the node ahead of the first node of this label (sshd takes the first value it "
+        "reads: ahead of the Include of sshd_config.d, so a drop-in cannot override it)",
+    )
 
 
 class AugeasEntry(Strict):
@@ -116,6 +123,7 @@ class FileSpec(Strict):
         description="user:group; edits keep the file's own",
     )
     reload: bool = Field(default=True, description="restart the role's units when it changes")
+    restart: list[UnitName] | None = Field(default=None, description="only these of the role's units restart")
     why: str | None = Field(default=None, description="the reason shown in plans")
     only_if: SettingName | None = Field(default=None, description="only when this setting is true or non-empty")
     unless: SettingName | None = Field(default=None, description="only when this setting is false or empty")
@@ -251,12 +259,37 @@ def filled_data(data: list[DataPath], values: dict[str, Any]) -> tuple[list[Data
     return known, unknown
 
 
+#: systemd writes it in every container it runs in (systemd-detect-virt --container).
+CONTAINER_MARK = "/run/systemd/container"
+
+
+class UnitCondition(Strict):
+    """When one of the role's own units runs: only with a setting on (SSSD once a directory
+    is given), or not in a container, where what it serves belongs to the container's host
+    (the clock, multipath block devices). Elsewhere the plan says why it is left alone."""
+
+    unit: UnitName
+    only_if: SettingName | None = Field(default=None, description="run only when this setting is true or non-empty")
+    not_in_container: str | None = Field(default=None, description="why the unit cannot run in a container")
+
+
 class FamilyRecipe(Strict):
     vars: dict[str, PackageVersionVar | TextVar] = Field(default_factory=dict)
     data: list[DataPath] = Field(default_factory=list)
     files: list[FileSpec] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     units: list[UnitAction] = Field(default_factory=list)
+    conditions: list[UnitCondition] = Field(default_factory=list)
+
+    def held(self, unit: str, settings: dict[str, Any], in_container: bool) -> str | None:
+        """Why the role's ``unit`` is not started here, or None when it runs."""
+        for condition in (c for c in self.conditions if c.unit == unit):
+            if condition.not_in_container and in_container:
+                return f"cannot run in a container: {condition.not_in_container}"
+            skipped = not_needed(condition.only_if, None, settings)
+            if skipped:
+                return skipped
+        return None
 
 
 class Recipe(Strict):
@@ -285,6 +318,7 @@ def load_recipe(role_name: str) -> Recipe:
     if role is not None:
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, str(path))
         check_consumed(recipe, role, str(path))
+        check_units(recipe, role, str(path))
     return recipe
 
 
@@ -302,6 +336,7 @@ def check_delivered(text: str, source: str, role: Role, templates: Path) -> tupl
             )
         check_secrets(recipe, {s.name for s in role.settings if s.secret}, source)
         check_consumed(recipe, role, source)
+        check_units(recipe, role, source)
     finally:
         _DELIVERED_TEMPLATES.reset(token)
         _template_names.cache_clear()
@@ -312,6 +347,22 @@ def check_delivered(text: str, source: str, role: Role, templates: Path) -> tupl
         if template_path(name) is not None and (templates / name).is_file():
             raise BadInput(f"{source}: template {name} is installed already; name yours under {role.name}/")
     return recipe, [name for name in names if template_path(name) is None]
+
+
+def check_units(recipe: Recipe, role: Role, where: str) -> None:
+    """Refuse a condition or a file's restart naming a unit the role does not have (any
+    family's, any part's): a misspelt unit would silently be started, or never restarted."""
+    parts = role.cluster.parts if role.cluster else []
+    own = {unit for table in (role.units, *(p.units for p in parts)) for units in table.values() for unit in units}
+    for family, family_recipe in recipe.families.items():
+        named = [("conditions", c.unit) for c in family_recipe.conditions]
+        named += [(f"files ({spec.path})", unit) for spec in family_recipe.files for unit in spec.restart or []]
+        for field, unit in named:
+            if unit not in own:
+                raise BadInput(
+                    f"{where}: the {family.value} recipe's {field} name {unit}, which is not a unit of the role "
+                    f"({', '.join(sorted(own)) or 'none'})"
+                )
 
 
 def check_consumed(recipe: Recipe, role: Role, where: str) -> None:
@@ -348,6 +399,7 @@ def consumed_names(recipe: FamilyRecipe) -> set[str]:
     templates); a variable counts only where it is read itself."""
     names = text_names(recipe)
     conditions = [(step.only_if, step.unless) for step in recipe.steps] + [(f.only_if, f.unless) for f in recipe.files]
+    conditions += [(c.only_if, None) for c in recipe.conditions]
     names |= {name for pair in conditions for name in pair if name}
     names |= set().union(*(_template_names(spec.template) for spec in recipe.files if spec.template))
     for name, var in reversed(list(recipe.vars.items())):
@@ -479,6 +531,7 @@ def fact_paths(recipes: list[tuple[Recipe, dict[str, Any]]]) -> list[str]:
             values = _Globbing(resolve_vars(family_recipe, settings, None))
             texts = [spec.path for spec in family_recipe.files] + [data.path for data in family_recipe.data]
             texts += [step.creates for step in family_recipe.steps if step.creates]
+            texts += [CONTAINER_MARK] if any(c.not_in_container for c in family_recipe.conditions) else []
             paths.update(text.format_map(values) for text in texts)
     return sorted(paths)
 

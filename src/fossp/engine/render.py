@@ -132,7 +132,12 @@ def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, s
         _raise_errors(aug, path, "parse")
         node = f"/files{path}"
         for change in edit.set:
-            aug.set(f"{node}/{change.node}", _filled(change.value, values))
+            if change.before:
+                _place(aug, node, change.node, change.before)
+            if change.value.startswith("{*"):
+                _set_list(aug, f"{node}/{change.node}", _filled(change.value, values).split(","))
+            else:
+                aug.set(f"{node}/{change.node}", _filled(change.value, values))
         for wanted in edit.ensure:
             _ensure_entry(aug, node, {k: _filled(v, values) for k, v in wanted.entry.items()})
         try:
@@ -141,6 +146,32 @@ def augeas_edit(path: str, current: bytes, edit: AugeasEdit, values: dict[str, s
             _raise_errors(aug, path, "write")
             raise
         return copy.read_bytes()
+
+
+def _place(aug: Any, node: str, label: str, before: str) -> None:
+    """Make ``label`` come first ahead of the first ``before`` node (a new one is made
+    there; one found after it is moved there, keeping its value); nothing without one."""
+    children = [path.rsplit("/", 1)[-1].split("[")[0] for path in aug.match(f"{node}/*")]
+    if before not in children or (label in children and children.index(label) < children.index(before)):
+        return
+    kept = aug.get(f"{node}/{label}[1]") if label in children else None
+    moved = [aug.get(path) for path in aug.match(f"{node}/{label}[1]/*")]
+    aug.remove(f"{node}/{label}")
+    aug.insert(f"{node}/{before}[1]", label, True)
+    if kept is not None:
+        aug.set(f"{node}/{label}", kept)
+    for number, item in enumerate(moved, 1):
+        aug.set(f"{node}/{label}/{number}", item)
+
+
+def _set_list(aug: Any, node: str, items: list[str]) -> None:
+    """A list setting as the numbered children a lens makes of a comma list (sshd's
+    KexAlgorithms/1, /2, ...); left as it is when it holds these items already."""
+    if [aug.get(child) for child in aug.match(f"{node}/*")] == items:
+        return
+    aug.remove(f"{node}/*")
+    for number, item in enumerate(items, 1):
+        aug.set(f"{node}/{number}", item)
 
 
 def _ensure_entry(aug: Any, node: str, entry: dict[str, str]) -> None:

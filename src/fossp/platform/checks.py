@@ -14,6 +14,7 @@ class Outcome(StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    SKIP = "skip"  # a component this host cannot have (or its family does without), and why
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,16 @@ CHECKS = {
 }
 
 
+def _cannot_have(c: PlatformComponent, facts: PlatformFacts) -> str | None:
+    if facts.container and c.in_container:
+        return f"a container cannot have it: {c.in_container}"
+    return c.not_on.get(facts.family) if facts.family else None
+
+
 def check_platform(components: list[PlatformComponent], facts: PlatformFacts) -> list[CheckResult]:
-    """One result per component, in the seed's order."""
-    return [CHECKS[c.check](c, facts) for c in components]
+    """One result per component, in the seed's order; one the host cannot have is skipped, saying why."""
+    results = []
+    for c in components:
+        reason = _cannot_have(c, facts)
+        results.append(CheckResult(c.key, c.name, Outcome.SKIP, reason) if reason else CHECKS[c.check](c, facts))
+    return results

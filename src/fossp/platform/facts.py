@@ -26,6 +26,7 @@ class PlatformFacts:
     os_id: str
     os_like: tuple[str, ...]
     commands: dict[str, str] = field(default_factory=dict)  # name -> path (found ones only)
+    container: bool = False  # a namespace host: the kernel and its boot are its host's
 
     @property
     def family(self) -> Family | None:
@@ -48,6 +49,7 @@ def gather_script(components: list[PlatformComponent]) -> str:
         "if [ -r /sys/fs/selinux/enforce ]; then cat /sys/fs/selinux/enforce; else echo disabled; fi",
         f"echo '{MARK}root_fs'; stat -f -c %T / 2>/dev/null",
         f"echo '{MARK}os_release'; cat /etc/os-release 2>/dev/null",
+        f"echo '{MARK}container'; [ -e /run/systemd/container ] && echo yes",
         f"echo '{MARK}commands'",
         f'for c in {shlex.join(names)}; do p=$(command -v "$c") && echo "$c $p"; done',
         f"echo '{MARK}end'",
@@ -93,6 +95,7 @@ def parse_facts(text: str) -> PlatformFacts:
         os_id=release.get("ID", ""),
         os_like=tuple(release.get("ID_LIKE", "").split()),
         commands=commands,
+        container=first.get("container") == "yes",
     )
 
 

@@ -318,7 +318,7 @@ class Hosts(Answer):
 class PlatformComponentOut(BaseModel):
     component: str
     name: str
-    outcome: Literal["pass", "warn", "fail"]
+    outcome: Literal["pass", "warn", "fail", "skip"]
     detail: str | None
     remedy: str | None
 

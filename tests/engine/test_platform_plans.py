@@ -1,0 +1,155 @@
+"""The role platform (`fossp platform apply`) planned on recorded facts: the Debian side's
+files, secrets kept private, SSSD left out with its reason until a directory is given, the
+units a container cannot run named with theirs; the Fedora side's SELinux enforcing and
+firewalld."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fossp.catalog import load_catalog
+from fossp.engine.operations import Operation, Plan
+from fossp.engine.planner import plan_host, wanted_roles
+from fossp.engine.recipe import CONTAINER_MARK
+from fossp.engine.state import HostState
+from fossp.hosts.facts import Facts, FileFact
+
+from .conftest import plan_lines, recorded
+
+
+def _plan(facts: Facts, settings: dict[str, Any] | None = None) -> Plan:
+    wanted = wanted_roles(load_catalog(), [("platform", settings or {})], {}, "lab:pa-1")
+    return plan_host(facts, wanted, HostState())
+
+
+def _op(plan: Plan, target: str, kind: str | None = None) -> Operation:
+    return next(op for op in plan.operations if op.target == target and kind in (None, op.kind.value))
+
+
+def _in_container(facts: Facts) -> Facts:
+    mark = FileFact(path=CONTAINER_MARK, kind="file", content=b"")
+    return facts.model_copy(update={"files": {**facts.files, CONTAINER_MARK: mark}})
+
+
+def test_debian_gets_its_packages_files_and_private_secrets() -> None:
+    plan = _plan(recorded("debian12-bare"))
+    lines = plan_lines(plan)
+    assert lines[0] == "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd"
+    for path in (
+        "/etc/chrony/chrony.conf",
+        "/etc/snmp/snmpd.conf",
+        "/etc/bacula/bacula-fd.conf",
+        "/etc/multipath.conf",
+    ):
+        assert f"+ write-file {path}" in lines
+    assert "~ write-file /etc/ssh/sshd_config" in lines  # edited once openssh-server has made it
+    snmpd = _op(plan, "/etc/snmp/snmpd.conf")
+    text = (snmpd.content or b"").decode()
+    assert snmpd.mode == "600" and "agentAddress udp:161\n" in text and "rouser fossp priv\n" in text
+    user = next(line.split() for line in text.splitlines() if line.startswith("createUser"))
+    assert user[:3] == ["createUser", "fossp", "SHA"] and user[4] == "AES" and len(user[3]) == len(user[5]) == 48
+    bacula = _op(plan, "/etc/bacula/bacula-fd.conf")
+    assert (bacula.mode, bacula.owner) == ("640", "root:bacula")
+    assert "Name = fossp-dir\n" in (bacula.content or b"").decode()
+    chrony = (_op(plan, "/etc/chrony/chrony.conf").content or b"").decode()
+    assert "pool pool.ntp.org iburst\n" in chrony and "driftfile /var/lib/chrony/chrony.drift\n" in chrony
+    assert _op(plan, "/etc/chrony/chrony.conf").restarts == ["chrony.service"]
+
+
+def test_sssd_waits_for_a_directory_and_says_so() -> None:
+    plan = _plan(recorded("debian12-bare"))
+    assert _op(plan, "/etc/sssd/sssd.conf").reason == "not needed: ldap_uri is off"
+    assert _op(plan, "sssd.service").reason == "not needed: ldap_uri is off"
+    joined = _plan(
+        recorded("debian12-bare"), {"ldap_uri": "ldaps://ds.fossp.test", "ldap_search_base": "dc=fossp,dc=test"}
+    )
+    sssd = _op(joined, "/etc/sssd/sssd.conf")
+    assert sssd.change and sssd.mode == "600" and "ldap_uri = ldaps://ds.fossp.test\n" in (sssd.content or b"").decode()
+    assert {op.kind.value for op in joined.operations if op.target == "sssd.service"} == {"enable-unit", "start-unit"}
+
+
+def test_a_container_leaves_the_clock_and_block_devices_to_its_host() -> None:
+    plan = _plan(_in_container(recorded("debian12-bare")))
+    chrony = [op for op in plan.operations if op.target == "chrony.service"]
+    assert [(op.change, op.reason) for op in chrony] == [
+        (False, "cannot run in a container: the clock is the container host's (chronyd needs CAP_SYS_TIME)")
+    ]
+    assert _op(plan, "multipathd.service").reason.startswith("cannot run in a container")
+    assert _op(plan, "/etc/chrony/chrony.conf").restarts == []  # nothing to restart where it cannot run
+    assert "~ start-unit snmpd.service" in plan_lines(plan)
+
+
+def test_the_multipath_record_runs_once_and_is_undone() -> None:
+    step = _op(_plan(recorded("debian12-bare")), "multipath-devices")
+    assert step.commands[0][:2] == ["sh", "-c"] and step.commands[0][-1] == "/var/lib/fossp/platform/multipath.txt"
+    assert step.undo == [["rm", "-f", "/var/lib/fossp/platform/multipath.txt"]]
+
+
+def test_fedora_enforces_selinux_and_runs_firewalld() -> None:
+    plan = _plan(recorded("fedora40-bare"))
+    lines = plan_lines(plan)
+    assert "+ open-firewall port 161/udp" in lines and "+ open-firewall service bacula-client" in lines
+    assert "~ write-file /etc/selinux/config" in lines and "+ enable-unit firewalld.service" in lines
+    step = _op(plan, "selinux-enforcing")
+    assert step.commands == [["sh", "-c", "if selinuxenabled; then setenforce 1; else touch /.autorelabel; fi"]]
+    assert "/etc/chrony.conf" in {op.target for op in plan.operations}
+
+
+def test_kex_algorithms_are_set_through_the_lens_as_a_list() -> None:
+    from fossp.engine.recipe import AugeasEdit, AugeasSet
+    from fossp.engine.render import augeas_edit
+
+    edit = AugeasEdit(lens="Sshd.lns", set=[AugeasSet(node="KexAlgorithms", value="{*kex}")])
+    current = b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
+    once = augeas_edit(
+        "/etc/ssh/sshd_config", current, edit, {"kex": "curve25519-sha256,sntrup761x25519-sha512@openssh.com"}
+    )
+    assert once.endswith(b"KexAlgorithms curve25519-sha256,sntrup761x25519-sha512@openssh.com\n")
+    assert (
+        augeas_edit("/etc/ssh/sshd_config", once, edit, {"kex": "curve25519-sha256,sntrup761x25519-sha512@openssh.com"})
+        == once
+    )
+    fewer = augeas_edit("/etc/ssh/sshd_config", once, edit, {"kex": "curve25519-sha256"})
+    assert fewer.count(b"KexAlgorithms") == 1 and fewer.endswith(b"KexAlgorithms curve25519-sha256\n")
+
+
+def test_sshd_settings_go_ahead_of_the_drop_ins_include() -> None:
+    """sshd takes the first value it reads: a setting after `Include sshd_config.d/*` loses to
+    any drop-in (the lab's sets KexAlgorithms), so it is placed, or moved, ahead of it."""
+    from fossp.engine.recipe import AugeasEdit, AugeasSet
+    from fossp.engine.render import augeas_edit
+
+    edit = AugeasEdit(
+        lens="Sshd.lns",
+        set=[
+            AugeasSet(node="PermitRootLogin", value="prohibit-password", before="Include"),
+            AugeasSet(node="KexAlgorithms", value="{*kex}", before="Include"),
+        ],
+    )
+    values = {"kex": "sntrup761x25519-sha512@openssh.com,curve25519-sha256"}
+    late = b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\nPermitRootLogin yes\nKexAlgorithms curve25519-sha256\n"
+    placed = augeas_edit("/etc/ssh/sshd_config", late, edit, values)
+    assert placed == (
+        b"PermitRootLogin prohibit-password\nKexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256\n"
+        b"Include /etc/ssh/sshd_config.d/*.conf\nUsePAM yes\n"
+    )
+    assert augeas_edit("/etc/ssh/sshd_config", placed, edit, values) == placed
+
+
+def test_a_deploy_may_include_the_platform_beside_its_roles() -> None:
+    wanted = wanted_roles(load_catalog(), [("nginx", {}), ("platform", {})], {}, "lab:pa-1")
+    plan = plan_host(recorded("debian12-bare"), wanted, HostState())
+    assert plan.roles == ["FOSSP-WDSNG", "FOSSP-PLSPL"]
+    assert {op.role for op in plan.operations if op.change} == {"FOSSP-WDSNG", "FOSSP-PLSPL"}
+
+
+def test_a_recipe_naming_a_unit_the_role_lacks_is_refused() -> None:
+    import pytest
+
+    from fossp.catalog.schema import Family
+    from fossp.engine.recipe import FamilyRecipe, Recipe, UnitCondition, check_units
+    from fossp.errors import BadInput
+
+    typo = FamilyRecipe(conditions=[UnitCondition(unit="chronyd.servce", not_in_container="the clock")])
+    with pytest.raises(BadInput, match=r"conditions name chronyd\.servce, which is not a unit of the role"):
+        check_units(Recipe(role="platform", families={Family.DEBIAN: typo}), load_catalog().role("platform"), "p.yaml")
