@@ -130,8 +130,10 @@ def _silent(host: str, message: str) -> None:
     """No progress display (library use, JSON output)."""
 
 
-#: Hosts per worker process below which a second process costs more than it saves.
-SHARD_MIN_HOSTS = 24
+#: Hosts per worker process below which a second process costs more than it saves: at 50
+#: lab hosts on 2 cores two workers took 0.2 s more CPU (forks, pipes, results pickled)
+#: and no less time (a host costs the controller about 5 ms; benchmarks/README.md).
+SHARD_MIN_HOSTS = 100
 
 
 def worker_count(hosts: int, cpus: int | None = None) -> int:

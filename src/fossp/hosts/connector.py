@@ -294,6 +294,7 @@ class SshConnector(Connector):
             "keepalive_count_max": 3,
             # curve25519 costs a quarter of OpenSSH's default sntrup761 on small machines.
             "kex_algs": ["curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"],
+            "encryption_algs": ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"],
         }
         if host.known_hosts:  # otherwise asyncssh's default, ~/.ssh/known_hosts
             options["known_hosts"] = _parsed(host.name, host.known_hosts, asyncssh.read_known_hosts)
