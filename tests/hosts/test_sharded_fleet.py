@@ -56,7 +56,14 @@ def test_a_worker_that_dies_leaves_its_hosts_failed_and_the_others_done(sshd: Ss
 
 @pytest.mark.parametrize(
     ("hosts", "cpus", "setting", "workers"),
-    [(10, 2, "", 1), (SHARD_MIN_HOSTS * 2, 2, "", 2), (400, 4, "", 4), (200, 4, "", 2), (200, 4, "1", 1), (3, 8, "8", 3)],
+    [
+        (10, 2, "", 1),
+        (SHARD_MIN_HOSTS * 2, 2, "", 2),
+        (400, 4, "", 4),
+        (200, 4, "", 2),
+        (200, 4, "1", 1),
+        (3, 8, "8", 3),
+    ],
 )
 def test_worker_count(monkeypatch: pytest.MonkeyPatch, hosts: int, cpus: int, setting: str, workers: int) -> None:
     monkeypatch.setenv("FOSSP_WORKERS", setting)
