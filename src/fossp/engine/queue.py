@@ -54,8 +54,8 @@ CREATE TABLE IF NOT EXISTS fossp_queue.results (
     ok boolean NOT NULL,
     error text,
     seconds double precision NOT NULL,
-    value jsonb,
-    detail jsonb,
+    value json,  -- json, not jsonb: the keys stay in the order a local run prints them
+    detail json,
     reported_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run, host)
 );
@@ -152,7 +152,7 @@ async def _run_shard(
 
     specs = [HostSpec.model_validate(host) for host in hosts]
     results = await run_fleet(specs, shard_action(action, choices), timeouts=timeouts)
-    await _store(context, run, shard, action, results)
+    await _store(context, run, shard, results)
 
 
 def shard_action(action: str, choices: dict[str, list[list[Any]]]) -> Action[Any]:
@@ -166,16 +166,13 @@ def shard_action(action: str, choices: dict[str, list[list[Any]]]) -> Action[Any
     return plan_action(catalog, work) if action == "plan" else deploy_action(catalog, work, None)
 
 
-async def _store(context: JobContext, run: str, shard: int, action: str, results: list[HostResult]) -> None:
+async def _store(context: JobContext, run: str, shard: int, results: list[HostResult]) -> None:
     import psycopg
-    from psycopg.types.json import Jsonb
+    from psycopg.types.json import Json
 
-    from fossp.engine.jobs import outcome_data
-
-    def data(value: Any) -> Any:
-        if value is None:
-            return None
-        return Jsonb(value.summary() if action == "plan" else outcome_data(value))
+    def data(value: Any) -> Json | None:
+        document = encode(value)
+        return None if document is None else Json(document)
 
     rows = [
         (run, r.host, shard, context.worker_name or "", r.ok, r.error, r.seconds, data(r.value), data(r.detail))
@@ -324,6 +321,16 @@ def _failed(host: str, why: str) -> HostResult:
     return HostResult(host, 0.0, error=f"{host}: {why}")
 
 
+def encode(value: Any) -> dict[str, Any] | None:
+    """A plan or a deploy outcome as the JSON a local run prints for it (secrets masked)."""
+    from fossp.engine.jobs import outcome_data
+    from fossp.engine.operations import Plan
+
+    if value is None:
+        return None
+    return value.summary() if isinstance(value, Plan) else outcome_data(value)
+
+
 def decode(row: tuple[Any, ...]) -> HostResult:
     """A stored result as the CLI's summary shows it: its JSON turned back into a plan or a
     deploy outcome whose summaries are the stored JSON, unchanged."""
@@ -352,9 +359,10 @@ def _outcome(data: dict[str, Any]) -> Any:
     from fossp.engine.apply import Outcome
     from fossp.engine.probes.common import ProbeResult
 
-    kept = {key: data[key] for key in ("run", "recovered", "snapshots", "notes", "rollback", "states")}
+    kept = {key: data[key] for key in ("recovered", "snapshots", "notes", "rollback", "states")}
     return Outcome(
         **kept,
+        run=data["run_id"],
         applied=[_operation(op) for op in data["applied"]],
         probes=[ProbeResult(**probe) for probe in data["probes"]],
     )
