@@ -78,7 +78,9 @@ ShardSizeOption = Annotated[
 QueueWaitOption = Annotated[
     float,
     typer.Option(
-        "--queue-wait", min=1, help="With --queue: seconds a shard may wait for a worker before its hosts fail."
+        "--queue-wait",
+        min=1,
+        help="With --queue: seconds with no worker running after which the shards still queued fail.",
     ),
 ]
 

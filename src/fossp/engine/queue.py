@@ -5,7 +5,7 @@ defers one procrastinate job per shard; `fossp queue worker` on any machine that
 the hosts takes shards and runs each through :func:`fossp.engine.fleet.run_fleet`, then
 stores every host's result (the same JSON a local run prints) in ``fossp_queue.results``
 of the same database. The submitter waits until each shard has reported, or is known
-lost: no worker took it within its bound, or the worker running it stopped sending
+lost: still queued once no worker has run for a bound, or its worker stopped sending
 heartbeats. A lost shard's hosts are reported failed, not retried: a deploy cut off
 mid-run is finished by the next deploy, as for a killed local run.
 
@@ -194,7 +194,6 @@ class _Shard:
     index: int
     hosts: list[str]
     job: int
-    started: float
 
 
 def shards(hosts: list[HostSpec], size: int) -> list[list[HostSpec]]:
@@ -252,7 +251,7 @@ async def _submit(
                 choices={host.name: [list(choice) for choice in work[host.name].choices] for host in shard},
                 timeouts=timeouts,
             )
-            pending.append(_Shard(index, [host.name for host in shard], job, time.monotonic()))
+            pending.append(_Shard(index, [host.name for host in shard], job))
             for host in shard:
                 progress(host.name, f"queued (shard {index})")
         found = await _gather(app, url, run, pending, wait, progress)
@@ -262,51 +261,75 @@ async def _submit(
 async def _gather(
     app: App, url: str, run: str, pending: list[_Shard], wait: float, progress: Progress
 ) -> dict[str, HostResult]:
-    """Results as they arrive; a shard lost (never taken, its worker silent, its job failed)
-    leaves its unreported hosts failed, named so."""
+    """Results as they arrive; a shard lost (its worker silent, its job failed, or queued
+    while no worker ran for ``wait`` seconds) leaves its unreported hosts failed, named so."""
     import psycopg
 
     found: dict[str, HostResult] = {}
+    seen_worker = time.monotonic()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
         while pending:
             await asyncio.sleep(POLL_S)
-            for row in await (
-                await connection.execute(
-                    "SELECT host, worker, ok, error, seconds, value, detail FROM fossp_queue.results WHERE run = %s",
-                    (run,),
-                )
-            ).fetchall():
-                if row[0] not in found:
-                    found[row[0]] = decode(row)
-                    progress(row[0], f"{'done' if row[2] else 'failed'} on {row[1]}")
-            pending = [s for s in pending if not all(h in found for h in s.hosts)]
-            for shard in pending:
-                why = await _lost(app, shard, wait, progress)
+            await _read(connection, run, found, progress)
+            if await _workers_alive(connection):
+                seen_worker = time.monotonic()
+            stalled = await _stalled(app)
+            idle = time.monotonic() - seen_worker >= wait
+            lost: list[tuple[_Shard, str]] = []
+            for shard in (s for s in pending if not all(h in found for h in s.hosts)):
+                why = await _lost(app, shard, stalled, idle, wait, progress)
                 if why:
-                    for host in shard.hosts:
-                        found.setdefault(host, _failed(host, why))
+                    lost.append((shard, why))
+            await _read(connection, run, found, progress)  # what a lost worker stored just before
+            for shard, why in lost:
+                for host in shard.hosts:
+                    found.setdefault(host, _failed(host, why))
             pending = [s for s in pending if not all(h in found for h in s.hosts)]
     return found
 
 
-async def _lost(app: App, shard: _Shard, wait: float, progress: Progress) -> str | None:
-    """Why ``shard`` will not report (its job cancelled or marked failed so that no
-    worker takes it later), or None while it still may."""
+async def _stalled(app: App) -> set[int]:
+    """The jobs whose worker has not sent a heartbeat for LOST_AFTER_S (procrastinate's view)."""
+    jobs = await app.job_manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=LOST_AFTER_S)
+    return {job.id for job in jobs if job.id is not None}
+
+
+async def _read(connection: Any, run: str, found: dict[str, HostResult], progress: Progress) -> None:
+    """The run's results not read yet, into ``found``."""
+    query = (
+        "SELECT host, worker, ok, error, seconds, value, detail FROM fossp_queue.results"
+        " WHERE run = %s AND NOT host = ANY(%s)"
+    )
+    for row in await (await connection.execute(query, (run, list(found)))).fetchall():
+        found[row[0]] = decode(row)
+        progress(row[0], f"{'done' if row[2] else 'failed'} on {row[1]}")
+
+
+async def _workers_alive(connection: Any) -> bool:
+    """Whether any worker (of any run) sent a heartbeat lately."""
+    query = "SELECT EXISTS (SELECT FROM procrastinate_workers WHERE last_heartbeat > now() - %s * interval '1 second')"
+    row = await (await connection.execute(query, (LOST_AFTER_S,))).fetchone()
+    return bool(row and row[0])
+
+
+async def _lost(
+    app: App, shard: _Shard, stalled: set[int], no_workers: bool, wait: float, progress: Progress
+) -> str | None:
+    """Why ``shard`` will not report (its job cancelled or marked failed so that no worker
+    takes it later), or None while it still may: a queued shard waits while workers run
+    (busy with earlier shards, each bounded by its hosts' time bounds)."""
     from procrastinate.jobs import Status
 
     manager = app.job_manager
     status = await manager.get_job_status_async(shard.job)
     if status is Status.TODO:
-        if time.monotonic() - shard.started < wait:
-            return None
-        if await manager.cancel_job_by_id_async(shard.job):
-            return f"no worker took its shard within {wait:g} s (is `fossp queue worker` running?)"
-        return None  # taken meanwhile
+        if no_workers and await manager.cancel_job_by_id_async(shard.job):
+            return f"no worker ran for {wait:g} s to take its shard (start `fossp queue worker`)"
+        return None
     if status is Status.DOING:
-        for host in shard.hosts:
-            progress(host, f"running (shard {shard.index})")
-        stalled = await manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=LOST_AFTER_S)
-        if not any(job.id == shard.job for job in stalled):
+        if shard.job not in stalled:
+            for host in shard.hosts:
+                progress(host, f"running (shard {shard.index})")
             return None
         await manager.finish_job_by_id_async(shard.job, status=Status.FAILED, delete_job=False)
         return f"the worker running its shard stopped sending heartbeats for {LOST_AFTER_S:g} s"
