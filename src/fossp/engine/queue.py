@@ -274,10 +274,11 @@ async def _gather(
             if await _workers_alive(connection):
                 seen_worker = time.monotonic()
             stalled = await _stalled(app)
+            statuses = await _statuses(connection, [shard.job for shard in pending])
             idle = time.monotonic() - seen_worker >= wait
             lost: list[tuple[_Shard, str]] = []
             for shard in (s for s in pending if not all(h in found for h in s.hosts)):
-                why = await _lost(app, shard, stalled, idle, wait, progress)
+                why = await _lost(app, shard, statuses.get(shard.job), stalled, idle, wait, progress)
                 if why:
                     lost.append((shard, why))
             await _read(connection, run, found, progress)  # what a lost worker stored just before
@@ -292,6 +293,12 @@ async def _stalled(app: App) -> set[int]:
     """The jobs whose worker has not sent a heartbeat for LOST_AFTER_S (procrastinate's view)."""
     jobs = await app.job_manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=LOST_AFTER_S)
     return {job.id for job in jobs if job.id is not None}
+
+
+async def _statuses(connection: Any, jobs: list[int]) -> dict[int, str]:
+    """The jobs' procrastinate statuses; a job not there was deleted once it succeeded."""
+    query = "SELECT id, status FROM procrastinate_jobs WHERE id = ANY(%s)"
+    return {job: status for job, status in await (await connection.execute(query, (jobs,))).fetchall()}
 
 
 async def _read(connection: Any, run: str, found: dict[str, HostResult], progress: Progress) -> None:
@@ -313,7 +320,13 @@ async def _workers_alive(connection: Any) -> bool:
 
 
 async def _lost(
-    app: App, shard: _Shard, stalled: set[int], no_workers: bool, wait: float, progress: Progress
+    app: App,
+    shard: _Shard,
+    status: str | None,
+    stalled: set[int],
+    no_workers: bool,
+    wait: float,
+    progress: Progress,
 ) -> str | None:
     """Why ``shard`` will not report (its job cancelled or marked failed so that no worker
     takes it later), or None while it still may: a queued shard waits while workers run
@@ -321,21 +334,20 @@ async def _lost(
     from procrastinate.jobs import Status
 
     manager = app.job_manager
-    status = await manager.get_job_status_async(shard.job)
-    if status is Status.TODO:
+    if status in (None, Status.SUCCEEDED.value):  # succeeded (deleted if None): results stored first,
+        return "its shard's job ended without storing its result"  # so read again before this counts
+    if status == Status.TODO.value:
         if no_workers and await manager.cancel_job_by_id_async(shard.job):
             return f"no worker ran for {wait:g} s to take its shard (start `fossp queue worker`)"
         return None
-    if status is Status.DOING:
+    if status == Status.DOING.value:
         if shard.job not in stalled:
             for host in shard.hosts:
                 progress(host, f"running (shard {shard.index})")
             return None
         await manager.finish_job_by_id_async(shard.job, status=Status.FAILED, delete_job=False)
         return f"the worker running its shard stopped sending heartbeats for {LOST_AFTER_S:g} s"
-    if status is Status.SUCCEEDED:
-        return None  # its results are committed: read at the next poll
-    return f"its shard's job ended {status.value} without a result"
+    return f"its shard's job ended {status} without a result"
 
 
 def _failed(host: str, why: str) -> HostResult:
