@@ -41,27 +41,38 @@ def queue() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def workers(queue: str) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
-    """Two workers, w1 and w2, one shard at a time each, registered before the test goes on."""
-    env = {**os.environ, "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
-    started = {
-        name: subprocess.Popen(
-            [*FOSSP, "queue", "worker", "--queue", queue, "--name", name],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name in ("w1", "w2")
-    }
-    try:
-        _until(lambda: _one(queue, "SELECT count(*) FROM procrastinate_workers") == 2, 60, "two workers registered")
-        yield started
-    finally:
-        for process in started.values():
+class Workers:
+    """`fossp queue worker` processes by name, one shard at a time each, stopped at the end."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue, self.started = queue, dict[str, subprocess.Popen[bytes]]()
+
+    def start(self, *names: str) -> None:
+        """Start ``names``; return once they are registered (heartbeating) in the queue."""
+        env = {**os.environ, "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}"}
+        for name in names:
+            command = [*FOSSP, "queue", "worker", "--queue", self.queue, "--name", name]
+            self.started[name] = subprocess.Popen(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        alive = sum(process.poll() is None for process in self.started.values())
+        count = "SELECT count(*) FROM procrastinate_workers"
+        _until(lambda: _one(self.queue, count) == alive, 60, f"{alive} worker(s) registered")
+
+    def stop(self) -> None:
+        for process in self.started.values():
             process.send_signal(signal.SIGTERM)
-        for process in started.values():
+        for process in self.started.values():
             process.wait(timeout=60)
+
+
+@pytest.fixture
+def workers(queue: str) -> Iterator[Workers]:
+    made = Workers(queue)
+    try:
+        yield made
+    finally:
+        made.stop()
 
 
 def _one(url: str, query: str) -> Any:
@@ -94,8 +105,9 @@ def _targets(hosts: list[LabHost]) -> list[str]:
 
 
 def test_a_plan_through_the_queue_is_the_local_plan_with_each_host_from_one_worker(
-    queue_hosts: list[LabHost], queue: str, workers: dict[str, subprocess.Popen[bytes]]
+    queue_hosts: list[LabHost], queue: str, workers: Workers
 ) -> None:
+    workers.start("w1", "w2")
     targets = _targets(queue_hosts)
     queued = fossp_json("plan", "nginx", *targets, "--queue", queue, "--shard-size", "2")
     assert queued == fossp_json("plan", "nginx", *targets)
@@ -106,7 +118,7 @@ def test_a_plan_through_the_queue_is_the_local_plan_with_each_host_from_one_work
 
 
 def test_a_worker_killed_mid_deploy_leaves_its_shards_hosts_failed_and_the_others_deployed(
-    queue_hosts: list[LabHost], queue: str, workers: dict[str, subprocess.Popen[bytes]]
+    queue_hosts: list[LabHost], queue: str, workers: Workers
 ) -> None:
     import json
 
@@ -114,9 +126,12 @@ def test_a_worker_killed_mid_deploy_leaves_its_shards_hosts_failed_and_the_other
     command = [*FOSSP, "deploy", "nginx", *_targets(queue_hosts), "--queue", queue, "--shard-size", "2", "--json"]
     env = {**os.environ, "FOSSP_DB": f"sqlite:///{UNUSED_GATE_DB}", "NO_COLOR": "1"}
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    both_busy = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
-    _until(lambda: _one(queue, both_busy) == 2, 120, "both shards taken")
-    workers["w1"].kill()
+    busy = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'"
+    workers.start("w1")  # alone: it takes the first shard ...
+    _until(lambda: _one(queue, busy) == 1, 120, "w1 took a shard")
+    workers.start("w2")  # ... and w2, once there, the other
+    _until(lambda: _one(queue, busy) == 2, 120, "w2 took the other shard")
+    workers.started["w1"].kill()
     killed = time.time()
     out, err = run.communicate(timeout=900)
     ended = time.time()
