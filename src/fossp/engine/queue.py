@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from fossp.hosts.inventory import HostSpec
 
 TASK = "fossp.run_shard"
+#: What a shard may do: the commands that submit through the queue.
+ACTIONS = ("plan", "deploy")
 QUEUE = "fossp"
 #: A worker's heartbeat interval, and the silence after which the submitter counts it lost.
 HEARTBEAT_S = 2.0
@@ -161,6 +163,8 @@ def shard_action(action: str, choices: dict[str, list[list[Any]]]) -> Action[Any
     from fossp.engine.cluster import HostWork
     from fossp.engine.jobs import deploy_action, plan_action
 
+    if action not in ACTIONS:
+        raise BadInput(f"queued job: unknown action {action!r} (FOSSP runs {', '.join(ACTIONS)})")
     catalog = load_catalog()
     work = {host: HostWork(choices=[(role, settings) for role, settings in chosen]) for host, chosen in choices.items()}
     return plan_action(catalog, work) if action == "plan" else deploy_action(catalog, work, None)
