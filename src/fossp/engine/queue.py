@@ -82,7 +82,10 @@ def shown(url: str) -> str:
 
 def make_app(url: str) -> App:
     """The procrastinate app on ``url`` with FOSSP's one task."""
-    from procrastinate import App, PsycopgConnector
+    try:
+        from procrastinate import App, PsycopgConnector
+    except ImportError:
+        raise FosspError("--queue needs procrastinate: pip install 'fossp[queue]'") from None
 
     app = App(connector=PsycopgConnector(conninfo=url))
     app.task(name=TASK, queue=QUEUE, pass_context=True)(_run_shard)
