@@ -64,6 +64,25 @@ TimeoutOption = Annotated[
         "or SECONDS for a host's whole run; repeatable. Inventory: fossp_timeout_NAME.",
     ),
 ]
+QueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        help="Run through the task queue in this PostgreSQL database (postgresql://...; default FOSSP_QUEUE): "
+        "`fossp queue worker` on any machine takes the hosts in shards.",
+    ),
+]
+ShardSizeOption = Annotated[
+    int, typer.Option("--shard-size", min=1, help="With --queue: hosts per shard (one worker runs a shard).")
+]
+QueueWaitOption = Annotated[
+    float,
+    typer.Option(
+        "--queue-wait",
+        min=1,
+        help="With --queue: seconds with no worker running after which the shards still queued fail.",
+    ),
+]
 
 inventory_app = new_app("Hosts and groups FOSSP acts on.")
 
@@ -161,6 +180,32 @@ def _run(
         return asyncio.run(run_fleet(hosts, action, progress.update, timeouts=timeouts, ended=shared.give_up))
 
 
+def _queued(given: str | None) -> bool:
+    """Whether the run goes through the queue: --queue, or FOSSP_QUEUE set."""
+    import os
+
+    return bool(given or os.environ.get("FOSSP_QUEUE"))
+
+
+def _run_queued(
+    action: str,
+    hosts: list[HostSpec],
+    catalog: Catalog,
+    work: dict[str, HostWork],
+    limits: dict[str, float],
+    queue: tuple[str | None, int, float],
+    as_json: bool,
+) -> list[HostResult]:
+    """The run's hosts in shards through the queue; each shard's result from whichever worker took it."""
+    from fossp.engine.queue import check_queueable, queue_url, submit
+
+    given, shard_size, wait = queue
+    url = queue_url(given)
+    check_queueable(work, catalog)
+    with _Progress([h.name for h in hosts], enabled=not as_json) as progress:
+        return submit(url, action, hosts, work, limits, shard_size, wait, progress.update)
+
+
 def _finish(results: list[HostResult], failed_roles: int = 0) -> None:
     from fossp.errors import EXIT_FINDING
 
@@ -181,6 +226,9 @@ def plan(
     diff: Annotated[
         bool, typer.Option("--diff", help="Show each file change as a unified diff (private files: hidden).")
     ] = False,
+    queue: QueueOption = None,
+    shard_size: ShardSizeOption = 24,
+    queue_wait: QueueWaitOption = 300,
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
@@ -189,7 +237,10 @@ def plan(
     from fossp.engine.jobs import plan_action
 
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    results = _run(hosts, plan_action(catalog, work), as_json, limits)
+    if _queued(queue):
+        results = _run_queued("plan", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+    else:
+        results = _run(hosts, plan_action(catalog, work), as_json, limits)
     _show_plans(results, as_json, diff)
     _finish(results)
 
@@ -211,6 +262,9 @@ def deploy(
             help="If the run or a health probe fails, restore the snapshot taken before it (BTRFS roots).",
         ),
     ] = False,
+    queue: QueueOption = None,
+    shard_size: ShardSizeOption = 24,
+    queue_wait: QueueWaitOption = 300,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy roles: install, configure, start, open the firewall, then run the health probes.
@@ -221,11 +275,17 @@ def deploy(
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import cluster_run, deploy_action
+    from fossp.errors import BadInput
 
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    cluster = cluster_run(catalog, work)
-    action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
-    results = _run(hosts, action, as_json, limits, cluster)
+    if _queued(queue):
+        if rollback_on_failure:
+            raise BadInput("--rollback-on-failure: not with --queue yet (run without --queue)")
+        results = _run_queued("deploy", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+    else:
+        cluster = cluster_run(catalog, work)
+        action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
+        results = _run(hosts, action, as_json, limits, cluster)
     failed = _show_deploys(results, as_json)
     _finish(results, failed)
 

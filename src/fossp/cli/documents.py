@@ -718,6 +718,18 @@ class Serving(Document):
     api: str
 
 
+class QueueReady(Document):
+    queue: str
+    schema_applied: bool = Field(description="procrastinate's schema applied now (false: it was there)")
+    results: str
+
+
+class QueueWorker(Document):
+    queue: str
+    worker: str
+    concurrency: int
+
+
 _GATE_CHANGES = ("propose", "deliver", "assess", "review", "decide", "resume", "show")
 _ACCOUNT_CHANGES = ("add", "disable", "enable", "reset-password")
 
@@ -740,6 +752,8 @@ COMMANDS: dict[str, type[Document]] = {
     "status": Statuses,
     "decommission": Hosts,
     "restore": RunHosts,
+    "queue init": QueueReady,
+    "queue worker": QueueWorker,
     "snapshot list": Hosts,
     "snapshot create": RunHosts,
     "snapshot delete": Hosts,

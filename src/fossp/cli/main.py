@@ -66,6 +66,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "decommission",
         "Remove what FOSSP added for the roles (all FOSSP roles if none are named), keeping their data.",
     ),
+    "queue": (
+        "queue_cmds",
+        "app",
+        "A task queue in PostgreSQL that workers on several controller machines take host shards from "
+        "(`fossp plan|deploy --queue URL` submits).",
+    ),
     "snapshot": (
         "snapshot_cmds",
         "app",
