@@ -49,12 +49,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def dumps(data: Any) -> str:
+def dumps(data: Any, indent: int | None = 2) -> str:
     """JSON text; with secrets in play the data is masked as plain JSON values (so an
     escaped secret is caught too)."""
     if active():
         data = redact(json.loads(json.dumps(data, default=_default)))
-    return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    return json.dumps(data, indent=indent, default=_default, ensure_ascii=False)
 
 
 #: This run's output state: the table style --format chose, whether a document was printed.
@@ -66,9 +66,11 @@ def new_run() -> None:
     _run.update(style=None, printed=False)
 
 
-def print_json(data: Mapping[str, Any]) -> None:
-    """One JSON document on stdout: an object that starts with its ``schema_version``."""
-    sys.stdout.write(dumps({"schema_version": SCHEMA_VERSION, **data}) + "\n")
+def print_json(data: Mapping[str, Any], one_line: bool = False) -> None:
+    """One JSON document on stdout: an object that starts with its ``schema_version``
+    (``one_line``: on one line, as a stream of documents such as --watch prints)."""
+    sys.stdout.write(dumps({"schema_version": SCHEMA_VERSION, **data}, None if one_line else 2) + "\n")
+    sys.stdout.flush()
     _run["printed"] = True
 
 

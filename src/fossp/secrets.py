@@ -163,6 +163,19 @@ GENERATED_DIR = Path(os.environ.get("FOSSP_SECRETS_DIR", "/var/lib/fossp/secrets
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 
 
+def kept_secret(role: str, scope: str, setting: str) -> str | None:
+    """The secret ``generated_secret`` made for ``role``'s ``setting`` in ``scope``, or None
+    when it made none: read only, for a reader such as `fossp health` that must not make one."""
+    if not all(_SAFE.match(part) for part in (role, scope, setting)):
+        return None
+    try:
+        value = (GENERATED_DIR / role / scope / setting).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    register(value)
+    return value
+
+
 def generated_secret(role: str, scope: str, setting: str, size: int, style: str = "hex") -> str:
     """The secret FOSSP generated for ``role``'s ``setting`` in ``scope`` (a host, or a
     cluster's first member), made once as ``size`` random bytes in hex (or, ``style``

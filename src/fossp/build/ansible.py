@@ -480,6 +480,19 @@ def _os_release(out: _Render, n: int, entry: Entry) -> None:
     out.task(_label(entry), "ansible.builtin.copy", args, register=f"fossp_r{n}")
 
 
+def _health_checks(out: _Render, n: int, entry: Entry) -> None:
+    """A role's checks for the platform's health timer (derived like /etc/os-release), or
+    their removal once the role or the platform leaves."""
+    op = entry.op
+    if op.content is None:
+        out.task(_label(entry), "ansible.builtin.file", {"path": op.target, "state": "absent"}, register=f"fossp_r{n}")
+        return
+    folder = {"path": op.target.rpartition("/")[0], "state": "directory", "mode": "0755"}
+    out.task("FOSSP's health checks folder", "ansible.builtin.file", folder)
+    args = {"dest": op.target, "content": literal(op.content.decode()), "mode": "0644"}
+    out.task(_label(entry), "ansible.builtin.copy", args, register=f"fossp_r{n}")
+
+
 def _unsupported(out: _Render, n: int, entry: Entry) -> None:
     raise FosspError(f"{_label(entry)}: the Ansible export cannot render a {entry.op.kind.value} yet")
 
@@ -494,6 +507,7 @@ _OPS: dict[OpKind, Callable[[_Render, int, Entry], None]] = {
     **{kind: _unit for kind in _UNIT_ARGS},
     OpKind.STEP: _step,
     OpKind.OS_RELEASE: _os_release,
+    OpKind.HEALTH_CHECKS: _health_checks,
 }
 
 

@@ -393,6 +393,11 @@ class Probe(Strict):
         description="multi-host roles: a command probe run on a member of this part (not the host itself), "
         "which reaches the host as {target_address}",
     )
+    scheduled: bool = Field(
+        default=True,
+        description="run by the host's health timer too (fossp health); false for a probe that does real work, "
+        "such as a backup job or booting a guest, which only a deploy or `fossp status` runs",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Probe:

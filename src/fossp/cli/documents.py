@@ -13,7 +13,7 @@ never when a command runs.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -276,6 +276,62 @@ class PlatformReport(Shape):
 
 class PlatformCheck(Document):
     hosts: list[PlatformReport]
+
+
+class ProbeHealthData(Shape):
+    name: str = Field(description="the probe's name, or the unit's")
+    kind: str = Field(description="unit, command, postgresql, mysql, or a network probe's kind checked as its port")
+    ok: bool
+    message: str
+
+
+class RoleHealthData(Shape):
+    role: str = Field(description="the role ID")
+    name: str
+    ok: bool
+    passed: int
+    total: int
+    message: str = Field(description="the first failed check and why, or empty")
+    probes: list[ProbeHealthData]
+
+
+class FileSystemData(Shape):
+    mount: str
+    size_kb: int
+    available_kb: int
+    used_percent: int
+    ok: bool = Field(description="used_percent is at most the platform's health_disk_max_percent")
+
+
+class SystemHealthData(Shape):
+    ok: bool
+    load: list[float] = Field(description="load averages over 1, 5 and 15 minutes")
+    memory_total_kb: int
+    memory_available_kb: int
+    failed_units: list[str]
+    file_systems: list[FileSystemData]
+
+
+class HostHealthData(Shape):
+    host: str
+    address: str
+    ok: bool
+    status: Literal["ok", "unhealthy", "stale", "unreadable"]
+    error: ErrorInfo | None = Field(
+        default=None, description="set (with status unreadable) when the agent was not read"
+    )
+    checked_at: datetime | None = Field(default=None, description="when the host's health timer last ran")
+    age_seconds: int | None = None
+    interval_seconds: int | None = None
+    problems: list[str] = []
+    system: SystemHealthData | None = None
+    roles: list[RoleHealthData] = []
+
+
+class Health(Document):
+    """`fossp health`: with --watch --json, one such document per line per read."""
+
+    hosts: list[HostHealthData]
 
 
 class InventoryHost(Shape):
@@ -745,6 +801,7 @@ COMMANDS: dict[str, type[Document]] = {
     "profile check": ProfileCheck,
     "platform check": PlatformCheck,
     "platform apply": PlatformApply,
+    "health": Health,
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,

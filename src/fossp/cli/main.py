@@ -61,6 +61,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Each deployed role's state from live checks (units, packages, files, probes); a run that did not "
         "end shows its roles as interrupted (exit 1).",
     ),
+    "health": (
+        "health_cmds",
+        "health",
+        "Each host's and each role's health over SNMP, as the host's health timer last found it (exit 1 when "
+        "anything is unhealthy).",
+    ),
     "decommission": (
         "deploy_cmds",
         "decommission",

@@ -33,7 +33,7 @@ from fossp.engine.cluster import ClusterRun, Membership
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host
 from fossp.engine.probes import ProbeResult, on_host_commands, run_probe, verify_role
-from fossp.engine.recipe import fact_paths, fact_units, load_recipe
+from fossp.engine.recipe import CONTAINER_MARK, fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
     TRACKED_FOLDERS,
@@ -61,6 +61,7 @@ from fossp.engine.state import (
 )
 from fossp.hosts.connector import Connector, HostError
 from fossp.hosts.facts import Facts, answering, gather_facts, parse_packages
+from fossp.platform.health import MANIFESTS as HEALTH_CHECKS
 from fossp.platform.osrelease import ETC as OS_RELEASE
 from fossp.platform.osrelease import VENDOR as VENDOR_OS_RELEASE
 from fossp.secrets import for_ledger
@@ -104,7 +105,7 @@ async def facts_for(connector: Connector, wanted: list[Wanted], probes: bool = F
     recipes = [(load_recipe(w.role.name), w.settings) for w in wanted]
     units = {unit for w in wanted for unit in w.role.units_for(None, w.settings)} | set(fact_units(recipes))
     ahead = [argv for w in wanted if probes and w.membership is None for argv in on_host_commands(w.role, w.settings)]
-    paths = [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE]
+    paths = [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE, HEALTH_CHECKS, CONTAINER_MARK]
     return await gather_facts(connector, paths, sorted(units), ahead)
 
 
@@ -440,7 +441,7 @@ def round_limit(plan: Plan, wanted: list[Wanted]) -> int:
 #: Operations that create folders only on their own target's path (its missing parents):
 #: the folders listed before and after them are those below the target's deepest existing
 #: folder, not all of /etc, /var/lib, /var/log and /srv.
-_PATH_OPS = {OpKind.FILE, OpKind.DIR, OpKind.SUBVOLUME, OpKind.REMOVE, OpKind.OS_RELEASE}
+_PATH_OPS = {OpKind.FILE, OpKind.DIR, OpKind.SUBVOLUME, OpKind.REMOVE, OpKind.OS_RELEASE, OpKind.HEALTH_CHECKS}
 
 
 def listed_paths(op: Operation) -> tuple[str, ...]:

@@ -224,9 +224,11 @@ def _data(state: HostState, roles: list[str], facts: Facts) -> list[_Data]:
 def fact_paths(state: HostState, roles: list[str], facts: Facts) -> list[str]:
     """The paths the plan reads: the data folders, where they may be set aside, and the
     files they carry (the recipe's variables resolved on the host's packages)."""
+    from fossp.engine.recipe import CONTAINER_MARK
+    from fossp.platform.health import MANIFESTS
     from fossp.platform.osrelease import ETC, VENDOR
 
-    paths = [ETC, VENDOR]
+    paths = [ETC, VENDOR, MANIFESTS, CONTAINER_MARK]
     for data in _data(state, roles, facts):
         paths += [data.spec.path, data.aside, *([data.into] if data.into else []), *(s for s, _ in data.carried())]
     return paths
@@ -277,9 +279,12 @@ def plan_decommission(
     kept = [facts.on_host(d.spec.path) for d in moving]
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
+    from fossp.engine.planner import carried_after
+    from fossp.platform.health import health_checks_ops
     from fossp.platform.osrelease import os_release_op
 
     ops.append(os_release_op(facts, [r for r in state.instances if r not in roles], roles[0]))
+    ops += health_checks_ops(facts, carried_after(state, [], tuple(roles)), roles[0])
     return plan
 
 

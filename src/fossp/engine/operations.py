@@ -41,6 +41,7 @@ class OpKind(StrEnum):
     UNMASK = "unmask-unit"
     DEFER = "defer-to-first-boot"
     OS_RELEASE = "write-os-release"
+    HEALTH_CHECKS = "write-health-checks"
     # decommission: the ledger's undo, the packages, and the role's data
     STOP = "stop-unit"
     DISABLE = "disable-unit"
@@ -73,6 +74,7 @@ LEDGER_KIND: dict[OpKind, ChangeKind | None] = {
     OpKind.START: ChangeKind.UNIT,
     OpKind.RESTART: None,
     OpKind.OS_RELEASE: None,  # derived from the roles on the host: recomputed, never undone
+    OpKind.HEALTH_CHECKS: None,  # the same (fossp.platform.health)
     OpKind.SUBVOLUME: ChangeKind.SUBVOLUME,
     OpKind.MASK: ChangeKind.UNIT,
     OpKind.UNMASK: ChangeKind.UNIT,

@@ -16,7 +16,7 @@ import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Family, Role
@@ -45,6 +45,9 @@ from fossp.errors import BadInput
 from fossp.hosts.connector import HostError
 from fossp.hosts.facts import Facts, FileFact, UnitState
 from fossp.secrets import generated_secret
+
+if TYPE_CHECKING:
+    from fossp.platform.health import Carried
 
 #: systemctl is-enabled states that need no `enable`.
 ENABLED_STATES = {"enabled", "enabled-runtime", "static", "alias", "indirect", "generated", "linked"}
@@ -124,6 +127,19 @@ def deployed_roles(state: HostState) -> list[Wanted]:
     ]
 
 
+def carried_after(state: HostState, wanted: list[Wanted], leaving: tuple[str, ...] = ()) -> list[Carried]:
+    """The roles on the host once the run is over (those of the run with their new settings)."""
+    from fossp.catalog import load_catalog
+    from fossp.platform.health import Carried
+
+    catalog = load_catalog()
+    carried: dict[str, Carried] = {w.role.id: Carried(w.role, w.values(), w.part) for w in wanted}
+    for role_id, instance in state.instances.items():
+        if role_id not in carried and role_id not in leaving and role_id in catalog.roles:
+            carried[role_id] = Carried(catalog.roles[role_id], instance.settings, instance.part)
+    return list(carried.values())
+
+
 @dataclass
 class _RolePlan:
     """What one role's builders share while its operations are made."""
@@ -175,11 +191,13 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
     operations: list[Operation] = []
     for item in wanted:
         operations += plan_role(item, facts, state, family, backend)
+    from fossp.platform.health import health_checks_ops
     from fossp.platform.osrelease import os_release_op
 
     if wanted:  # a host of a run that places no role here is left as it is
         after = list(dict.fromkeys([*state.instances, *(w.role.id for w in wanted)]))
         operations.append(os_release_op(facts, after, wanted[-1].role.id))
+        operations += health_checks_ops(facts, carried_after(state, wanted), wanted[-1].role.id)
     return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
 
 

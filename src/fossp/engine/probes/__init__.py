@@ -28,6 +28,7 @@ __all__ = [
     "ProbeFailed",
     "ProbeResult",
     "Unreachable",
+    "host_argv",
     "on_host_commands",
     "remote_prober",
     "run_probe",
@@ -70,7 +71,7 @@ async def _on_host(connector: Connector, argv: list[str], expect: str) -> str:
     return output[:300]
 
 
-def _host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
+def host_argv(probe: Probe, port: int, settings: dict[str, Any]) -> list[str]:
     """The command an on-host probe runs: the query travels as one argument, never as shell text."""
     query = text(probe.query, settings)
     if probe.kind is ProbeKind.POSTGRESQL:
@@ -131,7 +132,7 @@ def on_host_commands(role: Role, settings: dict[str, Any]) -> list[list[str]]:
         if probe.kind not in ON_HOST or (isinstance(secret, str) and secret.startswith(FINGERPRINT)):
             continue
         try:
-            commands.append(_host_argv(probe, _port(probe, settings), settings))
+            commands.append(host_argv(probe, _port(probe, settings), settings))
         except (KeyError, ValueError, TypeError):
             continue
     return commands
@@ -145,7 +146,7 @@ async def _once(probe: Probe, settings: dict[str, Any], connector: Connector, pe
         return await dhcp.from_peers(peers, address(probe, settings, connector), port, probe, settings)
     if probe.kind in REMOTE:
         return await remote_prober(probe.kind)(address(probe, settings, connector), port, probe, settings, connector)
-    return await _on_host(connector, _host_argv(probe, port, settings), text(probe.expect, settings))
+    return await _on_host(connector, host_argv(probe, port, settings), text(probe.expect, settings))
 
 
 PROBED_KINDS = {*REMOTE, *ON_HOST}
