@@ -266,6 +266,9 @@ def plan_decommission(
     moving = [d for d in present if purge is None and (plan.removing or d.aside in facts.files)]
     if moving or (purge is not None and present):
         ops += _stops(ops, facts, facts.family, catalog, state, roles)
+        for op in ops:
+            if op.kind is OpKind.STOP and not facts.offline_root:
+                op.commands.append(_stop_parts(op.target))
     if purge is None:
         plan.kept = [d.spec.path for d in present]
         ops += [_keep(d, facts, d in moving) for d in data]
@@ -515,6 +518,18 @@ def _stops(
         for unit in sorted(role_of)
         if unit not in stopping and unit in facts.units and facts.units[unit].active == "active"
     ]
+
+
+#: `systemctl stop` returns once the unit itself stopped; the units that are PartOf it
+#: (Debian's postgresql@15-main of postgresql.service, ordered before it) may still be
+#: shutting down. Stopping them too waits until they have: the data must not move earlier.
+STOP_PARTS = (
+    'parts=$(systemctl show -p ConsistsOf --value -- "$1") || exit 1; [ -z "$parts" ] || systemctl stop -- $parts'
+)
+
+
+def _stop_parts(unit: str) -> list[str]:
+    return ["sh", "-c", STOP_PARTS, "stop-parts", unit]
 
 
 def _keep(data: _Data, facts: Facts, moving: bool) -> Operation:

@@ -191,7 +191,7 @@ class HostHealth:
     interval: int
     problems: str
     host_ok: bool
-    load: tuple[float, float, float]
+    load: tuple[float, ...]
     memory_total_kb: int
     memory_available_kb: int
     failed_units: list[str]
@@ -207,62 +207,101 @@ class UnreadableTree(ValueError):
     """The agent answered, but not with FOSSP's health tree (no platform health here)."""
 
 
+#: FOSSP-HEALTH-MIB's objects by name, as OIDs below ROOT (the MIB file says the same;
+#: tests/platform/test_health_mib.py compiles it and compares).
+OBJECTS = {
+    "fosspHealthStatus": "1.1",
+    "fosspHealthCheckedAt": "1.2",
+    "fosspHealthAge": "1.3",
+    "fosspHealthInterval": "1.4",
+    "fosspHealthProblems": "1.5",
+    "fosspHostStatus": "2.1",
+    "fosspHostLoad1": "2.2",
+    "fosspHostLoad5": "2.3",
+    "fosspHostLoad15": "2.4",
+    "fosspHostMemTotal": "2.5",
+    "fosspHostMemAvailable": "2.6",
+    "fosspHostFailedUnits": "2.7",
+    "fosspHostFailedUnitNames": "2.8",
+    "fosspFsMount": "3.1.2",
+    "fosspFsSize": "3.1.3",
+    "fosspFsAvailable": "3.1.4",
+    "fosspFsUsedPercent": "3.1.5",
+    "fosspFsStatus": "3.1.6",
+    "fosspRoleId": "4.1.2",
+    "fosspRoleName": "4.1.3",
+    "fosspRoleStatus": "4.1.4",
+    "fosspRoleChecksPassed": "4.1.5",
+    "fosspRoleChecks": "4.1.6",
+    "fosspRoleMessage": "4.1.7",
+    "fosspCheckName": "5.1.2",
+    "fosspCheckKind": "5.1.3",
+    "fosspCheckStatus": "5.1.4",
+    "fosspCheckMessage": "5.1.5",
+}
+
+
+class _Tree:
+    """The walked values (keyed by OID below ROOT), read by object name."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def scalar(self, name: str) -> str:
+        return self.values.get(f"{OBJECTS[name]}.0", "")
+
+    def number(self, name: str) -> int:
+        return int(self.scalar(name) or 0)
+
+    def column(self, name: str) -> dict[str, str]:
+        """The column's cells by row index ("3", or "2.1" in the check table), in OID order."""
+        prefix = f"{OBJECTS[name]}."
+        return {key[len(prefix) :]: value for key, value in self.values.items() if key.startswith(prefix)}
+
+
 def parse_tree(values: dict[str, str]) -> HostHealth:
     """The health from the agent's values under ROOT, keyed by OID below it ("1.1.0")."""
-    if "1.1.0" not in values:
+    tree = _Tree(values)
+    if not tree.scalar("fosspHealthStatus"):
         raise UnreadableTree("the agent has no FOSSP health tree (is the platform applied, with its health timer?)")
-
-    def number(key: str) -> int:
-        return int(values.get(key, "0") or 0)
-
-    def column(table: str, col: int) -> dict[str, str]:
-        prefix = f"{table}.1.{col}."
-        return {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
-
-    names = column("5", 2)
-    probes: dict[str, list[ProbeHealth]] = {}
-    for index, name in names.items():
-        probes.setdefault(index.partition(".")[0], []).append(
-            ProbeHealth(
-                name,
-                column("5", 3).get(index, ""),
-                column("5", 4).get(index) == "1",
-                column("5", 5).get(index, ""),
-            )
-        )
+    kinds, states, messages = (tree.column(n) for n in ("fosspCheckKind", "fosspCheckStatus", "fosspCheckMessage"))
+    checks: dict[str, list[ProbeHealth]] = {}
+    for index, name in tree.column("fosspCheckName").items():
+        check = ProbeHealth(name, kinds.get(index, ""), states.get(index) == "1", messages.get(index, ""))
+        checks.setdefault(index.partition(".")[0], []).append(check)
     roles = [
         RoleHealth(
             role_id,
-            column("4", 3).get(index, ""),
-            column("4", 4).get(index) == "1",
-            int(column("4", 5).get(index, "0")),
-            int(column("4", 6).get(index, "0")),
-            column("4", 7).get(index, ""),
-            probes.get(index, []),
+            tree.column("fosspRoleName").get(index, ""),
+            tree.column("fosspRoleStatus").get(index) == "1",
+            int(tree.column("fosspRoleChecksPassed").get(index, "0")),
+            int(tree.column("fosspRoleChecks").get(index, "0")),
+            tree.column("fosspRoleMessage").get(index, ""),
+            checks.get(index, []),
         )
-        for index, role_id in sorted(column("4", 2).items(), key=lambda kv: int(kv[0]))
+        for index, role_id in tree.column("fosspRoleId").items()
     ]
     systems = [
         FileSystem(
             mount,
-            int(column("3", 3).get(i, "0")),
-            int(column("3", 4).get(i, "0")),
-            int(column("3", 5).get(i, "0")),
-            column("3", 6).get(i) == "1",
+            int(tree.column("fosspFsSize").get(index, "0")),
+            int(tree.column("fosspFsAvailable").get(index, "0")),
+            int(tree.column("fosspFsUsedPercent").get(index, "0")),
+            tree.column("fosspFsStatus").get(index) == "1",
         )
-        for i, mount in sorted(column("3", 2).items(), key=lambda kv: int(kv[0]))
+        for index, mount in tree.column("fosspFsMount").items()
     ]
     return HostHealth(
-        status=Status(number("1.1.0")),
-        checked_at=number("1.2.0"),
-        age=number("1.3.0"),
-        interval=number("1.4.0"),
-        problems=values.get("1.5.0", ""),
-        host_ok=values.get("2.1.0") == "1",
-        load=(number("2.2.0") / 100, number("2.3.0") / 100, number("2.4.0") / 100),
-        memory_total_kb=number("2.5.0"),
-        memory_available_kb=number("2.6.0"),
-        failed_units=values.get("2.8.0", "").split(),
+        status=Status(tree.number("fosspHealthStatus")),
+        checked_at=tree.number("fosspHealthCheckedAt"),
+        age=tree.number("fosspHealthAge"),
+        interval=tree.number("fosspHealthInterval"),
+        problems=tree.scalar("fosspHealthProblems"),
+        host_ok=tree.scalar("fosspHostStatus") == "1",
+        load=tuple(tree.number(f"fosspHostLoad{n}") / 100 for n in (1, 5, 15)),
+        memory_total_kb=tree.number("fosspHostMemTotal"),
+        memory_available_kb=tree.number("fosspHostMemAvailable"),
+        failed_units=tree.scalar("fosspHostFailedUnitNames").split(),
         file_systems=systems,
         roles=roles,
     )

@@ -48,11 +48,13 @@ def _reason(indication: object) -> str:
 
 async def read_tree(address: str, port: int, who: Credentials, timeout: float) -> dict[str, str]:
     """Every value under ROOT, keyed by its OID below ROOT ("1.1.0"), walked with GETBULK.
-    A walk that outlives ``timeout`` in all (pysnmp's own timeout is per request) fails too."""
+    pysnmp's timeout is per request (sent twice); the whole walk is bounded too, a few
+    requests' worth, so an agent that answers ever more slowly cannot hold the read."""
+    bound = timeout * 4 + 2
     try:
-        return await asyncio.wait_for(_walk(address, port, who, timeout), timeout * 3)
+        return await asyncio.wait_for(_walk(address, port, who, timeout), bound)
     except TimeoutError:
-        raise AgentError(f"SNMP agent at {address}:{port}/udp: the walk did not end within {timeout * 3:g} s") from None
+        raise AgentError(f"SNMP agent at {address}:{port}/udp: the walk did not end within {bound:g} s") from None
 
 
 async def _walk(address: str, port: int, who: Credentials, timeout: float) -> dict[str, str]:
