@@ -8,6 +8,7 @@ scripts). Exit codes: 0 ok, 1 a host failed or a role is not running, 2 bad inpu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -232,17 +233,65 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
+    plan_hosts(
+        roles,
+        target,
+        inventory,
+        become,
+        profile,
+        set_,
+        include_preview,
+        include_retired,
+        timeout,
+        diff,
+        as_json,
+        (queue, shard_size, queue_wait),
+    )
+
+
+def plan_hosts(
+    roles: list[str] | None,
+    target: list[str],
+    inventory: Path | None,
+    become: bool,
+    profile: Path | None,
+    set_: list[str],
+    include_preview: bool,
+    include_retired: bool,
+    timeout: list[str],
+    diff: bool,
+    as_json: bool,
+    queue: tuple[str | None, int, float] = (None, 24, 300),
+    then: Then | None = None,
+) -> None:
+    """`fossp plan`; ``then`` adds its own part (a registration's plans) for the hosts planned."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import plan_action
 
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    if _queued(queue):
-        results = _run_queued("plan", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+    if _queued(queue[0]):
+        results = _run_queued("plan", hosts, catalog, work, limits, queue, as_json)
     else:
         results = _run(hosts, plan_action(catalog, work), as_json, limits)
-    _show_plans(results, as_json, diff)
+    extra = _then(then, hosts, results, dry_run=True)
+    _show_plans(results, as_json, diff, extra[0])
+    extra[1]()
     _finish(results)
+
+
+#: More work after a run on the hosts that succeeded: (hosts, dry run) -> (data for the
+#: JSON document, what to print).
+Then = Callable[[list["HostSpec"], bool], tuple[dict[str, Any], Callable[[], None]]]
+
+
+def _then(
+    then: Then | None, hosts: list[HostSpec], results: list[HostResult], dry_run: bool
+) -> tuple[dict[str, Any], Callable[[], None]]:
+    ok = {r.host for r in results if r.ok}
+    if then is None or not ok:
+        return {}, lambda: None
+    return then([h for h in hosts if h.name in ok], dry_run)
 
 
 def deploy(
@@ -272,21 +321,53 @@ def deploy(
     A run that an earlier one left unfinished (killed, or its host lost) is finished first.
     On a BTRFS root the run is bracketed by a pre/post snapshot pair.
     """
+    deploy_hosts(
+        roles,
+        target,
+        inventory,
+        become,
+        profile,
+        set_,
+        (include_preview, include_retired, rollback_on_failure),
+        timeout,
+        as_json,
+        (queue, shard_size, queue_wait),
+    )
+
+
+def deploy_hosts(
+    roles: list[str] | None,
+    target: list[str],
+    inventory: Path | None,
+    become: bool,
+    profile: Path | None,
+    set_: list[str],
+    flags: tuple[bool, bool, bool],
+    timeout: list[str],
+    as_json: bool,
+    queue: tuple[str | None, int, float] = (None, 24, 300),
+    then: Then | None = None,
+) -> None:
+    """`fossp deploy` (``flags``: include preview, include retired, roll back on failure);
+    ``then`` runs on the hosts that succeeded (a registration) and adds its part."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import cluster_run, deploy_action
     from fossp.errors import BadInput
 
+    include_preview, include_retired, rollback_on_failure = flags
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    if _queued(queue):
+    if _queued(queue[0]):
         if rollback_on_failure:
             raise BadInput("--rollback-on-failure: not with --queue yet (run without --queue)")
-        results = _run_queued("deploy", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+        results = _run_queued("deploy", hosts, catalog, work, limits, queue, as_json)
     else:
         cluster = cluster_run(catalog, work)
         action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
         results = _run(hosts, action, as_json, limits, cluster)
-    failed = _show_deploys(results, as_json)
+    extra = _then(then, hosts, results, dry_run=False)
+    failed = _show_deploys(results, as_json, extra[0])
+    extra[1]()
     _finish(results, failed)
 
 
@@ -485,12 +566,14 @@ def _summary(results: list[HostResult], describe: Any, healthy: Any = None) -> N
 PLAN_LEGEND = "+ will change   ~ decided again after the changes before it   = already as wanted (why)"
 
 
-def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) -> None:
+def _show_plans(
+    results: list[HostResult], as_json: bool, diff: bool = False, extra: dict[str, Any] | None = None
+) -> None:
     from fossp.output import console, plain, print_json
     from fossp.secrets import MASK
 
     if as_json:
-        print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results)})
+        print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results), **(extra or {})})
         return
     out = console()
     for result in results:
@@ -514,7 +597,7 @@ def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) ->
     _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
 
 
-def _show_deploys(results: list[HostResult], as_json: bool) -> int:
+def _show_deploys(results: list[HostResult], as_json: bool, extra: dict[str, Any] | None = None) -> int:
     """Print what each host did; return how many roles ended in error."""
     from fossp.engine.jobs import outcome_data
     from fossp.output import console, plain, print_json
@@ -531,7 +614,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
             }
             for r in results
         ]
-        print_json({"hosts": hosts})
+        print_json({"hosts": hosts, **(extra or {})})
         return failed
     out = console()
     for result in results:
