@@ -378,3 +378,100 @@ async def _register_all(
             }
         )
     return results
+
+
+def leaving_jobs(hosts: list[HostSpec], removing: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """For decommission: each host's backup record, for the hosts where a role being
+    removed (``removing``: host -> role IDs) has a job; a host never registered has none."""
+    return asyncio.run(_leaving(hosts, removing))
+
+
+async def _leaving(hosts: list[HostSpec], removing: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    from fossp.catalog.loader import load_catalog
+    from fossp.errors import Finding
+    from fossp.hosts.connector import HostError
+
+    catalog, found = load_catalog(), {}
+    for spec in (h for h in hosts if removing.get(h.name)):
+        try:
+            host = await _registered(spec)
+        except (Finding, HostError):  # not registered, or not reached: the removal says so itself
+            continue
+        names = {catalog.roles[r].name for r in removing[spec.name] if r in catalog.roles}
+        jobs = {name: job for name, job in host.record["jobs"].items() if name in names}
+        if jobs:
+            found[spec.name] = {**host.record, "leaving": jobs}
+        await host.connector.close()
+    return found
+
+
+def settle_backups(hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool) -> dict[str, dict[str, Any]]:
+    """After decommission: the director forgets the removed roles' jobs (its file for
+    the host written again without them, or removed with the platform), and with
+    ``drop`` their records in the catalog too; kept, a later restore still finds them."""
+    return asyncio.run(_settle_all([h for h in hosts if h.name in leaving], leaving, drop))
+
+
+async def _settle_all(
+    hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool
+) -> dict[str, dict[str, Any]]:
+    from fossp.cli.deploy_cmds import target_hosts
+
+    done = {}
+    for spec in hosts:
+        record = leaving[spec.name]
+        director_spec = target_hosts([str(record["director"])], None)[0]
+        director = await _connect(director_spec, "backup director")
+        try:
+            done[spec.name] = await _settle(spec, record, director, drop)
+        finally:
+            await director.close()
+    return done
+
+
+async def _settle(spec: HostSpec, record: dict[str, Any], at_director: Connector, drop: bool) -> dict[str, Any]:
+    from fossp.catalog.loader import load_catalog
+    from fossp.engine.apply import apply_owned_files
+    from fossp.engine.backup import BACULA, Director, record_file, registered_file, registration
+    from fossp.engine.state import parse_state
+    from fossp.hosts.facts import gather_facts
+
+    catalog = load_catalog()
+    jobs = list(record["leaving"].values())
+    director = Director(at_director, str(record["director"]))
+    dropped = []
+    if drop:
+        dropped = [r["job_id"] for r in await director.jobs(str(record["client"])) if r["name"] in jobs]
+        if dropped:
+            await director.console([f"delete jobid={','.join(str(n) for n in dropped)}"])
+    spec_file = registered_file(spec.name)
+    connector = await _connect(spec, "host")
+    facts = await gather_facts(connector, [], [])
+    state = parse_state(facts)
+    current = (await gather_facts(at_director, [spec_file.path], [])).files.get(spec_file.path)
+    password = _client_password(current.content if current and current.content else b"")
+    platform = catalog.role("platform")
+    if platform.id not in state.instances or facts.family is None:
+        gone = spec_file.model_copy(update={"template": None, "absent": True})
+        await apply_owned_files(at_director, catalog.role(BACULA), {}, [gone])
+    else:
+        found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password or "")
+        if password is None:
+            found.password = None
+        retention = await _retention(at_director)
+        await apply_owned_files(at_director, catalog.role(BACULA), found.director_values(retention), [spec_file])
+        await apply_owned_files(connector, platform, {"record": found.record(director.name)}, [record_file()])
+    await connector.close()
+    return {"jobs": jobs, "dropped": bool(drop), "deleted_job_ids": dropped}
+
+
+def _client_password(text: bytes) -> str | None:
+    """The file daemon's password the director's file for a host holds (None: no Client there)."""
+    found = re.search(r'^\s*Password = "([^"]+)"', text.decode(errors="replace"), re.M)
+    return found.group(1) if found else None
+
+
+async def _retention(at_director: Connector) -> int:
+    from fossp.engine.backup import director_state
+
+    return int((await director_state(at_director))[1].get("file_retention_days", 60))

@@ -276,7 +276,8 @@ def plan_hosts(
         results = _run(hosts, plan_action(catalog, work), as_json, limits)
     extra = _then(then, hosts, results, dry_run=True)
     _show_plans(results, as_json, diff, extra[0])
-    extra[1]()
+    if not as_json:
+        extra[1]()
     _finish(results)
 
 
@@ -367,7 +368,8 @@ def deploy_hosts(
         results = _run(hosts, action, as_json, limits, cluster)
     extra = _then(then, hosts, results, dry_run=False)
     failed = _show_deploys(results, as_json, extra[0])
-    extra[1]()
+    if not as_json:
+        extra[1]()
     _finish(results, failed)
 
 
@@ -415,6 +417,14 @@ def decommission(
         bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal (scripts).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and change nothing.")] = False,
+    keep_backups: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-backups/--drop-backups",
+            help="A role with a backup job on its director: keep its backups in the director's catalog (the default "
+            "without a terminal), or drop them. Asked on a terminal.",
+        ),
+    ] = None,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
@@ -462,12 +472,41 @@ def decommission(
     if ready and not yes and not typer.confirm(removal_question(list(ready.values())), err=True):
         _note("nothing changed")
         raise typer.Exit(EXIT_FINDING)
+    backups, drop = _backups_question(hosts, ready, keep_backups, yes)
 
     removing, order = removal_action(catalog, refs, purging, ready)
     done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits, order)}
     results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
-    _show_decommissions(results, as_json)
+    settled = _settle_backups(hosts, backups, drop, {r.host for r in results if r.ok})
+    _show_decommissions(results, as_json, settled)
     _finish(results)
+
+
+def _backups_question(
+    hosts: list[HostSpec], ready: dict[str, Any], keep: bool | None, yes: bool
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """The backup jobs of the roles leaving (host -> its record) and whether to drop them:
+    as --keep-backups/--drop-backups says, else asked on a terminal, else kept."""
+    import sys
+
+    from fossp.cli.backup_cmds import leaving_jobs
+
+    backups = leaving_jobs([h for h in hosts if h.name in ready], {host: plan.roles for host, plan in ready.items()})
+    if not backups or keep is not None:
+        return backups, keep is False
+    if yes or not sys.stdin.isatty():
+        return backups, False
+    jobs = ", ".join(job for record in backups.values() for job in record["leaving"].values())
+    return backups, not typer.confirm(f"Keep their backups on the director ({jobs})?", default=True, err=True)
+
+
+def _settle_backups(
+    hosts: list[HostSpec], backups: dict[str, dict[str, Any]], drop: bool, removed: set[str]
+) -> dict[str, dict[str, Any]]:
+    from fossp.cli.backup_cmds import settle_backups
+
+    leaving = {host: record for host, record in backups.items() if host in removed}
+    return settle_backups(hosts, leaving, drop) if leaving else {}
 
 
 def facts(
@@ -710,20 +749,33 @@ def _release_summary(status: Any) -> str:
     return f"{len(status.roles)} role(s){release}"
 
 
-def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
-    """What each host lost and kept, where the backups are and how a dump is read back."""
+def _show_decommissions(
+    results: list[HostResult], as_json: bool, backup_jobs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """What each host lost and kept, where the backups are and how a dump is read back;
+    what became of the roles' backup jobs on their director."""
     import shlex
 
     from fossp.output import console, print_json
 
+    jobs = backup_jobs or {}
     if as_json:
         hosts = [
-            {"host": r.host, "ok": r.ok, "error": r.error_data(), **(r.value.summary() if r.ok else {})}
+            {
+                "host": r.host,
+                "ok": r.ok,
+                "error": r.error_data(),
+                **(r.value.summary() if r.ok else {}),
+                **({"backup_jobs": jobs[r.host]} if r.host in jobs else {}),
+            }
             for r in results
         ]
         print_json({"hosts": hosts})
         return
     out = console()
+    for host, settled in jobs.items():
+        what = "dropped from the director's catalog" if settled["dropped"] else "kept on the director"
+        out.print(f"{host}: backups of {', '.join(settled['jobs'])} {what}", highlight=False, markup=False)
     for result in (r for r in results if r.ok):
         plan = result.value.plan
         if plan.kept:
