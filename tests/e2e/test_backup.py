@@ -3,8 +3,11 @@ PostgreSQL role) on bk-dir and PostgreSQL on bk-db. `fossp platform apply --back
 registers bk-db's file daemon and a job per role with the director; `fossp backup run
 postgresql` dumps the databases (the job's client run script) and backs them up; rows
 deleted afterwards come back with `fossp backup restore postgresql`, which restores the
-dump and loads it. `backup list` shows the jobs; a role without backup_paths and a
-director that is down are each one line and exit 1, without a hang."""
+dump and loads it. `backup list` shows the jobs; BIND's job freezes and thaws its zones;
+decommissioning BIND with --drop-backups takes its job off the director and its jobs out
+of the catalog; a role
+without backup_paths and a director that is down are each one line and exit 1, without
+a hang."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
-POSTGRESQL, BACULA = "FOSSP-DASPO", "FOSSP-BASBA"
+POSTGRESQL, BACULA, BIND = "FOSSP-DASPO", "FOSSP-BASBA", "FOSSP-NESBI"
 PACKAGES = (
     "postgresql",
     "bacula-director",
@@ -33,7 +36,7 @@ PACKAGES = (
     "dbconfig-no-thanks",
     "bacula-sd",
     "bacula-console",
-    *role_packages(["platform"]),
+    *role_packages(["platform", "bind"]),
 )
 backup_hosts = lab_fixture("bk-dir", "bk-db", packages=PACKAGES)
 JOB = "postgresql-on-bk-db"
@@ -55,9 +58,13 @@ def test_backup_run_and_restore_bring_deleted_rows_back(backup_hosts: list[LabHo
     started = time.monotonic()
     director, db = backup_hosts
     profile = tmp_path / "backup.yaml"
+    # The platform first on bk-db: the packages its roles add later are theirs alone, so
+    # decommissioning one of them removes nothing the platform needs.
     roles = [
+        {"id": "FOSSP-PLSPL", "hosts": [db.name]},
         {"id": POSTGRESQL, "hosts": [director.name, db.name]},
         {"id": BACULA, "hosts": {"director": [director.name]}},
+        {"id": BIND, "hosts": [db.name]},
     ]
     profile.write_text(yaml.safe_dump({"fossp_profile": 1, "roles": roles}))
     deployed, _ = _fossp("deploy", "--profile", str(profile), "--target", director.target, "--target", db.target)
@@ -100,6 +107,21 @@ def test_backup_run_and_restore_bring_deleted_rows_back(backup_hosts: list[LabHo
     listed, _ = _fossp("backup", "list", "--target", db.target)
     kinds = {(j["name"], j["type"], j["status"]) for j in listed["jobs"]}
     assert (JOB, "backup", "ok") in kinds and any(t == "restore" for _, t, _ in kinds), kinds
+
+    # BIND's job runs rndc freeze first (a failing run script fails the job) and rndc thaw after.
+    bind, _ = _fossp("backup", "run", "bind", "--target", db.target)
+    assert bind["jobs"][0]["status"] == "ok" and bind["jobs"][0]["name"] == "bind-on-bk-db", bind
+
+    # Decommissioning BIND with --drop-backups: its jobs leave the catalog and its job the director.
+    removed, _ = _fossp("decommission", "bind", "--target", db.target, "--yes", "--drop-backups")
+    (entry,) = removed["hosts"]
+    assert entry["backup_jobs"]["jobs"] == ["bind-on-bk-db"] and entry["backup_jobs"]["dropped"], entry
+    registered_conf = ssh(director, "cat", "/etc/bacula/fossp.d/bk-db.conf").stdout
+    assert "bind-on-bk-db" not in registered_conf and JOB in registered_conf
+    listed, _ = _fossp("backup", "list", "--target", db.target)
+    assert not [j for j in listed["jobs"] if j["name"] == "bind-on-bk-db"], listed["jobs"]
+    record = json.loads(ssh(db, "cat", "/etc/fossp/backup.json").stdout)
+    assert record["jobs"] == {"postgresql": JOB, "platform": "platform-on-bk-db"}, record
 
     # Faults: a role without backup_paths; the director down. One line each, exit 1, no hang.
     none = run_fossp("backup", "run", "katello", "--target", db.target)

@@ -57,7 +57,8 @@ async def _connect(spec: HostSpec, what: str) -> Connector:
     try:
         return await open_connector(spec, timeouts_for(spec.vars, {}, spec.name))
     except HostError as error:
-        raise Finding(f"{spec.name}: cannot reach the {what}: {error.message}", where=spec.name) from None
+        message = f"{spec.name}: cannot reach the {what}: {error.message}"
+        raise Finding(message, where=spec.name, code="unreachable") from None
 
 
 async def _registered(spec: HostSpec) -> _Host:
@@ -334,50 +335,59 @@ def register(
 async def _register_all(
     hosts: list[HostSpec], director: HostSpec, platform: dict[str, Any], dry_run: bool
 ) -> list[dict[str, Any]]:
+    from fossp.engine.backup import director_state
+
+    at_director = await _connect(director, "backup director")
+    try:
+        _, settings, _, _ = await director_state(at_director)
+        retention = int(settings.get("file_retention_days", 60))
+        return [await _register_one(spec, at_director, director.name, retention, platform, dry_run) for spec in hosts]
+    finally:
+        await at_director.close()
+
+
+async def _register_one(
+    spec: HostSpec, at_director: Connector, director: str, retention: int, platform: dict[str, Any], dry_run: bool
+) -> dict[str, Any]:
     from fossp.catalog.loader import load_catalog
     from fossp.engine.apply import apply_owned_files
-    from fossp.engine.backup import BACULA, director_state, record_file, registered_file, registration
+    from fossp.engine.backup import BACULA, record_file, registered_file, registration
     from fossp.engine.planner import wanted_roles
     from fossp.engine.state import parse_state
+    from fossp.hosts.connector import HostError
     from fossp.hosts.facts import gather_facts
 
     catalog = load_catalog()
     bacula, platform_role = catalog.role(BACULA), catalog.role("platform")
-    at_director = await _connect(director, "backup director")
-    _, settings, _, _ = await director_state(at_director)
-    results = []
-    for spec in hosts:
-        connector = at_director if spec.name == director.name else await _connect(spec, "host")
+    connector = at_director if spec.name == at_director.name else await _connect(spec, "host")
+    try:
         facts = await gather_facts(connector, [], [])
         if facts.family is None:
-            from fossp.hosts.connector import HostError
-
             raise HostError(f"{spec.name}: unknown OS family (os-release ID={facts.os.id!r})")
-        wanted = wanted_roles(catalog, [(platform_role.id, platform)], spec.vars, spec.name)[0]
+        password = wanted_roles(catalog, [(platform_role.id, platform)], spec.vars, spec.name)[0].settings
         found = registration(
             spec.name,
             spec.address,
             facts.family,
             parse_state(facts),
             dict(catalog.roles),
-            wanted.settings["director_password"],
+            password["director_password"],
         )
-        on_host = await apply_owned_files(
-            connector, platform_role, {"record": found.record(director.name)}, [record_file()], dry_run
-        )
-        values = found.director_values(int(settings.get("file_retention_days", 60)))
-        on_director = await apply_owned_files(at_director, bacula, values, [registered_file(spec.name)], dry_run)
-        results.append(
-            {
-                "host": spec.name,
-                "director": director.name,
-                "client": found.record(director.name)["client"],
-                "jobs": found.record(director.name)["jobs"],
-                "skipped": found.skipped,
-                "plans": [on_host.summary(), on_director.summary()],
-            }
-        )
-    return results
+        record = found.record(director)
+        on_host = await apply_owned_files(connector, platform_role, {"record": record}, [record_file()], dry_run)
+    finally:
+        if connector is not at_director:
+            await connector.close()
+    values = found.director_values(retention)
+    on_director = await apply_owned_files(at_director, bacula, values, [registered_file(spec.name)], dry_run)
+    return {
+        "host": spec.name,
+        "director": director,
+        "client": record["client"],
+        "jobs": record["jobs"],
+        "skipped": found.skipped,
+        "plans": [on_host.summary(), on_director.summary()],
+    }
 
 
 def leaving_jobs(hosts: list[HostSpec], removing: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
@@ -455,9 +465,7 @@ async def _settle(spec: HostSpec, record: dict[str, Any], at_director: Connector
         gone = spec_file.model_copy(update={"template": None, "absent": True})
         await apply_owned_files(at_director, catalog.role(BACULA), {}, [gone])
     else:
-        found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password or "")
-        if password is None:
-            found.password = None
+        found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password)
         retention = await _retention(at_director)
         await apply_owned_files(at_director, catalog.role(BACULA), found.director_values(retention), [spec_file])
         await apply_owned_files(connector, platform, {"record": found.record(director.name)}, [record_file()])

@@ -224,11 +224,12 @@ async def apply_owned_files(
     facts = await gather_facts(connector, paths, role.units_for(None, values))
     state = parse_state(facts)
     instance = state.instances.get(role.id)
-    if instance is None:
+    if instance is None and not dry_run:  # a dry run may come before the role's own deploy
         raise HostError(f"{connector.name}: the role {role.name} is not deployed here")
     if state.run or state.unfinished:
         raise HostError(f"{connector.name}: an earlier run did not finish; `fossp deploy` finishes it first")
-    operations = [op for spec in specs for op in plan_owned_file(role, instance.part, values, spec, facts, state)]
+    part = instance.part if instance else None
+    operations = [op for spec in specs for op in plan_owned_file(role, part, values, spec, facts, state)]
     plan = Plan(
         host=connector.name, family=facts.family.value if facts.family else "", roles=[role.id], operations=operations
     )

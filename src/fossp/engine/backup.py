@@ -16,10 +16,12 @@ are here with the remote ones (bconsole over the director's SSH connection, boun
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,10 +181,11 @@ class Registration:
 
 
 def registration(
-    host: str, address: str, family: Family, state: HostState, roles: dict[str, Role], password: str
+    host: str, address: str, family: Family, state: HostState, roles: dict[str, Role], password: str | None
 ) -> Registration:
-    """The host's file daemon and one backup per role deployed on it (running or ready);
-    a role without backup_paths gets no job, and is named."""
+    """The host's file daemon (with ``password``, the director's Client for it) and one
+    backup per role deployed on it (running or ready); a role without backup_paths gets no
+    job, and is named. A member of the bacula role has its Client from that role already."""
     backups, skipped = [], []
     deployed = [i for i in state.instances.values() if i.state in (InstanceState.RUNNING, InstanceState.READY)]
     for instance in deployed:
@@ -325,9 +328,6 @@ class Director:
 
     async def wait(self, job: int, progress: Callable[[dict[str, Any]], None], seconds: float) -> dict[str, Any]:
         """Poll the job until it ends (its row); past ``seconds`` it is cancelled, a finding."""
-        import asyncio
-        import time
-
         deadline = time.monotonic() + seconds
         while True:
             rows = [job_row(r) for r in parse_llist(await self.console([f"llist jobid={job}"]))]
