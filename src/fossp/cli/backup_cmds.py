@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from fossp.cli.common import JsonOption, complete_role, new_app
-from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption
+from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption, bounds
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,26 +48,26 @@ class _Host:
     record: dict[str, Any]
 
 
-async def _connect(spec: HostSpec, what: str) -> Connector:
+async def _connect(spec: HostSpec, what: str, limits: dict[str, float] | None = None) -> Connector:
     """A connection within the host's time bounds; one that fails is a finding naming the host."""
     from fossp.errors import Finding
     from fossp.hosts.connector import HostError, open_connector
     from fossp.hosts.timeouts import timeouts_for
 
     try:
-        return await open_connector(spec, timeouts_for(spec.vars, {}, spec.name))
+        return await open_connector(spec, timeouts_for(spec.vars, limits or {}, spec.name))
     except HostError as error:
         message = f"{spec.name}: cannot reach the {what}: {error.message}"
         raise Finding(message, where=spec.name, code="unreachable") from None
 
 
-async def _registered(spec: HostSpec) -> _Host:
+async def _registered(spec: HostSpec, limits: dict[str, float] | None = None) -> _Host:
     from fossp.engine.backup import RECORD, read_record
     from fossp.engine.state import parse_state
     from fossp.hosts.connector import HostError
     from fossp.hosts.facts import gather_facts
 
-    connector = await _connect(spec, "host")
+    connector = await _connect(spec, "host", limits)
     facts = await gather_facts(connector, [RECORD], [])
     found = facts.files.get(RECORD)
     record = read_record(found.content if found else None, spec.name)
@@ -86,13 +86,13 @@ def _one_host(target: list[str], inventory: Path | None, become: bool, command: 
     return hosts[0]
 
 
-async def _director(host: _Host, inventory: Path | None, become: bool) -> Director:
+async def _director(host: _Host, inventory: Path | None, become: bool, limits: dict[str, float]) -> Director:
     from fossp.cli.deploy_cmds import target_hosts
     from fossp.engine.backup import Director
 
     name = str(host.record["director"])
     spec = target_hosts([name], inventory, become)[0]
-    return Director(await _connect(spec, "backup director"), name)
+    return Director(await _connect(spec, "backup director", limits), name)
 
 
 def _backed_up_role(host: _Host, ref: str) -> tuple[Role, str]:
@@ -159,6 +159,7 @@ def run(
     inventory: InventoryOption = None,
     become: BecomeOption = False,
     job_timeout: JobTimeoutOption = 1800,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Back up a role on a host now (every role with a job there if none is named), its
@@ -166,11 +167,12 @@ def run(
     from fossp.output import console, emit
 
     spec = _one_host(target, inventory, become, "run")
+    limits = bounds([spec], timeout)
 
     async def main() -> list[dict[str, Any]]:
-        host = await _registered(spec)
+        host = await _registered(spec, limits)
         jobs = [_backed_up_role(host, role)[1]] if role else list(host.record["jobs"].values())
-        director = await _director(host, inventory, become)
+        director = await _director(host, inventory, become, limits)
         with _Progress(not as_json) as progress:
             return [await _run_job(director, job, progress, job_timeout) for job in jobs]
 
@@ -193,16 +195,18 @@ def list_jobs(
     target: TargetOption = [],  # noqa: B006
     inventory: InventoryOption = None,
     become: BecomeOption = False,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """The host's backup and restore jobs the director's catalog holds, newest last."""
     from fossp.output import emit, table
 
     spec = _one_host(target, inventory, become, "list")
+    limits = bounds([spec], timeout)
 
     async def main() -> tuple[str, list[dict[str, Any]]]:
-        host = await _registered(spec)
-        director = await _director(host, inventory, become)
+        host = await _registered(spec, limits)
+        director = await _director(host, inventory, become, limits)
         return director.name, await director.jobs(str(host.record["client"]))
 
     director, rows = asyncio.run(main())
@@ -225,6 +229,7 @@ def restore(
         typer.Option("--to", help="Restore the files under this folder on the host instead (no dump is loaded)."),
     ] = None,
     job_timeout: JobTimeoutOption = 1800,
+    timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
     """Restore a role's latest good backup on the host. A role whose backup holds a dump
@@ -237,11 +242,12 @@ def restore(
     if to is not None and not _SAFE_PATH.match(to):
         raise BadInput(f"--to {to[:60]!r}: an absolute path of letters, digits and ._/+- only")
     spec = _one_host(target, inventory, become, "restore")
+    limits = bounds([spec], timeout)
 
     async def main() -> dict[str, Any]:
-        host = await _registered(spec)
+        host = await _registered(spec, limits)
         chosen, job = _backed_up_role(host, role)
-        director = await _director(host, inventory, become)
+        director = await _director(host, inventory, become, limits)
         with _Progress(not as_json) as progress:
             return await _restore(host, director, chosen, job, to, progress, job_timeout)
 
