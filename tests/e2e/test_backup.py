@@ -77,6 +77,12 @@ def test_backup_run_and_restore_bring_deleted_rows_back(backup_hosts: list[LabHo
         "INSERT INTO orders SELECT g, 'item ' || g FROM generate_series(1, 50) g",
     )
 
+    # A dry run of the registration plans the two files and writes neither.
+    planned, _ = _fossp("platform", "apply", "--target", db.target, "--backup-director", director.target, "--dry-run")
+    targets = [op["target"] for p in planned["backup"][0]["plans"] for op in p["operations"] if op["change"]]
+    assert targets[:2] == ["/etc/fossp/backup.json", "/etc/bacula/fossp.d/bk-db.conf"], targets
+    assert ssh(director, "test", "-e", "/etc/bacula/fossp.d/bk-db.conf", check=False).returncode == 1
+
     # Registration: the director's file for bk-db, bk-db's record; the password is never shown.
     applied, shown = _fossp("platform", "apply", "--target", db.target, "--backup-director", director.target)
     (registered,) = applied["backup"]

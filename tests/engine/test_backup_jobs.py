@@ -215,5 +215,6 @@ def test_the_directors_file_is_planned_private_with_the_directors_restart() -> N
         recorded("debian12-bare"),
         HostState(),
     )
-    (write,) = [op for op in ops if op.change]
+    (write,) = [op for op in ops if op.change]  # the director is not running there: no restart
     assert (write.target, write.mode, write.owner) == ("/etc/bacula/fossp.d/bk-db.conf", "640", "root:bacula")
+    assert write.restarts == ["bacula-director.service"]  # not the file daemon or the storage daemon

@@ -217,25 +217,15 @@ async def apply_owned_files(
     report: Report = quiet,
 ) -> Plan:
     """Write files a deployed role owns beyond its recipe (see ``plan_owned_file``) as a
-    run of their own: planned on fresh facts, each change recorded in the host's ledger
-    under the role (so decommissioning the role undoes it), restarts owed paid. With
-    ``dry_run`` the plan only; an earlier run left unfinished is for ``fossp deploy``."""
-    paths = [spec.path for spec in specs]
-    facts = await gather_facts(connector, paths, role.units_for(None, values))
-    state = parse_state(facts)
-    instance = state.instances.get(role.id)
-    if instance is None and not dry_run:  # a dry run may come before the role's own deploy
-        raise HostError(f"{connector.name}: the role {role.name} is not deployed here")
-    if state.run or state.unfinished:
-        raise HostError(f"{connector.name}: an earlier run did not finish; `fossp deploy` finishes it first")
-    part = instance.part if instance else None
-    operations = [op for spec in specs for op in plan_owned_file(role, part, values, spec, facts, state)]
-    plan = Plan(
-        host=connector.name, family=facts.family.value if facts.family else "", roles=[role.id], operations=operations
-    )
-    if dry_run or not plan.changes:
-        return plan
+    run of their own, under the host's lock: planned on fresh facts, each change recorded
+    in the host's ledger under the role (so decommissioning the role undoes it), restarts
+    owed paid. With ``dry_run`` the plan only; an unfinished earlier run is for ``fossp deploy``."""
+    if dry_run:
+        return (await _owned_plan(connector, role, values, specs, dry_run))[2]
     async with HostLock(connector):
+        facts, state, plan = await _owned_plan(connector, role, values, specs, dry_run)
+        if not plan.changes:
+            return plan
         run = Run(id=new_run_id(), command="backup-register", roles=[role.id])
         state.run = run
         await save_state(connector, state)
@@ -245,6 +235,22 @@ async def apply_owned_files(
             await runner.apply(op, facts)
         await _end_run(connector, state, run)
     return plan
+
+
+async def _owned_plan(
+    connector: Connector, role: Role, values: dict[str, Any], specs: list[FileSpec], dry_run: bool
+) -> tuple[Facts, HostState, Plan]:
+    facts = await gather_facts(connector, [spec.path for spec in specs], role.units_for(None, values))
+    state = parse_state(facts)
+    instance = state.instances.get(role.id)
+    if instance is None and not dry_run:  # a dry run may come before the role's own deploy
+        raise HostError(f"{connector.name}: the role {role.name} is not deployed here")
+    if state.run or state.unfinished:
+        raise HostError(f"{connector.name}: an earlier run did not finish; `fossp deploy` finishes it first")
+    part = instance.part if instance else None
+    operations = [op for spec in specs for op in plan_owned_file(role, part, values, spec, facts, state)]
+    family = facts.family.value if facts.family else ""
+    return facts, state, Plan(host=connector.name, family=family, roles=[role.id], operations=operations)
 
 
 def _recorded_as_wanted(state: HostState, item: Wanted) -> bool:

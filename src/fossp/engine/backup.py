@@ -42,6 +42,8 @@ REGISTERED = "/etc/bacula/fossp.d"
 RECORD = "/etc/fossp/backup.json"
 BACULA = "bacula"
 DIRECTOR_PART = "director"
+#: The director's unit (Debian's name, Fedora's): only it reads the registered hosts' files.
+DIRECTOR_UNITS = ["bacula-director.service", "bacula-dir.service"]
 #: A bconsole session's bound (seconds); a director that does not answer ends it.
 CONSOLE_SECONDS = 30
 _JOB_QUEUED = re.compile(r"Job queued\. JobId=(\d+)")
@@ -207,6 +209,7 @@ def registered_file(host: str) -> FileSpec:
         template="bacula/registered-host.conf.j2",
         mode="640",
         owner="root:bacula",
+        restart=DIRECTOR_UNITS,
         why=f"{short_name(host)}'s file daemon and a job per role deployed there",
     )
 
