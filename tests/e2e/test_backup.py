@@ -110,6 +110,12 @@ def test_backup_run_and_restore_bring_deleted_rows_back(backup_hosts: list[LabHo
     assert _psql(db, "SELECT count(*) FROM orders") == "50"
     assert _psql(db, "SELECT item FROM orders WHERE id = 42") == "item 42"
 
+    # --to: the files only, under a folder; nothing is loaded.
+    under, _ = _fossp("backup", "restore", "postgresql", "--target", db.target, "--to", "/var/tmp/pg-files")
+    assert under["where"] == "/var/tmp/pg-files" and under["loaded"] == [], under
+    dump = "/var/tmp/pg-files/var/lib/fossp/backup-dumps/postgresql/postgresql.sql"
+    assert "CREATE TABLE public.orders" in ssh(db, "cat", dump).stdout
+
     listed, _ = _fossp("backup", "list", "--target", db.target)
     kinds = {(j["name"], j["type"], j["status"]) for j in listed["jobs"]}
     assert (JOB, "backup", "ok") in kinds and any(t == "restore" for _, t, _ in kinds), kinds

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fossp.cli.common import JsonOption, complete_role, new_app
+from fossp.cli.common import FormatOption, JsonOption, complete_role, new_app
 from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, TimeoutOption, bounds
 
 if TYPE_CHECKING:
@@ -197,6 +197,7 @@ def list_jobs(
     become: BecomeOption = False,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
+    output_format: FormatOption = None,
 ) -> None:
     """The host's backup and restore jobs the director's catalog holds, newest last."""
     from fossp.output import emit, table
