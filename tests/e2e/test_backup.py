@@ -68,7 +68,9 @@ def test_backup_run_and_restore_bring_deleted_rows_back(backup_hosts: list[LabHo
     ]
     profile.write_text(yaml.safe_dump({"fossp_profile": 1, "roles": roles}))
     deployed, _ = _fossp("deploy", "--profile", str(profile), "--target", director.target, "--target", db.target)
-    assert all(h["ok"] for h in deployed["hosts"]), deployed
+    states = {h["host"]: h["states"] for h in deployed["hosts"]}
+    assert states[director.target] == {POSTGRESQL: "running", BACULA: "running"}, states  # its probes passed
+    assert set(states[db.target].values()) == {"running"}, states
 
     ssh(db, "runuser", "-u", "postgres", "--", "createdb", "shop")
     _psql(
