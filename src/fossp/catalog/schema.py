@@ -143,6 +143,8 @@ class SettingType(StrEnum):
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
+#: A backup path goes into a Bacula file set between double quotes: no quote, backslash or control character.
+_BACKUP_PATH = re.compile(r"^/[A-Za-z0-9._/+@:-]*$")
 
 
 def single_line(text: str) -> bool:
@@ -540,6 +542,15 @@ class Role(Strict):
     conflicts: list[Relation] = []
     probes: list[Probe] = []
     backup_paths: dict[Family, list[str]] = {}
+    backup_prepare: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="argv the file daemon runs on the host before a backup job, to make the data consistent "
+        "on disk (BIND's rndc freeze); a database's dump comes from its recipe's data dump",
+    )
+    backup_finish: list[str] | None = Field(
+        default=None, min_length=1, description="argv run after the job, success or not (rndc thaw)"
+    )
     cluster: Cluster | None = None
     lifecycle: Lifecycle
     upstream: Upstream
@@ -563,6 +574,8 @@ class Role(Strict):
             for path in paths:
                 if not path.startswith("/"):
                     raise ValueError(f"backup path {path!r} for {family} is not absolute")
+                if not _BACKUP_PATH.match(path):
+                    raise ValueError(f"backup path {path!r} for {family} has a character Bacula's file set cannot hold")
         if self.id in (self.upstream.replacement_role, *(r.role for r in [*self.requires, *self.conflicts])):
             raise ValueError("a role cannot require, conflict with or replace itself")
         if self.probes == [] and self.lifecycle.status is CatalogStatus.LAUNCHED:

@@ -8,6 +8,7 @@ scripts). Exit codes: 0 ok, 1 a host failed or a role is not running, 2 bad inpu
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -232,17 +233,66 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Show what `fossp deploy` would change on each host, and why (a dry run)."""
+    plan_hosts(
+        roles,
+        target,
+        inventory,
+        become,
+        profile,
+        set_,
+        include_preview,
+        include_retired,
+        timeout,
+        diff,
+        as_json,
+        (queue, shard_size, queue_wait),
+    )
+
+
+def plan_hosts(
+    roles: list[str] | None,
+    target: list[str],
+    inventory: Path | None,
+    become: bool,
+    profile: Path | None,
+    set_: list[str],
+    include_preview: bool,
+    include_retired: bool,
+    timeout: list[str],
+    diff: bool,
+    as_json: bool,
+    queue: tuple[str | None, int, float] = (None, 24, 300),
+    then: Then | None = None,
+) -> None:
+    """`fossp plan`; ``then`` adds its own part (a registration's plans) for the hosts planned."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import plan_action
 
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    if _queued(queue):
-        results = _run_queued("plan", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+    if _queued(queue[0]):
+        results = _run_queued("plan", hosts, catalog, work, limits, queue, as_json)
     else:
         results = _run(hosts, plan_action(catalog, work), as_json, limits)
-    _show_plans(results, as_json, diff)
+    extra = _then(then, hosts, results, dry_run=True)
+    _show_plans(results, as_json, diff, extra[0])
+    if not as_json:
+        extra[1]()
     _finish(results)
+
+
+#: More work after a run on the hosts that succeeded: (hosts, dry run) -> (data for the
+#: JSON document, what to print).
+Then = Callable[[list["HostSpec"], bool], tuple[dict[str, Any], Callable[[], None]]]
+
+
+def _then(
+    then: Then | None, hosts: list[HostSpec], results: list[HostResult], dry_run: bool
+) -> tuple[dict[str, Any], Callable[[], None]]:
+    ok = {r.host for r in results if r.ok}
+    if then is None or not ok:
+        return {}, lambda: None
+    return then([h for h in hosts if h.name in ok], dry_run)
 
 
 def deploy(
@@ -272,21 +322,54 @@ def deploy(
     A run that an earlier one left unfinished (killed, or its host lost) is finished first.
     On a BTRFS root the run is bracketed by a pre/post snapshot pair.
     """
+    deploy_hosts(
+        roles,
+        target,
+        inventory,
+        become,
+        profile,
+        set_,
+        (include_preview, include_retired, rollback_on_failure),
+        timeout,
+        as_json,
+        (queue, shard_size, queue_wait),
+    )
+
+
+def deploy_hosts(
+    roles: list[str] | None,
+    target: list[str],
+    inventory: Path | None,
+    become: bool,
+    profile: Path | None,
+    set_: list[str],
+    flags: tuple[bool, bool, bool],
+    timeout: list[str],
+    as_json: bool,
+    queue: tuple[str | None, int, float] = (None, 24, 300),
+    then: Then | None = None,
+) -> None:
+    """`fossp deploy` (``flags``: include preview, include retired, roll back on failure);
+    ``then`` runs on the hosts that succeeded (a registration) and adds its part."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import cluster_run, deploy_action
     from fossp.errors import BadInput
 
+    include_preview, include_retired, rollback_on_failure = flags
     catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
-    if _queued(queue):
+    if _queued(queue[0]):
         if rollback_on_failure:
             raise BadInput("--rollback-on-failure: not with --queue yet (run without --queue)")
-        results = _run_queued("deploy", hosts, catalog, work, limits, (queue, shard_size, queue_wait), as_json)
+        results = _run_queued("deploy", hosts, catalog, work, limits, queue, as_json)
     else:
         cluster = cluster_run(catalog, work)
         action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
         results = _run(hosts, action, as_json, limits, cluster)
-    failed = _show_deploys(results, as_json)
+    extra = _then(then, hosts, results, dry_run=False)
+    failed = _show_deploys(results, as_json, extra[0])
+    if not as_json:
+        extra[1]()
     _finish(results, failed)
 
 
@@ -334,6 +417,14 @@ def decommission(
         bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal (scripts).")
     ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and change nothing.")] = False,
+    keep_backups: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep-backups/--drop-backups",
+            help="A role with a backup job on its director: keep its backups in the director's catalog (the default "
+            "without a terminal), or drop them. Asked on a terminal.",
+        ),
+    ] = None,
     timeout: TimeoutOption = [],  # noqa: B006
     as_json: JsonOption = False,
 ) -> None:
@@ -381,12 +472,41 @@ def decommission(
     if ready and not yes and not typer.confirm(removal_question(list(ready.values())), err=True):
         _note("nothing changed")
         raise typer.Exit(EXIT_FINDING)
+    backups, drop = _backups_question(hosts, ready, keep_backups, yes)
 
     removing, order = removal_action(catalog, refs, purging, ready)
     done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits, order)}
     results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
-    _show_decommissions(results, as_json)
+    settled = _settle_backups(hosts, backups, drop, {r.host for r in results if r.ok})
+    _show_decommissions(results, as_json, settled)
     _finish(results)
+
+
+def _backups_question(
+    hosts: list[HostSpec], ready: dict[str, Any], keep: bool | None, yes: bool
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """The backup jobs of the roles leaving (host -> its record) and whether to drop them:
+    as --keep-backups/--drop-backups says, else asked on a terminal, else kept."""
+    import sys
+
+    from fossp.cli.backup_cmds import leaving_jobs
+
+    backups = leaving_jobs([h for h in hosts if h.name in ready], {host: plan.roles for host, plan in ready.items()})
+    if not backups or keep is not None:
+        return backups, keep is False
+    if yes or not sys.stdin.isatty():
+        return backups, False
+    jobs = ", ".join(job for record in backups.values() for job in record["leaving"].values())
+    return backups, not typer.confirm(f"Keep their backups on the director ({jobs})?", default=True, err=True)
+
+
+def _settle_backups(
+    hosts: list[HostSpec], backups: dict[str, dict[str, Any]], drop: bool, removed: set[str]
+) -> dict[str, dict[str, Any]]:
+    from fossp.cli.backup_cmds import settle_backups
+
+    leaving = {host: record for host, record in backups.items() if host in removed}
+    return settle_backups(hosts, leaving, drop) if leaving else {}
 
 
 def facts(
@@ -485,12 +605,14 @@ def _summary(results: list[HostResult], describe: Any, healthy: Any = None) -> N
 PLAN_LEGEND = "+ will change   ~ decided again after the changes before it   = already as wanted (why)"
 
 
-def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) -> None:
+def _show_plans(
+    results: list[HostResult], as_json: bool, diff: bool = False, extra: dict[str, Any] | None = None
+) -> None:
     from fossp.output import console, plain, print_json
     from fossp.secrets import MASK
 
     if as_json:
-        print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results)})
+        print_json({"plans": [r.value.summary() for r in results if r.ok], "errors": _errors(results), **(extra or {})})
         return
     out = console()
     for result in results:
@@ -514,7 +636,7 @@ def _show_plans(results: list[HostResult], as_json: bool, diff: bool = False) ->
     _summary(results, lambda plan: f"{len(plan.changes)} change(s)" if plan.changes else "nothing to do")
 
 
-def _show_deploys(results: list[HostResult], as_json: bool) -> int:
+def _show_deploys(results: list[HostResult], as_json: bool, extra: dict[str, Any] | None = None) -> int:
     """Print what each host did; return how many roles ended in error."""
     from fossp.engine.jobs import outcome_data
     from fossp.output import console, plain, print_json
@@ -531,7 +653,7 @@ def _show_deploys(results: list[HostResult], as_json: bool) -> int:
             }
             for r in results
         ]
-        print_json({"hosts": hosts})
+        print_json({"hosts": hosts, **(extra or {})})
         return failed
     out = console()
     for result in results:
@@ -627,20 +749,33 @@ def _release_summary(status: Any) -> str:
     return f"{len(status.roles)} role(s){release}"
 
 
-def _show_decommissions(results: list[HostResult], as_json: bool) -> None:
-    """What each host lost and kept, where the backups are and how a dump is read back."""
+def _show_decommissions(
+    results: list[HostResult], as_json: bool, backup_jobs: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """What each host lost and kept, where the backups are and how a dump is read back;
+    what became of the roles' backup jobs on their director."""
     import shlex
 
     from fossp.output import console, print_json
 
+    jobs = backup_jobs or {}
     if as_json:
         hosts = [
-            {"host": r.host, "ok": r.ok, "error": r.error_data(), **(r.value.summary() if r.ok else {})}
+            {
+                "host": r.host,
+                "ok": r.ok,
+                "error": r.error_data(),
+                **(r.value.summary() if r.ok else {}),
+                **({"backup_jobs": jobs[r.host]} if r.host in jobs else {}),
+            }
             for r in results
         ]
         print_json({"hosts": hosts})
         return
     out = console()
+    for host, settled in jobs.items():
+        what = "dropped from the director's catalog" if settled["dropped"] else "kept on the director"
+        out.print(f"{host}: backups of {', '.join(settled['jobs'])} {what}", highlight=False, markup=False)
     for result in (r for r in results if r.ok):
         plan = result.value.plan
         if plan.kept:

@@ -426,12 +426,57 @@ class Deploys(Document):
     hosts: list[DeployData]
 
 
+class Registered(Shape):
+    """One host registered with a backup director (--backup-director)."""
+
+    host: str
+    director: str = Field(description="the director's host, as given")
+    client: str = Field(description="the host's Client (file daemon) name on the director")
+    jobs: dict[str, str] = Field(description="role name -> its job")
+    skipped: list[str] = Field(description="why a deployed role has no job (no backup_paths)")
+    plans: list[PlanData] = Field(description="the host's record, then the director's file for the host")
+
+
 class PlatformApply(Document):
     """`fossp platform apply`: the deploy's document, or with --dry-run the plan's."""
 
     hosts: list[DeployData] | None = Field(default=None, description="the run on each host (not with --dry-run)")
     plans: list[PlanData] | None = Field(default=None, description="--dry-run: what each host's run would change")
     errors: list[HostErrorEntry] | None = Field(default=None, description="--dry-run: the hosts not planned")
+    backup: list[Registered] | None = Field(default=None, description="--backup-director: each host's registration")
+
+
+class BackupJob(Shape):
+    """A Bacula job as the director's catalog holds it."""
+
+    job_id: int
+    name: str
+    type: str = Field(description="backup, restore (or Bacula's letter)")
+    level: str = Field(description="Bacula's level letter (F full, I incremental, ...)")
+    status: str = Field(description="ok, ok, with warnings, error, non-fatal error, fatal error, cancelled or running")
+    started: str
+    files: int
+    bytes: int
+
+
+class BackupRun(Document):
+    host: str
+    jobs: list[BackupJob]
+
+
+class BackupList(Document):
+    host: str
+    director: str
+    jobs: list[BackupJob]
+
+
+class BackupRestore(Document):
+    host: str
+    role: str = Field(description="the role ID")
+    backup_job: int
+    restore_job: int
+    where: str = Field(description="where the files were restored (/ is in place)")
+    loaded: list[str] = Field(description="the dumps read back with the role's restore command")
 
 
 class RoleStatusData(Shape):
@@ -802,6 +847,9 @@ COMMANDS: dict[str, type[Document]] = {
     "platform check": PlatformCheck,
     "platform apply": PlatformApply,
     "health": Health,
+    "backup run": BackupRun,
+    "backup list": BackupList,
+    "backup restore": BackupRestore,
     "inventory list": Inventory,
     "facts": Hosts,
     "plan": Plans,

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "release": ("catalog_cmds", "release_app", "Release levels: major release, service pack, interim fix."),
     "platform": ("platform_cmds", "app", "The FOSSP platform components (kernel, systemd, SELinux, BTRFS, ...)."),
+    "backup": ("backup_cmds", "app", "Back up and restore every role's data through the Bacula director."),
     "features": (
         "selection_cmds",
         "features",

@@ -125,6 +125,14 @@ def apply(
         bool, typer.Option("--dry-run", help="Show what would change, and why; change nothing.")
     ] = False,
     timeout: TimeoutOption = [],  # noqa: B006
+    backup_director: Annotated[
+        str | None,
+        typer.Option(
+            "--backup-director",
+            help="Register each host with the Bacula director on this host (the role bacula): its file daemon, "
+            "and a backup job per role deployed on it. Run again after deploying roles.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Bring each target host to the platform: chrony, the SNMP agent, the Bacula file daemon,
@@ -132,16 +140,68 @@ def apply(
 
     The same as `fossp deploy platform` (the role platform, which a profile may include):
     one plan/apply run per host, recorded in its ledger, undone by `fossp decommission platform`.
+    With --backup-director the director (reached first: exit 1 if it cannot be) gets a file
+    per host, recorded in its ledger too (`fossp decommission bacula` there removes them).
     """
-    from fossp.cli.deploy_cmds import deploy, plan
+    from fossp.cli.deploy_cmds import deploy_hosts, plan_hosts
     from fossp.errors import BadInput
 
     if not target:
         raise BadInput("platform apply: give --target (a host, a group, all or lab:NAME)")
     sets = [f"{PLATFORM_ROLE}.{value}" for value in set_]
-    common: dict[str, Any] = {"target": target, "inventory": inventory, "become": become, "profile": None}
-    common |= {"set_": sets, "include_preview": False, "include_retired": False, "timeout": timeout}
+    registering = _backup_director(backup_director, inventory, become, sets)
+    where = (target, inventory, become, None, sets)
     if dry_run:
-        plan(roles=[PLATFORM_ROLE], diff=False, as_json=as_json, **common)
+        plan_hosts([PLATFORM_ROLE], *where, False, False, timeout, False, as_json, then=registering)
     else:
-        deploy(roles=[PLATFORM_ROLE], rollback_on_failure=False, as_json=as_json, **common)
+        deploy_hosts([PLATFORM_ROLE], *where, (False, False, False), timeout, as_json, then=registering)
+
+
+def _backup_director(given: str | None, inventory: Any, become: bool, sets: list[str]) -> Any:
+    """With --backup-director: its director's name joins the platform's settings (the
+    file daemon answers it), and the registration to run once the hosts are done."""
+    if given is None:
+        return None
+    import asyncio
+
+    from fossp.catalog.loader import load_catalog
+    from fossp.cli.backup_cmds import director_name, register
+    from fossp.cli.deploy_cmds import target_hosts
+    from fossp.cli.selection_cmds import parse_assignments
+    from fossp.errors import BadInput
+
+    found = target_hosts([given], inventory, become)
+    if len(found) != 1:
+        raise BadInput(f"--backup-director {given}: names {len(found)} hosts, not one")
+    director = found[0]
+    name = asyncio.run(director_name(director))
+    catalog = load_catalog()
+    platform = parse_assignments(sets, catalog).get(catalog.role(PLATFORM_ROLE).id, {})
+    if platform.get("director_name", name) != name:
+        raise BadInput(f"--set director_name={platform['director_name']}: the director on {given} is named {name}")
+    sets.append(f"{PLATFORM_ROLE}.director_name={name}")
+    platform["director_name"] = name
+
+    def then(hosts: list[Any], dry_run: bool) -> tuple[dict[str, Any], Any]:
+        registered = register(hosts, director, platform, dry_run)
+        return {"backup": registered}, lambda: _show_registered(registered, dry_run)
+
+    return then
+
+
+def _show_registered(registered: list[dict[str, Any]], dry_run: bool) -> None:
+    from fossp.output import console
+
+    out = console()
+    for item in registered:
+        changes = sum(plan["changes"] for plan in item["plans"])
+        verb = "would register" if dry_run else "registered"
+        jobs = ", ".join(item["jobs"].values()) or "no jobs"
+        out.print(
+            f"{item['host']}: {verb} with the director on {item['director']} as {item['client']}: {jobs} "
+            f"({changes} change(s))",
+            highlight=False,
+            markup=False,
+        )
+        for why in item["skipped"]:
+            out.print(f"  ! {why}", highlight=False, markup=False, style="yellow")

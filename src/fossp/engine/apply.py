@@ -27,13 +27,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fossp.catalog.schema import Probe
+from fossp.catalog.schema import Probe, Role
 from fossp.engine.backends import Backend, backend_for
 from fossp.engine.cluster import ClusterRun, Membership
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
-from fossp.engine.planner import Wanted, plan_host
+from fossp.engine.planner import Wanted, plan_host, plan_owned_file
 from fossp.engine.probes import ProbeResult, on_host_commands, run_probe, verify_role
-from fossp.engine.recipe import CONTAINER_MARK, fact_paths, fact_units, load_recipe
+from fossp.engine.recipe import CONTAINER_MARK, FileSpec, fact_paths, fact_units, load_recipe
 from fossp.engine.recovery import (
     RMDIR_SCRIPT,
     TRACKED_FOLDERS,
@@ -207,6 +207,51 @@ async def _read_only_noop(
     if any(state.instances[w.role.id].state is not recorded[w.role.id] for w in wanted):
         return None
     return outcome
+
+
+async def apply_owned_files(
+    connector: Connector,
+    role: Role,
+    values: dict[str, Any],
+    specs: list[FileSpec],
+    dry_run: bool = False,
+    report: Report = quiet,
+) -> Plan:
+    """Write files a deployed role owns beyond its recipe (see ``plan_owned_file``) as a
+    run of their own, under the host's lock: planned on fresh facts, each change recorded
+    in the host's ledger under the role (so decommissioning the role undoes it), restarts
+    owed paid. With ``dry_run`` the plan only; an unfinished earlier run is for ``fossp deploy``."""
+    if dry_run:
+        return (await _owned_plan(connector, role, values, specs, dry_run))[2]
+    async with HostLock(connector):
+        facts, state, plan = await _owned_plan(connector, role, values, specs, dry_run)
+        if not plan.changes:
+            return plan
+        run = Run(id=new_run_id(), command="backup-register", roles=[role.id])
+        state.run = run
+        await save_state(connector, state)
+        runner = _Runner(connector, state, backend_for(facts), Outcome(plan=plan, run=run.id), report, run)
+        runner.expected = len(plan.changes)
+        for op in plan.changes:
+            await runner.apply(op, facts)
+        await _end_run(connector, state, run)
+    return plan
+
+
+async def _owned_plan(
+    connector: Connector, role: Role, values: dict[str, Any], specs: list[FileSpec], dry_run: bool
+) -> tuple[Facts, HostState, Plan]:
+    facts = await gather_facts(connector, [spec.path for spec in specs], role.units_for(None, values))
+    state = parse_state(facts)
+    instance = state.instances.get(role.id)
+    if instance is None and not dry_run:  # a dry run may come before the role's own deploy
+        raise HostError(f"{connector.name}: the role {role.name} is not deployed here")
+    if state.run or state.unfinished:
+        raise HostError(f"{connector.name}: an earlier run did not finish; `fossp deploy` finishes it first")
+    part = instance.part if instance else None
+    operations = [op for spec in specs for op in plan_owned_file(role, part, values, spec, facts, state)]
+    family = facts.family.value if facts.family else ""
+    return facts, state, Plan(host=connector.name, family=family, roles=[role.id], operations=operations)
 
 
 def _recorded_as_wanted(state: HostState, item: Wanted) -> bool:

@@ -154,6 +154,7 @@ class _RolePlan:
     operations: list[Operation]
     part: str | None = None
     held: dict[str, str] = field(default_factory=dict)  # a unit not started here -> why
+    others: frozenset[str] = frozenset()  # names of the roles deployed or being deployed on the host
 
     def units(self) -> list[str]:
         """The role's units that run on this host (restarted when their files change)."""
@@ -189,8 +190,9 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
     refuse_conflicts(wanted, deployed_roles(state), facts.host)
     backend = backend_for(facts)
     operations: list[Operation] = []
+    on_host = frozenset([*(i.role_name for i in state.instances.values()), *(w.role.name for w in wanted)])
     for item in wanted:
-        operations += plan_role(item, facts, state, family, backend)
+        operations += plan_role(item, facts, state, family, backend, on_host)
     from fossp.platform.health import health_checks_ops
     from fossp.platform.osrelease import os_release_op
 
@@ -201,7 +203,14 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
     return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
 
 
-def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, backend: Backend) -> list[Operation]:
+def plan_role(
+    item: Wanted,
+    facts: Facts,
+    state: HostState,
+    family: Family,
+    backend: Backend,
+    on_host: frozenset[str] = frozenset(),
+) -> list[Operation]:
     role = item.role
     if not role.available_on(family):
         raise BadInput(f"{facts.host}: {role.title} is not available on {family.value}: {role.packages[family].note}")
@@ -211,6 +220,7 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
     ctx = _RolePlan(
         role, family, settings, resolve_vars(recipe, settings, facts.packages), facts, state, backend, [], item.part
     )
+    ctx.others = on_host - {role.name}
     in_container = CONTAINER_MARK in facts.files
     for unit in role.units_for(family, ctx.values, item.part):
         reason = recipe.held(unit, settings, in_container)
@@ -242,6 +252,24 @@ def plan_role(item: Wanted, facts: Facts, state: HostState, family: Family, back
         _cluster_step(ctx, item, step) for step in steps if step.when == "cluster" and _runs_here(item, step)
     ]
     return ctx.operations
+
+
+def plan_owned_file(
+    role: Role, part: str | None, values: dict[str, Any], spec: FileSpec, facts: Facts, state: HostState
+) -> list[Operation]:
+    """A file the role owns beyond its recipe (a Bacula director's file per registered
+    host, written by `fossp platform apply --backup-director`): planned, written and
+    recorded in the ledger as the recipe's files are, then the restarts it owes, so
+    decommissioning the role removes it too."""
+    family = facts.family
+    if family is None:
+        raise HostError(f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r})")
+    recipe = load_recipe(role.name).for_family(family)
+    ctx = _RolePlan(
+        role, family, values, resolve_vars(recipe, values, facts.packages), facts, state, backend_for(facts), [], part
+    )
+    ctx.operations.append(_file(ctx, spec))
+    return [*ctx.operations, *(op for op in _units(ctx) if op.kind is OpKind.RESTART)]
 
 
 def _deferred(ctx: _RolePlan, step: Step) -> Operation:
@@ -437,8 +465,9 @@ def _file(ctx: _RolePlan, spec: FileSpec) -> Operation:
     path = fill(spec.path, ctx.values)
     kind = OpKind.REMOVE if spec.absent else OpKind.DIR if spec.dir else OpKind.FILE
     skipped = not_needed(spec.only_if, spec.unless, ctx.settings)
-    if skipped:
-        return ctx.noop(kind, path or spec.path, skipped)
+    owner = next((name for name in spec.left_to if name in ctx.others), None)
+    if skipped or owner:
+        return ctx.noop(kind, path or spec.path, skipped or f"left to the role {owner}, which writes it on this host")
     if path is None:
         missing = _unknown(spec.path, ctx.values)
         return ctx.op(kind, spec.path, f"path needs {missing}, known after install", pending=True)

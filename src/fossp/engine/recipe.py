@@ -128,6 +128,11 @@ class FileSpec(Strict):
     only_if: SettingName | None = Field(default=None, description="only when this setting is true or non-empty")
     unless: SettingName | None = Field(default=None, description="only when this setting is false or empty")
     parts: list[Slug] | None = Field(default=None, description="only on hosts of these parts (multi-host roles)")
+    left_to: list[Slug] = Field(
+        default_factory=list,
+        description="roles (by name) that write this file whole themselves: on a host where one is deployed, "
+        "this role leaves the file to it (one owner per file)",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> FileSpec:
