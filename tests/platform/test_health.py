@@ -22,7 +22,15 @@ from fossp.engine.recipe import load_recipe
 from fossp.engine.render import render_template
 from fossp.engine.state import parse_state
 from fossp.hosts.facts import FileFact
-from fossp.platform.health import MANIFEST_DIR, OBJECTS, ROOT, Status, manifest_text, parse_tree
+from fossp.platform.health import (
+    MANIFEST_DIR,
+    OBJECTS,
+    ROOT,
+    Status,
+    health_checks_ops,
+    manifest_text,
+    parse_tree,
+)
 from tests.engine.conftest import recorded
 
 MIB = Path(__file__).parents[2] / "src/fossp/data/mibs/FOSSP-HEALTH-MIB.txt"
@@ -204,6 +212,17 @@ def test_checks_as_they_are_change_nothing_and_a_left_role_s_are_removed() -> No
     without = _health_ops(["postgresql"], {f"{MANIFEST_DIR}/postgresql.conf": current})
     assert without == [
         (True, f"{MANIFEST_DIR}/postgresql.conf", "no health timer runs here: the platform is not deployed")
+    ]
+
+
+def test_the_last_checks_to_go_take_their_folders_along() -> None:
+    facts = recorded("debian12-bare")
+    path = f"{MANIFEST_DIR}/platform.conf"
+    facts.files[path] = FileFact(path=path, kind="file", mode="644", owner="root", group="root", content=b"x")
+    (op,) = health_checks_ops(facts, [], "FOSSP-PLSPL")
+    assert op.commands == [
+        ["rm", "-f", "--", path],
+        ["rmdir", "--ignore-fail-on-non-empty", "--", MANIFEST_DIR, "/etc/fossp"],
     ]
 
 

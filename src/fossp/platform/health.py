@@ -61,6 +61,9 @@ def health_checks_ops(facts: Facts, carried: list[Carried], owner: str) -> list[
     for path in sorted(found - {op.target for op in operations}):
         remove = [["rm", "-f", "--", facts.on_host(path)]]
         operations.append(Operation(role=owner, kind=OpKind.HEALTH_CHECKS, target=path, reason=left, commands=remove))
+    if not watched and found:  # the folders the first checks made go with the last
+        folders = [facts.on_host(MANIFEST_DIR), facts.on_host(MANIFEST_DIR.rpartition("/")[0])]
+        operations[-1].commands.append(["rmdir", "--ignore-fail-on-non-empty", "--", *folders])
     return operations
 
 
