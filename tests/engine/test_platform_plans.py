@@ -11,7 +11,7 @@ from fossp.catalog import load_catalog
 from fossp.engine.operations import Operation, Plan
 from fossp.engine.planner import plan_host, wanted_roles
 from fossp.engine.recipe import CONTAINER_MARK
-from fossp.engine.state import HostState
+from fossp.engine.state import Change, ChangeKind, HostState, Instance, InstanceState
 from fossp.hosts.facts import Facts, FileFact
 
 from .conftest import plan_lines, recorded
@@ -153,3 +153,35 @@ def test_a_recipe_naming_a_unit_the_role_lacks_is_refused() -> None:
     typo = FamilyRecipe(conditions=[UnitCondition(unit="chronyd.servce", not_in_container="the clock")])
     with pytest.raises(BadInput, match=r"conditions name chronyd\.servce, which is not a unit of the role"):
         check_units(Recipe(role="platform", families={Family.DEBIAN: typo}), load_catalog().role("platform"), "p.yaml")
+
+
+def _platform_state(*changes: Change) -> HostState:
+    instance = Instance(role_id="FOSSP-PLSPL", role_name="platform", state=InstanceState.RUNNING)
+    return HostState(instances={"FOSSP-PLSPL": instance}, ledger=list(changes))
+
+
+def _started_sshd(packages: list[str]) -> list[Change]:
+    """The platform installed ``packages`` and started and enabled sshd (it was off)."""
+    unit = [["systemctl", "stop", "ssh.service"]], [["systemctl", "disable", "ssh.service"]]
+    return [
+        Change(role="FOSSP-PLSPL", kind=ChangeKind.PACKAGES, target=" ".join(packages), packages=packages),
+        *(Change(role="FOSSP-PLSPL", kind=ChangeKind.UNIT, target="ssh.service", undo=undo) for undo in unit),
+    ]
+
+
+def test_decommission_leaves_sshd_running_while_openssh_server_stays() -> None:
+    """sshd is the way in: where openssh-server stays (it came before FOSSP), undoing the
+    platform neither stops nor disables it; where FOSSP installed it and it goes, it stops."""
+    from fossp.engine.decommission import plan_decommission
+
+    facts = recorded("debian12-bare")
+    stays = plan_decommission(facts, _platform_state(*_started_sshd(["chrony"])), load_catalog(), ["FOSSP-PLSPL"], None)
+    sshd = [op for op in stays.operations if op.target == "ssh.service"]
+    assert [(op.kind.value, op.change, op.commands) for op in sshd] == [
+        ("disable-unit", False, []),
+        ("stop-unit", False, []),
+    ]
+    assert sshd[0].reason == "not disabled: it is the way in to the host, and openssh-server stays installed"
+    goes = _started_sshd(["openssh-server"])
+    removal = plan_decommission(facts, _platform_state(*goes), load_catalog(), ["FOSSP-PLSPL"], None)
+    assert "+ stop-unit ssh.service" in plan_lines(removal)

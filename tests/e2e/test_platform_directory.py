@@ -1,0 +1,72 @@
+"""End-to-end on two lab hosts: the 389ds role on pl-dir, then `fossp platform apply` on
+pl-sssd with the directory named as that host: SSSD is configured from the role as it was
+deployed there (address, suffix) and a directory user resolves on the client; a second
+apply plans nothing; a named host that runs no directory role is one line, exit 2, and
+nothing changes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from fossp.lab import LabHost
+from fossp.lab.repo import role_packages
+from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
+from tests.conftest import run_fossp
+
+from .conftest import fossp_json
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
+]
+directory_hosts = lab_fixture("pl-dir", "pl-sssd", packages=tuple(role_packages(["389ds", "platform"])))
+PASSWORD_ENV = "FOSSP_TEST_DS_PASSWORD"
+#: The sample entries give ou=people an ACI that lets anyone read posixAccount users.
+DS_SETTINGS = (
+    "--set",
+    f"389ds.root_password={{from_env: {PASSWORD_ENV}}}",
+    "--set",
+    '389ds.sample_entries="yes"',
+    "--set",
+    "389ds.suffix=dc=pl,dc=test",
+)
+USER = ("--uid", "alice", "--cn", "Alice", "--displayName", "Alice", "--uidNumber", "5001", "--gidNumber", "5001")
+
+
+@pytest.fixture
+def password() -> Iterator[str]:
+    os.environ[PASSWORD_ENV] = "Directory-Secret-42"
+    yield os.environ[PASSWORD_ENV]
+    del os.environ[PASSWORD_ENV]
+
+
+def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[LabHost], password: str) -> None:
+    server, client = directory_hosts
+    deployed = fossp_json("deploy", "389ds", "--target", server.target, *DS_SETTINGS, timeout=1200)["hosts"][0]
+    assert deployed["ok"], deployed
+    ssh(server, "dsidm", "localhost", "-b", "dc=pl,dc=test", "user", "create", *USER, "--homeDirectory", "/home/alice")
+
+    # a host that runs no directory role: one line, exit 2, the client untouched
+    wrong = run_fossp("platform", "apply", "--target", client.target, "--set", f"directory={client.target}")
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert wrong.stderr.strip().splitlines() == [
+        f"fossp: platform.directory: {client.target} runs no directory role FOSSP deployed (389ds); its roles: none"
+    ]
+    assert ssh(client, "test", "-e", "/var/lib/fossp/state.json", check=False).returncode == 1
+
+    joined = ("--target", client.target, "--set", f"directory={server.target}")
+    applied = fossp_json("platform", "apply", *joined, timeout=1200)["hosts"][0]
+    assert applied["states"] == {"FOSSP-PLSPL": "running"}, applied
+    sssd_conf = ssh(client, "cat", "/etc/sssd/sssd.conf").stdout
+    assert f"ldap_uri = ldap://{server.address}\n" in sssd_conf and "ldap_search_base = dc=pl,dc=test\n" in sssd_conf
+    assert ssh(client, "systemctl", "is-active", "sssd.service").stdout.strip() == "active"
+    entry = ssh(client, "getent", "passwd", "alice").stdout.strip().split(":")
+    assert (entry[0], entry[2], entry[3], entry[5]) == ("alice", "5001", "5001", "/home/alice"), entry
+
+    plan = fossp_json("platform", "apply", *joined, "--dry-run")["plans"][0]
+    assert plan["changes"] == 0, [op for op in plan["operations"] if op["change"]]
+    checked = fossp_json("platform", "check", "--target", client.target)["hosts"][0]
+    assert checked["ok"] is True, checked
