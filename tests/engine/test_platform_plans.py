@@ -34,7 +34,10 @@ def _in_container(facts: Facts) -> Facts:
 def test_debian_gets_its_packages_files_and_private_secrets() -> None:
     plan = _plan(recorded("debian12-bare"))
     lines = plan_lines(plan)
-    assert lines[0] == "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd"
+    assert lines[:2] == [
+        "+ run-step btrfs-layout",  # before the packages: their logs go into the new /var/log
+        "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd",
+    ]
     for path in (
         "/etc/chrony/chrony.conf",
         "/etc/snmp/snmpd.conf",
@@ -185,3 +188,47 @@ def test_decommission_leaves_sshd_running_while_openssh_server_stays() -> None:
     goes = _started_sshd(["openssh-server"])
     removal = plan_decommission(facts, _platform_state(*goes), load_catalog(), ["FOSSP-PLSPL"], None)
     assert "+ stop-unit ssh.service" in plan_lines(removal)
+
+
+def test_fedora_sets_the_booleans_of_the_roles_already_deployed_as_theirs() -> None:
+    """httpd came while SELinux was off (its boolean never set): the platform, turning
+    SELinux on, sets httpd's boolean and records it as httpd's change, so decommissioning
+    the platform leaves it and decommissioning httpd takes it back."""
+    httpd = load_catalog().role("httpd")
+    state = _platform_state()
+    settings = wanted_roles(load_catalog(), [("httpd", {})], {}, "f")[0].settings
+    state.instances = {httpd.id: Instance(role_id=httpd.id, role_name="httpd", settings=settings)}
+    plan = plan_host(recorded("fedora40-bare"), wanted_roles(load_catalog(), [("platform", {})], {}, "f"), state)
+    boolean = _op(plan, "httpd_can_network_connect")
+    assert (boolean.role, boolean.change, boolean.reason) == (httpd.id, True, "is off, the role needs on")
+    assert boolean.commands == [["setsebool", "-P", "httpd_can_network_connect", "on"]]
+    assert boolean.undo == [["setsebool", "-P", "httpd_can_network_connect", "off"]]
+    kinds = [op.target for op in plan.operations]
+    assert (
+        kinds.index("httpd_can_network_connect") < kinds.index("/etc/selinux/config") < kinds.index("selinux-enforcing")
+    )
+    assert "~ write-file /etc/selinux/config" in plan_lines(plan)
+    # already on: nothing to do; SELinux disabled (Debian): said once
+    on = recorded("fedora40-bare")
+    on = on.model_copy(
+        update={"selinux": on.selinux.model_copy(update={"booleans": {"httpd_can_network_connect": True}})}
+    )
+    assert not _op(
+        plan_host(on, wanted_roles(load_catalog(), [("platform", {})], {}, "f"), state), "httpd_can_network_connect"
+    ).change
+    debian = plan_host(recorded("debian12-bare"), wanted_roles(load_catalog(), [("platform", {})], {}, "d"), state)
+    assert _op(debian, "SELinux").reason == "SELinux is disabled on this host"
+
+
+def test_the_layout_step_makes_the_subvolumes_the_check_looks_for() -> None:
+    """The recipe's btrfs-layout step and `fossp platform check` name the same folders; it
+    runs once (its record), and decommission removes the record only: the subvolumes hold data."""
+    btrfs = next(c for c in load_catalog().platform if c.key == "btrfs")
+    for family in ("debian12-bare", "fedora40-bare"):
+        step = _op(_plan(recorded(family)), "btrfs-layout")
+        assert step.commands[0][4:] == ["/var/lib/fossp/platform/subvolumes.txt", *btrfs.subvolumes]
+        assert step.undo == [["rm", "-f", "/var/lib/fossp/platform/subvolumes.txt"]]
+    facts = recorded("debian12-bare")
+    record = FileFact(path="/var/lib/fossp/platform/subvolumes.txt", kind="file", content=b"/home: made a subvolume\n")
+    done = facts.model_copy(update={"files": {**facts.files, record.path: record}})
+    assert not _op(_plan(done), "btrfs-layout").change
