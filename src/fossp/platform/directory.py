@@ -59,24 +59,19 @@ def resolve_directories(catalog: Catalog, work: dict[str, HostWork], lookup: Cal
     """Fill each platform choice's ``ldap_uri`` and ``ldap_search_base`` from the host its
     ``directory`` names (each directory host read once); ``lookup`` turns a name into its host."""
     platform = {role_id for role_id, role in catalog.roles.items() if role.name == "platform"}
-    named = {
-        given[DIRECTORY]
+    joining = [
+        (w, index, role_id, given)
         for w in work.values()
-        for role_id, given in w.choices
+        for index, (role_id, given) in enumerate(w.choices)
         if role_id in platform and given.get(DIRECTORY)
-    }
-    if not named:
-        return
-    resolved = {name: _read(lookup(name)) for name in sorted(named)}
-    for w in work.values():
-        for index, (role_id, given) in enumerate(w.choices):
-            name = given.get(DIRECTORY) if role_id in platform else None
-            if not name:
-                continue
-            clash = [s for s in RESOLVED if given.get(s)]
-            if clash:
-                raise BadInput(f"platform.{DIRECTORY}: give the directory host or platform.{clash[0]}, not both")
-            w.choices[index] = (role_id, {**given, **resolved[name]})
+    ]
+    for *_, given in joining:
+        clash = [s for s in RESOLVED if given.get(s)]
+        if clash:
+            raise BadInput(f"platform.{DIRECTORY}: give the directory host or platform.{clash[0]}, not both")
+    resolved = {name: _read(lookup(name)) for name in sorted({given[DIRECTORY] for *_, given in joining})}
+    for w, index, role_id, given in joining:
+        w.choices[index] = (role_id, {**given, **resolved[given[DIRECTORY]]})
 
 
 def _read(host: HostSpec) -> dict[str, str]:
