@@ -232,3 +232,16 @@ def test_the_layout_step_makes_the_subvolumes_the_check_looks_for() -> None:
     record = FileFact(path="/var/lib/fossp/platform/subvolumes.txt", kind="file", content=b"/home: made a subvolume\n")
     done = facts.model_copy(update={"files": {**facts.files, record.path: record}})
     assert not _op(_plan(done), "btrfs-layout").change
+
+
+def test_fedora_looks_users_up_through_sssd_once_a_directory_is_given() -> None:
+    """authselect's default profile (local) leaves SSSD out of nsswitch: with a directory the
+    sssd profile is selected, the one before kept for decommission; without, nothing."""
+    assert _op(_plan(recorded("fedora40-bare")), "authselect-sssd").reason == "not needed: ldap_uri is off"
+    joined = _plan(recorded("fedora40-bare"), {"ldap_uri": "ldap://10.0.0.5", "ldap_search_base": "dc=pl,dc=test"})
+    step = _op(joined, "authselect-sssd")
+    assert step.change and step.commands[0][-2:] == ["authselect-sssd", "/var/lib/fossp/platform/authselect.txt"]
+    assert "authselect select sssd --force" in step.commands[0][2]
+    assert step.undo[0][-1] == "/var/lib/fossp/platform/authselect.txt" and "read -r profile" in step.undo[0][2]
+    kinds = [op.target for op in joined.operations]
+    assert kinds.index("/etc/sssd/sssd.conf") < kinds.index("authselect-sssd") < kinds.index("sssd.service")
