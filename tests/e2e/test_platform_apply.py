@@ -59,7 +59,7 @@ def test_platform_apply_then_check_then_nothing_more(host: LabHost) -> None:
     applied = fossp_json("platform", "apply", "--target", target, timeout=1200)["hosts"][0]
     assert applied["states"] == {"FOSSP-PLSPL": "running"}, applied
     done = {(op["kind"], op["target"]) for op in applied["applied"]}
-    assert ("install-packages", "chrony snmpd bacula-fd multipath-tools augeas-tools sssd") in done
+    assert ("install-packages", "chrony snmpd bacula-fd multipath-tools augeas-tools sssd adcli") in done
     assert {("write-file", "/etc/snmp/snmpd.conf"), ("run-step", "multipath-devices")} <= done
     assert ("run-step", "btrfs-layout") in done
 

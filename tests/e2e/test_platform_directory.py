@@ -1,13 +1,15 @@
-"""End-to-end on two lab hosts: the 389ds role on pl-dir, then `fossp platform apply` on
-pl-sssd with the directory named as that host: SSSD is configured from the role as it was
-deployed there (address, suffix) and a directory user resolves on the client; a second
-apply plans nothing; a named host that runs no directory role is one line, exit 2, and
-nothing changes."""
+"""End-to-end on lab hosts: a directory role on one (389ds on pl-dir, Samba AD on pl-dc),
+then `fossp platform apply` on another with the directory named as that host: SSSD is
+configured from the role as it was deployed there (389ds: address and suffix; Samba AD: an
+adcli join as the domain's Administrator, then the ad provider) and a directory user
+resolves on the client; a second apply plans nothing; a named host that runs no directory
+role is one line, exit 2, and nothing changes."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +24,11 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
-directory_hosts = lab_fixture("pl-dir", "pl-sssd", packages=tuple(role_packages(["389ds", "platform"])))
+directory_hosts = lab_fixture(
+    "pl-dir", "pl-sssd", packages=tuple(role_packages(["389ds", "platform"])), scope="function"
+)
+domain_hosts = lab_fixture("pl-dc", "pl-adc", packages=tuple(role_packages(["samba-ad", "platform"])), scope="function")
+REALM = "SAMDOM.PL.TEST"
 PASSWORD_ENV = "FOSSP_TEST_DS_PASSWORD"
 #: The sample entries give ou=people an ACI that lets anyone read posixAccount users.
 DS_SETTINGS = (
@@ -53,7 +59,8 @@ def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[
     wrong = run_fossp("platform", "apply", "--target", client.target, "--set", f"directory={client.target}")
     assert wrong.returncode == 2, wrong.stdout + wrong.stderr
     assert wrong.stderr.strip().splitlines() == [
-        f"fossp: platform.directory: {client.target} runs no directory role FOSSP deployed (389ds); its roles: none"
+        f"fossp: platform.directory: {client.target} runs no directory role FOSSP deployed (389ds, samba-ad); "
+        "its roles: none"
     ]
     assert ssh(client, "test", "-e", "/var/lib/fossp/state.json", check=False).returncode == 1
 
@@ -70,3 +77,27 @@ def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[
     assert plan["changes"] == 0, [op for op in plan["operations"] if op["change"]]
     checked = fossp_json("platform", "check", "--target", client.target)["hosts"][0]
     assert checked["ok"] is True, checked
+
+
+def test_sssd_joins_the_samba_ad_domain_named_as_its_dc(
+    domain_hosts: list[LabHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FOSSP_SECRETS_DIR", str(tmp_path / "secrets"))  # the DC's generated password
+    dc, client = domain_hosts
+    site = ("--set", f"samba-ad.realm={REALM}", "--set", "samba-ad.domain=SAMDOM")
+    deployed = fossp_json("deploy", "samba-ad", "--target", dc.target, *site, timeout=1800)["hosts"][0]
+    assert deployed["ok"], deployed
+
+    joined = ("--target", client.target, "--set", f"directory={dc.target}")
+    applied = fossp_json("platform", "apply", *joined, timeout=1200)["hosts"][0]
+    assert applied["states"] == {"FOSSP-PLSPL": "running"}, applied
+    password = (tmp_path / "secrets" / "samba-ad" / dc.target / "admin_password").read_text().strip()
+    assert password not in str(applied)
+    assert f"{dc.address} pl-dc.samdom.pl.test" in ssh(client, "cat", "/etc/hosts").stdout
+    assert "id_provider = ad\n" in ssh(client, "cat", "/etc/sssd/sssd.conf").stdout
+    assert ssh(client, "test", "-s", "/etc/krb5.keytab", check=False).returncode == 0  # the computer account's keys
+    entry = ssh(client, "getent", "passwd", "administrator").stdout.strip().split(":")
+    assert entry[0] == "administrator" and int(entry[2]) > 10000, entry  # an ID mapped from the user's SID
+
+    plan = fossp_json("platform", "apply", *joined, "--dry-run")["plans"][0]
+    assert plan["changes"] == 0, [op for op in plan["operations"] if op["change"]]

@@ -36,7 +36,7 @@ def test_debian_gets_its_packages_files_and_private_secrets() -> None:
     lines = plan_lines(plan)
     assert lines[:2] == [
         "+ run-step btrfs-layout",  # before the packages: their logs go into the new /var/log
-        "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd",
+        "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd adcli",
     ]
     for path in (
         "/etc/chrony/chrony.conf",
@@ -245,3 +245,44 @@ def test_fedora_looks_users_up_through_sssd_once_a_directory_is_given() -> None:
     assert step.undo[0][-1] == "/var/lib/fossp/platform/authselect.txt" and "read -r profile" in step.undo[0][2]
     kinds = [op.target for op in joined.operations]
     assert kinds.index("/etc/sssd/sssd.conf") < kinds.index("authselect-sssd") < kinds.index("sssd.service")
+
+
+AD = {
+    "ldap_uri": "ldap://pl-dc.samdom.pl.test",
+    "ad_domain": "samdom.pl.test",
+    "ad_server": "pl-dc.samdom.pl.test",
+    "ad_server_address": "10.213.0.20",
+    "directory_password": "Admin-Secret-42",
+}
+
+
+def test_an_ad_domain_is_joined_with_adcli_then_read_by_the_ad_provider() -> None:
+    """The DC's name in /etc/hosts, adcli join with the password on stdin only (once: its
+    keytab), then SSSD's ad provider; both undone by decommission (the keytab, the line)."""
+    plan = _plan(recorded("debian12-bare"), AD)
+    hosts = _op(plan, "dc-address")
+    assert hosts.commands[0][-2:] == ["10.213.0.20", "pl-dc.samdom.pl.test"] and hosts.undo[0][-2:] == [
+        "10.213.0.20",
+        "pl-dc.samdom.pl.test",
+    ]
+    join = _op(plan, "ad-join")
+    assert join.commands == [
+        [
+            "adcli",
+            "join",
+            "--domain=samdom.pl.test",
+            "--domain-controller=pl-dc.samdom.pl.test",
+            "--login-user=Administrator",
+            "--stdin-password",
+        ]
+    ]
+    assert join.stdin == "Admin-Secret-42\n" and join.undo == [["rm", "-f", "/etc/krb5.keytab"]]
+    text = (_op(plan, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert "id_provider = ad\n" in text and "krb5_realm = SAMDOM.PL.TEST\n" in text
+    assert "ad_server = pl-dc.samdom.pl.test\n" in text and "ldap_uri" not in text.split("[domain/directory]")[1]
+    targets = [op.target for op in plan.operations]
+    assert targets.index("dc-address") < targets.index("/etc/sssd/sssd.conf") < targets.index("ad-join")
+    assert targets.index("ad-join") < targets.index("sssd.service")
+    plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
+    assert _op(plain, "ad-join").reason == "not needed: ad_domain is off"
+    assert _op(plain, "dc-address").reason == "not needed: ad_server_address is off"

@@ -9,38 +9,49 @@ from fossp.catalog import Catalog
 from fossp.engine.cluster import HostWork
 from fossp.errors import BadInput
 from fossp.hosts.inventory import HostSpec
-from fossp.platform.directory import directory_settings, resolve_directories
+from fossp.platform.directory import DirectoryHost, directory_settings, resolve_directories
 
 
-def _state(role_name: str, **settings: object) -> dict[str, object]:
+def _host(role_name: str, address: str = "10.0.0.5", **settings: object) -> DirectoryHost:
     instance = {"role_id": "X", "role_name": role_name, "state": "running", "settings": settings}
-    return {"instances": {"X": instance}}
+    return DirectoryHost("lab:dir", address, "pl-dir", {"instances": {"X": instance}})
 
 
 def test_the_389ds_role_as_deployed_gives_the_uri_and_the_base() -> None:
-    state = _state("389ds", suffix="dc=pl,dc=test", ldap_port=389)
-    assert directory_settings("lab:dir", "10.0.0.5", state) == {
-        "ldap_uri": "ldap://10.0.0.5",
-        "ldap_search_base": "dc=pl,dc=test",
-    }
-    moved = _state("389ds", suffix="o=site", ldap_port=3389)
-    assert directory_settings("lab:dir", "ds.example", moved)["ldap_uri"] == "ldap://ds.example:3389"
+    assert directory_settings(_host("389ds", suffix="dc=pl,dc=test", ldap_port=389)) == (
+        "389ds",
+        {"ldap_uri": "ldap://10.0.0.5", "ldap_search_base": "dc=pl,dc=test"},
+    )
+    moved = _host("389ds", "ds.example", suffix="o=site", ldap_port=3389)
+    assert directory_settings(moved)[1]["ldap_uri"] == "ldap://ds.example:3389"
+
+
+def test_a_samba_dc_is_joined_by_the_name_provisioning_gave_it() -> None:
+    """Provisioning names the DC HOSTNAME.realm: Kerberos needs that name, /etc/hosts its address."""
+    assert directory_settings(_host("samba-ad", realm="SAMDOM.PL.TEST", domain="SAMDOM")) == (
+        "samba-ad",
+        {
+            "ldap_uri": "ldap://pl-dir.samdom.pl.test",
+            "ad_domain": "samdom.pl.test",
+            "ad_server": "pl-dir.samdom.pl.test",
+            "ad_server_address": "10.0.0.5",
+        },
+    )
 
 
 @pytest.mark.parametrize(
     ("state", "message"),
     [
-        ({}, "platform.directory: lab:dir runs no directory role FOSSP deployed (389ds); its roles: none"),
+        ({}, "platform.directory: lab:dir runs no directory role FOSSP deployed (389ds, samba-ad); its roles: none"),
         (
-            _state("nginx"),
-            "platform.directory: lab:dir runs no directory role FOSSP deployed (389ds); its roles: nginx",
+            _host("nginx").state,
+            "platform.directory: lab:dir runs no directory role FOSSP deployed (389ds, samba-ad); its roles: nginx",
         ),
-        (_state("samba-ad", realm="AD.TEST"), "platform.directory: lab:dir runs samba-ad; SSSD's join"),
     ],
 )
 def test_a_host_without_a_directory_role_is_bad_input(state: dict[str, object], message: str) -> None:
     with pytest.raises(BadInput) as raised:
-        directory_settings("lab:dir", "10.0.0.5", state)
+        directory_settings(DirectoryHost("lab:dir", "10.0.0.5", "pl-dir", state))
     assert raised.value.message.startswith(message)
 
 

@@ -1,11 +1,19 @@
-"""The directory SSSD joins, named as a host of the catalog's directory role.
+"""The directory SSSD joins, named as a host of one of the catalog's directory roles.
 
-``platform.directory=HOST`` names a host where FOSSP deployed the 389ds role. Before any
-target is reached, that host's FOSSP state (/var/lib/fossp/state.json, read-only, one
-round trip) says how the directory was deployed there: its port and its suffix. They
-become the platform's ``ldap_uri`` and ``ldap_search_base``, so SSSD's configuration is
-written from the directory as it runs, and a second apply resolves the same values and
-plans nothing. A named host that runs no directory role is bad input: nothing changes.
+``platform.directory=HOST`` names a host where FOSSP deployed the 389ds or the Samba AD
+role. Before any target is reached, that host's FOSSP state (/var/lib/fossp/state.json)
+and its host name are read (read-only, one round trip): how the directory was deployed
+there becomes the platform's SSSD settings, so SSSD's configuration is written from the
+directory as it runs, and a second apply resolves the same values and plans nothing.
+
+- 389ds: ``ldap_uri`` (the host's address, the instance's port) and ``ldap_search_base``
+  (its suffix); SSSD reads identities over LDAP.
+- Samba AD: the domain (``ad_domain``, the realm in lower case), the DC's name (its host
+  name in the realm, as provisioning names it) and address, for SSSD's ad provider and
+  the adcli join; the join's password is the domain Administrator's, given as
+  ``platform.directory_password`` or else the one FOSSP generated for that DC.
+
+A named host that runs no directory role is bad input: nothing changes anywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fossp.catalog.loader import Catalog
@@ -22,42 +31,60 @@ from fossp.hosts.inventory import HostSpec
 
 #: The platform's setting that names the directory host, and what it resolves to.
 DIRECTORY = "directory"
-RESOLVED = ("ldap_uri", "ldap_search_base")
+PASSWORD = "directory_password"
+RESOLVED = ("ldap_uri", "ldap_search_base", "ad_domain", "ad_server", "ad_server_address")
+_HOSTNAME_MARK = "@@fossp:hostname"
 
 
-def _389ds(address: str, settings: dict[str, Any]) -> dict[str, str]:
-    """The instance's LDAP port (StartTLS-capable) and its root suffix."""
+@dataclass(frozen=True)
+class DirectoryHost:
+    """What the directory host says of itself: its FOSSP state and its host name."""
+
+    name: str  # as the run names it (an inventory name, lab:NAME)
+    address: str
+    hostname: str
+    state: dict[str, Any]
+
+
+def _389ds(host: DirectoryHost, settings: dict[str, Any]) -> dict[str, str]:
+    """The instance's LDAP port and its root suffix."""
     port = int(settings.get("ldap_port", 389))
-    uri = f"ldap://{address}" + ("" if port == 389 else f":{port}")
+    uri = f"ldap://{host.address}" + ("" if port == 389 else f":{port}")
     return {"ldap_uri": uri, "ldap_search_base": settings["suffix"]}
 
 
-#: Directory roles SSSD can join by name (role name -> its LDAP URI and base from its settings).
-JOINS: dict[str, Callable[[str, dict[str, Any]], dict[str, str]]] = {"389ds": _389ds}
-#: Directory roles that a host may run but SSSD does not join by name yet: why not.
-NOT_YET = {
-    "samba-ad": "SSSD's join of a Samba AD domain by name is not done yet: give platform.ldap_uri (ldaps://DC) "
-    "and ldap_search_base instead",
+def _samba_ad(host: DirectoryHost, settings: dict[str, Any]) -> dict[str, str]:
+    """The realm as the AD domain, and the DC by the name provisioning gave it (HOSTNAME.realm):
+    Kerberos and SSSD's ad provider need the name, the client's /etc/hosts its address."""
+    domain = str(settings["realm"]).lower()
+    server = f"{host.hostname.split('.')[0].lower()}.{domain}"
+    return {"ldap_uri": f"ldap://{server}", "ad_domain": domain, "ad_server": server, "ad_server_address": host.address}
+
+
+#: Directory roles SSSD joins by name (role name -> the platform's settings from the role's).
+JOINS: dict[str, Callable[[DirectoryHost, dict[str, Any]], dict[str, str]]] = {
+    "389ds": _389ds,
+    "samba-ad": _samba_ad,
 }
 
 
-def directory_settings(host: str, address: str, state: dict[str, Any]) -> dict[str, str]:
-    """``ldap_uri`` and ``ldap_search_base`` from the directory host's FOSSP state (pure)."""
-    instances = state.get("instances", {}).values()
+def directory_settings(host: DirectoryHost) -> tuple[str, dict[str, str]]:
+    """(the directory role there, the platform's SSSD settings) from the host's state (pure)."""
+    instances = host.state.get("instances", {}).values()
     deployed = {i.get("role_name"): i.get("settings", {}) for i in instances if i.get("state") != "decommissioning"}
     for name, join in JOINS.items():
         if name in deployed:
-            return join(address, deployed[name])
-    for name, why in NOT_YET.items():
-        if name in deployed:
-            raise BadInput(f"platform.{DIRECTORY}: {host} runs {name}; {why}")
+            return name, join(host, deployed[name])
     roles = ", ".join(sorted(str(n) for n in deployed)) or "none"
-    raise BadInput(f"platform.{DIRECTORY}: {host} runs no directory role FOSSP deployed (389ds); its roles: {roles}")
+    raise BadInput(
+        f"platform.{DIRECTORY}: {host.name} runs no directory role FOSSP deployed ({', '.join(JOINS)}); "
+        f"its roles: {roles}"
+    )
 
 
 def resolve_directories(catalog: Catalog, work: dict[str, HostWork], lookup: Callable[[str], HostSpec]) -> None:
-    """Fill each platform choice's ``ldap_uri`` and ``ldap_search_base`` from the host its
-    ``directory`` names (each directory host read once); ``lookup`` turns a name into its host."""
+    """Fill each platform choice's SSSD settings from the host its ``directory`` names (each
+    directory host read once); ``lookup`` turns a name into its host."""
     platform = {role_id for role_id, role in catalog.roles.items() if role.name == "platform"}
     joining = [
         (w, index, role_id, given)
@@ -69,21 +96,47 @@ def resolve_directories(catalog: Catalog, work: dict[str, HostWork], lookup: Cal
         clash = [s for s in RESOLVED if given.get(s)]
         if clash:
             raise BadInput(f"platform.{DIRECTORY}: give the directory host or platform.{clash[0]}, not both")
-    resolved = {name: _read(lookup(name)) for name in sorted({given[DIRECTORY] for *_, given in joining})}
+    resolved = {name: directory_settings(_read(lookup(name))) for name in {g[DIRECTORY] for *_, g in joining}}
     for w, index, role_id, given in joining:
-        w.choices[index] = (role_id, {**given, **resolved[given[DIRECTORY]]})
+        role, values = resolved[given[DIRECTORY]]
+        if role == "samba-ad" and not given.get(PASSWORD):
+            values = {**values, PASSWORD: _generated_admin_password(given[DIRECTORY])}
+        w.choices[index] = (role_id, {**given, **values})
 
 
-def _read(host: HostSpec) -> dict[str, str]:
-    """The directory host's state, read over one connection (read-only), as SSSD settings."""
+def _generated_admin_password(host: str) -> str:
+    """The Administrator password FOSSP generated for the samba-ad role on ``host`` (read, never made)."""
+    from fossp.secrets import GENERATED_DIR, register
+
+    path = GENERATED_DIR / "samba-ad" / host.replace("/", "_") / "admin_password"
+    if not path.is_file():
+        raise BadInput(
+            f"platform.{PASSWORD}: {host}'s Administrator password was not generated here ({path} is missing); "
+            "give it (e.g. {from_env: NAME})"
+        )
+    value = path.read_text(encoding="ascii").strip()
+    register(value)
+    return value
+
+
+def _read(host: HostSpec) -> DirectoryHost:
+    """The directory host's state and host name, over one connection (read-only)."""
     from fossp.engine.fleet import run_fleet
     from fossp.engine.state import STATE_FILE
 
-    async def action(connector: Any, spec: HostSpec, report: Any) -> dict[str, Any]:
-        done = await connector.run(["cat", "--", connector.path(STATE_FILE)])
-        return json.loads(done.stdout) if done.ok and done.stdout.strip() else {}
+    script = f'cat -- "$1" 2>/dev/null; echo; echo {_HOSTNAME_MARK}; hostname'
+
+    async def action(connector: Any, spec: HostSpec, report: Any) -> tuple[str, str]:
+        done = await connector.run(["sh", "-c", script, "read", connector.path(STATE_FILE)])
+        state, _, hostname = done.stdout.partition(_HOSTNAME_MARK)
+        return state, hostname.strip()
 
     (result,) = asyncio.run(run_fleet([host], action, lambda name, message: None))
     if not result.ok:
         raise BadInput(f"platform.{DIRECTORY}: cannot read FOSSP's state on {host.name}: {result.error}")
-    return directory_settings(host.name, host.address, result.value)
+    text, hostname = result.value
+    try:
+        state = json.loads(text) if text.strip() else {}
+    except ValueError:
+        raise BadInput(f"platform.{DIRECTORY}: FOSSP's state on {host.name} is damaged ({STATE_FILE})") from None
+    return DirectoryHost(host.name, host.address, hostname, state)
