@@ -3,7 +3,7 @@ then `fossp platform apply` on another with the directory named as that host: SS
 configured from the role as it was deployed there (389ds: address and suffix; Samba AD: an
 adcli join as the domain's Administrator, then the ad provider) and a directory user
 resolves on the client; a second apply plans nothing; a named host that runs no directory
-role is one line, exit 2, and nothing changes."""
+role is one line, exit 2, and nothing changes; decommission takes the join back."""
 
 from __future__ import annotations
 
@@ -78,6 +78,10 @@ def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[
     checked = fossp_json("platform", "check", "--target", client.target)["hosts"][0]
     assert checked["ok"] is True, checked
 
+    fossp_json("decommission", "platform", "--target", client.target, "--yes", timeout=1200)
+    assert ssh(client, "test", "-e", "/etc/sssd/sssd.conf", check=False).returncode == 1
+    assert ssh(client, "getent", "passwd", "alice", check=False).returncode == 2  # no directory any more
+
 
 def test_sssd_joins_the_samba_ad_domain_named_as_its_dc(
     domain_hosts: list[LabHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -101,3 +105,9 @@ def test_sssd_joins_the_samba_ad_domain_named_as_its_dc(
 
     plan = fossp_json("platform", "apply", *joined, "--dry-run")["plans"][0]
     assert plan["changes"] == 0, [op for op in plan["operations"] if op["change"]]
+
+    # decommission: the keytab and the DC's hosts line go (the computer account stays in the domain)
+    fossp_json("decommission", "platform", "--target", client.target, "--yes", timeout=1200)
+    assert "pl-dc.samdom.pl.test" not in ssh(client, "cat", "/etc/hosts").stdout
+    assert ssh(client, "test", "-e", "/etc/krb5.keytab", check=False).returncode == 1
+    assert ssh(client, "systemctl", "is-active", "ssh.service").stdout.strip() == "active"
