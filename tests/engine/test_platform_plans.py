@@ -5,6 +5,7 @@ firewalld."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fossp.catalog import load_catalog
@@ -286,3 +287,20 @@ def test_an_ad_domain_is_joined_with_adcli_then_read_by_the_ad_provider() -> Non
     plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
     assert _op(plain, "ad-join").reason == "not needed: ad_domain is off"
     assert _op(plain, "dc-address").reason == "not needed: ad_server_address is off"
+
+
+def test_the_layout_step_records_a_root_that_is_not_btrfs_and_touches_nothing(tmp_path: Path) -> None:
+    """The step's own script, run here (whose root is not BTRFS): one line saying so, no folder made."""
+    import subprocess
+
+    import pytest
+
+    probe = subprocess.run(["stat", "-f", "-c", "%T", "/"], capture_output=True, text=True, check=True)
+    if probe.stdout.strip() == "btrfs":
+        pytest.skip("this machine's root is BTRFS: the script would make its subvolumes")
+    argv = _op(_plan(recorded("debian12-bare")), "btrfs-layout").commands[0]
+    record = tmp_path / "platform" / "subvolumes.txt"
+    missing = tmp_path / "srv"
+    subprocess.run([*argv[:4], str(record), str(missing)], check=True, timeout=30)
+    assert record.read_text() == f"the root file system is {probe.stdout.strip()}, not BTRFS: no subvolumes\n"
+    assert not missing.exists()
