@@ -1,6 +1,7 @@
 """End-to-end on lab hosts: a directory role on one (389ds on pl-dir, Samba AD on pl-dc),
 then `fossp platform apply` on another with the directory named as that host: SSSD is
-configured from the role as it was deployed there (389ds: address and suffix; Samba AD: an
+configured from the role as it was deployed there (389ds: its name, suffix and CA, over
+StartTLS; Samba AD: an
 adcli join as the domain's Administrator, then the ad provider) and a directory user
 resolves on the client; a second apply plans nothing; a named host that runs no directory
 role is one line, exit 2, and nothing changes; decommission takes the join back."""
@@ -38,6 +39,8 @@ DS_SETTINGS = (
     '389ds.sample_entries="yes"',
     "--set",
     "389ds.suffix=dc=pl,dc=test",
+    "--set",
+    "389ds.fqdn=pl-dir.pl.test",  # the name in the instance's certificate, which the client checks
 )
 USER = ("--uid", "alice", "--cn", "Alice", "--displayName", "Alice", "--uidNumber", "5001", "--gidNumber", "5001")
 
@@ -68,7 +71,12 @@ def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[
     applied = fossp_json("platform", "apply", *joined, timeout=1200)["hosts"][0]
     assert applied["states"] == {"FOSSP-PLSPL": "running"}, applied
     sssd_conf = ssh(client, "cat", "/etc/sssd/sssd.conf").stdout
-    assert f"ldap_uri = ldap://{server.address}\n" in sssd_conf and "ldap_search_base = dc=pl,dc=test\n" in sssd_conf
+    assert "ldap_uri = ldap://pl-dir.pl.test\n" in sssd_conf and "ldap_search_base = dc=pl,dc=test\n" in sssd_conf
+    # StartTLS, the certificate checked against the instance's own CA and the name in it
+    assert "ldap_id_use_start_tls = true\nldap_tls_cacert = /etc/sssd/directory-ca.pem\n" in sssd_conf
+    ca = ssh(server, "cat", "/etc/dirsrv/slapd-localhost/ca.crt").stdout
+    assert ssh(client, "cat", "/etc/sssd/directory-ca.pem").stdout.split() == ca.split()
+    assert f"{server.address} pl-dir.pl.test" in ssh(client, "cat", "/etc/hosts").stdout
     assert ssh(client, "systemctl", "is-active", "sssd.service").stdout.strip() == "active"
     entry = ssh(client, "getent", "passwd", "alice").stdout.strip().split(":")
     assert (entry[0], entry[2], entry[3], entry[5]) == ("alice", "5001", "5001", "/home/alice"), entry
@@ -80,6 +88,7 @@ def test_sssd_joins_the_389ds_host_named_as_the_directory(directory_hosts: list[
 
     fossp_json("decommission", "platform", "--target", client.target, "--yes", timeout=1200)
     assert ssh(client, "test", "-e", "/etc/sssd/sssd.conf", check=False).returncode == 1
+    assert "pl-dir.pl.test" not in ssh(client, "cat", "/etc/hosts").stdout
     assert ssh(client, "getent", "passwd", "alice", check=False).returncode == 2  # no directory any more
 
 

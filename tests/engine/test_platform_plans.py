@@ -251,8 +251,8 @@ def test_fedora_looks_users_up_through_sssd_once_a_directory_is_given() -> None:
 AD = {
     "ldap_uri": "ldap://pl-dc.samdom.pl.test",
     "ad_domain": "samdom.pl.test",
-    "ad_server": "pl-dc.samdom.pl.test",
-    "ad_server_address": "10.213.0.20",
+    "directory_server": "pl-dc.samdom.pl.test",
+    "directory_address": "10.213.0.20",
     "directory_password": "Admin-Secret-42",
 }
 
@@ -286,7 +286,7 @@ def test_an_ad_domain_is_joined_with_adcli_then_read_by_the_ad_provider() -> Non
     assert targets.index("ad-join") < targets.index("sssd.service")
     plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
     assert _op(plain, "ad-join").reason == "not needed: ad_domain is off"
-    assert _op(plain, "dc-address").reason == "not needed: ad_server_address is off"
+    assert _op(plain, "dc-address").reason == "not needed: directory_address is off"
 
 
 def test_the_layout_step_records_a_root_that_is_not_btrfs_and_touches_nothing(tmp_path: Path) -> None:
@@ -304,3 +304,17 @@ def test_the_layout_step_records_a_root_that_is_not_btrfs_and_touches_nothing(tm
     subprocess.run([*argv[:4], str(record), str(missing)], check=True, timeout=30)
     assert record.read_text() == f"the root file system is {probe.stdout.strip()}, not BTRFS: no subvolumes\n"
     assert not missing.exists()
+
+
+def test_an_ldap_directory_with_its_ca_is_read_over_starttls() -> None:
+    """The CA as one line of base64 becomes a PEM file SSSD checks the server against."""
+    body = "QUJD" * 40
+    plan = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://dir.pl.test", "ldap_ca_cert": body})
+    pem = (_op(plan, "/etc/sssd/directory-ca.pem").content or b"").decode().splitlines()
+    assert pem[0] == "-----BEGIN CERTIFICATE-----" and pem[-1] == "-----END CERTIFICATE-----"
+    assert "".join(pem[1:-1]) == body and {len(line) for line in pem[1:-2]} == {64}
+    text = (_op(plan, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert "ldap_id_use_start_tls = true\nldap_tls_cacert = /etc/sssd/directory-ca.pem\n" in text
+    plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
+    assert "start_tls" not in (_op(plain, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert _op(plain, "/etc/sssd/directory-ca.pem").reason == "not needed: ldap_ca_cert is off"
