@@ -2,8 +2,10 @@
 the deploy engine; then `fossp platform check` passes every component a lab host can have
 and skips, with the reason, those a namespace host cannot (its kernel, initramfs and SELinux
 are the controller's; Debian does without DNF); the SNMP agent answers its generated SNMPv3
-user with authentication and privacy only; a second apply plans nothing and changes nothing;
-decommission puts the distribution's files back."""
+user with authentication and privacy only; /home, /srv and /var/log become subvolumes of
+their own (kept out of the root's snapshots); a second apply plans nothing and changes
+nothing; decommission puts the distribution's files back, leaves sshd running and keeps the
+subvolumes."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def host() -> Iterator[LabHost]:
     if reason:
         pytest.skip(reason)
     # snmp: the client tools, to query the agent from the host itself
-    with lab_hosts("pa-e2e", packages=(*role_packages(["platform"]), "snmp")) as hosts:
+    with lab_hosts("pl-e2e", packages=(*role_packages(["platform"]), "snmp")) as hosts:
         yield hosts[0]
 
 
@@ -57,8 +59,17 @@ def test_platform_apply_then_check_then_nothing_more(host: LabHost) -> None:
     applied = fossp_json("platform", "apply", "--target", target, timeout=1200)["hosts"][0]
     assert applied["states"] == {"FOSSP-PLSPL": "running"}, applied
     done = {(op["kind"], op["target"]) for op in applied["applied"]}
-    assert ("install-packages", "chrony snmpd bacula-fd multipath-tools augeas-tools sssd") in done
+    assert ("install-packages", "chrony snmpd bacula-fd multipath-tools augeas-tools sssd adcli") in done
     assert {("write-file", "/etc/snmp/snmpd.conf"), ("run-step", "multipath-devices")} <= done
+    assert ("run-step", "btrfs-layout") in done
+
+    # the data that must survive a rollback: subvolumes of their own, their files carried over
+    layout = ssh(host, "stat", "-c", "%n %i %a", "/home", "/srv", "/var/log").stdout.splitlines()
+    assert layout == ["/home 256 755", "/srv 256 755", "/var/log 256 755"]
+    assert ssh(host, "cat", "/var/lib/fossp/platform/subvolumes.txt").stdout == "".join(
+        f"{path}: made a subvolume\n" for path in ("/home", "/srv", "/var/log")
+    )
+    assert ssh(host, "test", "-s", "/var/log/dpkg.log", check=False).returncode == 0
 
     # the generated secrets: kept 0600 on the controller, never printed
     kept = sorted((GENERATED_DIR / "platform" / target).iterdir())
@@ -95,7 +106,9 @@ def test_platform_apply_then_check_then_nothing_more(host: LabHost) -> None:
     again = fossp_json("platform", "apply", "--target", target)["hosts"][0]
     assert (again["read_only"], again["applied"], again["states"]) == (True, [], {"FOSSP-PLSPL": "running"})
 
-    fossp_json("decommission", "platform", "--target", target, "--yes", timeout=1200)
+    removal = fossp_json("decommission", "platform", "--target", target, "--yes", timeout=1200)
+    assert ssh(host, "systemctl", "is-active", "ssh.service").stdout.strip() == "active", removal
+    assert ssh(host, "stat", "-c", "%i", "/var/log").stdout.strip() == "256"  # the subvolumes stay: data
     assert ssh(host, "cat", "/etc/ssh/sshd_config").stdout == sshd_config
     packages, etc = snapshot(host)
     assert packages == before[0]

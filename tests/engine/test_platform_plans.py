@@ -5,13 +5,14 @@ firewalld."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fossp.catalog import load_catalog
 from fossp.engine.operations import Operation, Plan
 from fossp.engine.planner import plan_host, wanted_roles
 from fossp.engine.recipe import CONTAINER_MARK
-from fossp.engine.state import HostState
+from fossp.engine.state import Change, ChangeKind, HostState, Instance, InstanceState
 from fossp.hosts.facts import Facts, FileFact
 
 from .conftest import plan_lines, recorded
@@ -34,7 +35,10 @@ def _in_container(facts: Facts) -> Facts:
 def test_debian_gets_its_packages_files_and_private_secrets() -> None:
     plan = _plan(recorded("debian12-bare"))
     lines = plan_lines(plan)
-    assert lines[0] == "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd"
+    assert lines[:2] == [
+        "+ run-step btrfs-layout",  # before the packages: their logs go into the new /var/log
+        "+ install-packages chrony snmpd bacula-fd multipath-tools augeas-tools sssd adcli",
+    ]
     for path in (
         "/etc/chrony/chrony.conf",
         "/etc/snmp/snmpd.conf",
@@ -153,3 +157,164 @@ def test_a_recipe_naming_a_unit_the_role_lacks_is_refused() -> None:
     typo = FamilyRecipe(conditions=[UnitCondition(unit="chronyd.servce", not_in_container="the clock")])
     with pytest.raises(BadInput, match=r"conditions name chronyd\.servce, which is not a unit of the role"):
         check_units(Recipe(role="platform", families={Family.DEBIAN: typo}), load_catalog().role("platform"), "p.yaml")
+
+
+def _platform_state(*changes: Change) -> HostState:
+    instance = Instance(role_id="FOSSP-PLSPL", role_name="platform", state=InstanceState.RUNNING)
+    return HostState(instances={"FOSSP-PLSPL": instance}, ledger=list(changes))
+
+
+def _started_sshd(packages: list[str]) -> list[Change]:
+    """The platform installed ``packages`` and started and enabled sshd (it was off)."""
+    unit = [["systemctl", "stop", "ssh.service"]], [["systemctl", "disable", "ssh.service"]]
+    return [
+        Change(role="FOSSP-PLSPL", kind=ChangeKind.PACKAGES, target=" ".join(packages), packages=packages),
+        *(Change(role="FOSSP-PLSPL", kind=ChangeKind.UNIT, target="ssh.service", undo=undo) for undo in unit),
+    ]
+
+
+def test_decommission_leaves_sshd_running_while_openssh_server_stays() -> None:
+    """sshd is the way in: where openssh-server stays (it came before FOSSP), undoing the
+    platform neither stops nor disables it; where FOSSP installed it and it goes, it stops."""
+    from fossp.engine.decommission import plan_decommission
+
+    facts = recorded("debian12-bare")
+    stays = plan_decommission(facts, _platform_state(*_started_sshd(["chrony"])), load_catalog(), ["FOSSP-PLSPL"], None)
+    sshd = [op for op in stays.operations if op.target == "ssh.service"]
+    assert [(op.kind.value, op.change, op.commands) for op in sshd] == [
+        ("disable-unit", False, []),
+        ("stop-unit", False, []),
+    ]
+    assert sshd[0].reason == "not disabled: it is the way in to the host, and openssh-server stays installed"
+    goes = _started_sshd(["openssh-server"])
+    removal = plan_decommission(facts, _platform_state(*goes), load_catalog(), ["FOSSP-PLSPL"], None)
+    assert "+ stop-unit ssh.service" in plan_lines(removal)
+
+
+def test_fedora_sets_the_booleans_of_the_roles_already_deployed_as_theirs() -> None:
+    """httpd came while SELinux was off (its boolean never set): the platform, turning
+    SELinux on, sets httpd's boolean and records it as httpd's change, so decommissioning
+    the platform leaves it and decommissioning httpd takes it back."""
+    httpd = load_catalog().role("httpd")
+    state = _platform_state()
+    settings = wanted_roles(load_catalog(), [("httpd", {})], {}, "f")[0].settings
+    state.instances = {httpd.id: Instance(role_id=httpd.id, role_name="httpd", settings=settings)}
+    plan = plan_host(recorded("fedora40-bare"), wanted_roles(load_catalog(), [("platform", {})], {}, "f"), state)
+    boolean = _op(plan, "httpd_can_network_connect")
+    assert (boolean.role, boolean.change, boolean.reason) == (httpd.id, True, "is off, the role needs on")
+    assert boolean.commands == [["setsebool", "-P", "httpd_can_network_connect", "on"]]
+    assert boolean.undo == [["setsebool", "-P", "httpd_can_network_connect", "off"]]
+    kinds = [op.target for op in plan.operations]
+    assert (
+        kinds.index("httpd_can_network_connect") < kinds.index("/etc/selinux/config") < kinds.index("selinux-enforcing")
+    )
+    assert "~ write-file /etc/selinux/config" in plan_lines(plan)
+    # already on: nothing to do; SELinux disabled (Debian): said once
+    on = recorded("fedora40-bare")
+    on = on.model_copy(
+        update={"selinux": on.selinux.model_copy(update={"booleans": {"httpd_can_network_connect": True}})}
+    )
+    assert not _op(
+        plan_host(on, wanted_roles(load_catalog(), [("platform", {})], {}, "f"), state), "httpd_can_network_connect"
+    ).change
+    debian = plan_host(recorded("debian12-bare"), wanted_roles(load_catalog(), [("platform", {})], {}, "d"), state)
+    assert _op(debian, "SELinux").reason == "SELinux is disabled on this host"
+
+
+def test_the_layout_step_makes_the_subvolumes_the_check_looks_for() -> None:
+    """The recipe's btrfs-layout step and `fossp platform check` name the same folders; it
+    runs once (its record), and decommission removes the record only: the subvolumes hold data."""
+    btrfs = next(c for c in load_catalog().platform if c.key == "btrfs")
+    for family in ("debian12-bare", "fedora40-bare"):
+        step = _op(_plan(recorded(family)), "btrfs-layout")
+        assert step.commands[0][4:] == ["/var/lib/fossp/platform/subvolumes.txt", *btrfs.subvolumes]
+        assert step.undo == [["rm", "-f", "/var/lib/fossp/platform/subvolumes.txt"]]
+    facts = recorded("debian12-bare")
+    record = FileFact(path="/var/lib/fossp/platform/subvolumes.txt", kind="file", content=b"/home: made a subvolume\n")
+    done = facts.model_copy(update={"files": {**facts.files, record.path: record}})
+    assert not _op(_plan(done), "btrfs-layout").change
+
+
+def test_fedora_looks_users_up_through_sssd_once_a_directory_is_given() -> None:
+    """authselect's default profile (local) leaves SSSD out of nsswitch: with a directory the
+    sssd profile is selected, the one before kept for decommission; without, nothing."""
+    assert _op(_plan(recorded("fedora40-bare")), "authselect-sssd").reason == "not needed: ldap_uri is off"
+    joined = _plan(recorded("fedora40-bare"), {"ldap_uri": "ldap://10.0.0.5", "ldap_search_base": "dc=pl,dc=test"})
+    step = _op(joined, "authselect-sssd")
+    assert step.change and step.commands[0][-2:] == ["authselect-sssd", "/var/lib/fossp/platform/authselect.txt"]
+    assert "authselect select sssd --force" in step.commands[0][2]
+    assert step.undo[0][-1] == "/var/lib/fossp/platform/authselect.txt" and "read -r profile" in step.undo[0][2]
+    kinds = [op.target for op in joined.operations]
+    assert kinds.index("/etc/sssd/sssd.conf") < kinds.index("authselect-sssd") < kinds.index("sssd.service")
+
+
+AD = {
+    "ldap_uri": "ldap://pl-dc.samdom.pl.test",
+    "ad_domain": "samdom.pl.test",
+    "directory_server": "pl-dc.samdom.pl.test",
+    "directory_address": "10.213.0.20",
+    "directory_password": "Admin-Secret-42",
+}
+
+
+def test_an_ad_domain_is_joined_with_adcli_then_read_by_the_ad_provider() -> None:
+    """The DC's name in /etc/hosts, adcli join with the password on stdin only (once: its
+    keytab), then SSSD's ad provider; both undone by decommission (the keytab, the line)."""
+    plan = _plan(recorded("debian12-bare"), AD)
+    hosts = _op(plan, "dc-address")
+    assert hosts.commands[0][-2:] == ["10.213.0.20", "pl-dc.samdom.pl.test"] and hosts.undo[0][-2:] == [
+        "10.213.0.20",
+        "pl-dc.samdom.pl.test",
+    ]
+    join = _op(plan, "ad-join")
+    assert join.commands == [
+        [
+            "adcli",
+            "join",
+            "--domain=samdom.pl.test",
+            "--domain-controller=pl-dc.samdom.pl.test",
+            "--login-user=Administrator",
+            "--stdin-password",
+        ]
+    ]
+    assert join.stdin == "Admin-Secret-42\n" and join.undo == [["rm", "-f", "/etc/krb5.keytab"]]
+    text = (_op(plan, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert "id_provider = ad\n" in text and "krb5_realm = SAMDOM.PL.TEST\n" in text
+    assert "ad_server = pl-dc.samdom.pl.test\n" in text and "ldap_uri" not in text.split("[domain/directory]")[1]
+    targets = [op.target for op in plan.operations]
+    assert targets.index("dc-address") < targets.index("/etc/sssd/sssd.conf") < targets.index("ad-join")
+    assert targets.index("ad-join") < targets.index("sssd.service")
+    plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
+    assert _op(plain, "ad-join").reason == "not needed: ad_domain is off"
+    assert _op(plain, "dc-address").reason == "not needed: directory_address is off"
+
+
+def test_the_layout_step_records_a_root_that_is_not_btrfs_and_touches_nothing(tmp_path: Path) -> None:
+    """The step's own script, run here (whose root is not BTRFS): one line saying so, no folder made."""
+    import subprocess
+
+    import pytest
+
+    probe = subprocess.run(["stat", "-f", "-c", "%T", "/"], capture_output=True, text=True, check=True)
+    if probe.stdout.strip() == "btrfs":
+        pytest.skip("this machine's root is BTRFS: the script would make its subvolumes")
+    argv = _op(_plan(recorded("debian12-bare")), "btrfs-layout").commands[0]
+    record = tmp_path / "platform" / "subvolumes.txt"
+    missing = tmp_path / "srv"
+    subprocess.run([*argv[:4], str(record), str(missing)], check=True, timeout=30)
+    assert record.read_text() == f"the root file system is {probe.stdout.strip()}, not BTRFS: no subvolumes\n"
+    assert not missing.exists()
+
+
+def test_an_ldap_directory_with_its_ca_is_read_over_starttls() -> None:
+    """The CA as one line of base64 becomes a PEM file SSSD checks the server against."""
+    body = "QUJD" * 40
+    plan = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://dir.pl.test", "ldap_ca_cert": body})
+    pem = (_op(plan, "/etc/sssd/directory-ca.pem").content or b"").decode().splitlines()
+    assert pem[0] == "-----BEGIN CERTIFICATE-----" and pem[-1] == "-----END CERTIFICATE-----"
+    assert "".join(pem[1:-1]) == body and {len(line) for line in pem[1:-2]} == {64}
+    text = (_op(plan, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert "ldap_id_use_start_tls = true\nldap_tls_cacert = /etc/sssd/directory-ca.pem\n" in text
+    plain = _plan(recorded("debian12-bare"), {"ldap_uri": "ldap://10.0.0.5"})
+    assert "start_tls" not in (_op(plain, "/etc/sssd/sssd.conf").content or b"").decode()
+    assert _op(plain, "/etc/sssd/directory-ca.pem").reason == "not needed: ldap_ca_cert is off"

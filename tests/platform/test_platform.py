@@ -21,6 +21,11 @@ btrfs
 NAME="Fedora Linux"
 ID=fedora
 VERSION_ID=41
+{MARK}devices
+/ 38
+/home 39
+/srv 40
+/var/log 41
 {MARK}commands
 bash /usr/bin/bash
 dracut /usr/bin/dracut
@@ -81,6 +86,21 @@ def test_a_container_skips_what_its_host_has_saying_why(catalog: Catalog) -> Non
     assert skipped == ["dracut", "kernel", "selinux"]
     assert results["kernel"].detail == "a container cannot have it: it runs its host's kernel"
     assert not facts.container and parse_facts(FEDORA_OUTPUT + f"{MARK}container\nyes\n").container
+
+
+def test_a_btrfs_root_warns_while_data_folders_are_in_its_snapshots(catalog: Catalog) -> None:
+    """/var/log on the root's own subvolume (same device as /): a rollback takes the logs back."""
+    facts = parse_facts(FEDORA_OUTPUT.replace("/var/log 41", "/var/log 38").replace("/srv 40\n", ""))
+    assert facts.apart == ("/home",)
+    btrfs = next(r for r in check_platform(catalog.platform, facts) if r.component == "btrfs")
+    assert (btrfs.outcome, btrfs.detail) == (
+        Outcome.WARN,
+        "the root file system is BTRFS, but /srv, /var/log is inside it: a rollback of the system takes that data "
+        "back too",
+    )
+    assert btrfs.remedy == "`fossp platform apply` makes them subvolumes of their own"
+    passed = next(r for r in check_platform(catalog.platform, parse_facts(FEDORA_OUTPUT)) if r.component == "btrfs")
+    assert passed.detail == "the root file system is BTRFS; /home, /srv, /var/log apart from its snapshots"
 
 
 def test_permissive_selinux_warns(catalog: Catalog) -> None:

@@ -291,3 +291,23 @@ def test_features_picked_in_the_wizard_page_make_a_profile_once_its_settings_are
     assert {r["id"] for r in roles} == {"FOSSP-DASPO", "FOSSP-NESKE"}
     kea = next(r for r in roles if r["id"] == "FOSSP-NESKE")["settings"]
     assert kea["subnet"] == "10.213.0.0/24" and kea["dns_servers"] == ["10.213.0.1"]  # a list typed as its items
+
+
+def test_a_platform_directory_is_read_on_a_host_of_the_console_before_the_run(
+    signed_in: Client, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    """The console resolves a platform's directory host as the CLI does, from its own
+    inventory, before the run starts: a host it does not know is refused, no run recorded;
+    one it cannot read is bad input naming it."""
+    api = signed_in()
+    _add_host(api, ssh_server)
+    profiles = tmp_path / "web" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    for name, directory in (("ghost", "nosuch"), ("locked", "db1")):
+        role = {"id": "FOSSP-PLSPL", "settings": {"directory": directory}}
+        (profiles / f"{name}.yaml").write_text(yaml.safe_dump({"roles": [role]}))
+    unknown = api.post("/api/v1/runs", json={"kind": "plan", "hosts": ["db1"], "profile": "ghost"})
+    assert unknown.status_code == 404 and "host nosuch: not in the console's inventory" in unknown.text
+    locked = api.post("/api/v1/runs", json={"kind": "plan", "hosts": ["db1"], "profile": "locked"})
+    assert locked.status_code == 400 and "platform.directory: cannot read FOSSP's state on db1" in locked.text
+    assert api.get("/api/v1/runs").json()["runs"] == []

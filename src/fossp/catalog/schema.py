@@ -124,6 +124,11 @@ class Firewall(Strict):
 class SELinux(Strict):
     booleans: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+$")], bool] = {}
     port_labels: list[PortLabel] = []
+    roles_booleans: bool = Field(
+        default=False,
+        description="also set the booleans of every other role FOSSP deployed on the host, each recorded as that "
+        "role's change (the platform, which turns SELinux on, where a role came while it was off)",
+    )
 
 
 class SettingType(StrEnum):
@@ -711,4 +716,9 @@ class PlatformComponent(Strict):
     packages: dict[Family, list[PackageName]] = {}
     missing: Literal["fail", "warn"] = "fail"
     in_container: str | None = Field(default=None, description="why a container (a namespace host) cannot have it")
+    subvolumes: list[Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9._/-]+$")]] = Field(
+        default_factory=list,
+        description="root_fs: folders that must be apart from the root's snapshots (a subvolume or a file system "
+        "of their own), so a rollback keeps their data",
+    )
     not_on: dict[Family, str] = Field(default_factory=dict, description="families that do without it, and why")

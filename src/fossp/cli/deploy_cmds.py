@@ -150,16 +150,32 @@ def _work(
     sets: list[str],
     include_preview: bool,
     include_retired: bool = False,
+    inventory: Path | None = None,
+    become: bool = False,
 ) -> tuple[Catalog, dict[str, HostWork]]:
-    """Each target's roles (with their given settings) and its place in multi-host roles."""
+    """Each target's roles (with their given settings) and its place in multi-host roles;
+    a platform's directory named as a host is read there (before any target is reached)."""
     from fossp.catalog.status import governed_catalog
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.engine.jobs import choose, host_work
+    from fossp.platform.directory import resolve_directories
 
     catalog = governed_catalog()
     given = parse_assignments(sets, catalog)
     chosen, placements = choose(catalog, roles, profile, given, include_preview, include_retired, _note)
-    return catalog, host_work(catalog, hosts, chosen, placements, str(profile) if profile else "--target")
+    work = host_work(catalog, hosts, chosen, placements, str(profile) if profile else "--target")
+    resolve_directories(catalog, work, lambda name: one_host(name, inventory, become))
+    return catalog, work
+
+
+def one_host(name: str, inventory: Path | None, become: bool) -> HostSpec:
+    """The one host ``name`` names (a host or lab:NAME; a group of several is bad input)."""
+    from fossp.errors import BadInput
+
+    hosts = target_hosts([name], inventory, become)
+    if len(hosts) != 1:
+        raise BadInput(f"{name}: names {len(hosts)} hosts; give one host")
+    return hosts[0]
 
 
 def _run(
@@ -269,7 +285,7 @@ def plan_hosts(
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import plan_action
 
-    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired, inventory, become)
     if _queued(queue[0]):
         results = _run_queued("plan", hosts, catalog, work, limits, queue, as_json)
     else:
@@ -357,7 +373,7 @@ def deploy_hosts(
     from fossp.errors import BadInput
 
     include_preview, include_retired, rollback_on_failure = flags
-    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired)
+    catalog, work = _work(hosts, roles, profile, set_, include_preview, include_retired, inventory, become)
     if _queued(queue[0]):
         if rollback_on_failure:
             raise BadInput("--rollback-on-failure: not with --queue yet (run without --queue)")

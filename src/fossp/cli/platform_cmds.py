@@ -136,7 +136,12 @@ def apply(
     as_json: JsonOption = False,
 ) -> None:
     """Bring each target host to the platform: chrony, the SNMP agent, the Bacula file daemon,
-    multipathd, OpenSSH settings, SSSD (with a directory), SELinux and firewalld (Fedora).
+    multipathd, OpenSSH settings, SSSD (with a directory), SELinux and firewalld (Fedora),
+    and on a BTRFS root /home, /srv and /var/log as subvolumes of their own.
+
+    SSSD joins the directory of a host running the 389ds or the Samba AD role with
+    --set directory=HOST (how the role was deployed there is read first; a Samba AD domain
+    is joined with adcli), or the one --set ldap_uri=... (and ad_domain=...) gives.
 
     The same as `fossp deploy platform` (the role platform, which a profile may include):
     one plan/apply run per host, recorded in its ledger, undone by `fossp decommission platform`.

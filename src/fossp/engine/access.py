@@ -118,21 +118,37 @@ def uncovered(span: Span, covering: list[Span]) -> list[Span]:
 def plan_selinux(ctx: _RolePlan) -> list[Operation]:
     selinux = ctx.facts.selinux
     wanted = ctx.role.selinux
-    if not (wanted.booleans or wanted.port_labels):
+    others = _deployed_booleans(ctx) if wanted.roles_booleans else []
+    if not (wanted.booleans or wanted.port_labels or others):
         return []
     if selinux.mode == "disabled":
         return [
             ctx.noop(
-                OpKind.SELINUX_BOOLEAN if wanted.booleans else OpKind.SELINUX_PORT,
+                OpKind.SELINUX_BOOLEAN if wanted.booleans or others else OpKind.SELINUX_PORT,
                 "SELinux",
                 "SELinux is disabled on this host",
             )
         ]
     operations = [_boolean(ctx, name, value) for name, value in wanted.booleans.items()]
+    operations += [_boolean(ctx, name, value).model_copy(update={"role": role}) for role, name, value in others]
     for label in wanted.port_labels:
         default = Span(label.protocol.value, label.port, label.to_port or label.port)
         operations.append(_port_label(ctx, label.type, placed(ctx, label), default))
     return operations
+
+
+def _deployed_booleans(ctx: _RolePlan) -> list[tuple[str, str, bool]]:
+    """(role ID, boolean, value) of the other roles FOSSP deployed on the host: a boolean
+    set here is that role's change, so it goes back only when that role is decommissioned."""
+    from fossp.engine.planner import deployed_roles
+
+    return [
+        (w.role.id, name, value)
+        for w in deployed_roles(ctx.state)
+        if w.role.id != ctx.role.id
+        for name, value in w.role.selinux.booleans.items()
+        if name not in ctx.role.selinux.booleans
+    ]
 
 
 def _boolean(ctx: _RolePlan, name: str, value: bool) -> Operation:

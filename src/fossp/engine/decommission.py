@@ -282,6 +282,7 @@ def plan_decommission(
     kept = [facts.on_host(d.spec.path) for d in moving]
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
+    ops[:] = [_spare_the_way_in(op, plan.removing) for op in ops]
     from fossp.engine.planner import carried_after
     from fossp.platform.health import health_checks_ops
     from fossp.platform.osrelease import os_release_op
@@ -289,6 +290,22 @@ def plan_decommission(
     ops.append(os_release_op(facts, [r for r in state.instances if r not in roles], roles[0]))
     ops += health_checks_ops(facts, carried_after(state, [], tuple(roles)), roles[0])
     return plan
+
+
+#: The ways in to a host and their packages: FOSSP itself (and everyone) reaches the host
+#: through sshd, so a decommission (the platform's, which edits sshd_config and may have
+#: started it) never stops, disables or masks it while its package stays installed.
+WAYS_IN = {"ssh.service": "openssh-server", "sshd.service": "openssh-server"}
+_CUTS_OFF = {OpKind.STOP: "stopped", OpKind.DISABLE: "disabled", OpKind.MASK: "masked"}
+
+
+def _spare_the_way_in(op: Operation, removing: list[str]) -> Operation:
+    """``op``, or a no-op in its place where it would cut off the way in to the host."""
+    package = WAYS_IN.get(op.target)
+    if package is None or op.kind not in _CUTS_OFF or package in removing:
+        return op
+    why = f"not {_CUTS_OFF[op.kind]}: it is the way in to the host, and {package} stays installed"
+    return noop(op.role, op.kind, op.target, why)
 
 
 def _daemon_reload(changes: list[Change], role: str) -> list[Operation]:

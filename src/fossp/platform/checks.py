@@ -94,7 +94,7 @@ def _check_selinux(c: PlatformComponent, facts: PlatformFacts) -> CheckResult:
 
 def _check_root_fs(c: PlatformComponent, facts: PlatformFacts) -> CheckResult:
     if facts.root_fs == (c.expect or "btrfs"):
-        return CheckResult(c.key, c.name, Outcome.PASS, "the root file system is BTRFS")
+        return _check_layout(c, facts)
     tools = "btrfs-progs is installed" if any(n in facts.commands for n in c.commands) else "btrfs-progs is missing"
     return CheckResult(
         c.key,
@@ -102,6 +102,22 @@ def _check_root_fs(c: PlatformComponent, facts: PlatformFacts) -> CheckResult:
         Outcome.FAIL,
         f"the root file system is {facts.root_fs or 'unknown'}, not BTRFS ({tools}): no snapshots to restore",
         "install with a BTRFS root (kickstart: autopart --type=btrfs); " + install_hint(c, facts.family),
+    )
+
+
+def _check_layout(c: PlatformComponent, facts: PlatformFacts) -> CheckResult:
+    """A BTRFS root passes once the folders whose data must survive a rollback are apart from it."""
+    inside = [path for path in c.subvolumes if path not in facts.apart]
+    if not inside:
+        apart = f"; {', '.join(c.subvolumes)} apart from its snapshots" if c.subvolumes else ""
+        return CheckResult(c.key, c.name, Outcome.PASS, "the root file system is BTRFS" + apart)
+    return CheckResult(
+        c.key,
+        c.name,
+        Outcome.WARN,
+        f"the root file system is BTRFS, but {', '.join(inside)} is inside it: a rollback of the system takes "
+        "that data back too",
+        "`fossp platform apply` makes them subvolumes of their own",
     )
 
 

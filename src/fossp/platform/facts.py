@@ -27,6 +27,7 @@ class PlatformFacts:
     os_like: tuple[str, ...]
     commands: dict[str, str] = field(default_factory=dict)  # name -> path (found ones only)
     container: bool = False  # a namespace host: the kernel and its boot are its host's
+    apart: tuple[str, ...] = ()  # folders on another device than / (a subvolume or a mount): not in its snapshots
 
     @property
     def family(self) -> Family | None:
@@ -41,6 +42,7 @@ class PlatformFacts:
 def gather_script(components: list[PlatformComponent]) -> str:
     """The read-only script that prints every fact the checks need."""
     names = sorted({name for c in components for name in c.commands})
+    folders = sorted({path for c in components for path in c.subvolumes})
     lines = [
         f"PATH={SEARCH_PATH}",
         f"echo '{MARK}kernel'; uname -r",
@@ -50,6 +52,8 @@ def gather_script(components: list[PlatformComponent]) -> str:
         f"echo '{MARK}root_fs'; stat -f -c %T / 2>/dev/null",
         f"echo '{MARK}os_release'; cat /etc/os-release 2>/dev/null",
         f"echo '{MARK}container'; [ -e /run/systemd/container ] && echo yes",
+        f"echo '{MARK}devices'",
+        f'for p in / {shlex.join(folders)}; do d=$(stat -c %d "$p" 2>/dev/null) && echo "$p $d"; done',
         f"echo '{MARK}commands'",
         f'for c in {shlex.join(names)}; do p=$(command -v "$c") && echo "$c $p"; done',
         f"echo '{MARK}end'",
@@ -87,6 +91,7 @@ def parse_facts(text: str) -> PlatformFacts:
     first = {name: (lines[0] if lines else "") for name, lines in sections.items()}
     release = _os_release(sections.get("os_release", []))
     commands = dict(line.split(" ", 1) for line in sections.get("commands", []) if " " in line)
+    devices = dict(line.rsplit(" ", 1) for line in sections.get("devices", []) if " " in line)
     return PlatformFacts(
         kernel=first.get("kernel", ""),
         pid1=first.get("pid1", ""),
@@ -96,6 +101,7 @@ def parse_facts(text: str) -> PlatformFacts:
         os_like=tuple(release.get("ID_LIKE", "").split()),
         commands=commands,
         container=first.get("container") == "yes",
+        apart=tuple(path for path, device in devices.items() if path != "/" and device != devices.get("/")),
     )
 
 

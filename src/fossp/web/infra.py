@@ -347,6 +347,7 @@ class Infra:
 
     def _work(self, specs: list[HostSpec], profile: str | None, roles: list[str]) -> tuple[Catalog, Any, list[str]]:
         from fossp.engine.jobs import choose, host_work
+        from fossp.platform.directory import resolve_directories
 
         if profile is None and not roles:
             raise Invalid("profile", "choose a profile or name roles")
@@ -357,7 +358,9 @@ class Infra:
             path = self.profile_path(profile)
         notes: list[str] = []
         chosen, placements = choose(catalog, roles, path, {}, include_preview=False, note=notes.append)
-        return catalog, host_work(catalog, specs, chosen, placements, f"profile {profile}"), notes
+        work = host_work(catalog, specs, chosen, placements, f"profile {profile}")
+        resolve_directories(catalog, work, self.host)  # a platform's directory host: of this inventory
+        return catalog, work, notes
 
 
 def _checked(role: Role, name: str, value: Any) -> Any:
