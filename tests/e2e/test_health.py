@@ -1,4 +1,4 @@
-"""End-to-end on a lab host with the platform and PostgreSQL: `fossp health` reads the host's
+"""End-to-end on a lab host with PostgreSQL, then the platform: `fossp health` reads the host's
 and the roles' health over real SNMPv3 (authPriv) from the controller; a stopped service
 turns the host unhealthy within one probe interval and back once it runs; a stopped health
 timer makes the tree stale; an agent that is down is one line and exit 1; a decommissioned
@@ -58,9 +58,16 @@ def _role(report: dict[str, Any], role_id: str) -> dict[str, Any]:
 
 def test_health_over_snmp(host: LabHost) -> None:
     target = f"lab:{host.name}"
-    deploy = ["deploy", "platform", "postgresql", "--target", target, "--set", f"platform.health_interval={INTERVAL}"]
-    deployed = fossp_json(*deploy, timeout=1200)["hosts"][0]
-    assert deployed["states"] == {"FOSSP-PLSPL": "running", "FOSSP-DASPO": "running"}, deployed
+    # PostgreSQL first, the platform after: its checks file comes with the platform, its log
+    # subvolume moves into the platform's /var/log subvolume whole
+    fossp_json("deploy", "postgresql", "--target", target, timeout=1200)
+    ssh(host, "sh", "-c", "echo before-the-layout > /var/log/postgresql/fossp-marker")
+    platform = ["platform", "apply", "--target", target, "--set", f"health_interval={INTERVAL}"]
+    deployed = fossp_json(*platform, timeout=1200)["hosts"][0]
+    assert deployed["states"] == {"FOSSP-PLSPL": "running"}, deployed
+    assert ssh(host, "cat", "/var/log/postgresql/fossp-marker").stdout == "before-the-layout\n"
+    subvolumes = ssh(host, "stat", "-c", "%i %d", "/var/log", "/var/log/postgresql").stdout.split("\n")
+    assert subvolumes[0].startswith("256 ") and subvolumes[1].startswith("256 ") and subvolumes[0] != subvolumes[1]
 
     # read from the controller over SNMPv3, the agent's own passphrases kept here 0600
     _, report = _until(target, lambda code, r: code == 0 and len(r.get("roles", [])) == 2, within=30)
@@ -123,8 +130,11 @@ def test_health_over_snmp(host: LabHost) -> None:
     assert down.stdout.strip() == f"{target}: UNREADABLE: SNMP agent at {host.address}:161/udp (authPriv): no answer"
     ssh(host, "systemctl", "start", "snmpd.service")
 
-    # a decommissioned role leaves the tree; the platform stays watched
-    fossp_json("decommission", "postgresql", "--target", target, "--yes", timeout=600)
+    # a decommissioned role leaves the tree; the platform stays watched; the packages
+    # PostgreSQL brought that the platform's packages came to need stay (sssd needs libldap)
+    removed = fossp_json("decommission", "postgresql", "--target", target, "--yes", timeout=600)["hosts"][0]
+    assert "libldap-2.5-0" in removed["kept_packages"] and "postgresql-15" in removed["removed_packages"]
+    assert ssh(host, "dpkg-query", "-W", "-f", "${db:Status-Abbrev}", "sssd").stdout.startswith("ii")
     assert ssh(host, "ls", "/etc/fossp/health.d").stdout.split() == ["platform.conf"]
     _, report = _until(target, lambda code, r: code == 0 and len(r.get("roles", [])) == 1, within=INTERVAL * 4)
     assert [role["role"] for role in report["roles"]] == ["FOSSP-PLSPL"]

@@ -215,3 +215,23 @@ def test_a_decommission_that_began_before_undoes_everything_leniently(catalog: C
     resumed = plan_decommission(facts, state, catalog, [POSTGRESQL], None)
     restores = [op for op in resumed.operations if op.kind is OpKind.RESTORE]
     assert restores and all(op.unsure and "may be undone already" in op.reason for op in restores)
+
+
+def test_packages_that_other_packages_came_to_need_stay(catalog: Catalog) -> None:
+    """A package installed since (the platform's sssd needs PostgreSQL's libldap) depends on
+    some of what FOSSP installed for the role: those stay, named with why; the rest goes."""
+    facts = _facts()
+    state = parse_state(facts)
+    everything = plan_decommission(facts, state, catalog, [POSTGRESQL], None).removing
+    kept = everything[:2]
+    plan = plan_decommission(facts, state, catalog, [POSTGRESQL], None, frozenset(kept))
+    assert plan.kept_packages == kept and plan.removing == everything[2:]
+    staying = next(op for op in plan.operations if op.kind is OpKind.REMOVE_PACKAGES and not op.change)
+    assert (staying.target, staying.reason) == (", ".join(kept), "kept: a role or package that stays needs them")
+
+
+def test_a_stop_waits_for_the_units_that_are_part_of_it(catalog: Catalog) -> None:
+    """Debian's postgresql.service returns before postgresql@15-main (PartOf it) has
+    stopped: the stop stops those too, which waits, before the data moves."""
+    stop = next(op for op in _plan(catalog, [POSTGRESQL]).operations if op.kind is OpKind.STOP)
+    assert stop.commands[-1] == ["sh", "-c", decommission.STOP_PARTS, "stop-parts", "postgresql.service"]

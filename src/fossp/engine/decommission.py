@@ -235,9 +235,15 @@ def fact_paths(state: HostState, roles: list[str], facts: Facts) -> list[str]:
 
 
 def plan_decommission(
-    facts: Facts, state: HostState, catalog: Catalog, roles: list[str], purge: Purge | None
+    facts: Facts,
+    state: HostState,
+    catalog: Catalog,
+    roles: list[str],
+    purge: Purge | None,
+    needed: frozenset[str] = frozenset(),
 ) -> Removal:
-    """The ordered operations that take ``roles`` off the host (pure: facts and state in)."""
+    """The ordered operations that take ``roles`` off the host (pure: facts and state in;
+    ``needed``: packages the host's other packages depend on, which stay)."""
     if facts.family is None:
         raise HostError(f"{facts.host}: unknown OS family (os-release ID={facts.os.id!r})")
     backend = backend_for(facts)
@@ -261,7 +267,7 @@ def plan_decommission(
         if op
     ]
     ops += [] if facts.offline_root else _daemon_reload(changes, roles[0])
-    plan.removing, plan.kept_packages = _packages(state, catalog, facts, roles)
+    plan.removing, plan.kept_packages = _packages(state, catalog, facts, roles, needed)
     # set aside while the packages go; or still aside, after an interrupted decommission
     moving = [d for d in present if purge is None and (plan.removing or d.aside in facts.files)]
     if moving or (purge is not None and present):
@@ -275,8 +281,10 @@ def plan_decommission(
     if plan.removing:
         ops.append(_remove_packages(plan.removing, backend, roles[0]))
     if plan.kept_packages:
-        needed = ", ".join(plan.kept_packages)
-        ops.append(noop(roles[0], OpKind.REMOVE_PACKAGES, needed, "kept: a role that stays needs them"))
+        kept_packages = ", ".join(plan.kept_packages)
+        ops.append(
+            noop(roles[0], OpKind.REMOVE_PACKAGES, kept_packages, "kept: a role or package that stays needs them")
+        )
     if purge is not None:
         ops += [_purge_data(d, facts) for d in present]
     kept = [facts.on_host(d.spec.path) for d in moving]
@@ -482,11 +490,14 @@ def _folders(change: Change, kept: list[str]) -> Operation | None:
     return _op(OpKind.REMOVE_EMPTY_DIRS, change.role, change.target, reason, commands=commands, unsure=True)
 
 
-def _packages(state: HostState, catalog: Catalog, facts: Facts, leaving: list[str]) -> tuple[list[str], list[str]]:
+def _packages(
+    state: HostState, catalog: Catalog, facts: Facts, leaving: list[str], elsewhere: frozenset[str]
+) -> tuple[list[str], list[str]]:
     """(packages to remove, packages kept): those FOSSP installed for the leaving roles,
-    less the ones the staying roles need (their own and those FOSSP installed for them)."""
+    less the ones the staying roles need (their own and those FOSSP installed for them)
+    and those other installed packages depend on (``elsewhere``)."""
     installed = {p for r in leaving for c in state.changes(r) for p in c.packages if p in facts.packages}
-    needed: set[str] = set()
+    needed: set[str] = set(elsewhere)
     for role_id in (r for r in state.instances if r not in leaving):
         needed.update(p for c in state.changes(role_id) for p in c.packages)
         if role_id in catalog.roles and facts.family is not None:
@@ -595,17 +606,34 @@ async def plan_removal(
     roles = chosen_roles(state, catalog, refs, connector.name)
     facts = await gather_facts(connector, fact_paths(state, roles, facts), sorted(_units(catalog, state, roles)))
     plan = plan_decommission(facts, state, catalog, roles, purge)
-    plan.notes += interrupted_note(facts, state, connector.timeouts)
-    if plan.removing:
-        backend = backend_for(facts)
-        dry_run = await connector.run(backend.check_remove(plan.removing))
-        others = backend.others_affected(dry_run.stdout + dry_run.stderr, plan.removing)
+    if plan.removing and await _takes_others(connector, backend_for(facts), plan.removing):
+        # a package installed since (the platform's, say) depends on some of them: they stay
+        needed = await _needed_by_others(connector, backend_for(facts), plan.removing)
+        plan = plan_decommission(facts, state, catalog, roles, purge, needed)
+        others = await _takes_others(connector, backend_for(facts), plan.removing) if plan.removing else set()
         if others:
             raise HostError(
                 f"{connector.name}: removing {', '.join(plan.removing)} would also remove "
                 f"{', '.join(sorted(others))}; nothing changed"
             )
+    plan.notes += interrupted_note(facts, state, connector.timeouts)
     return facts, state, plan
+
+
+async def _takes_others(connector: Connector, backend: Backend, packages: list[str]) -> set[str]:
+    """The packages besides ``packages`` that removing them would take along (a dry run)."""
+    dry_run = await connector.run(backend.check_remove(packages))
+    return backend.others_affected(dry_run.stdout + dry_run.stderr, packages)
+
+
+async def _needed_by_others(connector: Connector, backend: Backend, candidates: list[str]) -> frozenset[str]:
+    """The candidates whose removal alone would take along a package that is not one of
+    them: what depends on them stays, so they stay (a dry run each, only in this case)."""
+    needed = set()
+    for package in candidates:
+        if await _takes_others(connector, backend, [package]) - set(candidates):
+            needed.add(package)
+    return frozenset(needed)
 
 
 async def decommission_host(
