@@ -13,7 +13,7 @@ from fossp.engine.operations import Operation, Plan
 from fossp.engine.planner import plan_host, wanted_roles
 from fossp.engine.recipe import CONTAINER_MARK
 from fossp.engine.state import Change, ChangeKind, HostState, Instance, InstanceState
-from fossp.hosts.facts import Facts, FileFact
+from fossp.hosts.facts import Facts, FileFact, UnitState
 
 from .conftest import plan_lines, recorded
 
@@ -189,6 +189,29 @@ def test_decommission_leaves_sshd_running_while_openssh_server_stays() -> None:
     goes = _started_sshd(["openssh-server"])
     removal = plan_decommission(facts, _platform_state(*goes), load_catalog(), ["FOSSP-PLSPL"], None)
     assert "+ stop-unit ssh.service" in plan_lines(removal)
+
+
+def test_a_running_sshd_that_stays_reloads_its_restored_configuration() -> None:
+    """sshd_config put back as it was: the sshd that stays reads it (reload: sessions stay)."""
+    from fossp.engine.decommission import plan_decommission
+
+    facts = recorded("debian12-bare")
+    facts.units["ssh.service"] = UnitState(enabled="enabled", active="active")
+    back = ["cp", "-p", "--", "/var/lib/fossp/backups/sshd_config", "/etc/ssh/sshd_config"]
+    edited = Change(
+        role="FOSSP-PLSPL", kind=ChangeKind.FILE, target="/etc/ssh/sshd_config", backup="sshd_config", undo=[back]
+    )
+    state = _platform_state(*_started_sshd(["chrony"]), edited)
+    ops = plan_decommission(facts, state, load_catalog(), ["FOSSP-PLSPL"], None).operations
+    reload = [op for op in ops if op.kind.value == "restart-unit"]
+    assert [(op.target, op.commands) for op in reload] == [
+        ("ssh.service", [["systemctl", "reload-or-restart", "ssh.service"]])
+    ]
+    assert reload[0].reason == "stays running; reads its restored configuration (/etc/ssh/sshd_config)"
+    assert ops.index(reload[0]) > max(i for i, op in enumerate(ops) if op.target == "/etc/ssh/sshd_config")
+    facts.units["ssh.service"] = UnitState(enabled="enabled", active="inactive")
+    stopped = plan_decommission(facts, state, load_catalog(), ["FOSSP-PLSPL"], None).operations
+    assert not [op for op in stopped if op.kind.value == "restart-unit"]
 
 
 def test_fedora_sets_the_booleans_of_the_roles_already_deployed_as_theirs() -> None:

@@ -291,6 +291,7 @@ def plan_decommission(
     ops += [op for op in (_folders(change, kept) for change in changes) if op]
     ops += [_put_back(d, facts) for d in reversed(moving)]
     ops[:] = [_spare_the_way_in(op, plan.removing) for op in ops]
+    ops += _reread_ways_in(ops, facts, plan.removing, roles[0])
     from fossp.engine.planner import carried_after
     from fossp.platform.health import health_checks_ops
     from fossp.platform.osrelease import os_release_op
@@ -314,6 +315,30 @@ def _spare_the_way_in(op: Operation, removing: list[str]) -> Operation:
         return op
     why = f"not {_CUTS_OFF[op.kind]}: it is the way in to the host, and {package} stays installed"
     return noop(op.role, op.kind, op.target, why)
+
+
+#: Where each way in reads its configuration.
+WAY_IN_CONFIG = {"ssh.service": "/etc/ssh/", "sshd.service": "/etc/ssh/"}
+
+
+def _reread_ways_in(ops: list[Operation], facts: Facts, removing: list[str], role: str) -> list[Operation]:
+    """A way in that stays running reads its restored configuration (sshd_config without
+    the platform's settings) for the next logins: a reload, which keeps the sessions."""
+    restored = [op.target for op in ops if op.change and op.kind in (OpKind.RESTORE, OpKind.UNDO)]
+    return [
+        _op(
+            OpKind.RESTART,
+            role,
+            unit,
+            f"stays running; reads its restored configuration ({', '.join(paths)})",
+            commands=[["systemctl", "reload-or-restart", unit]],
+        )
+        for unit, folder in WAY_IN_CONFIG.items()
+        if WAYS_IN[unit] not in removing
+        and unit in facts.units
+        and facts.units[unit].active == "active"
+        and (paths := [path for path in restored if path.startswith(folder)])
+    ]
 
 
 def _daemon_reload(changes: list[Change], role: str) -> list[Operation]:
