@@ -29,6 +29,7 @@ ROUTES = [
     ("get", "/api/v1/hosts/db1/facts"),
     ("get", "/api/v1/hosts/db1/platform"),
     ("get", "/api/v1/hosts/db1/status"),
+    ("get", "/api/v1/hosts/db1/health"),
     ("get", "/api/v1/status"),
     ("get", "/api/v1/runs"),
     ("post", "/api/v1/runs"),
@@ -182,6 +183,12 @@ def test_a_host_is_trusted_only_with_the_fingerprint_confirmed(
             assert answer.status_code == 400, answer.text
             assert "db1: SSH login as root refused" in answer.json()["detail"]
     assert api.get("/api/v1/hosts/nosuch/status").status_code == 404
+    # health is read over SNMP, not SSH: no agent here (and no passphrase) is its own answer
+    health = api.get("/api/v1/hosts/db1/health")
+    assert health.status_code == 200, health.text
+    body = health.json()
+    assert (body["schema_version"], body["host"], body["status"], body["ok"]) == (1, "db1", "unreadable", False)
+    assert body["error"]["where"] == "db1" and body["error"]["code"] in ("no-credentials", "snmp-unanswered")
 
 
 def _add_host(api: TestClient, ssh_server: SshServer) -> None:

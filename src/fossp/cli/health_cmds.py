@@ -3,20 +3,12 @@ platform configures (FOSSP-HEALTH-MIB), as any SNMP monitoring system would read
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from fossp.cli.common import JsonOption
 from fossp.cli.deploy_cmds import InventoryOption, TargetOption
-
-if TYPE_CHECKING:
-    from fossp.catalog.schema import Role
-    from fossp.hosts.inventory import HostSpec
-    from fossp.platform.health import HostHealth
-    from fossp.platform.snmp import Credentials
-
-SECRETS = ("snmp_auth_password", "snmp_priv_password")
 
 
 def health(
@@ -43,6 +35,7 @@ def health(
     agent does not answer, or whose last check is three intervals old (stale), is unhealthy.
     With --watch and --json, one JSON document per line per read.
     """
+    import asyncio
     import time
 
     from fossp.catalog import load_catalog
@@ -50,6 +43,7 @@ def health(
     from fossp.cli.platform_cmds import PLATFORM_ROLE
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.errors import EXIT_FINDING, BadInput
+    from fossp.platform.monitor import reach, read_all
 
     if not target:
         raise BadInput("health: give --target (a host, a group, all or lab:NAME)")
@@ -57,11 +51,11 @@ def health(
     role = catalog.role(PLATFORM_ROLE)
     given = parse_assignments([f"{PLATFORM_ROLE}.{value}" for value in set_], catalog).get(role.id, {})
     hosts = target_hosts(target, inventory)
-    reach = [(host, _reach(role, given, host)) for host in hosts]  # bad settings: before any read
+    hosts_reach = [(host, reach(role, given, host)) for host in hosts]  # bad settings: before any read
     healthy = True
     try:
         while True:
-            reports = _read_all(reach, timeout)
+            reports = asyncio.run(read_all(hosts_reach, timeout))
             healthy = all(report["ok"] for report in reports)
             _show(reports, as_json, watch)
             if not watch:
@@ -71,115 +65,6 @@ def health(
         pass
     if not healthy:
         raise typer.Exit(EXIT_FINDING)
-
-
-def _reach(role: Role, given: dict[str, Any], host: HostSpec) -> tuple[int, Credentials] | str:
-    """The agent's port and the SNMPv3 user, or why the host cannot be read."""
-    from fossp.platform.snmp import Credentials
-    from fossp.secrets import kept_secret
-    from fossp.selection.profile import resolve_settings
-
-    overrides = {
-        s.name: host.vars[f"{role.name}_{s.name}"] for s in role.settings if f"{role.name}_{s.name}" in host.vars
-    }
-    settings = resolve_settings(role, {**given, **overrides}, host.name)
-    for name in SECRETS:
-        settings[name] = settings.get(name) or kept_secret(role.name, host.name.replace("/", "_"), name)
-    if not settings["snmp_auth_password"] or (settings["snmp_privacy"] and not settings["snmp_priv_password"]):
-        return (
-            "no SNMPv3 passphrase for this host on this controller: apply the platform from here "
-            f"(`fossp platform apply --target {host.name}`) or give --set snmp_auth_password=... "
-            "and snmp_priv_password=..."
-        )
-    port = _udp_port(settings["snmp_listen"])
-    if port is None:
-        return (
-            f"the agent listens on no UDP address that others reach (snmp_listen {', '.join(settings['snmp_listen'])})"
-        )
-    privacy = settings["snmp_priv_password"] if settings["snmp_privacy"] else None
-    return port, Credentials(settings["snmp_user"], settings["snmp_auth_password"], privacy)
-
-
-def _udp_port(listen: list[str]) -> int | None:
-    """The port of the first UDP address in snmp_listen that is not loopback-only."""
-    for address in listen:
-        transport, _, rest = address.partition(":")
-        host, _, port = rest.rpartition(":")
-        if transport in ("udp", "udp6") and host not in ("127.0.0.1", "localhost", "[::1]"):
-            return int(port)
-    return None
-
-
-def _read_all(reach: list[tuple[HostSpec, tuple[int, Credentials] | str]], timeout: float) -> list[dict[str, Any]]:
-    import asyncio
-
-    async def read_all() -> list[dict[str, Any]]:
-        return list(await asyncio.gather(*(_read(host, how, timeout) for host, how in reach)))
-
-    return asyncio.run(read_all())
-
-
-async def _read(host: HostSpec, how: tuple[int, Credentials] | str, timeout: float) -> dict[str, Any]:
-    from fossp.platform.health import UnreadableTree, parse_tree
-    from fossp.platform.snmp import AgentError, read_tree
-
-    if isinstance(how, str):
-        return _failed(host, how, "no-credentials")
-    port, who = how
-    try:
-        tree = await read_tree(host.address, port, who, timeout)
-        return _report(host, parse_tree(tree))
-    except AgentError as error:
-        return _failed(host, str(error), "snmp-unanswered")
-    except UnreadableTree as error:
-        return _failed(host, f"SNMP agent at {host.address}:{port}/udp: {error}", "no-health-tree")
-
-
-def _failed(host: HostSpec, message: str, code: str) -> dict[str, Any]:
-    error = {"message": message, "where": host.name, "code": code}
-    return {"host": host.name, "address": host.address, "ok": False, "status": "unreadable", "error": error}
-
-
-def _report(host: HostSpec, found: HostHealth) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from fossp.platform.health import Status
-
-    problems = [p for p in found.problems.split("; ") if p]
-    if found.status is Status.STALE:
-        problems.insert(
-            0, f"last checked {found.age} s ago (every {found.interval} s): the health timer is not running"
-        )
-    return {
-        "host": host.name,
-        "address": host.address,
-        "ok": found.ok,
-        "status": found.status.name.lower(),
-        "checked_at": datetime.fromtimestamp(found.checked_at, UTC).isoformat(),
-        "age_seconds": found.age,
-        "interval_seconds": found.interval,
-        "problems": problems,
-        "system": {
-            "ok": found.host_ok,
-            "load": list(found.load),
-            "memory_total_kb": found.memory_total_kb,
-            "memory_available_kb": found.memory_available_kb,
-            "failed_units": found.failed_units,
-            "file_systems": [vars(fs) for fs in found.file_systems],
-        },
-        "roles": [
-            {
-                "role": r.role_id,
-                "name": r.name,
-                "ok": r.ok,
-                "passed": r.passed,
-                "total": r.total,
-                "message": r.message,
-                "probes": [vars(p) for p in r.probes],
-            }
-            for r in found.roles
-        ],
-    }
 
 
 def _show(reports: list[dict[str, Any]], as_json: bool, watch: bool) -> None:

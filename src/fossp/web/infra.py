@@ -51,6 +51,10 @@ def checked_name(field: str, value: str) -> str:
     return value
 
 
+#: Seconds the console waits for a host's SNMP agent (a page reads its hosts at once).
+HEALTH_TIMEOUT = 2.0
+
+
 @dataclass(frozen=True)
 class HostKey:
     """A host's SSH key as it was offered, before anyone trusts it."""
@@ -250,6 +254,14 @@ class Infra:
         self.host(name)
         reports = await asyncio.to_thread(remote_reports, load_catalog().platform, [name], self.inventory_path, False)
         return reports[0]
+
+    async def health(self, name: str) -> dict[str, Any]:
+        """`fossp health` of the host: its agent read over SNMPv3, no SSH."""
+        from fossp.catalog import load_catalog
+        from fossp.platform.monitor import reach, read
+
+        host = self.host(name)
+        return await read(host, reach(load_catalog().role("platform"), {}, host), HEALTH_TIMEOUT)
 
     async def status(self, name: str) -> dict[str, Any]:
         """`fossp status` of the host: each role's live state, drift and probes."""

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from fossp.cli.documents import Alternative as AlternativeOut
+from fossp.cli.documents import HostHealthData
 from fossp.cli.documents import RequestData as RequestOut
 from fossp.cli.documents import ToChoose as ToChooseOut
 from fossp.cli.documents import Unserved as UnservedOut
@@ -432,6 +433,16 @@ async def facts(name: str, infra: Tool, _: Viewer) -> FactsOut:
 async def platform(name: str, infra: Tool, _: Viewer) -> PlatformOut:
     """The platform check of the host (`fossp platform check`)."""
     return PlatformOut.model_validate(await infra.platform(name))
+
+
+class HealthOut(HostHealthData, Answer):
+    """One host's health over SNMP (`fossp health --json`'s host)."""
+
+
+@router.get("/hosts/{name}/health")
+async def health(name: str, infra: Tool, _: Viewer) -> HealthOut:
+    """The host's and its roles' health, read over SNMPv3 from its agent (`fossp health`)."""
+    return answer(HealthOut, await infra.health(name))
 
 
 @router.get("/hosts/{name}/status")

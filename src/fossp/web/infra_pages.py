@@ -157,12 +157,12 @@ async def add_host_page(
 
 @router.get("/hosts/{name}")
 async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Viewer) -> Response:
-    """The host's facts, platform check and roles (state, drift, probes), all live."""
+    """The host's facts, platform check, health over SNMP and roles (state, drift, probes), all live."""
     host = infra.host(name)
     found: list[Any] = await asyncio.gather(
-        infra.facts(name), infra.platform(name), infra.status(name), return_exceptions=True
+        infra.facts(name), infra.platform(name), infra.status(name), infra.health(name), return_exceptions=True
     )
-    facts, platform, status = (None if isinstance(value, BaseException) else value for value in found)
+    facts, platform, status, health = (None if isinstance(value, BaseException) else value for value in found)
     problems = [str(getattr(e, "message", e)) for e in found if isinstance(e, BaseException)]
     if platform and platform.get("error"):  # the check reports an unreachable host instead of raising
         problems, platform = [*problems, platform["error"]], None
@@ -176,6 +176,7 @@ async def host_page(name: str, request: Request, infra: Tool, store: Runs, _: Vi
         profiles=infra.profile_names(),
         facts=facts_out(facts) if facts else None,
         platform=platform,
+        health=health,
         live=status,
     )
 
