@@ -149,7 +149,9 @@ def test_fleet_of_three_with_one_unreachable(
         assert hosts[host.name]["probes"][0]["ok"] is True
         # the count's own login is one more: the run itself made exactly one
         assert _accepted_logins(host) - marks[host.name] == 2
-        written = ssh(host, "find", "/etc", "/var/lib/fossp", "/run/fossp", "/srv", "-newer", MARK).stdout
+        # the lab's package repository is mounted (read-only) at /srv/fossp-repo: other tests add to it
+        watched = ["/etc", "/var/lib/fossp", "/run/fossp", "/srv", "-path", "/srv/fossp-repo", "-prune", "-o"]
+        written = ssh(host, "find", *watched, "-newer", MARK, "-print").stdout
         assert written == "", f"a no-op deploy wrote on {host.name}:\n{written}"
 
 

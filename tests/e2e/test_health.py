@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -108,11 +109,15 @@ def test_health_over_snmp(host: LabHost) -> None:
     watch = subprocess.Popen(
         [*FOSSP, "health", "--target", target, "--watch", "--every", "1", "--json"], stdout=subprocess.PIPE, text=True
     )
-    time.sleep(3.5)
+    stuck = threading.Timer(90, watch.kill)  # a loaded machine starts fossp slowly; never forever
+    stuck.start()
+    lines = []
+    while len(lines) < 2 and (line := watch.stdout.readline() if watch.stdout else ""):
+        lines.append(json.loads(line))
+    stuck.cancel()
     watch.send_signal(signal.SIGINT)
-    out, _ = watch.communicate(timeout=30)
-    lines = [json.loads(line) for line in out.splitlines()]
-    assert len(lines) >= 2 and all(line["hosts"][0]["ok"] for line in lines), out
+    watch.communicate(timeout=30)
+    assert len(lines) == 2 and all(line["hosts"][0]["ok"] for line in lines), lines
     assert watch.returncode == 0
 
     # no timer: the tree turns stale after three intervals
