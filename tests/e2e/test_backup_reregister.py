@@ -91,5 +91,9 @@ def test_a_deploy_on_a_registered_host_registers_its_new_role(hosts: list[LabHos
     assert document["hosts"][0]["ok"] and set(document["hosts"][0]["states"].values()) == {"running"}, document
     (failed,) = document["backup"]
     message = failed["error"]["message"]
-    assert message.startswith(f"{db.target}: not registered with the backup director {director.target}"), message
+    assert message.startswith(f"{db.target}: not registered: {director.target}: cannot reach"), message
+    shown = run_fossp("deploy", "nginx", "--target", db.target, "--timeout", "connect=5", timeout=180)
+    assert shown.returncode == 1 and [line for line in shown.stderr.splitlines() if "not registered" in line] == [
+        message
+    ], shown.stderr
     assert time.monotonic() - before < 120

@@ -362,7 +362,7 @@ def resolve_backup_directors(catalog: Catalog, work: dict[str, HostWork], direct
         try:
             names[name] = director_of(name)
         except Finding as error:
-            if error.code == "unreachable":
+            if error.code != Finding.code:  # not reached, or a failing command there: not the value's fault
                 raise
             raise BadInput(f"{where}: {error.message}") from None
         except BadInput as error:
@@ -414,8 +414,7 @@ async def _register_all(
                 at_director, retention = await _reach(item.director, directors, lookup, limits)
                 done.append(await _register_one(item, at_director, retention, dry_run, limits))
             except FosspError as error:
-                message = f"{item.spec.name}: not registered with the backup director {item.director}: {error.message}"
-                failed = error_data(message, item.spec.name, error.code)
+                failed = error_data(f"{item.spec.name}: not registered: {error.message}", item.spec.name, error.code)
                 done.append({"host": item.spec.name, "director": item.director, "error": failed})
     finally:
         for reached in directors.values():
