@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from fossp.catalog import load_catalog
-from fossp.cli.backup_cmds import resolve_backup_directors
-from fossp.cli.deploy_cmds import registering
+from fossp.cli.backup_cmds import registering, resolve_backup_directors
 from fossp.engine.backup import RECORD, registered_director
 from fossp.engine.cluster import HostWork
 from fossp.engine.planner import plan_host, wanted_roles

@@ -365,8 +365,10 @@ def resolve_backup_directors(catalog: Catalog, work: dict[str, HostWork], direct
             if error.code != Finding.code:  # not reached, or a failing command there: not the value's fault
                 raise
             raise BadInput(f"{where}: {error.message}") from None
-        except BadInput as error:
-            raise BadInput(f"{where}: {error.message}") from None
+        except BadInput as error:  # the lookup's own kind (the console's: not found) stays
+            error.message = f"{where}: {error.message}"
+            error.args = (error.message,)
+            raise
     for w, index, given in choosing:
         name = names[given[BACKUP_DIRECTOR]]
         if given.get("director_name", name) != name:
@@ -391,6 +393,29 @@ class Registering:
     adding: list[tuple[Role, dict[str, Any]]] = field(default_factory=list)
 
 
+def registering(
+    catalog: Catalog, hosts: list[HostSpec], work: dict[str, HostWork], plans: dict[str, Any], dry_run: bool
+) -> list[Registering]:
+    """The hosts of a run to register (``plans``: the first plan of each host that ended
+    well): with the platform's backup_director when the run gives it, else with the
+    director the host's record names (read with its facts). A dry run registers the
+    host as it would be once the run's roles are deployed."""
+    from fossp.engine.backup import BACKUP_DIRECTOR
+    from fossp.engine.planner import wanted_roles
+
+    platform = catalog.role(PLATFORM).id
+    items = []
+    for spec in (h for h in hosts if h.name in plans):
+        mine = work[spec.name]
+        given = next((g for role_id, g in mine.choices if role_id == platform), None)
+        director = (given or {}).get(BACKUP_DIRECTOR) or plans[spec.name].backup_director
+        if not director:
+            continue
+        adding = wanted_roles(catalog, mine.choices, spec.vars, spec.name, mine.memberships) if dry_run else []
+        items.append(Registering(spec, director, given, [(w.role, w.settings) for w in adding]))
+    return items
+
+
 def register(
     items: list[Registering], lookup: Callable[[str], HostSpec], dry_run: bool, limits: dict[str, float]
 ) -> list[dict[str, Any]]:
@@ -398,10 +423,10 @@ def register(
     director's file per host, the host's record), through the engine: planned, recorded
     in each host's ledger, undone by decommission. A host that could not be registered
     (its director not reached within ``limits``) has its ``error``, and the others go on."""
-    return asyncio.run(_register_all(items, lookup, dry_run, limits))
+    return asyncio.run(register_hosts(items, lookup, dry_run, limits))
 
 
-async def _register_all(
+async def register_hosts(
     items: list[Registering], lookup: Callable[[str], HostSpec], dry_run: bool, limits: dict[str, float]
 ) -> list[dict[str, Any]]:
     from fossp.errors import FosspError, error_data

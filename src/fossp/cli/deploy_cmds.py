@@ -17,7 +17,6 @@ from fossp.cli.common import FormatOption, JsonOption, complete_role, new_app
 
 if TYPE_CHECKING:
     from fossp.catalog.loader import Catalog
-    from fossp.cli.backup_cmds import Registering
     from fossp.engine.cluster import ClusterRun, HostWork
     from fossp.engine.fleet import HostResult
     from fossp.engine.jobs import Order
@@ -311,35 +310,11 @@ def _registrations(
     """After a run, the backup registration of each host that ended well and is
     registered (see ``registering``). ``where``: the inventory, --become and the run's
     time bounds."""
-    from fossp.cli.backup_cmds import register
+    from fossp.cli.backup_cmds import register, registering
 
     inventory, become, limits = where
     items = registering(catalog, hosts, work, plans, dry_run)
     return register(items, lambda name: one_host(name, inventory, become), dry_run, limits) if items else []
-
-
-def registering(
-    catalog: Catalog, hosts: list[HostSpec], work: dict[str, HostWork], plans: dict[str, Any], dry_run: bool
-) -> list[Registering]:
-    """The hosts of a run to register (``plans``: the first plan of each host that ended
-    well): with the platform's backup_director when the run gives it, else with the
-    director the host's record names (read with its facts). A dry run registers the
-    host as it would be once the run's roles are deployed."""
-    from fossp.cli.backup_cmds import PLATFORM, Registering
-    from fossp.engine.backup import BACKUP_DIRECTOR
-    from fossp.engine.planner import wanted_roles
-
-    platform = catalog.role(PLATFORM).id
-    items = []
-    for spec in (h for h in hosts if h.name in plans):
-        mine = work[spec.name]
-        given = next((g for role_id, g in mine.choices if role_id == platform), None)
-        director = (given or {}).get(BACKUP_DIRECTOR) or plans[spec.name].backup_director
-        if not director:
-            continue
-        adding = wanted_roles(catalog, mine.choices, spec.vars, spec.name, mine.memberships) if dry_run else []
-        items.append(Registering(spec, director, given, [(w.role, w.settings) for w in adding]))
-    return items
 
 
 def _failed_registrations(registered: list[dict[str, Any]]) -> int:
