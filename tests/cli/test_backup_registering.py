@@ -136,3 +136,16 @@ def test_a_registered_host_with_a_new_role_is_registered_again() -> None:
         ("db", "lab:dir", None),
         ("web", "lab:dir2", given),
     ]
+
+
+def test_a_platform_deployed_without_the_setting_must_still_answer_its_director() -> None:
+    """A registered host whose platform a run deployed without backup_director answers
+    director_name (fossp-dir unless given): another director's name fails its registration."""
+    from fossp.cli.backup_cmds import Registering, _answers
+
+    platform, spec = load_catalog().role("platform"), HostSpec(name="db", address="192.0.2.1")
+    _answers(Registering(spec, "lab:dir", {}), platform, "fossp-dir")
+    _answers(Registering(spec, "lab:dir", {"director_name": "main-dir"}), platform, "main-dir")
+    _answers(Registering(spec, "lab:dir", None), platform, "main-dir")  # the platform not in the run: untouched
+    with pytest.raises(Finding, match=r"^db: its file daemon answers the director fossp-dir, but the one on lab:dir"):
+        _answers(Registering(spec, "lab:dir", {}), platform, "main-dir")

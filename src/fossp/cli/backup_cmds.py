@@ -431,13 +431,13 @@ async def register_hosts(
 ) -> list[dict[str, Any]]:
     from fossp.errors import FosspError, error_data
 
-    directors: dict[str, tuple[Connector, int] | FosspError] = {}
+    directors: dict[str, tuple[Connector, tuple[str, int]] | FosspError] = {}
     done = []
     try:
         for item in items:
             try:
-                at_director, retention = await _reach(item.director, directors, lookup, limits)
-                done.append(await _register_one(item, at_director, retention, dry_run, limits))
+                at_director, director = await _reach(item.director, directors, lookup, limits)
+                done.append(await _register_one(item, at_director, director, dry_run, limits))
             except FosspError as error:
                 failed = error_data(f"{item.spec.name}: not registered: {error.message}", item.spec.name, error.code)
                 done.append({"host": item.spec.name, "director": item.director, "error": failed})
@@ -450,8 +450,8 @@ async def register_hosts(
 
 async def _reach(
     name: str, directors: dict[str, Any], lookup: Callable[[str], HostSpec], limits: dict[str, float]
-) -> tuple[Connector, int]:
-    """The director's connection and file retention, reached once per run: one that
+) -> tuple[Connector, tuple[str, int]]:
+    """The director's connection, name and file retention, reached once per run: one that
     failed fails every host registered with it at once, without a second wait."""
     from fossp.errors import FosspError
 
@@ -459,7 +459,7 @@ async def _reach(
         try:
             connector = await _connect(lookup(name), "backup director", limits)
             try:
-                directors[name] = (connector, await _retention(connector))
+                directors[name] = (connector, await _director_facts(connector))
             except FosspError:
                 await connector.close()
                 raise
@@ -472,11 +472,16 @@ async def _reach(
 
 
 async def _register_one(
-    item: Registering, at_director: Connector, retention: int, dry_run: bool, limits: dict[str, float] | None = None
+    item: Registering,
+    at_director: Connector,
+    director: tuple[str, int],
+    dry_run: bool,
+    limits: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The host's record and the director's file for it, from the roles deployed there
     (with ``item.adding``: as they would be); a host without the platform (its file
-    daemon) leaves the director, its file there removed."""
+    daemon) leaves the director, its file there removed. ``director``: its name and file
+    retention; a file daemon the run set to answer another name is a finding."""
     from fossp.catalog.loader import load_catalog
     from fossp.engine.apply import apply_owned_files
     from fossp.engine.backup import BACULA, client_name, record_file, registered_file, registration
@@ -504,12 +509,14 @@ async def _register_one(
             return {"host": spec.name, "director": item.director, **empty, "plans": [left.summary()]}
         password = await _password(item, at_director)
         found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password)
+        if found.password is not None:  # the platform's file daemon (not a member of the bacula role's)
+            _answers(item, platform, director[0])
         record = found.record(item.director)
         on_host = await apply_owned_files(connector, platform, {"record": record}, [record_file()], dry_run)
     finally:
         if connector is not at_director:
             await connector.close()
-    values = found.director_values(retention)
+    values = found.director_values(director[1])
     on_director = await apply_owned_files(at_director, bacula, values, [director_file], dry_run)
     return {
         "host": spec.name,
@@ -519,6 +526,23 @@ async def _register_one(
         "skipped": found.skipped,
         "plans": [on_host.summary(), on_director.summary()],
     }
+
+
+def _answers(item: Registering, platform: Role, name: str) -> None:
+    """A run that deployed the platform without backup_director set its file daemon to
+    answer director_name (fossp-dir unless given): another director's name is a finding,
+    with what to do, before anything is registered."""
+    from fossp.errors import Finding
+
+    if item.platform is None:
+        return
+    setting = platform.setting("director_name")
+    answering = item.platform.get("director_name") or (setting.default if setting else None)
+    if answering != name:
+        raise Finding(
+            f"{item.spec.name}: its file daemon answers the director {answering}, but the one on {item.director} "
+            f"is named {name}: deploy the platform with backup_director={item.director}"
+        )
 
 
 async def _password(item: Registering, at_director: Connector) -> str:
@@ -608,7 +632,7 @@ async def _settle(spec: HostSpec, record: dict[str, Any], at_director: Connector
         dropped = [r["job_id"] for r in await director.jobs(str(record["client"])) if r["name"] in jobs]
         if dropped:
             await director.console([f"delete jobid={','.join(str(n) for n in dropped)}"])
-    await _register_one(Registering(spec, director.name), at_director, await _retention(at_director), False)
+    await _register_one(Registering(spec, director.name), at_director, await _director_facts(at_director), False)
     return {"jobs": jobs, "dropped": bool(drop), "deleted_job_ids": dropped}
 
 
@@ -618,7 +642,9 @@ def _client_password(text: bytes) -> str | None:
     return found.group(1) if found else None
 
 
-async def _retention(at_director: Connector) -> int:
+async def _director_facts(at_director: Connector) -> tuple[str, int]:
+    """The director's name and how many days its catalog keeps file records."""
     from fossp.engine.backup import director_state
 
-    return int((await director_state(at_director))[1].get("file_retention_days", 60))
+    name, settings, _, _ = await director_state(at_director)
+    return name, int(settings.get("file_retention_days", 60))
