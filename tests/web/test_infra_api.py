@@ -318,3 +318,20 @@ def test_a_platform_directory_is_read_on_a_host_of_the_console_before_the_run(
     locked = api.post("/api/v1/runs", json={"kind": "plan", "hosts": ["db1"], "profile": "locked"})
     assert locked.status_code == 400 and "platform.directory: cannot read FOSSP's state on db1" in locked.text
     assert api.get("/api/v1/runs").json()["runs"] == []
+
+
+def test_a_platform_backup_director_is_a_host_of_the_console_read_before_the_run(
+    signed_in: Client, ssh_server: SshServer, tmp_path: Path
+) -> None:
+    """The console resolves the platform's backup_director as the CLI does: a host it does
+    not know is refused naming the setting, before any run is recorded."""
+    api = signed_in()
+    _add_host(api, ssh_server)
+    profiles = tmp_path / "web" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    role = {"id": "FOSSP-PLSPL", "settings": {"backup_director": "nosuch"}}
+    (profiles / "backed.yaml").write_text(yaml.safe_dump({"roles": [role]}))
+    unknown = api.post("/api/v1/runs", json={"kind": "deploy", "hosts": ["db1"], "profile": "backed"})
+    assert unknown.status_code == 404, unknown.text
+    assert "platform.backup_director=nosuch: host nosuch: not in the console's inventory" in unknown.text
+    assert api.get("/api/v1/runs").json()["runs"] == []

@@ -1,8 +1,9 @@
 """`fossp backup`: run, list and restore the Bacula jobs of the roles deployed on a host.
 
-A host is registered with a director (the role bacula) by `fossp platform apply
---backup-director HOST`; its record (/etc/fossp/backup.json) names the director and the
-jobs, so these commands need only the host. bconsole runs on the director's host over
+A host is registered with a director (the role bacula) by the platform's setting
+backup_director=HOST (`fossp platform apply --set backup_director=HOST`), and again by
+every later deploy or decommission on it; its record (/etc/fossp/backup.json) names the
+director and the jobs, so these commands need only the host. bconsole runs on the director's host over
 FOSSP's SSH connection, every session bounded; it reads the console password from its
 own private configuration, so no password crosses the command line or the output.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,8 +24,10 @@ from fossp.cli.deploy_cmds import BecomeOption, InventoryOption, TargetOption, T
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from fossp.catalog.loader import Catalog
     from fossp.catalog.schema import Family, Role
     from fossp.engine.backup import Director
+    from fossp.engine.cluster import HostWork
     from fossp.engine.state import HostState
     from fossp.hosts.connector import Connector
     from fossp.hosts.inventory import HostSpec
@@ -35,6 +39,8 @@ JobTimeoutOption = Annotated[
     float, typer.Option("--job-timeout", min=10, help="Seconds a job may run before it is cancelled (a finding).")
 ]
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*$")
+#: The catalog role whose file daemon registers (data/roles/platform.yaml).
+PLATFORM = "platform"
 
 
 @dataclass
@@ -329,72 +335,234 @@ async def director_name(spec: HostSpec) -> str:
         await connector.close()
 
 
+def director_on(spec: HostSpec) -> str:
+    """`director_name` for the synchronous callers (the run's settings, before any target is reached)."""
+    return asyncio.run(director_name(spec))
+
+
+def resolve_backup_directors(catalog: Catalog, work: dict[str, HostWork], director_of: Callable[[str], str]) -> None:
+    """Before any target is reached: the host each platform choice's ``backup_director``
+    names must run the bacula role's director, whose name (``director_of`` reads it, once
+    per director) becomes the platform's ``director_name``: the file daemon answers it. A
+    director not reached is a finding; a value naming no one host with a director, or a
+    director_name of another, is bad input naming platform.backup_director."""
+    from fossp.engine.backup import BACKUP_DIRECTOR
+    from fossp.errors import BadInput, Finding
+
+    platform = catalog.role(PLATFORM).id
+    choosing = [
+        (w, index, given)
+        for w in work.values()
+        for index, (role_id, given) in enumerate(w.choices)
+        if role_id == platform and given.get(BACKUP_DIRECTOR)
+    ]
+    names = {}
+    for name in sorted({given[BACKUP_DIRECTOR] for *_, given in choosing}):
+        where = f"platform.{BACKUP_DIRECTOR}={name}"
+        try:
+            names[name] = director_of(name)
+        except Finding as error:
+            if error.code != Finding.code:  # not reached, or a failing command there: not the value's fault
+                raise
+            raise BadInput(f"{where}: {error.message}") from None
+        except BadInput as error:  # the lookup's own kind (the console's: not found) stays
+            error.message = f"{where}: {error.message}"
+            error.args = (error.message,)
+            raise
+    for w, index, given in choosing:
+        name = names[given[BACKUP_DIRECTOR]]
+        if given.get("director_name", name) != name:
+            raise BadInput(
+                f"platform.{BACKUP_DIRECTOR}={given[BACKUP_DIRECTOR]}: the director there is named {name}, "
+                f"not platform.director_name={given['director_name']}"
+            )
+        w.choices[index] = (platform, {**given, "director_name": name})
+
+
+@dataclass
+class Registering:
+    """One host to register once its run is over: with ``director`` (as the run names it)."""
+
+    spec: HostSpec
+    director: str
+    #: The platform's given settings when the run deploys it (its director_password is
+    #: the file daemon's); None: the password the director holds for the host stays.
+    platform: dict[str, Any] | None = None
+    #: For a dry run, the roles the run would deploy (role, settings): the plan registers
+    #: the host as it would be after the run.
+    adding: list[tuple[Role, dict[str, Any]]] = field(default_factory=list)
+
+
+def registering(
+    catalog: Catalog, hosts: list[HostSpec], work: dict[str, HostWork], plans: dict[str, Any], dry_run: bool
+) -> list[Registering]:
+    """The hosts of a run to register (``plans``: the first plan of each host that ended
+    well): with the platform's backup_director when the run gives it, else with the
+    director the host's record names (read with its facts). A dry run registers the
+    host as it would be once the run's roles are deployed."""
+    from fossp.engine.backup import BACKUP_DIRECTOR
+    from fossp.engine.planner import wanted_roles
+
+    platform = catalog.role(PLATFORM).id
+    items = []
+    for spec in (h for h in hosts if h.name in plans):
+        mine = work[spec.name]
+        given = next((g for role_id, g in mine.choices if role_id == platform), None)
+        director = (given or {}).get(BACKUP_DIRECTOR) or plans[spec.name].backup_director
+        if not director:
+            continue
+        adding = wanted_roles(catalog, mine.choices, spec.vars, spec.name, mine.memberships) if dry_run else []
+        items.append(Registering(spec, director, given, [(w.role, w.settings) for w in adding]))
+    return items
+
+
 def register(
-    hosts: list[HostSpec], director: HostSpec, platform: dict[str, Any], dry_run: bool
+    items: list[Registering], lookup: Callable[[str], HostSpec], dry_run: bool, limits: dict[str, float]
 ) -> list[dict[str, Any]]:
-    """Register each host's file daemon and its roles' jobs with the director (the
+    """Register each host's file daemon and its roles' jobs with its director (the
     director's file per host, the host's record), through the engine: planned, recorded
-    in each host's ledger, undone by decommission. ``platform`` holds the platform role's
-    given settings (its director_password, if given, is the file daemon's)."""
-    return asyncio.run(_register_all(hosts, director, platform, dry_run))
+    in each host's ledger, undone by decommission. A host that could not be registered
+    (its director not reached within ``limits``) has its ``error``, and the others go on."""
+    return asyncio.run(register_hosts(items, lookup, dry_run, limits))
 
 
-async def _register_all(
-    hosts: list[HostSpec], director: HostSpec, platform: dict[str, Any], dry_run: bool
+async def register_hosts(
+    items: list[Registering], lookup: Callable[[str], HostSpec], dry_run: bool, limits: dict[str, float]
 ) -> list[dict[str, Any]]:
-    from fossp.engine.backup import director_state
+    from fossp.errors import FosspError, error_data
 
-    at_director = await _connect(director, "backup director")
+    directors: dict[str, tuple[Connector, tuple[str, int]] | FosspError] = {}
+    done = []
     try:
-        _, settings, _, _ = await director_state(at_director)
-        retention = int(settings.get("file_retention_days", 60))
-        return [await _register_one(spec, at_director, director.name, retention, platform, dry_run) for spec in hosts]
+        for item in items:
+            try:
+                at_director, director = await _reach(item.director, directors, lookup, limits)
+                done.append(await _register_one(item, at_director, director, dry_run, limits))
+            except FosspError as error:
+                failed = error_data(f"{item.spec.name}: not registered: {error.message}", item.spec.name, error.code)
+                done.append({"host": item.spec.name, "director": item.director, "error": failed})
     finally:
-        await at_director.close()
+        for reached in directors.values():
+            if isinstance(reached, tuple):
+                await reached[0].close()
+    return done
+
+
+async def _reach(
+    name: str, directors: dict[str, Any], lookup: Callable[[str], HostSpec], limits: dict[str, float]
+) -> tuple[Connector, tuple[str, int]]:
+    """The director's connection, name and file retention, reached once per run: one that
+    failed fails every host registered with it at once, without a second wait."""
+    from fossp.errors import FosspError
+
+    if name not in directors:
+        try:
+            connector = await _connect(lookup(name), "backup director", limits)
+            try:
+                directors[name] = (connector, await _director_facts(connector))
+            except FosspError:
+                await connector.close()
+                raise
+        except FosspError as error:
+            directors[name] = error
+    reached = directors[name]
+    if isinstance(reached, Exception):
+        raise reached
+    return reached
 
 
 async def _register_one(
-    spec: HostSpec, at_director: Connector, director: str, retention: int, platform: dict[str, Any], dry_run: bool
+    item: Registering,
+    at_director: Connector,
+    director: tuple[str, int],
+    dry_run: bool,
+    limits: dict[str, float] | None = None,
 ) -> dict[str, Any]:
+    """The host's record and the director's file for it, from the roles deployed there
+    (with ``item.adding``: as they would be); a host without the platform (its file
+    daemon) leaves the director, its file there removed. ``director``: its name and file
+    retention; a file daemon the run set to answer another name is a finding."""
     from fossp.catalog.loader import load_catalog
     from fossp.engine.apply import apply_owned_files
-    from fossp.engine.backup import BACULA, record_file, registered_file, registration
-    from fossp.engine.planner import wanted_roles
-    from fossp.engine.state import parse_state
+    from fossp.engine.backup import BACULA, client_name, record_file, registered_file, registration
+    from fossp.engine.state import Instance, InstanceState, parse_state
     from fossp.hosts.connector import HostError
     from fossp.hosts.facts import gather_facts
 
-    catalog = load_catalog()
-    bacula, platform_role = catalog.role(BACULA), catalog.role("platform")
-    connector = at_director if spec.name == at_director.name else await _connect(spec, "host")
+    catalog, spec = load_catalog(), item.spec
+    bacula, platform = catalog.role(BACULA), catalog.role(PLATFORM)
+    director_file = registered_file(spec.name)
+    connector = at_director if spec.name == at_director.name else await _connect(spec, "host", limits)
     try:
         facts = await gather_facts(connector, [], [])
         if facts.family is None:
             raise HostError(f"{spec.name}: unknown OS family (os-release ID={facts.os.id!r})")
-        password = wanted_roles(catalog, [(platform_role.id, platform)], spec.vars, spec.name)[0].settings
-        found = registration(
-            spec.name,
-            spec.address,
-            facts.family,
-            parse_state(facts),
-            dict(catalog.roles),
-            password["director_password"],
-        )
-        record = found.record(director)
-        on_host = await apply_owned_files(connector, platform_role, {"record": record}, [record_file()], dry_run)
+        state = parse_state(facts)
+        for role, settings in item.adding:
+            state.instances[role.id] = Instance(
+                role_id=role.id, role_name=role.name, state=InstanceState.READY, settings=settings
+            )
+        if platform.id not in state.instances:
+            gone = director_file.model_copy(update={"template": None, "absent": True})
+            left = await apply_owned_files(at_director, bacula, {}, [gone], dry_run)
+            empty: dict[str, Any] = {"client": client_name(spec.name), "jobs": {}, "skipped": []}
+            return {"host": spec.name, "director": item.director, **empty, "plans": [left.summary()]}
+        password = await _password(item, at_director)
+        found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password)
+        if found.password is not None:  # the platform's file daemon (not a member of the bacula role's)
+            _answers(item, platform, director[0])
+        record = found.record(item.director)
+        on_host = await apply_owned_files(connector, platform, {"record": record}, [record_file()], dry_run)
     finally:
         if connector is not at_director:
             await connector.close()
-    values = found.director_values(retention)
-    on_director = await apply_owned_files(at_director, bacula, values, [registered_file(spec.name)], dry_run)
+    values = found.director_values(director[1])
+    on_director = await apply_owned_files(at_director, bacula, values, [director_file], dry_run)
     return {
         "host": spec.name,
-        "director": director,
+        "director": item.director,
         "client": record["client"],
         "jobs": record["jobs"],
         "skipped": found.skipped,
         "plans": [on_host.summary(), on_director.summary()],
     }
+
+
+def _answers(item: Registering, platform: Role, name: str) -> None:
+    """A run that deployed the platform without backup_director set its file daemon to
+    answer director_name (fossp-dir unless given): another director's name is a finding,
+    with what to do, before anything is registered."""
+    from fossp.errors import Finding
+
+    if item.platform is None:
+        return
+    setting = platform.setting("director_name")
+    answering = item.platform.get("director_name") or (setting.default if setting else None)
+    if answering != name:
+        raise Finding(
+            f"{item.spec.name}: its file daemon answers the director {answering}, but the one on {item.director} "
+            f"is named {name}: deploy the platform with backup_director={item.director}"
+        )
+
+
+async def _password(item: Registering, at_director: Connector) -> str:
+    """The file daemon's password for the director's file: the platform's (given or
+    generated) when the run deploys it, else the one the director's file holds, so a host
+    registered again keeps the password its file daemon has."""
+    from fossp.catalog.loader import load_catalog
+    from fossp.engine.backup import registered_file
+    from fossp.engine.planner import wanted_roles
+    from fossp.hosts.facts import gather_facts
+
+    if item.platform is None:
+        path = registered_file(item.spec.name).path
+        current = (await gather_facts(at_director, [path], [])).files.get(path)
+        kept = _client_password(current.content if current and current.content else b"")
+        if kept:
+            return kept
+    catalog = load_catalog()
+    given = [(catalog.role(PLATFORM).id, item.platform or {})]
+    return str(wanted_roles(catalog, given, item.spec.vars, item.spec.name)[0].settings["director_password"])
 
 
 def leaving_jobs(hosts: list[HostSpec], removing: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
@@ -422,38 +590,41 @@ async def _leaving(hosts: list[HostSpec], removing: dict[str, list[str]]) -> dic
     return found
 
 
-def settle_backups(hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool) -> dict[str, dict[str, Any]]:
-    """After decommission: the director forgets the removed roles' jobs (its file for
-    the host written again without them, or removed with the platform), and with
-    ``drop`` their records in the catalog too; kept, a later restore still finds them."""
-    return asyncio.run(_settle_all([h for h in hosts if h.name in leaving], leaving, drop))
+def settle_backups(
+    hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool, lookup: Callable[[str], HostSpec]
+) -> dict[str, dict[str, Any]]:
+    """After decommission: the director forgets the removed roles' jobs (the host
+    registered again without them, or leaving the director with the platform), and with
+    ``drop`` their records in the catalog too; kept, a later restore still finds them. A
+    director not reached then is the host's ``error``: the removal itself is done."""
+    return asyncio.run(_settle_all([h for h in hosts if h.name in leaving], leaving, drop, lookup))
 
 
 async def _settle_all(
-    hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool
+    hosts: list[HostSpec], leaving: dict[str, dict[str, Any]], drop: bool, lookup: Callable[[str], HostSpec]
 ) -> dict[str, dict[str, Any]]:
-    from fossp.cli.deploy_cmds import target_hosts
+    from fossp.errors import FosspError, error_data
 
     done = {}
     for spec in hosts:
         record = leaving[spec.name]
-        director_spec = target_hosts([str(record["director"])], None)[0]
-        director = await _connect(director_spec, "backup director")
+        jobs = list(record["leaving"].values())
         try:
-            done[spec.name] = await _settle(spec, record, director, drop)
-        finally:
-            await director.close()
+            director = await _connect(lookup(str(record["director"])), "backup director")
+            try:
+                done[spec.name] = await _settle(spec, record, director, drop)
+            finally:
+                await director.close()
+        except FosspError as error:
+            message = f"{spec.name}: the backup director {record['director']} still has {', '.join(jobs)}: "
+            failed = error_data(message + error.message, spec.name, error.code)
+            done[spec.name] = {"jobs": jobs, "dropped": False, "deleted_job_ids": [], "error": failed}
     return done
 
 
 async def _settle(spec: HostSpec, record: dict[str, Any], at_director: Connector, drop: bool) -> dict[str, Any]:
-    from fossp.catalog.loader import load_catalog
-    from fossp.engine.apply import apply_owned_files
-    from fossp.engine.backup import BACULA, Director, record_file, registered_file, registration
-    from fossp.engine.state import parse_state
-    from fossp.hosts.facts import gather_facts
+    from fossp.engine.backup import Director
 
-    catalog = load_catalog()
     jobs = list(record["leaving"].values())
     director = Director(at_director, str(record["director"]))
     dropped = []
@@ -461,22 +632,7 @@ async def _settle(spec: HostSpec, record: dict[str, Any], at_director: Connector
         dropped = [r["job_id"] for r in await director.jobs(str(record["client"])) if r["name"] in jobs]
         if dropped:
             await director.console([f"delete jobid={','.join(str(n) for n in dropped)}"])
-    spec_file = registered_file(spec.name)
-    connector = await _connect(spec, "host")
-    facts = await gather_facts(connector, [], [])
-    state = parse_state(facts)
-    current = (await gather_facts(at_director, [spec_file.path], [])).files.get(spec_file.path)
-    password = _client_password(current.content if current and current.content else b"")
-    platform = catalog.role("platform")
-    if platform.id not in state.instances or facts.family is None:
-        gone = spec_file.model_copy(update={"template": None, "absent": True})
-        await apply_owned_files(at_director, catalog.role(BACULA), {}, [gone])
-    else:
-        found = registration(spec.name, spec.address, facts.family, state, dict(catalog.roles), password)
-        retention = await _retention(at_director)
-        await apply_owned_files(at_director, catalog.role(BACULA), found.director_values(retention), [spec_file])
-        await apply_owned_files(connector, platform, {"record": found.record(director.name)}, [record_file()])
-    await connector.close()
+    await _register_one(Registering(spec, director.name), at_director, await _director_facts(at_director), False)
     return {"jobs": jobs, "dropped": bool(drop), "deleted_job_ids": dropped}
 
 
@@ -486,7 +642,9 @@ def _client_password(text: bytes) -> str | None:
     return found.group(1) if found else None
 
 
-async def _retention(at_director: Connector) -> int:
+async def _director_facts(at_director: Connector) -> tuple[str, int]:
+    """The director's name and how many days its catalog keeps file records."""
     from fossp.engine.backup import director_state
 
-    return int((await director_state(at_director))[1].get("file_retention_days", 60))
+    name, settings, _, _ = await director_state(at_director)
+    return name, int(settings.get("file_retention_days", 60))

@@ -8,7 +8,6 @@ scripts). Exit codes: 0 ok, 1 a host failed or a role is not running, 2 bad inpu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -154,8 +153,10 @@ def _work(
     become: bool = False,
 ) -> tuple[Catalog, dict[str, HostWork]]:
     """Each target's roles (with their given settings) and its place in multi-host roles;
-    a platform's directory named as a host is read there (before any target is reached)."""
+    a platform's directory and backup director named as hosts are read there (before any
+    target is reached)."""
     from fossp.catalog.status import governed_catalog
+    from fossp.cli.backup_cmds import director_on, resolve_backup_directors
     from fossp.cli.selection_cmds import parse_assignments
     from fossp.engine.jobs import choose, host_work
     from fossp.platform.directory import resolve_directories
@@ -165,6 +166,7 @@ def _work(
     chosen, placements = choose(catalog, roles, profile, given, include_preview, include_retired, _note)
     work = host_work(catalog, hosts, chosen, placements, str(profile) if profile else "--target")
     resolve_directories(catalog, work, lambda name: one_host(name, inventory, become))
+    resolve_backup_directors(catalog, work, lambda name: director_on(one_host(name, inventory, become)))
     return catalog, work
 
 
@@ -278,9 +280,8 @@ def plan_hosts(
     diff: bool,
     as_json: bool,
     queue: tuple[str | None, int, float] = (None, 24, 300),
-    then: Then | None = None,
 ) -> None:
-    """`fossp plan`; ``then`` adds its own part (a registration's plans) for the hosts planned."""
+    """`fossp plan`, with the plans of the backup registrations the run would bring up to date."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import plan_action
@@ -290,25 +291,56 @@ def plan_hosts(
         results = _run_queued("plan", hosts, catalog, work, limits, queue, as_json)
     else:
         results = _run(hosts, plan_action(catalog, work), as_json, limits)
-    extra = _then(then, hosts, results, dry_run=True)
-    _show_plans(results, as_json, diff, extra[0])
+    planned = {r.host: r.value for r in results if r.ok}
+    registered = _registrations(catalog, hosts, work, planned, (inventory, become, limits))
+    _show_plans(results, as_json, diff, {"backup": registered} if registered else None)
     if not as_json:
-        extra[1]()
-    _finish(results)
+        _show_registered(registered, dry_run=True)
+    _finish(results, _failed_registrations(registered))
 
 
-#: More work after a run on the hosts that succeeded: (hosts, dry run) -> (data for the
-#: JSON document, what to print).
-Then = Callable[[list["HostSpec"], bool], tuple[dict[str, Any], Callable[[], None]]]
+def _registrations(
+    catalog: Catalog,
+    hosts: list[HostSpec],
+    work: dict[str, HostWork],
+    plans: dict[str, Any],
+    where: tuple[Path | None, bool, dict[str, float]],
+    dry_run: bool = True,
+) -> list[dict[str, Any]]:
+    """After a run, the backup registration of each host that ended well and is
+    registered (see ``registering``). ``where``: the inventory, --become and the run's
+    time bounds."""
+    from fossp.cli.backup_cmds import register, registering
+
+    inventory, become, limits = where
+    items = registering(catalog, hosts, work, plans, dry_run)
+    return register(items, lambda name: one_host(name, inventory, become), dry_run, limits) if items else []
 
 
-def _then(
-    then: Then | None, hosts: list[HostSpec], results: list[HostResult], dry_run: bool
-) -> tuple[dict[str, Any], Callable[[], None]]:
-    ok = {r.host for r in results if r.ok}
-    if then is None or not ok:
-        return {}, lambda: None
-    return then([h for h in hosts if h.name in ok], dry_run)
+def _failed_registrations(registered: list[dict[str, Any]]) -> int:
+    return sum(1 for item in registered if "error" in item)
+
+
+def _show_registered(registered: list[dict[str, Any]], dry_run: bool) -> None:
+    """A line per host registered (or not: why, one line on stderr)."""
+    from fossp.output import console
+
+    out, err = console(), console(stderr=True)
+    for item in registered:
+        if "error" in item:
+            err.print(item["error"]["message"], highlight=False, markup=False, style="red")
+            continue
+        changes = sum(plan["changes"] for plan in item["plans"])
+        verb = "would register" if dry_run else "registered"
+        jobs = ", ".join(item["jobs"].values()) or "no jobs"
+        out.print(
+            f"{item['host']}: {verb} with the director on {item['director']} as {item['client']}: {jobs} "
+            f"({changes} change(s))",
+            highlight=False,
+            markup=False,
+        )
+        for why in item["skipped"]:
+            out.print(f"  ! {why}", highlight=False, markup=False, style="yellow")
 
 
 def deploy(
@@ -336,7 +368,9 @@ def deploy(
     """Deploy roles: install, configure, start, open the firewall, then run the health probes.
 
     A run that an earlier one left unfinished (killed, or its host lost) is finished first.
-    On a BTRFS root the run is bracketed by a pre/post snapshot pair.
+    On a BTRFS root the run is bracketed by a pre/post snapshot pair. A host registered
+    with a backup director (platform.backup_director) is registered again: its new roles'
+    jobs (a director not reached then: one line, exit 1; the deploy stays done).
     """
     deploy_hosts(
         roles,
@@ -363,10 +397,10 @@ def deploy_hosts(
     timeout: list[str],
     as_json: bool,
     queue: tuple[str | None, int, float] = (None, 24, 300),
-    then: Then | None = None,
 ) -> None:
     """`fossp deploy` (``flags``: include preview, include retired, roll back on failure);
-    ``then`` runs on the hosts that succeeded (a registration) and adds its part."""
+    the hosts that ended well and are registered with a backup director are registered
+    again (their roles' jobs), and a registration that fails is a finding of its own."""
     hosts = target_hosts(target, inventory, become)
     limits = bounds(hosts, timeout)
     from fossp.engine.jobs import cluster_run, deploy_action
@@ -382,11 +416,12 @@ def deploy_hosts(
         cluster = cluster_run(catalog, work)
         action = deploy_action(catalog, work, cluster, rollback_on_failure, _lab_restart)
         results = _run(hosts, action, as_json, limits, cluster)
-    extra = _then(then, hosts, results, dry_run=False)
-    failed = _show_deploys(results, as_json, extra[0])
+    ended = {r.host: r.value.plan for r in results if r.ok and r.value.plan is not None}
+    registered = _registrations(catalog, hosts, work, ended, (inventory, become, limits), dry_run=False)
+    failed = _show_deploys(results, as_json, {"backup": registered} if registered else None)
     if not as_json:
-        extra[1]()
-    _finish(results, failed)
+        _show_registered(registered, dry_run=False)
+    _finish(results, failed + _failed_registrations(registered))
 
 
 def status(
@@ -493,9 +528,9 @@ def decommission(
     removing, order = removal_action(catalog, refs, purging, ready)
     done = {r.host: r for r in _run([h for h in hosts if h.name in ready], removing, as_json, limits, order)}
     results = [done.get(r.host) or (dataclasses.replace(r, value=Undone(plan=r.value)) if r.ok else r) for r in plans]
-    settled = _settle_backups(hosts, backups, drop, {r.host for r in results if r.ok})
+    settled = _settle_backups(hosts, backups, drop, {r.host for r in results if r.ok}, (inventory, become))
     _show_decommissions(results, as_json, settled)
-    _finish(results)
+    _finish(results, _failed_registrations(list(settled.values())))
 
 
 def _backups_question(
@@ -517,12 +552,16 @@ def _backups_question(
 
 
 def _settle_backups(
-    hosts: list[HostSpec], backups: dict[str, dict[str, Any]], drop: bool, removed: set[str]
+    hosts: list[HostSpec],
+    backups: dict[str, dict[str, Any]],
+    drop: bool,
+    removed: set[str],
+    where: tuple[Path | None, bool],
 ) -> dict[str, dict[str, Any]]:
     from fossp.cli.backup_cmds import settle_backups
 
     leaving = {host: record for host, record in backups.items() if host in removed}
-    return settle_backups(hosts, leaving, drop) if leaving else {}
+    return settle_backups(hosts, leaving, drop, lambda name: one_host(name, *where)) if leaving else {}
 
 
 def facts(
@@ -790,6 +829,9 @@ def _show_decommissions(
         return
     out = console()
     for host, settled in jobs.items():
+        if "error" in settled:
+            console(stderr=True).print(settled["error"]["message"], highlight=False, markup=False, style="red")
+            continue
         what = "dropped from the director's catalog" if settled["dropped"] else "kept on the director"
         out.print(f"{host}: backups of {', '.join(settled['jobs'])} {what}", highlight=False, markup=False)
     for result in (r for r in results if r.ok):

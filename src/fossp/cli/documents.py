@@ -391,9 +391,23 @@ class PlanData(Shape):
     operations: list[OperationData]
 
 
+class Registered(Shape):
+    """One host's backup registration (the platform's backup_director, or the director its
+    record names): a host not registered has its ``error`` only, besides host and director."""
+
+    host: str
+    director: str = Field(description="the director's host, as given")
+    client: str | None = Field(default=None, description="the host's Client (file daemon) name on the director")
+    jobs: dict[str, str] = Field(default={}, description="role name -> its job")
+    skipped: list[str] = Field(default=[], description="why a deployed role has no job (no backup_paths)")
+    plans: list[PlanData] = Field(default=[], description="the host's record, then the director's file for the host")
+    error: ErrorInfo | None = Field(default=None, description="why the host was not registered (a finding, exit 1)")
+
+
 class Plans(Document):
     plans: list[PlanData]
     errors: list[HostErrorEntry]
+    backup: list[Registered] | None = Field(default=None, description="the registered hosts' backup registrations")
 
 
 class Probe(Shape):
@@ -424,17 +438,7 @@ class DeployData(Shape):
 
 class Deploys(Document):
     hosts: list[DeployData]
-
-
-class Registered(Shape):
-    """One host registered with a backup director (--backup-director)."""
-
-    host: str
-    director: str = Field(description="the director's host, as given")
-    client: str = Field(description="the host's Client (file daemon) name on the director")
-    jobs: dict[str, str] = Field(description="role name -> its job")
-    skipped: list[str] = Field(description="why a deployed role has no job (no backup_paths)")
-    plans: list[PlanData] = Field(description="the host's record, then the director's file for the host")
+    backup: list[Registered] | None = Field(default=None, description="the registered hosts' backup registrations")
 
 
 class PlatformApply(Document):
@@ -443,7 +447,7 @@ class PlatformApply(Document):
     hosts: list[DeployData] | None = Field(default=None, description="the run on each host (not with --dry-run)")
     plans: list[PlanData] | None = Field(default=None, description="--dry-run: what each host's run would change")
     errors: list[HostErrorEntry] | None = Field(default=None, description="--dry-run: the hosts not planned")
-    backup: list[Registered] | None = Field(default=None, description="--backup-director: each host's registration")
+    backup: list[Registered] | None = Field(default=None, description="the registered hosts' backup registrations")
 
 
 class BackupJob(Shape):

@@ -129,8 +129,8 @@ def apply(
         str | None,
         typer.Option(
             "--backup-director",
-            help="Register each host with the Bacula director on this host (the role bacula): its file daemon, "
-            "and a backup job per role deployed on it. Run again after deploying roles.",
+            help="Register each host with the Bacula director on this host (the role bacula): the same as "
+            "--set backup_director=HOST.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -145,8 +145,11 @@ def apply(
 
     The same as `fossp deploy platform` (the role platform, which a profile may include):
     one plan/apply run per host, recorded in its ledger, undone by `fossp decommission platform`.
-    With --backup-director the director (reached first: exit 1 if it cannot be) gets a file
-    per host, recorded in its ledger too (`fossp decommission bacula` there removes them).
+    With --set backup_director=HOST (or --backup-director HOST) each host is registered with
+    the Bacula director there (reached first: exit 1 if it cannot be): the director gets a
+    file per host with its file daemon and a job per role deployed on it, recorded in its
+    ledger too (`fossp decommission bacula` there removes them). Every later deploy or
+    decommission on a registered host registers its roles again.
     """
     from fossp.cli.deploy_cmds import deploy_hosts, plan_hosts
     from fossp.errors import BadInput
@@ -154,59 +157,12 @@ def apply(
     if not target:
         raise BadInput("platform apply: give --target (a host, a group, all or lab:NAME)")
     sets = [f"{PLATFORM_ROLE}.{value}" for value in set_]
-    registering = _backup_director(backup_director, inventory, become, sets)
+    if backup_director is not None:
+        if any(value.startswith("backup_director=") for value in set_):
+            raise BadInput("--backup-director: give it or --set backup_director=..., not both")
+        sets.append(f"{PLATFORM_ROLE}.backup_director={backup_director}")
     where = (target, inventory, become, None, sets)
     if dry_run:
-        plan_hosts([PLATFORM_ROLE], *where, False, False, timeout, False, as_json, then=registering)
+        plan_hosts([PLATFORM_ROLE], *where, False, False, timeout, False, as_json)
     else:
-        deploy_hosts([PLATFORM_ROLE], *where, (False, False, False), timeout, as_json, then=registering)
-
-
-def _backup_director(given: str | None, inventory: Any, become: bool, sets: list[str]) -> Any:
-    """With --backup-director: its director's name joins the platform's settings (the
-    file daemon answers it), and the registration to run once the hosts are done."""
-    if given is None:
-        return None
-    import asyncio
-
-    from fossp.catalog.loader import load_catalog
-    from fossp.cli.backup_cmds import director_name, register
-    from fossp.cli.deploy_cmds import target_hosts
-    from fossp.cli.selection_cmds import parse_assignments
-    from fossp.errors import BadInput
-
-    found = target_hosts([given], inventory, become)
-    if len(found) != 1:
-        raise BadInput(f"--backup-director {given}: names {len(found)} hosts, not one")
-    director = found[0]
-    name = asyncio.run(director_name(director))
-    catalog = load_catalog()
-    platform = parse_assignments(sets, catalog).get(catalog.role(PLATFORM_ROLE).id, {})
-    if platform.get("director_name", name) != name:
-        raise BadInput(f"--set director_name={platform['director_name']}: the director on {given} is named {name}")
-    sets.append(f"{PLATFORM_ROLE}.director_name={name}")
-    platform["director_name"] = name
-
-    def then(hosts: list[Any], dry_run: bool) -> tuple[dict[str, Any], Any]:
-        registered = register(hosts, director, platform, dry_run)
-        return {"backup": registered}, lambda: _show_registered(registered, dry_run)
-
-    return then
-
-
-def _show_registered(registered: list[dict[str, Any]], dry_run: bool) -> None:
-    from fossp.output import console
-
-    out = console()
-    for item in registered:
-        changes = sum(plan["changes"] for plan in item["plans"])
-        verb = "would register" if dry_run else "registered"
-        jobs = ", ".join(item["jobs"].values()) or "no jobs"
-        out.print(
-            f"{item['host']}: {verb} with the director on {item['director']} as {item['client']}: {jobs} "
-            f"({changes} change(s))",
-            highlight=False,
-            markup=False,
-        )
-        for why in item["skipped"]:
-            out.print(f"  ! {why}", highlight=False, markup=False, style="yellow")
+        deploy_hosts([PLATFORM_ROLE], *where, (False, False, False), timeout, as_json)

@@ -29,6 +29,7 @@ from typing import Any
 
 from fossp.catalog.schema import Probe, Role
 from fossp.engine.backends import Backend, backend_for
+from fossp.engine.backup import RECORD as BACKUP_RECORD
 from fossp.engine.cluster import ClusterRun, Membership
 from fossp.engine.operations import LEDGER_KIND, Operation, OpKind, Plan
 from fossp.engine.planner import Wanted, plan_host, plan_owned_file
@@ -105,7 +106,7 @@ async def facts_for(connector: Connector, wanted: list[Wanted], probes: bool = F
     recipes = [(load_recipe(w.role.name), w.settings) for w in wanted]
     units = {unit for w in wanted for unit in w.role.units_for(None, w.settings)} | set(fact_units(recipes))
     ahead = [argv for w in wanted if probes and w.membership is None for argv in on_host_commands(w.role, w.settings)]
-    paths = [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE, HEALTH_CHECKS, CONTAINER_MARK]
+    paths = [*fact_paths(recipes), OS_RELEASE, VENDOR_OS_RELEASE, HEALTH_CHECKS, CONTAINER_MARK, BACKUP_RECORD]
     return await gather_facts(connector, paths, sorted(units), ahead)
 
 

@@ -1,14 +1,16 @@
 """Backups of every role's data through a Bacula director deployed as the role bacula.
 
-Registration (``fossp platform apply --backup-director HOST``) writes, through the engine
-(plan, dry run, ledger, undo by decommission), one file per registered host on the
-director, which its bacula-dir.conf includes: the host's file daemon as a Client and,
-per role deployed there, a FileSet from the role's ``backup_paths`` for the host's
+Registration (the platform's setting ``backup_director=HOST``, which ``fossp platform
+apply --backup-director HOST`` gives too) writes, through the engine (plan, dry run,
+ledger, undo by decommission), one file per registered host on the director, which its
+bacula-dir.conf includes: the host's file daemon as a Client and, per role deployed
+there, a FileSet from the role's ``backup_paths`` for the host's
 family and a Job ``ROLE-on-HOST``. A role whose recipe dumps its data (PostgreSQL's
 pg_dumpall, MariaDB's mariadb-dump) or that declares ``backup_prepare``/``backup_finish``
 (BIND's rndc freeze/thaw) gets them as the job's client run scripts, the dump written into
 a folder the file set includes. On the host itself a record names the director and the
-jobs, so ``fossp backup run|list|restore`` find them.
+jobs, so ``fossp backup run|list|restore`` find them, and every later deploy or
+decommission on the host (which reads the record with its facts) registers its roles again.
 
 The pure parts (what a role's job backs up, the director's file, bconsole's answers)
 are here with the remote ones (bconsole over the director's SSH connection, bounded).
@@ -31,6 +33,7 @@ from fossp.engine.recipe import FileSpec, fill, load_recipe, resolve_vars
 from fossp.engine.state import HostState, InstanceState
 from fossp.errors import BadInput, Finding
 from fossp.hosts.connector import Connector, HostError
+from fossp.hosts.facts import Facts
 
 #: Where a role's consistent copy (its dump) is written on the host; the job's file set includes it.
 DUMP_ROOT = "/var/lib/fossp/backup-dumps"
@@ -41,6 +44,8 @@ REGISTERED = "/etc/bacula/fossp.d"
 #: The host's record of its director and jobs.
 RECORD = "/etc/fossp/backup.json"
 BACULA = "bacula"
+#: The platform's setting that names the director host a run registers the host with.
+BACKUP_DIRECTOR = "backup_director"
 DIRECTOR_PART = "director"
 #: The director's unit (Debian's name, Fedora's): only it reads the registered hosts' files.
 DIRECTOR_UNITS = ["bacula-director.service", "bacula-dir.service"]
@@ -229,15 +234,28 @@ def read_record(text: bytes | None, host: str) -> dict[str, Any]:
     if not text:
         raise Finding(
             f"{host}: no backup director is registered for this host; run `fossp platform apply "
-            f"--target {host} --backup-director HOST` first"
+            f"--target {host} --set {BACKUP_DIRECTOR}=HOST` first"
         )
     try:
         record = json.loads(text)
     except ValueError:
-        raise Finding(f"{host}: {RECORD} is not JSON; run `fossp platform apply --backup-director` again") from None
+        raise Finding(
+            f"{host}: {RECORD} is not JSON; run `fossp platform apply --set {BACKUP_DIRECTOR}=HOST` again"
+        ) from None
     if not isinstance(record, dict) or record.get("fossp_backup") != 1:
         raise Finding(f"{host}: {RECORD} is not a FOSSP backup record")
     return record
+
+
+def registered_director(facts: Facts) -> str | None:
+    """The director the host's record (read with its facts) names; None: never
+    registered, or a record that is not FOSSP's (`fossp backup` commands say which)."""
+    found = facts.files.get(RECORD)
+    try:
+        director = read_record(found.content if found else None, facts.host).get("director")
+    except Finding:
+        return None
+    return director if isinstance(director, str) and director else None
 
 
 # --- bconsole's answers

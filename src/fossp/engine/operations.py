@@ -142,6 +142,9 @@ class Plan(BaseModel):
     roles: list[str] = []
     operations: list[Operation] = []
     notes: list[str] = []  # what the person must know first (an interrupted run, a busy host)
+    #: The backup director the host's record names (None: not registered), read with the
+    #: facts, so a run that changes the host's roles registers them again (not in summary()).
+    backup_director: str | None = None
 
     @property
     def changes(self) -> list[Operation]:

@@ -22,6 +22,7 @@ from fossp.catalog.loader import Catalog
 from fossp.catalog.schema import Family, Role
 from fossp.engine.access import plan_firewall, plan_selinux
 from fossp.engine.backends import Backend, backend_for
+from fossp.engine.backup import registered_director
 from fossp.engine.cluster import Membership
 from fossp.engine.operations import Operation, OpKind, Plan, is_unit_file, noop
 from fossp.engine.recipe import (
@@ -200,7 +201,13 @@ def plan_host(facts: Facts, wanted: list[Wanted], state: HostState) -> Plan:
         after = list(dict.fromkeys([*state.instances, *(w.role.id for w in wanted)]))
         operations.append(os_release_op(facts, after, wanted[-1].role.id))
         operations += health_checks_ops(facts, carried_after(state, wanted), wanted[-1].role.id)
-    return Plan(host=facts.host, family=family.value, roles=[w.role.id for w in wanted], operations=operations)
+    return Plan(
+        host=facts.host,
+        family=family.value,
+        roles=[w.role.id for w in wanted],
+        operations=operations,
+        backup_director=registered_director(facts),
+    )
 
 
 def plan_role(
@@ -258,7 +265,7 @@ def plan_owned_file(
     role: Role, part: str | None, values: dict[str, Any], spec: FileSpec, facts: Facts, state: HostState
 ) -> list[Operation]:
     """A file the role owns beyond its recipe (a Bacula director's file per registered
-    host, written by `fossp platform apply --backup-director`): planned, written and
+    host, written by a registration, see engine.backup): planned, written and
     recorded in the ledger as the recipe's files are, then the restarts it owes, so
     decommissioning the role removes it too."""
     family = facts.family

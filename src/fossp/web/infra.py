@@ -315,7 +315,9 @@ class Infra:
         async def job(progress: Progress) -> tuple[bool, dict[str, Any]]:
             _tell(progress, notes)
             results = await _fleet(specs, plan_action(catalog, work), progress)
-            return _outcome(results, lambda plan: {"plan": plan.summary()})
+            ok, data = _outcome(results, lambda plan: {"plan": plan.summary()})
+            planned = {r.host: r.value for r in results if r.ok}
+            return await self._registered(ok, data, catalog, specs, work, planned, dry_run=True)
 
         return job
 
@@ -332,9 +334,30 @@ class Infra:
             results = await _fleet(specs, deploy_action(catalog, work, cluster), progress, ended)
             ok, data = _outcome(results, outcome_data)
             failed = any(s == "error" for r in results if r.ok for s in r.value.states.values())
-            return ok and not failed, data
+            done = {r.host: r.value.plan for r in results if r.ok and r.value.plan is not None}
+            return await self._registered(ok and not failed, data, catalog, specs, work, done, dry_run=False)
 
         return job
+
+    async def _registered(
+        self,
+        ok: bool,
+        data: dict[str, Any],
+        catalog: Catalog,
+        specs: list[HostSpec],
+        work: Any,
+        plans: dict[str, Any],
+        dry_run: bool,
+    ) -> tuple[bool, dict[str, Any]]:
+        """The run's result with its hosts' backup registrations (as `fossp deploy` makes
+        them: a registered host registered again); one that failed fails the job."""
+        from fossp.cli.backup_cmds import register_hosts, registering
+
+        items = registering(catalog, specs, work, plans, dry_run)
+        if not items:
+            return ok, data
+        registered = await register_hosts(items, self.host, dry_run, {})
+        return ok and not any("error" in item for item in registered), {**data, "backup": registered}
 
     def decommission_job(self, hosts: list[str], roles: list[str]) -> Any:
         """Remove what FOSSP added for ``roles`` (all its roles if none), keeping their data."""
@@ -358,6 +381,7 @@ class Infra:
         return job
 
     def _work(self, specs: list[HostSpec], profile: str | None, roles: list[str]) -> tuple[Catalog, Any, list[str]]:
+        from fossp.cli.backup_cmds import director_on, resolve_backup_directors
         from fossp.engine.jobs import choose, host_work
         from fossp.platform.directory import resolve_directories
 
@@ -372,6 +396,7 @@ class Infra:
         chosen, placements = choose(catalog, roles, path, {}, include_preview=False, note=notes.append)
         work = host_work(catalog, specs, chosen, placements, f"profile {profile}")
         resolve_directories(catalog, work, self.host)  # a platform's directory host: of this inventory
+        resolve_backup_directors(catalog, work, lambda name: director_on(self.host(name)))  # ... and its director
         return catalog, work, notes
 
 
