@@ -74,6 +74,7 @@ EXPECTED: dict[tuple[str, str], tuple[tuple[int, int, int, int], dict[str, Any] 
     ("get", "/api/v1/hosts/{name}/facts"): (NOT_THERE, None),
     ("get", "/api/v1/hosts/{name}/platform"): (NOT_THERE, None),
     ("get", "/api/v1/hosts/{name}/status"): (NOT_THERE, None),
+    ("get", "/api/v1/hosts/{name}/health"): (NOT_THERE, None),
     ("get", "/api/v1/status"): (READ, None),
     ("get", "/api/v1/runs"): (READ, None),
     ("post", "/api/v1/runs"): ((401, 403, 404, 404), {"kind": "deploy", "hosts": ["qa"], "roles": ["nginx"]}),
