@@ -13,6 +13,15 @@ from tests.conftest import run_fossp
 
 MORE_ROLES = ("tftp", "mariadb", "httpd", "haproxy")
 
+
+def director_packages() -> tuple[str, ...]:
+    """What a Bacula director's host installs (the bacula role's director part, from the
+    catalog, with its catalog's PostgreSQL), for the lab's package repository."""
+    from fossp.catalog import Family, load_catalog
+
+    return ("postgresql", *load_catalog().role("bacula").packages_for(Family.DEBIAN, "director"))
+
+
 engine_hosts = lab_fixture("e2e-a", "e2e-b")
 more_hosts = lab_fixture("e2e-c", packages=(*role_packages(list(MORE_ROLES)), "slapd", "sudo"))
 become_hosts = lab_fixture("e2e-s", packages=("sudo",))

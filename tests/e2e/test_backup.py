@@ -24,20 +24,14 @@ from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 from tests.conftest import run_fossp
 
+from .conftest import director_packages
+
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
 POSTGRESQL, BACULA, BIND = "FOSSP-DASPO", "FOSSP-BASBA", "FOSSP-NESBI"
-PACKAGES = (
-    "postgresql",
-    "bacula-director",
-    "bacula-director-pgsql",
-    "dbconfig-no-thanks",
-    "bacula-sd",
-    "bacula-console",
-    *role_packages(["platform", "bind"]),
-)
+PACKAGES = (*director_packages(), *role_packages(["platform", "bind"]))
 backup_hosts = lab_fixture("bk-dir", "bk-db", packages=PACKAGES)
 JOB = "postgresql-on-bk-db"
 

@@ -21,20 +21,14 @@ from fossp.lab.repo import role_packages
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 from tests.conftest import run_fossp
 
+from .conftest import director_packages
+
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
 POSTGRESQL, BACULA = "FOSSP-DASPO", "FOSSP-BASBA"
-PACKAGES = (
-    "postgresql",
-    "bacula-director",
-    "bacula-director-pgsql",
-    "dbconfig-no-thanks",
-    "bacula-sd",
-    "bacula-console",
-    *role_packages(["platform", "nginx"]),
-)
+PACKAGES = (*director_packages(), *role_packages(["platform", "nginx"]))
 hosts = lab_fixture("rr-dir", "rr-db", packages=PACKAGES)
 CONF = "/etc/bacula/fossp.d/rr-db.conf"
 JOB = "nginx-on-rr-db"

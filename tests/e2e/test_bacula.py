@@ -21,22 +21,14 @@ from fossp.lab import LabHost
 from fossp.lab.testing import lab_fixture, ssh, unavailable_reason
 from tests.conftest import run_fossp
 
-from .conftest import fossp_json, snapshot
+from .conftest import director_packages, fossp_json, snapshot
 
 pytestmark = [
     pytest.mark.lab,
     pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason())),
 ]
 ROLE, POSTGRESQL = "FOSSP-BASBA", "FOSSP-DASPO"
-PACKAGES = (
-    "postgresql",
-    "bacula-director",
-    "bacula-director-pgsql",
-    "dbconfig-no-thanks",
-    "bacula-sd",
-    "bacula-fd",
-    "bacula-console",
-)
+PACKAGES = director_packages()
 bacula_hosts = lab_fixture("ba-1", "ba-2", packages=PACKAGES)
 PROBE_FOLDER = "/var/lib/fossp/bacula-probe"
 CONFIGS = ("bacula-dir.conf", "bacula-sd.conf", "bacula-fd.conf", "bconsole.conf")
